@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { AppError } from './errors';
+
+/** The two deployments of the service. Each has its own Function App, Key Vault and start URL. */
+export const environments = ['test', 'production'] as const;
+export type Environment = (typeof environments)[number];
+
+/** Key Vault secret names: ^[0-9a-zA-Z-]{1,127}$ (Key Vault's own rule). */
+export const secretNameSchema = z
+  .string()
+  .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)');
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * The service's app settings, named exactly as infra/ writes them.
+ * Parsed once per process by getSettings(); loadSettings(env) takes the environment as an
+ * argument so tests pass fixtures.
+ */
+export const settingsShape = {
+  /** Which deployment this is; decides the Connect parameter (refresh_token_test / _production). */
+  SERVICE_ENVIRONMENT: z.enum(environments),
+  /** This deployment's callback URL (…/api/callback). The redirect URI always comes from here, never from Host headers. */
+  CALLBACK_URL: httpUrl,
+  /** Microsoft Entra authority host. Local mode points it at the identity simulator. */
+  AUTHORITY_HOST: httpUrl.default('https://login.microsoftonline.com'),
+  /** Client id of the service's own multi-tenant app (CPV model). */
+  CPV_CLIENT_ID: z.string().min(1).optional(),
+  /** Key Vault secret name holding the CPV app's client secret. */
+  CPV_CLIENT_SECRET_NAME: secretNameSchema.optional(),
+  /** Key Vault URL (https://<name>.vault.azure.net). Required in Azure; local mode uses LOCAL_SECRET_STORE_DIR instead. */
+  KEY_VAULT_URL: httpUrl.optional(),
+  /** Local mode only: folder of the file-backed secret store. */
+  LOCAL_SECRET_STORE_DIR: z.string().min(1).optional(),
+  /** Key that seals the sign-in transaction cookie; in Azure a Key Vault reference resolved by the platform. */
+  TRANSACTION_COOKIE_KEY: z.string().min(32, 'must be at least 32 characters of random data'),
+  /** The marketplace configuration file (JSON, Connect parameter names). */
+  MARKETPLACE_CONFIG_PATH: z.string().min(1).default('config/marketplaces.json'),
+  /** NCRONTAB schedule of the rotation timer (six fields, seconds first). */
+  ROTATION_SCHEDULE: z.string().min(1).default('0 0 3 * * *'),
+  /** How many tokens one rotation run redeems at once. */
+  ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  /** How long one rotation run may work before it stops cleanly and leaves the rest to the next run. */
+  ROTATION_TIME_BUDGET_SECONDS: z.coerce.number().int().min(5).max(3600).default(480),
+  /** Connect public API base URL (optional token push to Connect). */
+  CONNECT_API_URL: httpUrl.default('https://api.connect.cloudblue.com/public/v1'),
+  /** Key Vault secret name holding the Connect API key; unset turns the Connect push off. */
+  CONNECT_API_KEY_SECRET_NAME: secretNameSchema.optional(),
+};
+
+export const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
+  if (!s.KEY_VAULT_URL === !s.LOCAL_SECRET_STORE_DIR) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['KEY_VAULT_URL'],
+      message: 'set exactly one of KEY_VAULT_URL (Azure) and LOCAL_SECRET_STORE_DIR (local mode)',
+    });
+  }
+  if (!s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
+    ctx.addIssue({ code: 'custom', path: ['CPV_CLIENT_ID'], message: 'CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together' });
+  }
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Parses app settings; throws AppError('settings_invalid') naming every bad setting (never its value). */
+export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(settingsShape)) picked[key] = env[key] === '' ? undefined : env[key];
+  const parsed = settingsSchema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
+    throw new AppError('settings_invalid', `App settings are invalid: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+let cached: Settings | undefined;
+/** The settings of this process, parsed once. */
+export function getSettings(): Settings {
+  cached ??= loadSettings(process.env);
+  return cached;
+}
+/** Tests and the local host call this after changing process.env. */
+export function resetSettingsCache(): void {
+  cached = undefined;
+}
