@@ -9,5 +9,8 @@ module.exports = {
   },
   // jose ships ES modules only; let SWC turn it into CommonJS for Jest's module system.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // The Functions worker provides @azure/functions-core; in tests the local host's stand-in does,
+  // so the real function files register with it exactly as they would in Azure.
+  moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts' },
   testTimeout: 30000,
 };

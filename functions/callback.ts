@@ -1,0 +1,43 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { getMarketplaceConfig } from '../shared/marketplaces';
+import { consentGrantedPage, consentPage, tokenPage } from '../shared/pages';
+import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
+import { openSecretStore } from '../shared/secrets';
+import { clearedTransactionCookie, completeSignIn } from '../shared/signIn';
+import { htmlResponse } from '../shared/web';
+
+/** Microsoft redirects here: verify the transaction, redeem the code, store the token, show it once. */
+export async function callback(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const correlationId = context.invocationId;
+  return withSettings(correlationId, context, async (settings) => {
+    if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context });
+    const site = siteOf(settings);
+    const environment = settings.SERVICE_ENVIRONMENT;
+    // The transaction is single-use: whatever happens next, this browser's cookie is spent.
+    const cookies = [clearedTransactionCookie()];
+    try {
+      const result = await completeSignIn(
+        { settings, config: getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH), openStore: () => openSecretStore(settings), logger: context, correlationId },
+        new URLSearchParams(request.query),
+        request.headers.get('cookie'),
+      );
+      switch (result.kind) {
+        case 'consent-granted':
+          return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce }), { cookies });
+        case 'consent-needed':
+          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl }), { cookies });
+        case 'token':
+          return htmlResponse(
+            200,
+            site,
+            (nonce) => tokenPage({ environment, nonce, marketplace: result.marketplace.id, token: result.token.value, parameterName: result.parameterName }),
+            { cookies },
+          );
+      }
+    } catch (err) {
+      return errorResponse(err, { settings, correlationId, logger: context, cookies });
+    }
+  });
+}
+
+app.http('callback', { route: 'callback', methods: [...allMethods], authLevel: 'anonymous', handler: callback });

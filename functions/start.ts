@@ -1,0 +1,42 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { AppError } from '../shared/errors';
+import { getMarketplaceConfig } from '../shared/marketplaces';
+import { startPage } from '../shared/pages';
+import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
+import { beginSignIn } from '../shared/signIn';
+import { htmlResponse, isCrossSitePost, maxFormBodyBytes, redirectResponse } from '../shared/web';
+
+/** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
+export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const correlationId = context.invocationId;
+  return withSettings(correlationId, context, async (settings) => {
+    const site = siteOf(settings);
+    const environment = settings.SERVICE_ENVIRONMENT;
+    const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
+
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce }));
+    }
+    if (request.method !== 'POST') return methodNotAllowed(['GET', 'POST'], { settings, correlationId, logger: context });
+
+    if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin)) {
+      return fail(new AppError('cross_site_request', 'Cross-site POST refused'));
+    }
+    const declared = Number(request.headers.get('content-length') ?? '0');
+    if (!Number.isFinite(declared) || declared > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (contentType !== 'application/x-www-form-urlencoded') return fail(new AppError('unsupported_media_type', 'Form must be application/x-www-form-urlencoded'));
+    const body = await request.text();
+    if (Buffer.byteLength(body) > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
+
+    const form = new URLSearchParams(body);
+    const config = getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH);
+    const result = await beginSignIn(settings, config, form.get('marketplace'));
+    if (result.kind === 'invalid-id') {
+      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason }));
+    }
+    return redirectResponse(result.location, site, [result.cookie]);
+  });
+}
+
+app.http('start', { route: 'start', methods: [...allMethods], authLevel: 'anonymous', handler: start });

@@ -1,0 +1,199 @@
+// The service itself: a Linux Function App on Flex Consumption (Node.js 22), and every app
+// setting it reads, named exactly as shared/settings.ts (settingsShape) names them.
+
+@description('Required. Name of the Function App; it is part of the public start URL.')
+param name string
+
+@description('Required. Name of the Flex Consumption plan.')
+param planName string
+
+@description('Required. Resource ID of the user-assigned managed identity the app runs as.')
+param identityId string
+
+@description('Required. Client ID of that identity (the host and the Azure SDK pick the identity by it).')
+param identityClientId string
+
+@description('Required. Name of the storage account for the host and the deployment package.')
+param storageAccountName string
+
+@description('Required. Name of the blob container that holds the deployment package.')
+param deploymentContainerName string
+
+@description('Required. Name of the Application Insights component.')
+param applicationInsightsName string
+
+@description('Required. Name of the Key Vault.')
+param keyVaultName string
+
+@description('Required. Which deployment this is (SERVICE_ENVIRONMENT).')
+@allowed([
+  'test'
+  'production'
+])
+param serviceEnvironment string
+
+@description('Optional. Microsoft Entra authority host (AUTHORITY_HOST).')
+param authorityHost string = 'https://login.microsoftonline.com'
+
+@description('Optional. NCRONTAB schedule of the rotation timer (ROTATION_SCHEDULE).')
+param rotationSchedule string = '0 0 3 * * *'
+
+@description('Optional. Client ID of the service\'s multi-tenant CPV app (CPV_CLIENT_ID); empty turns the CPV model off.')
+param cpvClientId string = ''
+
+@description('Optional. Key Vault secret name of the CPV app\'s client secret (CPV_CLIENT_SECRET_NAME).')
+param cpvClientSecretName string = 'cpv-client-secret'
+
+@description('Optional. Key Vault secret name of the Connect API key (CONNECT_API_KEY_SECRET_NAME); empty turns the Connect push off.')
+param connectApiKeySecretName string = ''
+
+@description('Optional. Path of the marketplace configuration file inside the deployment package (MARKETPLACE_CONFIG_PATH).')
+param marketplaceConfigPath string = 'config/marketplaces.json'
+
+@description('Optional. Upper bound of Flex Consumption instances.')
+param maximumInstanceCount int = 40
+
+@description('Optional. Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Optional. Azure region.')
+param location string = resourceGroup().location
+
+@description('Optional. Resource tags.')
+param tags object = {}
+
+// The operator creates this secret (32+ random bytes) before the app first serves a sign-in;
+// see docs/DEPLOY.md.
+var transactionCookieKeySecretName = 'transaction-cookie-key'
+
+resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
+  name: keyVaultName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
+  name: name
+  location: location
+  // azd finds the app to deploy the `api` service to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientAffinityEnabled: false
+    publicNetworkAccess: 'Enabled'
+    // Key Vault references in app settings resolve with this identity.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// No FTP and no publishing passwords: deployments authenticate with Entra ID (azd, az CLI).
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+var callbackUrl = 'https://${functionApp.properties.defaultHostName}/api/callback'
+
+resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: {
+    // Functions host: storage through the managed identity, no connection string.
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    // Telemetry authenticated with Entra ID (local auth is off on the component).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // The app's Azure SDK credential (DefaultAzureCredential) picks the user-assigned identity by this.
+    AZURE_CLIENT_ID: identityClientId
+
+    // The service's settings (shared/settings.ts).
+    SERVICE_ENVIRONMENT: serviceEnvironment
+    CALLBACK_URL: callbackUrl
+    AUTHORITY_HOST: authorityHost
+    KEY_VAULT_URL: keyVault.properties.vaultUri
+    // Resolved by the platform from the vault; the value never appears in the template or the portal.
+    TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${transactionCookieKeySecretName})'
+    MARKETPLACE_CONFIG_PATH: marketplaceConfigPath
+    ROTATION_SCHEDULE: rotationSchedule
+    CPV_CLIENT_ID: cpvClientId
+    // The schema wants both CPV settings or neither.
+    CPV_CLIENT_SECRET_NAME: empty(cpvClientId) ? '' : cpvClientSecretName
+    CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName
+  }
+}
+
+output name string = functionApp.name
+output startUrl string = 'https://${functionApp.properties.defaultHostName}/api/start'
+output callbackUrl string = callbackUrl

@@ -1,0 +1,202 @@
+/**
+ * A small local Azure Functions host: serves the registered HTTP functions under /api and runs
+ * timer functions on their NCRONTAB schedules, like Core Tools would (function keys are not
+ * enforced locally, as with Core Tools). Not imported by functions/ or shared/.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Module from 'node:module';
+import { format } from 'node:util';
+import type { HttpResponseInit, Timer } from '@azure/functions';
+import { Cron } from 'croner';
+import type { Registration } from './functionsCore';
+
+/** Makes `require('@azure/functions-core')` resolve to our stand-in. Call before @azure/functions loads. */
+export function installFunctionsCore(): void {
+  const mod = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const original = mod._resolveFilename;
+  const target = require.resolve('./functionsCore');
+  if ((original as { __local?: boolean }).__local) return;
+  const patched = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === '@azure/functions-core' ? target : original.call(this, request, ...rest);
+  };
+  (patched as { __local?: boolean }).__local = true;
+  mod._resolveFilename = patched;
+}
+
+export type LogSink = (line: { level: string; functionName: string; invocationId: string; message: string }) => void;
+
+export const consoleSink: LogSink = ({ level, functionName, message }) => {
+  const out = level === 'error' || level === 'warning' ? process.stderr : process.stdout;
+  out.write(`[${new Date().toISOString()}] ${functionName} ${level}: ${message}\n`);
+};
+
+export interface HostOptions {
+  port: number;
+  registrations: Registration[];
+  /** Resolves `%NAME%` in timer schedules, like the Functions host does with app settings. */
+  env?: Record<string, string | undefined>;
+  log?: LogSink;
+  /** Starts timers on their schedules (off in tests, which invoke them explicitly). */
+  timers?: boolean;
+  routePrefix?: string;
+  maxBodyBytes?: number;
+}
+
+export interface LocalHost {
+  url: string;
+  server: Server;
+  invokeTimer(name: string, timer?: Partial<Timer>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+function resolveSetting(value: string, env: Record<string, string | undefined>): string {
+  return value.replace(/%([A-Za-z0-9_]+)%/g, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined) throw new Error(`App setting ${name} is not set`);
+    return v;
+  });
+}
+
+function routeRegex(route: string): RegExp {
+  const pattern = route
+    .split('/')
+    .map((part) => (part.startsWith('{') && part.endsWith('}') ? '([^/]+)' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${pattern}$`, 'i');
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function serializeCookie(c: NonNullable<HttpResponseInit['cookies']>[number]): string {
+  const parts = [`${c.name}=${c.value}`];
+  if (c.domain) parts.push(`Domain=${c.domain}`);
+  if (c.path) parts.push(`Path=${c.path}`);
+  if (c.maxAge !== undefined) parts.push(`Max-Age=${c.maxAge}`);
+  if (c.expires) parts.push(`Expires=${new Date(c.expires).toUTCString()}`);
+  if (c.secure) parts.push('Secure');
+  if (c.httpOnly) parts.push('HttpOnly');
+  if (c.sameSite) parts.push(`SameSite=${c.sameSite}`);
+  return parts.join('; ');
+}
+
+export async function startHost(options: HostOptions): Promise<LocalHost> {
+  // Loaded here, after installFunctionsCore(), from the same copy the function files use.
+  const { HttpRequest, InvocationContext } = await import('@azure/functions');
+  const env = options.env ?? process.env;
+  const log = options.log ?? consoleSink;
+  const prefix = options.routePrefix ?? 'api';
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const http = options.registrations
+    .filter((r) => r.trigger.type.toLowerCase() === 'httptrigger')
+    .map((r) => ({ r, regex: routeRegex(r.trigger.route ?? r.name), methods: (r.trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()) }));
+  const timers = options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'timertrigger');
+
+  const contextFor = (functionName: string) => {
+    const invocationId = randomUUID();
+    return new InvocationContext({
+      invocationId,
+      functionName,
+      logHandler: (level, ...args) => log({ level, functionName, invocationId, message: format(...args) }),
+    });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const path = url.pathname.replace(/^\/+/, '');
+    const match = path.startsWith(`${prefix}/`) ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m) : undefined;
+    if (!match) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).end('Not found\n');
+      return;
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (!match.h.methods.includes(method)) {
+      res.writeHead(405, { Allow: match.h.methods.join(', '), 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).end('Method not allowed\n');
+      return;
+    }
+    const body = await readBody(req, maxBody);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Request body too large\n');
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const request = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers,
+      query: Object.fromEntries(url.searchParams),
+      params: {},
+      ...(body.length > 0 ? { body: { string: body.toString('utf8') } } : {}),
+    });
+    const context = contextFor(match.h.r.name);
+    const result = (await match.h.r.handler(request, context)) as HttpResponseInit | undefined;
+    const status = result?.status ?? 200;
+    const outHeaders = new Headers(result?.headers as ConstructorParameters<typeof Headers>[0]);
+    const headerObject: Record<string, string | string[]> = {};
+    outHeaders.forEach((value, key) => {
+      headerObject[key] = value;
+    });
+    if (result?.cookies?.length) headerObject['set-cookie'] = result.cookies.map(serializeCookie);
+    const payload = result?.jsonBody !== undefined ? JSON.stringify(result.jsonBody) : typeof result?.body === 'string' ? result.body : '';
+    res.writeHead(status, headerObject);
+    res.end(method === 'HEAD' ? undefined : payload);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? err.name : 'error'}` });
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Internal error\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+
+  async function invokeTimer(name: string, timer: Partial<Timer> = {}): Promise<unknown> {
+    const r = timers.find((t) => t.name === name);
+    if (!r) throw new Error(`No timer function ${name}`);
+    const info: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' }, ...timer } as Timer;
+    return r.handler(info, contextFor(name));
+  }
+
+  const crons: Cron[] = [];
+  if (options.timers) {
+    for (const t of timers) {
+      const schedule = resolveSetting(String(t.trigger.schedule), env);
+      crons.push(
+        new Cron(schedule, { protect: true }, async () => {
+          try {
+            await invokeTimer(t.name);
+          } catch (err) {
+            log({ level: 'error', functionName: t.name, invocationId: '-', message: `timer failed: ${err instanceof Error ? err.name : 'error'}` });
+          }
+        }),
+      );
+    }
+  }
+
+  return {
+    url: `http://localhost:${port}`,
+    server,
+    invokeTimer,
+    close: async () => {
+      for (const c of crons) c.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

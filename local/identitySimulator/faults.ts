@@ -1,0 +1,120 @@
+/** The fault switches: what goes wrong on the next calls, and which standing policies refuse which tokens. */
+import { sha256Hex } from './ids';
+import type { RefreshTokenRecord, SimulatorState } from './state';
+import type { Fault, TokenTarget } from './types';
+
+/** How the next token call fails before it is even looked at. */
+export type CallFailure = { kind: 'status'; status: 503 | 429; retryAfterSeconds: number } | { kind: 'network' };
+
+/** A Conditional Access-style policy that refuses matching refresh tokens until reset. */
+export type PolicyKind = 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked';
+
+interface PolicyRule {
+  kind: PolicyKind;
+  tokenHash?: string;
+  tenant?: string;
+}
+
+/** Holds the active faults. Token death (expire, revoke) and consent revocation change the directory state itself. */
+export class FaultBook {
+  latencyMs = 0;
+  private callFailures: CallFailure[] = [];
+  private readonly invalidClients = new Map<string, 'invalidSecret' | 'expiredSecret'>();
+  private policies: PolicyRule[] = [];
+  private consentRules: { tenant: string; clientId?: string }[] = [];
+  private tenantOverride: string | undefined;
+
+  constructor(private readonly state: SimulatorState) {}
+
+  apply(fault: Fault): void {
+    switch (fault.kind) {
+      case 'refreshTokenExpired':
+        for (const r of this.state.refreshTokensMatching(fault)) r.expired = true;
+        this.state.changed();
+        return;
+      case 'refreshTokenRevoked': {
+        const now = this.state.clock.now();
+        for (const r of this.state.refreshTokensMatching(fault)) r.revokedAt ??= now;
+        this.state.changed();
+        return;
+      }
+      case 'signInFrequency':
+      case 'mfaRequired':
+      case 'conditionalAccessBlocked':
+        this.policies.push({ kind: fault.kind, ...ruleTarget(fault) });
+        return;
+      case 'consentRequired':
+        this.consentRules.push({ tenant: fault.tenant.toLowerCase(), ...(fault.clientId ? { clientId: fault.clientId.toLowerCase() } : {}) });
+        return;
+      case 'consentRevoked':
+        this.state.revokeConsent(fault.clientId, fault.tenant);
+        return;
+      case 'transient':
+        for (let i = 0; i < positiveInt(fault.count); i++) {
+          this.callFailures.push({ kind: 'status', status: fault.status, retryAfterSeconds: fault.retryAfterSeconds ?? 1 });
+        }
+        return;
+      case 'networkFailure':
+        for (let i = 0; i < positiveInt(fault.count); i++) this.callFailures.push({ kind: 'network' });
+        return;
+      case 'invalidClient':
+        this.invalidClients.set(fault.clientId.toLowerCase(), fault.reason);
+        return;
+      case 'latency':
+        this.latencyMs = Math.max(0, fault.ms);
+        return;
+      case 'idTokenTenantOverride':
+        this.tenantOverride = fault.tenant.toLowerCase();
+        return;
+      default: {
+        const unknown: never = fault;
+        throw new Error(`Unknown fault ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /** Clears the switches; tokens already expired or revoked stay dead (as in Entra). */
+  clear(): void {
+    this.latencyMs = 0;
+    this.callFailures = [];
+    this.invalidClients.clear();
+    this.policies = [];
+    this.consentRules = [];
+    this.tenantOverride = undefined;
+  }
+
+  takeCallFailure(): CallFailure | undefined {
+    return this.callFailures.shift();
+  }
+
+  invalidClientReason(clientId: string): 'invalidSecret' | 'expiredSecret' | undefined {
+    return this.invalidClients.get(clientId.toLowerCase());
+  }
+
+  /** The first policy that refuses this token, if any. */
+  policyFor(refreshToken: string, record: RefreshTokenRecord): PolicyKind | undefined {
+    const hash = sha256Hex(refreshToken);
+    return this.policies.find((p) => (p.tokenHash !== undefined ? p.tokenHash === hash : p.tenant === record.tenant))?.kind;
+  }
+
+  consentRequiredFor(record: RefreshTokenRecord): boolean {
+    return this.consentRules.some((c) => c.tenant === record.tenant && (c.clientId === undefined || c.clientId === record.clientId.toLowerCase()));
+  }
+
+  /** One-shot: the tenant the next sign-in's tokens claim to come from. */
+  takeTenantOverride(): string | undefined {
+    const t = this.tenantOverride;
+    this.tenantOverride = undefined;
+    return t;
+  }
+}
+
+/** Rules keep the token's hash, never its value. */
+function ruleTarget(target: TokenTarget): { tokenHash: string } | { tenant: string } {
+  return target.refreshToken !== undefined ? { tokenHash: sha256Hex(target.refreshToken) } : { tenant: target.tenant.toLowerCase() };
+}
+
+function positiveInt(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new RangeError('count must be an integer from 1 to 10000');
+  return n;
+}

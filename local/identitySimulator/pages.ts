@@ -1,0 +1,147 @@
+/**
+ * The simulator's HTML pages: sign-in, admin consent, error, signed out.
+ * Plain accessible HTML, no script; every value is escaped, and a strict CSP allows only the one stylesheet.
+ */
+import { createHash } from 'node:crypto';
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const STYLE = `
+body{font-family:system-ui,Segoe UI,Arial,sans-serif;background:#f2f2f2;margin:0;color:#1b1b1b}
+main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem 2.5rem;box-shadow:0 2px 6px rgba(0,0,0,.2)}
+.banner{background:#fff4ce;border-left:4px solid #c19c00;padding:.5rem .75rem;font-size:.9rem}
+h1{font-size:1.5rem;font-weight:600}
+dt{font-weight:600;margin-top:.5rem}dd{margin:0;word-break:break-all}
+label{display:block;font-weight:600;margin-top:1rem}input{width:100%;padding:.4rem;font:inherit;box-sizing:border-box}
+.actions{margin-top:1.5rem;display:flex;gap:.5rem;justify-content:flex-end}
+button{font:inherit;padding:.45rem 1.6rem;border:1px solid #8a8886;background:#fff;cursor:pointer}
+button.primary{background:#0067b8;border-color:#0067b8;color:#fff}
+button:focus-visible{outline:2px solid #000;outline-offset:2px}
+.error{color:#a4262c}
+`;
+const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
+
+/**
+ * No script at all; the only style is the inline sheet above (by hash). form-action must also allow the
+ * client's redirect origin: Chromium applies form-action to the redirect that follows the form POST.
+ */
+export function pageCsp(redirectOrigin?: string): string {
+  const formAction = redirectOrigin ? `'self' ${redirectOrigin}` : "'self'";
+  return `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} – Local Microsoft identity simulator</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+<p class="banner" role="note">Local Microsoft identity simulator. This is not login.microsoftonline.com; nothing here reaches Microsoft.</p>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+function facts(rows: [string, string][]): string {
+  return `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
+}
+
+export interface SignInPageInput {
+  /** The exact URL (path and query) the form posts back to. */
+  action: string;
+  clientId: string;
+  scope: string;
+  /** The tenant of the authorize path, or undefined for common/organizations (then the user types it). */
+  tenant: string | undefined;
+  suggestedTenant: string;
+  username: string | undefined;
+}
+
+export function signInPage(p: SignInPageInput): string {
+  const who = p.tenant
+    ? facts([
+        ['Tenant', p.tenant],
+        ['Account', p.username ?? ''],
+        ['Application (client) ID', p.clientId],
+        ['Permissions', p.scope],
+      ])
+    : `${facts([
+        ['Application (client) ID', p.clientId],
+        ['Permissions', p.scope],
+      ])}<p>The account signed in is the administrator of the tenant you enter.</p>`;
+  const tenantField = p.tenant
+    ? ''
+    : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(p.suggestedTenant)}" autocomplete="off" spellcheck="false">`;
+  return layout(
+    'Sign in',
+    `<h1>Sign in</h1>
+${who}
+<form method="post" action="${escapeHtml(p.action)}">
+${tenantField}
+<div class="actions"><button type="submit" class="primary">Sign in</button></div>
+</form>`,
+  );
+}
+
+export interface ConsentPageInput {
+  action: string;
+  tenant: string | undefined;
+  suggestedTenant: string;
+  clientId: string;
+  scope: string;
+}
+
+export function consentPage(p: ConsentPageInput): string {
+  const tenantField = p.tenant
+    ? ''
+    : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(p.suggestedTenant)}" autocomplete="off" spellcheck="false">`;
+  return layout(
+    'Permissions requested',
+    `<h1>Permissions requested</h1>
+<p>An administrator is asked to grant this application access for the whole organization.</p>
+${facts([
+  ['Tenant', p.tenant ?? '(entered below)'],
+  ['Application (client) ID', p.clientId],
+  ['Permissions', p.scope || 'the permissions configured on the application'],
+])}
+<form method="post" action="${escapeHtml(p.action)}">
+${tenantField}
+<div class="actions">
+<button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="accept" class="primary">Accept</button>
+</div>
+</form>`,
+  );
+}
+
+export interface ErrorPageInput {
+  aadsts: number;
+  message: string;
+  traceId: string;
+  correlationId: string;
+}
+
+/** Entra's error page: it never redirects to an address it cannot trust, it tells the person what went wrong. */
+export function errorPage(p: ErrorPageInput): string {
+  return layout(
+    'Sign-in error',
+    `<h1>Sorry, but we’re having trouble signing you in.</h1>
+<p class="error" role="alert">AADSTS${p.aadsts}: ${escapeHtml(p.message)}</p>
+${facts([
+  ['Trace ID', p.traceId],
+  ['Correlation ID', p.correlationId],
+])}`,
+  );
+}
+
+export function signedOutPage(): string {
+  return layout('Signed out', '<h1>You signed out of your account</h1><p>It is a good idea to close all browser windows.</p>');
+}

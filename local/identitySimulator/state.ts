@@ -1,0 +1,191 @@
+/**
+ * What the simulated directory remembers: admin consents, authorization codes, refresh tokens,
+ * the signing key and the clock. Optionally persisted to a JSON file so that local mode survives a restart.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { newAuthorizationCode, newRefreshToken, sha256Hex } from './ids';
+import { createSigningKey, exportPrivateJwk, importSigningKey, type SigningKey } from './signing';
+import type { SimulatedClock } from './types';
+
+export const DAY_MS = 24 * 3600 * 1000;
+/** Entra refresh tokens die after 90 days without use. */
+export const REFRESH_TOKEN_INACTIVITY_DAYS = 90;
+export const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
+/** Records unused for this long are forgotten, so a long-running local mode does not grow without bound. */
+const FORGET_AFTER_MS = 365 * DAY_MS;
+const SAVE_DELAY_MS = 50;
+
+/** A refresh token as the directory knows it. Stored under the SHA-256 of its value: the state file never holds a usable token. */
+export interface RefreshTokenRecord {
+  clientId: string;
+  /** The tenant that issued it (the tid of its tokens). */
+  tenant: string;
+  oid: string;
+  scope: string;
+  issuedAt: number;
+  lastUsedAt: number;
+  /** Set by the expire fault; inactivity is computed from lastUsedAt. */
+  expired?: boolean;
+  revokedAt?: number;
+}
+
+/** A one-time authorization code and everything it is bound to. Kept after redemption to answer a replay with AADSTS54005. */
+export interface AuthCodeRecord {
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce?: string;
+  /** The tenant the user signed in to (the path of the authorize request, or the one chosen for common). */
+  signInTenant: string;
+  /** The tenant of the tokens (differs only under the idTokenTenantOverride fault). */
+  tokenTenant: string;
+  scope: string;
+  expiresAt: number;
+  redeemed: boolean;
+}
+
+const refreshTokenRecordSchema = z.object({
+  clientId: z.string(),
+  tenant: z.string(),
+  oid: z.string(),
+  scope: z.string(),
+  issuedAt: z.number(),
+  lastUsedAt: z.number(),
+  expired: z.boolean().optional(),
+  revokedAt: z.number().optional(),
+});
+
+const stateFileSchema = z.object({
+  version: z.literal(1),
+  clockOffsetMs: z.number(),
+  signingKey: z.record(z.string(), z.unknown()),
+  consents: z.array(z.object({ clientId: z.string(), tenant: z.string() })),
+  refreshTokens: z.record(z.string(), refreshTokenRecordSchema),
+});
+
+const consentKey = (clientId: string, tenant: string) => `${clientId.toLowerCase()}|${tenant.toLowerCase()}`;
+
+export class SimulatorState {
+  readonly clock: SimulatedClock;
+  private clockOffsetMs = 0;
+  private readonly consents = new Map<string, { clientId: string; tenant: string }>();
+  private readonly codes = new Map<string, AuthCodeRecord>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private saveTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly signingKey: SigningKey,
+    private readonly stateFile: string | undefined,
+  ) {
+    this.clock = {
+      now: () => Date.now() + this.clockOffsetMs,
+      advanceMs: (ms) => {
+        this.clockOffsetMs += ms;
+        this.changed();
+      },
+      advanceDays: (days) => this.clock.advanceMs(days * DAY_MS),
+    };
+  }
+
+  /** Loads the state file if there is one; otherwise starts empty with a new signing key. */
+  static open(stateFile: string | undefined): SimulatorState {
+    if (!stateFile || !existsSync(stateFile)) return new SimulatorState(createSigningKey(), stateFile);
+    const parsed = stateFileSchema.safeParse(JSON.parse(readFileSync(stateFile, 'utf8')));
+    // Refuse rather than silently start over: starting over would kill every token local mode handed out.
+    if (!parsed.success) throw new Error(`Identity simulator state file ${stateFile} is not valid; delete it to start with an empty directory.`);
+    const data = parsed.data;
+    const state = new SimulatorState(importSigningKey(data.signingKey), stateFile);
+    state.clockOffsetMs = data.clockOffsetMs;
+    for (const c of data.consents) state.consents.set(consentKey(c.clientId, c.tenant), c);
+    for (const [hash, record] of Object.entries(data.refreshTokens)) state.refreshTokens.set(hash, record);
+    return state;
+  }
+
+  // --- consent ---
+
+  hasConsent(clientId: string, tenant: string): boolean {
+    return this.consents.has(consentKey(clientId, tenant));
+  }
+
+  grantConsent(clientId: string, tenant: string): void {
+    this.consents.set(consentKey(clientId, tenant), { clientId, tenant: tenant.toLowerCase() });
+    this.changed();
+  }
+
+  revokeConsent(clientId: string, tenant: string): void {
+    this.consents.delete(consentKey(clientId, tenant));
+    this.changed();
+  }
+
+  // --- authorization codes (memory only: they live ten minutes) ---
+
+  issueCode(record: Omit<AuthCodeRecord, 'expiresAt' | 'redeemed'>): string {
+    const now = this.clock.now();
+    for (const [hash, c] of this.codes) if (c.expiresAt < now) this.codes.delete(hash);
+    const code = newAuthorizationCode();
+    this.codes.set(sha256Hex(code), { ...record, expiresAt: now + AUTH_CODE_LIFETIME_MS, redeemed: false });
+    return code;
+  }
+
+  findCode(code: string): AuthCodeRecord | undefined {
+    return this.codes.get(sha256Hex(code));
+  }
+
+  // --- refresh tokens ---
+
+  issueRefreshToken(record: Pick<RefreshTokenRecord, 'clientId' | 'tenant' | 'oid' | 'scope'>): string {
+    const now = this.clock.now();
+    const token = newRefreshToken();
+    this.refreshTokens.set(sha256Hex(token), { ...record, tenant: record.tenant.toLowerCase(), issuedAt: now, lastUsedAt: now });
+    this.changed();
+    return token;
+  }
+
+  findRefreshToken(token: string): RefreshTokenRecord | undefined {
+    return this.refreshTokens.get(sha256Hex(token));
+  }
+
+  /** The records a fault targets: one token by value, or all tokens a tenant has issued so far. */
+  refreshTokensMatching(target: { refreshToken?: string; tenant?: string }): RefreshTokenRecord[] {
+    if (target.refreshToken !== undefined) {
+      const one = this.findRefreshToken(target.refreshToken);
+      return one ? [one] : [];
+    }
+    const tenant = target.tenant?.toLowerCase();
+    return [...this.refreshTokens.values()].filter((r) => r.tenant === tenant);
+  }
+
+  /** Call after mutating a record returned by this class. */
+  changed(): void {
+    if (!this.stateFile || this.saveTimer) return;
+    // Coalesce bursts (a benchmark rotates many tokens at once) into one write.
+    this.saveTimer = setTimeout(() => this.saveNow(), SAVE_DELAY_MS);
+  }
+
+  /** Writes pending changes now (close() calls this). */
+  flush(): void {
+    if (this.saveTimer) this.saveNow();
+  }
+
+  private saveNow(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.stateFile) return;
+    const now = this.clock.now();
+    for (const [hash, r] of this.refreshTokens) if (now - r.lastUsedAt > FORGET_AFTER_MS) this.refreshTokens.delete(hash);
+    const data: z.infer<typeof stateFileSchema> = {
+      version: 1,
+      clockOffsetMs: this.clockOffsetMs,
+      signingKey: { ...exportPrivateJwk(this.signingKey) },
+      consents: [...this.consents.values()],
+      refreshTokens: Object.fromEntries(this.refreshTokens),
+    };
+    mkdirSync(dirname(this.stateFile), { recursive: true });
+    // Write-then-rename: a crash mid-write must not leave a truncated file that refuses to load.
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+}

@@ -1,0 +1,47 @@
+/** Counters that tests and benchmarks read to see what the service actually asked of "Microsoft". */
+import type { SimulatorStats } from './types';
+
+export class StatsCounter {
+  private s: SimulatorStats = StatsCounter.empty();
+
+  static empty(): SimulatorStats {
+    return {
+      tokenCalls: { authorization_code: 0, refresh_token: 0, other: 0, total: 0 },
+      tokenErrors: {},
+      codesIssued: 0,
+      refreshTokensIssued: 0,
+      consentsGranted: 0,
+    };
+  }
+
+  tokenCall(grantType: string | null): void {
+    const key = grantType === 'authorization_code' || grantType === 'refresh_token' ? grantType : 'other';
+    this.s.tokenCalls[key]++;
+    this.s.tokenCalls.total++;
+  }
+
+  tokenError(error: string): void {
+    this.s.tokenErrors[error] = (this.s.tokenErrors[error] ?? 0) + 1;
+  }
+
+  codeIssued(): void {
+    this.s.codesIssued++;
+  }
+
+  refreshTokenIssued(): void {
+    this.s.refreshTokensIssued++;
+  }
+
+  consentGranted(): void {
+    this.s.consentsGranted++;
+  }
+
+  /** A copy: callers compare snapshots without seeing later changes. */
+  snapshot(): SimulatorStats {
+    return structuredClone(this.s);
+  }
+
+  reset(): void {
+    this.s = StatsCounter.empty();
+  }
+}

@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The secrets of the Key Vault fake, kept in memory with Key Vault's semantics: every set is a
+ * new version, the latest version is the most recently created one, nothing is ever removed.
+ */
+
+/** Key Vault's limits on secrets (facts.md); the fake enforces them so local runs fail like Azure would. */
+export const vaultLimits = {
+  namePattern: /^[0-9a-zA-Z-]{1,127}$/,
+  maxTags: 15,
+  maxTagNameLength: 512,
+  maxTagValueLength: 256,
+  maxValueBytes: 25 * 1024,
+} as const;
+
+/** One stored version. Times are unix seconds, as Key Vault sends them. */
+export interface FakeSecretVersion {
+  name: string;
+  version: string;
+  value: string;
+  contentType?: string;
+  tags?: Record<string, string>;
+  enabled: boolean;
+  created: number;
+  updated: number;
+  exp?: number;
+  nbf?: number;
+}
+
+/** A refusal the fake answers with Key Vault's error shape `{ error: { code, message } }`. */
+export class VaultError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const tagsSchema = z
+  .record(z.string().min(1).max(vaultLimits.maxTagNameLength), z.string().max(vaultLimits.maxTagValueLength))
+  .refine((t) => Object.keys(t).length <= vaultLimits.maxTags, `at most ${vaultLimits.maxTags} tags`);
+
+const attributesSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    exp: z.number().int().optional(),
+    nbf: z.number().int().optional(),
+  })
+  .partial();
+
+/** Body of `PUT /secrets/{name}`. */
+const setBodySchema = z.object({
+  value: z.string(),
+  contentType: z.string().max(255).optional(),
+  tags: tagsSchema.optional(),
+  attributes: attributesSchema.optional(),
+});
+
+/** Body of `PATCH /secrets/{name}/{version}`: only the fields present change. */
+const updateBodySchema = z.object({
+  contentType: z.string().max(255).optional(),
+  tags: tagsSchema.optional(),
+  attributes: attributesSchema.optional(),
+});
+
+function badParameter(message: string): VaultError {
+  return new VaultError(400, 'BadParameter', message);
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  // Name the field, never echo the body: it carries the secret value.
+  if (!parsed.success) throw badParameter(`Invalid request body: ${parsed.error.issues.map((i) => i.path.join('.') || 'body').join(', ')}`);
+  return parsed.data;
+}
+
+/** Throws Key Vault's 400 for a name Key Vault would refuse. */
+export function checkSecretName(name: string): void {
+  if (!vaultLimits.namePattern.test(name)) {
+    throw badParameter("The request URI contains an invalid name. Names must match ^[0-9a-zA-Z-]{1,127}$");
+  }
+}
+
+function notFound(name: string, version?: string): VaultError {
+  const what = version ? `${name}/${version}` : name;
+  return new VaultError(404, 'SecretNotFound', `A secret with (name/id) ${what} was not found in this key vault.`);
+}
+
+/** Key Vault version ids are 32 lowercase hex characters. */
+function newVersionId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+function copyOf(v: FakeSecretVersion): FakeSecretVersion {
+  return { ...v, ...(v.tags ? { tags: { ...v.tags } } : {}) };
+}
+
+/** The fake's secret storage. All methods are synchronous; HTTP concerns live in server.ts. */
+export class FakeVault {
+  /** Versions of each secret in creation order (the last one is the latest). */
+  private readonly secrets = new Map<string, FakeSecretVersion[]>();
+
+  constructor(private readonly nowSeconds: () => number) {}
+
+  /** `PUT /secrets/{name}`: appends a new version. */
+  set(name: string, body: unknown): FakeSecretVersion {
+    checkSecretName(name);
+    const input = parseBody(setBodySchema, body);
+    if (Buffer.byteLength(input.value, 'utf8') > vaultLimits.maxValueBytes) {
+      throw badParameter(`Secret value is larger than ${vaultLimits.maxValueBytes} bytes.`);
+    }
+    const now = this.nowSeconds();
+    const version: FakeSecretVersion = {
+      name,
+      version: newVersionId(),
+      value: input.value,
+      enabled: input.attributes?.enabled ?? true,
+      created: now,
+      updated: now,
+      ...(input.contentType !== undefined ? { contentType: input.contentType } : {}),
+      ...(input.tags !== undefined ? { tags: { ...input.tags } } : {}),
+      ...(input.attributes?.exp !== undefined ? { exp: input.attributes.exp } : {}),
+      ...(input.attributes?.nbf !== undefined ? { nbf: input.attributes.nbf } : {}),
+    };
+    const versions = this.secrets.get(name) ?? [];
+    versions.push(version);
+    this.secrets.set(name, versions);
+    return copyOf(version);
+  }
+
+  /** `GET /secrets/{name}/{version?}`: the given version, or the latest when version is empty. */
+  get(name: string, version?: string): FakeSecretVersion {
+    checkSecretName(name);
+    const found = this.find(name, version);
+    if (!found.enabled) {
+      throw new VaultError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.');
+    }
+    return copyOf(found);
+  }
+
+  /** `PATCH /secrets/{name}/{version}`: replaces the fields present in the body (tags as a whole). */
+  update(name: string, version: string, body: unknown): FakeSecretVersion {
+    checkSecretName(name);
+    const input = parseBody(updateBodySchema, body);
+    const found = this.find(name, version);
+    if (input.contentType !== undefined) found.contentType = input.contentType;
+    if (input.tags !== undefined) found.tags = { ...input.tags };
+    if (input.attributes?.enabled !== undefined) found.enabled = input.attributes.enabled;
+    if (input.attributes?.exp !== undefined) found.exp = input.attributes.exp;
+    if (input.attributes?.nbf !== undefined) found.nbf = input.attributes.nbf;
+    found.updated = this.nowSeconds();
+    return copyOf(found);
+  }
+
+  /** The latest version of every secret, ordered by name (what `GET /secrets` pages through). */
+  latestOfEach(): FakeSecretVersion[] {
+    return [...this.secrets.keys()].sort().map((name) => copyOf(this.latest(name)));
+  }
+
+  /** Every version of one secret, oldest first; 404 when the name was never set. */
+  versionsOf(name: string): FakeSecretVersion[] {
+    checkSecretName(name);
+    const versions = this.secrets.get(name);
+    if (!versions) throw notFound(name);
+    return versions.map(copyOf);
+  }
+
+  /** Every version of one secret, oldest first; empty when the name was never set. */
+  peek(name: string): FakeSecretVersion[] {
+    return (this.secrets.get(name) ?? []).map(copyOf);
+  }
+
+  /** Names of every stored secret, sorted. */
+  names(): string[] {
+    return [...this.secrets.keys()].sort();
+  }
+
+  /** Forgets everything (tests call this between cases). */
+  clear(): void {
+    this.secrets.clear();
+  }
+
+  private latest(name: string): FakeSecretVersion {
+    const versions = this.secrets.get(name);
+    const last = versions?.[versions.length - 1];
+    if (!last) throw notFound(name);
+    return last;
+  }
+
+  private find(name: string, version?: string): FakeSecretVersion {
+    if (!version) return this.latest(name);
+    const found = this.secrets.get(name)?.find((v) => v.version === version);
+    if (!found) throw notFound(name, version);
+    return found;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The one file that imports @azure/msal-node. It redeems authorization codes and refresh tokens
+ * and hands back the refresh token, which msal-node never returns directly.
+ */
+import {
+  AuthError,
+  ConfidentialClientApplication,
+  LogLevel,
+  ServerError,
+  type AuthenticationResult,
+  type INetworkModule,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
+import { AppError } from './errors';
+import { authorityMetadata, classifyTokenFailure, cloudDiscoveryMetadata, partnerCenterScope, signInScopes, type TokenFailure } from './entra';
+
+/** The Entra application that redeems: the CPV app or the partner's own (CSP). */
+export interface AppCredentials {
+  authorityHost: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface TokenGrant {
+  refreshToken: string;
+  /** From the id token (code redemption only). */
+  idToken?: { tid?: string; iss?: string; nonce?: string; aud?: string };
+}
+
+/** A failed token request, classified (security.md 17). The message never contains a token. */
+export class TokenRequestError extends AppError {
+  constructor(
+    readonly failure: TokenFailure,
+    cause?: unknown,
+  ) {
+    super(
+      failure.class === 'transient' ? 'identity_unavailable' : 'token_redemption_failed',
+      `Token request failed: ${failure.class} (${failure.reason}${failure.aadsts ? `, AADSTS${failure.aadsts}` : ''})`,
+      { cause, details: { class: failure.class, reason: failure.reason, error: failure.error, aadsts: failure.aadsts, status: failure.status } },
+    );
+  }
+}
+
+/** Bounds every call to Entra so a hung connection cannot eat a rotation run's time budget. */
+const requestTimeoutMs = 15_000;
+
+/**
+ * msal-node's network seam, on Node's fetch: adds a timeout and keeps the Retry-After of the
+ * last answer, which msal-node's errors do not carry.
+ */
+class EntraNetwork implements INetworkModule {
+  lastRetryAfterMs: number | undefined;
+  lastStatus: number | undefined;
+
+  async sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+    return this.send<T>(url, 'GET', options, timeout);
+  }
+  async sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+    return this.send<T>(url, 'POST', options);
+  }
+  private async send<T>(url: string, method: string, options?: NetworkRequestOptions, timeout = requestTimeoutMs): Promise<NetworkResponse<T>> {
+    const response = await fetch(url, {
+      method,
+      headers: options?.headers ?? {},
+      ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
+      signal: AbortSignal.timeout(timeout),
+      redirect: 'error',
+    });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    this.lastStatus = response.status;
+    this.lastRetryAfterMs = parseRetryAfter(headers['retry-after']);
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Gateways answer 502/503/429 with HTML; msal-node wants an object and then reports the status.
+      body = { error: response.status >= 500 ? 'temporarily_unavailable' : response.status === 429 ? 'slow_down' : 'invalid_response' };
+    }
+    return { headers, body: body as T, status: response.status };
+  }
+}
+
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 3_600_000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.min(date - now, 3_600_000));
+}
+
+/** A fresh client (and so a fresh in-memory cache) per request: a shared cache could hand one partner's token to another. */
+function newClient(app: AppCredentials, network: EntraNetwork): ConfidentialClientApplication {
+  const origin = new URL(app.authorityHost).origin;
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      authority: `${origin}/${app.tenantId}`,
+      knownAuthorities: [new URL(origin).host],
+      authorityMetadata: authorityMetadata(origin, app.tenantId),
+      cloudDiscoveryMetadata: cloudDiscoveryMetadata(origin),
+    },
+    system: {
+      networkClient: network,
+      // msal-node's own logs can carry PII and request details: keep them out of ours.
+      loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined },
+    },
+  });
+}
+
+interface CachedRefreshToken {
+  home_account_id?: string;
+  client_id?: string;
+  secret?: string;
+}
+
+/**
+ * Takes the refresh token that this request produced out of this client's cache: the entry of
+ * the result's account and of our client id, and exactly one.
+ */
+export function refreshTokenFromCache(serializedCache: string, homeAccountId: string | undefined, clientId: string): string {
+  const cache = JSON.parse(serializedCache) as { RefreshToken?: Record<string, CachedRefreshToken> };
+  const matches = Object.values(cache.RefreshToken ?? {}).filter(
+    (entry) => entry.home_account_id === homeAccountId && entry.client_id === clientId && typeof entry.secret === 'string' && entry.secret.length > 0,
+  );
+  if (matches.length !== 1 || !matches[0]?.secret) {
+    throw new AppError('token_redemption_failed', `Entra returned no refresh token for this account (${matches.length} matching cache entries); was offline_access granted?`);
+  }
+  return matches[0].secret;
+}
+
+function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
+  if (err instanceof TokenRequestError) return err;
+  const retryAfterMs = network.lastRetryAfterMs;
+  if (err instanceof ServerError) {
+    const aadsts = err.errorNo !== undefined && /^\d+$/.test(String(err.errorNo)) ? Number(err.errorNo) : undefined;
+    const status = err.status ?? network.lastStatus;
+    return new TokenRequestError(
+      classifyTokenFailure({
+        error: err.errorCode,
+        ...(aadsts !== undefined ? { aadsts } : {}),
+        ...(status !== undefined ? { status } : {}),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      }),
+      err,
+    );
+  }
+  // Anything else is the connection (refused, reset, timeout) or a reply msal-node could not read.
+  const network_ = !(err instanceof AuthError) || /network|request_failed|timeout/i.test(err.errorCode);
+  return new TokenRequestError(
+    classifyTokenFailure({ network: network_, ...(network.lastStatus !== undefined ? { status: network.lastStatus } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }),
+    err,
+  );
+}
+
+function idTokenOf(result: AuthenticationResult): TokenGrant['idToken'] {
+  const c = result.idTokenClaims as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const out: NonNullable<TokenGrant['idToken']> = {};
+  const tid = str(c.tid);
+  const iss = str(c.iss);
+  const nonce = str(c.nonce);
+  const aud = str(c.aud);
+  if (tid) out.tid = tid;
+  if (iss) out.iss = iss;
+  if (nonce) out.nonce = nonce;
+  if (aud) out.aud = aud;
+  return out;
+}
+
+/** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
+export async function redeemCode(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string }): Promise<TokenGrant> {
+  const network = new EntraNetwork();
+  const client = newClient(app, network);
+  try {
+    const result = await client.acquireTokenByCode({ code: request.code, codeVerifier: request.codeVerifier, redirectUri: request.redirectUri, scopes: signInScopes });
+    const refreshToken = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
+    return { refreshToken, idToken: idTokenOf(result) };
+  } catch (err) {
+    if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
+    throw toTokenError(err, network);
+  }
+}
+
+/**
+ * Redeems a refresh token for a new one. Entra does not revoke the old token on redemption, so
+ * the caller may keep it as a fallback until the new one is safely stored.
+ */
+export async function redeemRefreshToken(app: AppCredentials, refreshToken: string): Promise<TokenGrant> {
+  const network = new EntraNetwork();
+  const client = newClient(app, network);
+  try {
+    const result = await client.acquireTokenByRefreshToken({ refreshToken, scopes: [partnerCenterScope, 'offline_access'], forceCache: true });
+    if (!result) throw new AppError('token_redemption_failed', 'Entra returned no result for the refresh token grant');
+    const next = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
+    return { refreshToken: next };
+  } catch (err) {
+    if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
+    throw toTokenError(err, network);
+  }
+}

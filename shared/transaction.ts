@@ -1,0 +1,109 @@
+import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
+import type { Environment } from './settings';
+
+/**
+ * The one-time sign-in transaction: created by POST /api/start, consumed by GET /api/callback.
+ * It travels in a sealed (AES-256-GCM, JWE `dir`) `__Host-` cookie, so any instance can serve the
+ * callback (scale-out, restarts) and nothing is kept in memory between the two requests.
+ */
+export interface Transaction {
+  /** Sent to Entra and compared on return; binds the callback to this browser (CSRF). */
+  state: string;
+  /** PKCE code verifier; only its S256 challenge leaves the server in clear. */
+  verifier: string;
+  /** Compared with the id token's nonce (replay of an id token). */
+  nonce: string;
+  marketplace: string;
+  environment: Environment;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+export const transactionCookieName = '__Host-ms-auth-tx';
+/** MUST (security.md 2): a transaction older than this is refused. */
+export const transactionMaxAgeSeconds = 600;
+/** A sealed transaction is ~400 characters; anything much larger is not ours. */
+export const transactionCookieMaxLength = 1024;
+
+function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** New transaction with ≥ 256-bit state, nonce and verifier (RFC 7636: 43–128 chars). */
+export function newTransaction(marketplace: string, environment: Environment, now = Date.now()): Transaction {
+  return { state: randomToken(), verifier: randomToken(), nonce: randomToken(), marketplace, environment, createdAt: now };
+}
+
+/** RFC 7636 S256 challenge of a verifier. */
+export function pkceChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+const keys = new Map<string, Uint8Array>();
+/** The 256-bit sealing key, derived once per process from the TRANSACTION_COOKIE_KEY setting. */
+export function transactionKey(secret: string): Uint8Array {
+  let key = keys.get(secret);
+  if (!key) {
+    key = new Uint8Array(hkdfSync('sha256', secret, 'connect-ms-auth', 'transaction-cookie-v1', 32));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export async function sealTransaction(tx: Transaction, key: Uint8Array): Promise<string> {
+  return new CompactEncrypt(encoder.encode(JSON.stringify(tx))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key);
+}
+
+export type OpenResult =
+  | { ok: true; transaction: Transaction }
+  | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
+
+/**
+ * Opens a sealed transaction. Tampered, truncated, oversized or foreign values are `invalid`;
+ * too old is `expired`. Never throws.
+ */
+export async function openTransaction(sealed: string | undefined, key: Uint8Array, now = Date.now()): Promise<OpenResult> {
+  if (!sealed) return { ok: false, reason: 'missing' };
+  if (sealed.length > transactionCookieMaxLength || !/^[A-Za-z0-9_.-]+$/.test(sealed)) return { ok: false, reason: 'invalid' };
+  let tx: Transaction;
+  try {
+    const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+    if (protectedHeader.alg !== 'dir' || protectedHeader.enc !== 'A256GCM') return { ok: false, reason: 'invalid' };
+    tx = JSON.parse(decoder.decode(plaintext)) as Transaction;
+  } catch {
+    return { ok: false, reason: 'invalid' };
+  }
+  if (typeof tx.state !== 'string' || typeof tx.verifier !== 'string' || typeof tx.nonce !== 'string' || typeof tx.createdAt !== 'number') {
+    return { ok: false, reason: 'invalid' };
+  }
+  const age = now - tx.createdAt;
+  if (age < -60_000 || age > transactionMaxAgeSeconds * 1000) return { ok: false, reason: 'expired' };
+  return { ok: true, transaction: tx };
+}
+
+/** Constant-time comparison of the returned `state` with the transaction's. */
+export function stateMatches(tx: Transaction, returned: string | null | undefined): boolean {
+  if (typeof returned !== 'string') return false;
+  const a = Buffer.from(tx.state);
+  const b = Buffer.from(returned);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Reads our cookie from a Cookie header. More than one copy (cookie tossing from a sibling
+ * domain cannot set `__Host-`, but be strict anyway) counts as invalid.
+ */
+export function readTransactionCookie(cookieHeader: string | null | undefined): { value?: string; duplicated: boolean } {
+  if (!cookieHeader) return { duplicated: false };
+  const values: string[] = [];
+  for (const part of cookieHeader.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === transactionCookieName) values.push(part.slice(eq + 1).trim());
+  }
+  return values.length === 1 ? { value: values[0], duplicated: false } : { duplicated: values.length > 1 };
+}

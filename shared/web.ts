@@ -1,0 +1,107 @@
+/**
+ * Responses as plain objects shaped like @azure/functions' HttpResponseInit, so the domain never
+ * imports Functions types. Every response carries the headers of security.md 9–11.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Html } from './html';
+
+export interface CookieSpec {
+  name: string;
+  value: string;
+  path?: string;
+  secure?: boolean;
+  httpOnly?: boolean;
+  sameSite?: 'Strict' | 'Lax' | 'None';
+  maxAge?: number;
+}
+
+export interface WebResponse {
+  status: number;
+  headers: Record<string, string>;
+  body?: string;
+  cookies?: CookieSpec[];
+}
+
+/** Where pages may send forms (and the redirects after them): this site and the Entra authority. */
+export interface SiteContext {
+  /** Origin of the Entra authority (form-action; redirects after POST /api/start go there). */
+  authorityOrigin?: string;
+  /** HSTS only when the site is served over https. */
+  https: boolean;
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+function baseHeaders(site: SiteContext): Record<string, string> {
+  const headers: Record<string, string> = {
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    // MUST (security.md 10): nothing this service answers may be cached; the token page least of all.
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    'X-Frame-Options': 'DENY',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=()',
+  };
+  if (site.https) headers['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains';
+  return headers;
+}
+
+export function contentSecurityPolicy(nonce: string, site: SiteContext): string {
+  const formAction = ["'self'", site.authorityOrigin].filter(Boolean).join(' ');
+  return [
+    "default-src 'none'",
+    `style-src 'self' 'nonce-${nonce}'`,
+    `script-src 'nonce-${nonce}'`,
+    `form-action ${formAction}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+export function htmlResponse(status: number, site: SiteContext, render: (nonce: string) => Html, extra?: { headers?: Record<string, string>; cookies?: CookieSpec[] }): WebResponse {
+  const nonce = newNonce();
+  return {
+    status,
+    headers: { ...baseHeaders(site), 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': contentSecurityPolicy(nonce, site), ...extra?.headers },
+    body: render(nonce).text,
+    ...(extra?.cookies ? { cookies: extra.cookies } : {}),
+  };
+}
+
+export function jsonResponse(status: number, site: SiteContext, body: unknown, extra?: { headers?: Record<string, string> }): WebResponse {
+  return {
+    status,
+    headers: { ...baseHeaders(site), 'Content-Type': 'application/json; charset=utf-8', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", ...extra?.headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** 303 so the browser follows with GET. The target is always built by the service, never taken from input. */
+export function redirectResponse(location: string, site: SiteContext, cookies?: CookieSpec[]): WebResponse {
+  return {
+    status: 303,
+    headers: { ...baseHeaders(site), Location: location, 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" },
+    ...(cookies ? { cookies } : {}),
+  };
+}
+
+/** Request bodies above this are refused before they are read (security.md 11). */
+export const maxFormBodyBytes = 2048;
+
+/**
+ * Cross-site POST check (security.md 6). Browsers send Sec-Fetch-Site; under
+ * `Referrer-Policy: no-referrer` Chromium's own same-origin form POST says `Origin: null` with
+ * `Sec-Fetch-Site: same-origin`, so Sec-Fetch-Site decides when present, Origin otherwise.
+ */
+export function isCrossSitePost(headers: { get(name: string): string | null }, siteOrigin: string): boolean {
+  const fetchSite = headers.get('sec-fetch-site');
+  if (fetchSite !== null) return fetchSite !== 'same-origin';
+  const origin = headers.get('origin');
+  if (origin !== null) return origin !== siteOrigin;
+  // Neither header: not a browser made this request, so it is not a forged cross-site one.
+  return false;
+}

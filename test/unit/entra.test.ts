@@ -1,0 +1,62 @@
+import { authorizeUrl, classifyTokenFailure } from '../../shared/entra';
+import { refreshTokenFromCache } from '../../shared/identity';
+
+describe('authorize URL', () => {
+  it('asks the partner tenant for the Partner Center scope with PKCE S256', () => {
+    const url = new URL(
+      authorizeUrl({ authorityHost: 'https://login.microsoftonline.com', tenantId: 't-1', clientId: 'c-1', redirectUri: 'https://app/api/callback', state: 's', nonce: 'n', codeChallenge: 'ch' }),
+    );
+    expect(url.origin + url.pathname).toBe('https://login.microsoftonline.com/t-1/oauth2/v2.0/authorize');
+    expect(url.searchParams.get('scope')).toBe('https://api.partnercenter.microsoft.com/user_impersonation offline_access openid profile');
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('code_challenge')).toBe('ch');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://app/api/callback');
+    expect(url.searchParams.has('code_verifier')).toBe(false);
+  });
+});
+
+describe('token failure classes (security.md 17)', () => {
+  it.each([
+    [{ error: 'invalid_grant', aadsts: 700082 }, 'needs-reauth', 'expired'],
+    [{ error: 'invalid_grant', aadsts: 70008 }, 'needs-reauth', 'expired'],
+    [{ error: 'invalid_grant', aadsts: 50173 }, 'needs-reauth', 'revoked'],
+    [{ error: 'invalid_grant', aadsts: 70043 }, 'needs-reauth', 'sign-in-frequency'],
+    [{ error: 'invalid_grant', aadsts: 65001 }, 'needs-reauth', 'consent'],
+    [{ error: 'invalid_grant', aadsts: 50076 }, 'needs-reauth', 'mfa'],
+    [{ error: 'interaction_required', aadsts: 50079 }, 'needs-reauth', 'mfa'],
+    [{ error: 'invalid_grant', aadsts: 53003 }, 'needs-reauth', 'conditional-access'],
+    [{ error: 'invalid_grant', aadsts: 123456 }, 'needs-reauth', 'invalid-grant'],
+    [{ error: 'invalid_client', aadsts: 7000215 }, 'invalid-client', 'invalid-secret'],
+    [{ error: 'invalid_client', aadsts: 7000222 }, 'invalid-client', 'expired-secret'],
+    [{ error: 'temporarily_unavailable', status: 503 }, 'transient', 'unavailable'],
+    [{ status: 429 }, 'transient', 'throttled'],
+    [{ status: 502 }, 'transient', 'unavailable'],
+    [{ network: true }, 'transient', 'network'],
+    // The error field wins over the code: a transient error with a reauth-looking code is still transient.
+    [{ error: 'temporarily_unavailable', aadsts: 700082 }, 'transient', 'unavailable'],
+  ])('%j → %s / %s', (input, cls, reason) => {
+    expect(classifyTokenFailure(input)).toMatchObject({ class: cls, reason });
+  });
+});
+
+describe('refresh token from the msal-node cache', () => {
+  const cache = (entries: Record<string, unknown>) => JSON.stringify({ RefreshToken: entries });
+  it('takes the entry of this account and client', () => {
+    const c = cache({
+      a: { home_account_id: 'u.t', client_id: 'app', secret: 'RIGHT', credential_type: 'RefreshToken' },
+      b: { home_account_id: 'other.t', client_id: 'app', secret: 'OTHER-ACCOUNT' },
+      c: { home_account_id: 'u.t', client_id: 'other-app', secret: 'OTHER-APP' },
+    });
+    expect(refreshTokenFromCache(c, 'u.t', 'app')).toBe('RIGHT');
+  });
+  it('refuses when there is none or more than one, without quoting any token', () => {
+    expect(() => refreshTokenFromCache(cache({}), 'u.t', 'app')).toThrow(/no refresh token/);
+    const two = cache({ a: { home_account_id: 'u.t', client_id: 'app', secret: 'S1' }, b: { home_account_id: 'u.t', client_id: 'app', secret: 'S2' } });
+    expect(() => refreshTokenFromCache(two, 'u.t', 'app')).toThrow(/2 matching/);
+    try {
+      refreshTokenFromCache(two, 'u.t', 'app');
+    } catch (e) {
+      expect(String((e as Error).message)).not.toMatch(/S1|S2/);
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main as configCheck } from '../../shared/configCheck';
+import { isAppError } from '../../shared/errors';
+import { findMarketplace, formatProblem, parseMarketplaceConfig, readMarketplaceConfig } from '../../shared/marketplaces';
+import { parseMarketplaceId } from '../../shared/marketplaceId';
+import { cpvEntry, cspEntry, tenants } from '../fixtures/config';
+
+const callback = 'https://mp-auth.example/api/callback';
+
+describe('marketplace ID', () => {
+  it.each(['MP-12345', 'MP-00001', 'MP-12345678', '  MP-12345 ', '\tMP-12345'])('accepts %j', (input) => {
+    expect(parseMarketplaceId(input)).toEqual({ ok: true, id: input.trim() });
+  });
+  it.each(['', 'MP-1234', 'MP-123456789', 'mp-12345', 'MP_12345', 'MP-12345\n', 'MP-12345/../x', 'ΜP-12345', 'MP-１２３４５', 'MP-12345\u0000', 'x'.repeat(10_000), '<script>'])(
+    'refuses %j with a message that explains the format',
+    (input) => {
+      const r = parseMarketplaceId(input);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(/MP-12345/);
+    },
+  );
+  it('refuses non-strings', () => {
+    expect(parseMarketplaceId(undefined).ok).toBe(false);
+    expect(parseMarketplaceId(12345).ok).toBe(false);
+  });
+});
+
+describe('marketplace configuration', () => {
+  it('accepts CSP and CPV entries and projects them per environment', () => {
+    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00001', callback), cpvEntry('MP-00002')] });
+    expect(config.problems).toEqual([]);
+    const csp = findMarketplace(config, 'MP-00001', 'test', callback);
+    expect(csp).toMatchObject({ model: 'CSP', tenantId: tenants.csp, clientSecretName: 'partner-secret-MP-00001', redirectUri: callback });
+    expect(findMarketplace(config, 'MP-00002', 'production', callback)).toMatchObject({ model: 'CPV', tenantId: tenants.cpv, environment: 'production' });
+  });
+
+  it('names the marketplace and the field of every problem', () => {
+    const bad = cspEntry('MP-00003', callback);
+    delete (bad as Record<string, unknown>).partner_client_id_production;
+    const config = parseMarketplaceConfig({
+      marketplaces: [bad, cpvEntry('MP-00004', tenants.cpv, { partner_client_id_test: tenants.csp, redirect_uri_test: callback }), { id: 'MP-00005', model: 'XYZ' }],
+    });
+    const lines = config.problems.map(formatProblem);
+    expect(lines).toContain('MP-00003 partner_client_id_production: is required for a CSP marketplace');
+    expect(lines).toContain("MP-00004 partner_client_id_test: must not be set for a CPV marketplace: CPV uses the service's own application");
+    expect(lines).toContain("MP-00004 redirect_uri_test: must not be set for a CPV marketplace: CPV uses the service's own application");
+    expect(lines).toContain('MP-00005 model: must be "CPV" or "CSP"');
+    expect(config.entries.size).toBe(0);
+  });
+
+  it('refuses an inline client secret and says to use Key Vault', () => {
+    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00006', callback, tenants.csp, { partner_client_secret_test: 'Abc8Q~x.y_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' })] });
+    expect(config.problems.map(formatProblem)).toEqual(['MP-00006 partner_client_secret_test: looks like an inline client secret: store the secret in Key Vault and put the secret name here']);
+  });
+
+  it('refuses duplicate and malformed IDs, including case twins', () => {
+    const config = parseMarketplaceConfig({ marketplaces: [cpvEntry('MP-00007'), cpvEntry('MP-00007'), cpvEntry('mp-00008'), cpvEntry('MP-7')] });
+    expect(config.problems.map(formatProblem)).toEqual([
+      'MP-00007 id: duplicate marketplace ID (also at marketplaces[0])',
+      'mp-00008 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
+      'MP-7 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
+    ]);
+    expect(() => findMarketplace(config, 'MP-00007', 'test', callback)).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured' }));
+  });
+
+  it('answers a missing marketplace with marketplace_not_found', () => {
+    const config = parseMarketplaceConfig({ marketplaces: [cpvEntry('MP-00002')] });
+    try {
+      findMarketplace(config, 'MP-99999', 'test', callback);
+      throw new Error('expected a failure');
+    } catch (err) {
+      expect(isAppError(err, 'marketplace_not_found')).toBe(true);
+    }
+  });
+
+  it('refuses a CSP redirect URI that is not this deployment\'s callback', () => {
+    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00009', 'https://elsewhere.example/api/callback')] });
+    expect(() => findMarketplace(config, 'MP-00009', 'test', callback)).toThrow(/redirect_uri_test must equal this deployment's callback URL/);
+  });
+
+  it('reports a file that is not JSON or has the wrong shape', () => {
+    expect(parseMarketplaceConfig([]).problems[0]?.message).toMatch(/"marketplaces" array/);
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'bad.json'), '{ "marketplaces": [ ');
+    expect(readMarketplaceConfig(join(dir, 'bad.json')).problems[0]?.message).toMatch(/not valid JSON/);
+    expect(readMarketplaceConfig(join(dir, 'missing.json')).problems[0]?.message).toMatch(/cannot read/);
+  });
+
+  it('config:check prints every problem and exits non-zero, or OK and zero', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'good.json'), JSON.stringify({ marketplaces: [cpvEntry('MP-00002')] }));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ marketplaces: [cpvEntry('MP-00002'), cpvEntry('MP-00002'), { id: 'MP-00003', model: 'CSP' }] }));
+    const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(configCheck([join(dir, 'good.json')])).toBe(0);
+      expect(out.mock.calls.join('\n')).toMatch(/OK, 1 marketplace/);
+      expect(configCheck([join(dir, 'bad.json')])).toBe(1);
+      const printed = err.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(printed).toMatch(/MP-00002 id: duplicate/);
+      expect(printed).toMatch(/MP-00003 partner_client_id_test: is required for a CSP marketplace/);
+      expect(printed).toMatch(/MP-00003 redirect_uri_production: is required/);
+    } finally {
+      err.mockRestore();
+      out.mockRestore();
+    }
+  });
+});

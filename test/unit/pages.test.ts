@@ -1,0 +1,77 @@
+import { AppError, httpStatusOf, type ErrorCode } from '../../shared/errors';
+import { escapeHtml, html, literal } from '../../shared/html';
+import { describeError, errorPage, startPage, tokenPage } from '../../shared/pages';
+import { contentSecurityPolicy, isCrossSitePost } from '../../shared/web';
+
+const payload = `"><script>alert(1)</script><img src=x onerror=alert(2)>'\``;
+
+describe('pages escape by default', () => {
+  it('escapes every interpolation', () => {
+    expect(html`<p title="${payload}">${payload}</p>`.text).not.toMatch(/<script|<img|"><|onerror=alert\(2\)>/);
+    expect(escapeHtml(`&<>"'\``)).toBe('&amp;&lt;&gt;&quot;&#39;&#96;');
+  });
+  it('literal`` refuses interpolations at run time too', () => {
+    const call = literal as unknown as (s: TemplateStringsArray, ...v: unknown[]) => unknown;
+    expect(() => call(Object.assign(['a', 'b'], { raw: ['a', 'b'] }), 'x')).toThrow();
+  });
+  it('the start page re-shows a bad value escaped, with the reason', () => {
+    const page = startPage({ environment: 'test', nonce: 'n', value: payload, error: 'Bad' }).text;
+    expect(page).not.toContain('<script>alert');
+    expect(page).toContain('&lt;script&gt;alert(1)');
+    expect(page).toContain('aria-invalid="true"');
+    expect(page).toMatch(/<label for="marketplace">Marketplace ID<\/label>/);
+    expect(page).toMatch(/<button type="submit">Generate Refresh Token<\/button>/);
+  });
+  it('the token page shows the token read-only, the parameter, and a nonce-bound copy script', () => {
+    const page = tokenPage({ environment: 'production', nonce: 'abc', marketplace: 'MP-00001', token: '1.A<b>', parameterName: 'refresh_token_production' }).text;
+    expect(page).toMatch(/<label for="token">Refresh token<\/label>\s*<textarea id="token" rows="7" readonly>1\.A&lt;b&gt;<\/textarea>/);
+    expect(page).toContain('<code id="parameter-name">refresh_token_production</code>');
+    expect(page).toContain('<script nonce="abc">');
+    expect(page).toContain('Production environment');
+  });
+});
+
+describe('errors', () => {
+  const codes: ErrorCode[] = ['marketplace_id_invalid', 'marketplace_not_found', 'transaction_missing', 'state_mismatch', 'tenant_mismatch', 'secret_store_failed', 'internal', 'method_not_allowed'];
+  it.each(codes)('%s maps to one status and a page with a correlation id and something to do', (code) => {
+    const status = httpStatusOf(code);
+    expect(status).toBeGreaterThanOrEqual(400);
+    const d = describeError(new AppError(code, 'x'));
+    expect(d.todo.length).toBeGreaterThan(10);
+    const page = errorPage({ nonce: 'n', ...d, correlationId: 'corr-1' }).text;
+    expect(page).toContain('corr-1');
+  });
+  it('the not-found answer is the troubleshooting text of design.md', () => {
+    const d = describeError(new AppError('marketplace_not_found', 'x', { details: { marketplace: 'MP-99999' } }));
+    const page = errorPage({ nonce: 'n', ...d, correlationId: 'c' }).text;
+    expect(page).toContain('The marketplace ID was not found in the configuration file');
+    expect(page).toContain('Microsoft Direct Billed partner');
+    expect(page).toContain('CloudBlue PdM for Microsoft products');
+    expect(page).toContain('CSAM');
+    expect(page).toContain('MP-99999');
+  });
+});
+
+describe('CSP and cross-site POST', () => {
+  it('allows only nonce scripts, self styles and forms to self and the authority', () => {
+    expect(contentSecurityPolicy('N', { https: true, authorityOrigin: 'https://login.microsoftonline.com' })).toBe(
+      "default-src 'none'; style-src 'self' 'nonce-N'; script-src 'nonce-N'; form-action 'self' https://login.microsoftonline.com; frame-ancestors 'none'; base-uri 'none'",
+    );
+  });
+  const h = (o: Record<string, string>) => new Headers(o);
+  const site = 'https://app.example';
+  it.each([
+    [{ 'sec-fetch-site': 'same-origin', origin: 'null' }, false],
+    [{ 'sec-fetch-site': 'same-origin' }, false],
+    [{ 'sec-fetch-site': 'cross-site', origin: 'null' }, true],
+    [{ 'sec-fetch-site': 'cross-site', origin: site }, true],
+    [{ 'sec-fetch-site': 'same-site', origin: 'https://evil.app.example' }, true],
+    [{ 'sec-fetch-site': 'none' }, true],
+    [{ origin: site }, false],
+    [{ origin: 'https://evil.example' }, true],
+    [{ origin: 'null' }, true],
+    [{}, false],
+  ])('%j → cross-site %s', (headers, refused) => {
+    expect(isCrossSitePost(h(headers), site)).toBe(refused);
+  });
+});
