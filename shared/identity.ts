@@ -5,6 +5,7 @@
 import {
   AuthError,
   ConfidentialClientApplication,
+  InteractionRequiredAuthError,
   LogLevel,
   ServerError,
   type AuthenticationResult,
@@ -138,9 +139,12 @@ export function refreshTokenFromCache(serializedCache: string, homeAccountId: st
 function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
   if (err instanceof TokenRequestError) return err;
   const retryAfterMs = network.lastRetryAfterMs;
-  if (err instanceof ServerError) {
+  // msal-node throws InteractionRequiredAuthError (MFA, conditional access, consent) or
+  // ServerError for answers of the token endpoint; both carry the OAuth error and the AADSTS code
+  // (errorNo, typed string, in fact a number). The HTTP status only our network seam saw.
+  if (err instanceof ServerError || err instanceof InteractionRequiredAuthError) {
     const aadsts = err.errorNo !== undefined && /^\d+$/.test(String(err.errorNo)) ? Number(err.errorNo) : undefined;
-    const status = err.status ?? network.lastStatus;
+    const status = (err instanceof ServerError ? err.status : undefined) ?? network.lastStatus;
     return new TokenRequestError(
       classifyTokenFailure({
         error: err.errorCode,
@@ -175,15 +179,24 @@ function idTokenOf(result: AuthenticationResult): TokenGrant['idToken'] {
 }
 
 /** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
-export async function redeemCode(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string }): Promise<TokenGrant> {
+export async function redeemCode(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string; nonce: string }): Promise<TokenGrant> {
   const network = new EntraNetwork();
   const client = newClient(app, network);
   try {
-    const result = await client.acquireTokenByCode({ code: request.code, codeVerifier: request.codeVerifier, redirectUri: request.redirectUri, scopes: signInScopes });
+    // msal-node checks the id token's nonce against this one (and so do we, after).
+    const result = await client.acquireTokenByCode({
+      code: request.code,
+      codeVerifier: request.codeVerifier,
+      redirectUri: request.redirectUri,
+      scopes: signInScopes,
+      nonce: request.nonce,
+    });
     const refreshToken = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
     return { refreshToken, idToken: idTokenOf(result) };
   } catch (err) {
     if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
+    // MUST: an id token minted for another sign-in (replay, mix-up) is refused, never retried.
+    if (err instanceof AuthError && err.errorCode === 'nonce_mismatch') throw new AppError('transaction_invalid', 'id token nonce does not match the transaction', { cause: err });
     throw toTokenError(err, network);
   }
 }

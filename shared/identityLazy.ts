@@ -11,7 +11,7 @@ function load(): typeof Identity {
   return identity;
 }
 
-export async function redeemCodeLazy(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string }): Promise<TokenGrant> {
+export async function redeemCodeLazy(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string; nonce: string }): Promise<TokenGrant> {
   return load().redeemCode(app, request);
 }
 

@@ -189,6 +189,8 @@ export function describeError(err: AppError): { title: string; message: string; 
         todo: notFoundExplanation.todo,
         extra: html`<p>${notFoundExplanation.why}</p>`,
       };
+    case 'marketplace_id_invalid':
+      return { title: 'Invalid marketplace ID', message: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345.', todo: 'Copy the ID from the Marketplaces page in Connect.' };
     case 'marketplace_misconfigured':
       return {
         title: 'This marketplace is not configured correctly',
@@ -253,4 +255,24 @@ export function describeError(err: AppError): { title: string; message: string; 
         todo: 'Try again in a minute. If it keeps failing, send the reference below to the operator of this service.',
       };
   }
+}
+
+export function statusPage(p: { environment: Environment; nonce: string; rows: import('./rotation').TokenHealth[]; generatedAt: string }): Html {
+  const needsPerson = p.rows.filter((r) => r.status === 'needs-reauth').length;
+  return layout({
+    title: 'Token status',
+    environment: p.environment,
+    nonce: p.nonce,
+    body: html`<h1>Refresh tokens (${p.rows.length})</h1>
+<p>${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page.` : 'No token needs a person.'} Fewest days left first. As of ${p.generatedAt}.</p>
+<table>
+<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Rotated</th><th scope="col">Issued</th><th scope="col">Last error</th></tr></thead>
+<tbody>
+${p.rows.map(
+  (r) =>
+    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ?? 'never'}</td><td>${r.issuedAt}</td><td>${r.lastError ?? ''}</td></tr>\n`,
+)}
+</tbody>
+</table>`,
+  });
 }

@@ -168,7 +168,7 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   const app = await clientCredentials(deps, store, marketplace);
   const grant = await redeemCodeLazy(
     { authorityHost: settings.AUTHORITY_HOST, tenantId: marketplace.tenantId, clientId: app.clientId, clientSecret: app.clientSecret },
-    { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL },
+    { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce },
   );
 
   const idToken = grant.idToken ?? {};

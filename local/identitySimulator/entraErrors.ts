@@ -51,7 +51,12 @@ export function errorDescription(err: EntraError, ids: RequestIds, now: Date): s
   return `AADSTS${err.aadsts}: ${err.message}\r\nTrace ID: ${ids.traceId}\r\nCorrelation ID: ${ids.correlationId}\r\nTimestamp: ${entraTimestamp(now)}`;
 }
 
-export function errorBody(err: EntraError, ids: RequestIds, now: Date, baseUrl: string): EntraErrorBody {
+/** Entra's error lookup page; the simulator points at it because its codes are Entra's. */
+export function errorUri(aadsts: number): string {
+  return `https://login.microsoftonline.com/error?code=${aadsts}`;
+}
+
+export function errorBody(err: EntraError, ids: RequestIds, now: Date): EntraErrorBody {
   const body: EntraErrorBody = {
     error: err.error,
     error_description: errorDescription(err, ids, now),
@@ -59,7 +64,7 @@ export function errorBody(err: EntraError, ids: RequestIds, now: Date, baseUrl: 
     timestamp: entraTimestamp(now),
     trace_id: ids.traceId,
     correlation_id: ids.correlationId,
-    error_uri: `${baseUrl}/error?code=${err.aadsts}`,
+    error_uri: errorUri(err.aadsts),
   };
   if (err.suberror !== undefined) body.suberror = err.suberror;
   if (err.claims !== undefined) body.claims = err.claims;

@@ -114,6 +114,11 @@ export class SimulatorState {
     this.changed();
   }
 
+  consentedTenantsOf(clientId: string): string[] {
+    const id = clientId.toLowerCase();
+    return [...this.consents.values()].filter((c) => c.clientId.toLowerCase() === id).map((c) => c.tenant);
+  }
+
   revokeConsent(clientId: string, tenant: string): void {
     this.consents.delete(consentKey(clientId, tenant));
     this.changed();

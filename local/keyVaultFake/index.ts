@@ -99,7 +99,12 @@ export type VaultRoute =
 
 /** Maps method + path to a vault operation; undefined for anything Key Vault's secrets API does not have. */
 export function routeOf(method: string, pathname: string): VaultRoute | undefined {
-  const parts = pathname.split('/').slice(1).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return undefined; // malformed percent-encoding
+  }
   if (parts[0] !== 'secrets') return undefined;
   // `/secrets/{name}/` (trailing slash) is how the SDK asks for the latest version.
   if (parts[parts.length - 1] === '' && parts.length > 1) parts.pop();

@@ -1,0 +1,22 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { ensureAppError } from '../shared/errors';
+import { events } from '../shared/events';
+import { logEvent } from '../shared/log';
+import { runRotation } from '../shared/rotationRun';
+import { getSettings } from '../shared/settings';
+
+/** Timer: rotates every stored token of this environment (schedule: app setting ROTATION_SCHEDULE). */
+export async function rotate(timer: Timer, context: InvocationContext): Promise<void> {
+  if (timer.isPastDue) context.warn(JSON.stringify({ event: 'RotationTimerPastDue' }));
+  try {
+    await runRotation(getSettings(), context, { trigger: 'timer' });
+  } catch (err) {
+    const e = ensureAppError(err);
+    logEvent(context, 'error', events.rotationRunFailed, { trigger: 'timer', code: e.code, correlationId: context.invocationId });
+    // Rethrow so the Functions host records the invocation as failed (visible in the portal).
+    throw e;
+  }
+}
+
+// runOnStartup stays off (security.md 23): every cold start would otherwise rotate everything.
+app.timer('rotate', { schedule: '%ROTATION_SCHEDULE%', runOnStartup: false, handler: rotate });

@@ -1,0 +1,31 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { AppError } from '../shared/errors';
+import { parseMarketplaceId } from '../shared/marketplaceId';
+import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
+import { runRotation } from '../shared/rotationRun';
+import { jsonResponse } from '../shared/web';
+
+/** POST /api/rotate[?marketplace=MP-…]: rotate now (all, or one marketplace) and return the run's summary. Function key. */
+export async function rotateNow(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const correlationId = context.invocationId;
+  return withSettings(
+    correlationId,
+    context,
+    async (settings) => {
+      const o = { settings, correlationId, logger: context, json: true };
+      if (request.method !== 'POST') return methodNotAllowed(['POST'], o);
+      const raw = request.query.get('marketplace');
+      let marketplace: string | undefined;
+      if (raw !== null) {
+        const id = parseMarketplaceId(raw);
+        if (!id.ok) return errorResponse(new AppError('marketplace_id_invalid', id.reason), o);
+        marketplace = id.id;
+      }
+      const summary = await runRotation(settings, context, { trigger: 'manual', force: true, ...(marketplace ? { marketplace } : {}) });
+      return jsonResponse(200, siteOf(settings), summary);
+    },
+    { json: true },
+  );
+}
+
+app.http('rotateNow', { route: 'rotate', methods: [...allMethods], authLevel: 'function', handler: rotateNow });

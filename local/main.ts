@@ -1,0 +1,94 @@
+/**
+ * `npm start`: the whole service offline. Starts the Microsoft identity simulator (HTTPS on
+ * loopback), a file-backed secret store, the sample marketplace configuration and a local
+ * Functions host serving the real function files. Any setting already in the environment wins,
+ * so pointing AUTHORITY_HOST at Microsoft and KEY_VAULT_URL at a vault makes it the real thing.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { listRegistrations } from './functionsCore';
+import { installFunctionsCore, startHost } from './host';
+import { startIdentitySimulator } from './identitySimulator';
+import { localApps, sampleMarketplaces } from './sample';
+import { FileSecretStore } from '../shared/secrets/fileStore';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const dataDir = resolve(env.LOCAL_DATA_DIR ?? '.local');
+  mkdirSync(dataDir, { recursive: true });
+  const port = Number(env.PORT ?? 7071);
+  const simulatorPort = Number(env.SIMULATOR_PORT ?? port + 1);
+  const callbackUrl = `http://localhost:${port}/api/callback`;
+
+  env.SERVICE_ENVIRONMENT ??= 'test';
+  env.CALLBACK_URL ??= callbackUrl;
+  env.ROTATION_SCHEDULE ??= '0 */10 * * * *';
+
+  const localSecrets = new Map<string, string>();
+  let simulatorUrl: string | undefined;
+  if (!env.AUTHORITY_HOST) {
+    if (!env.LOCAL_TLS_CERT || !env.LOCAL_TLS_KEY) throw new Error('Run through `npm start` (scripts/with-local-tls.mjs makes the loopback certificate).');
+    const cpvSecret = persisted(join(dataDir, 'cpv-client-secret'));
+    const cspSecret = persisted(join(dataDir, 'csp-client-secret'));
+    localSecrets.set(localApps.cpv.secretName, cpvSecret);
+    localSecrets.set(localApps.csp.secretName, cspSecret);
+    const simulator = await startIdentitySimulator({
+      port: simulatorPort,
+      tls: { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') },
+      clients: [
+        { clientId: localApps.cpv.clientId, clientSecret: cpvSecret, redirectUris: [env.CALLBACK_URL], multiTenant: true },
+        { clientId: localApps.csp.clientId, clientSecret: cspSecret, redirectUris: [env.CALLBACK_URL], multiTenant: false },
+      ],
+      stateFile: join(dataDir, 'identity-simulator.json'),
+    });
+    simulatorUrl = simulator.url;
+    env.AUTHORITY_HOST = simulator.url;
+    env.CPV_CLIENT_ID ??= localApps.cpv.clientId;
+    env.CPV_CLIENT_SECRET_NAME ??= localApps.cpv.secretName;
+  }
+  if (!env.KEY_VAULT_URL) {
+    env.LOCAL_SECRET_STORE_DIR ??= join(dataDir, 'secrets');
+    const store = new FileSecretStore(env.LOCAL_SECRET_STORE_DIR);
+    for (const [name, value] of localSecrets) if ((await store.getSecret(name)) !== value) await store.setSecret(name, value);
+  }
+  env.TRANSACTION_COOKIE_KEY ??= persisted(join(dataDir, 'transaction-cookie-key'));
+  if (!env.MARKETPLACE_CONFIG_PATH) {
+    env.MARKETPLACE_CONFIG_PATH = join(dataDir, 'marketplaces.json');
+    writeFileSync(env.MARKETPLACE_CONFIG_PATH, JSON.stringify(sampleMarketplaces(env.CALLBACK_URL), null, 2) + '\n');
+  }
+
+  installFunctionsCore();
+  const functionsDir = join(__dirname, '..', 'functions');
+  for (const file of readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort()) require(join(functionsDir, file));
+  const host = await startHost({ port, registrations: listRegistrations(), timers: true });
+
+  const startUrl = `${host.url}/api/start`;
+  console.log('');
+  console.log(`  connect-ms-auth, local mode (${env.SERVICE_ENVIRONMENT} environment)`);
+  console.log(`  Start URL:   ${startUrl}`);
+  console.log(`  Status:      ${host.url}/api/status`);
+  if (simulatorUrl) console.log(`  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`);
+  console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
+  console.log('  Ctrl+C stops.');
+  console.log('');
+
+  const stop = () => {
+    void host.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** A random value kept in a file, so restarts keep cookies, secrets and tokens valid. */
+function persisted(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = randomBytes(32).toString('base64url');
+  writeFileSync(path, value + '\n', { mode: 0o600 });
+  return value;
+}
+
+main().catch((err: unknown) => {
+  console.error(`local mode failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

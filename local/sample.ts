@@ -1,0 +1,42 @@
+/**
+ * Local mode's sample world: two marketplaces, the apps and secrets behind them. The GUIDs are
+ * made up for local mode; none is a real tenant or application.
+ */
+export const localTenants = {
+  /** MP-00001's partner tenant (CSP: the distributor's own app). */
+  csp: '0b7c1f5e-0000-4000-8000-000000000001',
+  /** MP-00002's partner tenant (CPV: has not yet consented to the CPV app). */
+  cpv: '0b7c1f5e-0000-4000-8000-000000000002',
+};
+
+export const localApps = {
+  cpv: { clientId: 'c9f00000-0000-4000-8000-00000000c9f0', secretName: 'cpv-client-secret' },
+  csp: { clientId: 'c5900000-0000-4000-8000-00000000c590', secretName: 'partner-secret-MP-00001' },
+};
+
+export function sampleMarketplaces(callbackUrl: string): unknown {
+  return {
+    marketplaces: [
+      {
+        id: 'MP-00001',
+        name: 'Sample distributor (CSP, own Entra app)',
+        model: 'CSP',
+        partner_tenant_id_test: localTenants.csp,
+        partner_tenant_id_production: localTenants.csp,
+        partner_client_id_test: localApps.csp.clientId,
+        partner_client_id_production: localApps.csp.clientId,
+        partner_client_secret_test: localApps.csp.secretName,
+        partner_client_secret_production: localApps.csp.secretName,
+        redirect_uri_test: callbackUrl,
+        redirect_uri_production: callbackUrl,
+      },
+      {
+        id: 'MP-00002',
+        name: 'Sample distributor (CPV, consent not yet granted)',
+        model: 'CPV',
+        partner_tenant_id_test: localTenants.cpv,
+        partner_tenant_id_production: localTenants.cpv,
+      },
+    ],
+  };
+}

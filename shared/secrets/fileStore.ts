@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { AppError } from '../errors';
+import type { Environment } from '../settings';
+import {
+  invalidSecretError,
+  isSecretName,
+  notATokenError,
+  parseTokenTags,
+  secretWriteProblem,
+  storedTokenFrom,
+  tagsBelongTo,
+  tagsMismatchError,
+  tokenTagsToRecord,
+  withoutValue,
+  type SecretStoreOperation,
+} from './index';
+import {
+  tokenContentType,
+  tokenSecretName,
+  type PutTokenInput,
+  type SecretStore,
+  type StoredToken,
+  type StoredTokenInfo,
+  type TokenTags,
+} from './store';
+
+/**
+ * The secret store of local mode (LOCAL_SECRET_STORE_DIR): one JSON file per secret holding
+ * every version, oldest first, with Key Vault's semantics: a put appends a version, the latest
+ * is the last one, tags change in place, times are whole seconds, nothing is ever removed.
+ */
+
+/** One version as the file keeps it. Times are unix seconds, as Key Vault keeps them. */
+export interface FileSecretVersion {
+  version: string;
+  value: string;
+  contentType?: string;
+  tags?: Record<string, string>;
+  created: number;
+  updated: number;
+  exp?: number;
+}
+
+const versionSchema = z.object({
+  version: z.string().regex(/^[0-9a-f]{32}$/),
+  value: z.string(),
+  contentType: z.string().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  created: z.number().int(),
+  updated: z.number().int(),
+  exp: z.number().int().optional(),
+});
+const secretFileSchema = z.object({ name: z.string(), versions: z.array(versionSchema) });
+type SecretFile = z.infer<typeof secretFileSchema>;
+
+export interface FileStoreOptions {
+  dir: string;
+  /** Clock (tests move time without waiting). */
+  now?: () => Date;
+}
+
+/** Opens the file store in `options.dir` (created on first write). */
+export function openFileStore(options: FileStoreOptions): FileSecretStore {
+  return new FileSecretStore(options.dir, options.now === undefined ? {} : { now: options.now });
+}
+
+/**
+ * Writes per file are serialized within the process, across every store instance (local mode
+ * seeds with one instance and serves with another). Separate processes writing the same secret
+ * at once are not supported; each write is still atomic, so readers never see half a file.
+ */
+const fileLocks = new Map<string, Promise<unknown>>();
+
+async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const previous = fileLocks.get(path) ?? Promise.resolve();
+  const run = previous.then(fn, fn);
+  const settled = run.catch(() => undefined);
+  fileLocks.set(path, settled);
+  try {
+    return await run;
+  } finally {
+    if (fileLocks.get(path) === settled) fileLocks.delete(path);
+  }
+}
+
+const toSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+const fromSeconds = (seconds: number) => new Date(seconds * 1000);
+
+/** SecretStore on local files, for local mode and tests. */
+export class FileSecretStore implements SecretStore {
+  private readonly dir: string;
+  private readonly now: () => Date;
+
+  constructor(dir: string, options: { now?: () => Date } = {}) {
+    this.dir = resolve(dir);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async getSecret(name: string): Promise<string | undefined> {
+    const file = await this.read('getSecret', name);
+    return file?.versions.at(-1)?.value;
+  }
+
+  /** Local-mode seeding of plain secrets (client secrets, the Connect API key): appends a version. */
+  async setSecret(name: string, value: string, options: { contentType?: string; tags?: Record<string, string> } = {}): Promise<FileSecretVersion> {
+    const problem = secretWriteProblem(name, value, options.tags);
+    if (problem) throw invalidSecretError('setSecret', isSecretName(name) ? name : undefined, problem);
+    return this.append('setSecret', name, {
+      value,
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+      ...(options.tags !== undefined ? { tags: { ...options.tags } } : {}),
+    });
+  }
+
+  async getToken(marketplace: string, environment: Environment): Promise<StoredToken | undefined> {
+    const name = tokenSecretName(marketplace, environment);
+    const latest = (await this.read('getToken', name))?.versions.at(-1);
+    if (!latest) return undefined;
+    const token = toStoredToken(latest, marketplace, environment);
+    if (!token) throw notATokenError('getToken', name);
+    return token;
+  }
+
+  async putToken(input: PutTokenInput): Promise<StoredToken> {
+    const name = tokenSecretName(input.marketplace, input.environment);
+    if (!tagsBelongTo(input.tags, input.marketplace, input.environment)) throw tagsMismatchError('putToken', name);
+    const tags = tokenTagsToRecord(input.tags);
+    const problem = secretWriteProblem(name, input.value, tags);
+    if (problem) throw invalidSecretError('putToken', name, problem);
+    const stored = await this.append('putToken', name, { value: input.value, contentType: tokenContentType, tags, exp: toSeconds(input.expiresOn) });
+    const token = toStoredToken(stored, input.marketplace, input.environment);
+    if (!token) throw new AppError('internal', `File store wrote secret '${name}' but cannot read it back as a token`);
+    return token;
+  }
+
+  async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
+    const name = tokenSecretName(token.marketplace, token.environment);
+    if (!tagsBelongTo(tags, token.marketplace, token.environment)) throw tagsMismatchError('updateTokenTags', name);
+    const record = tokenTagsToRecord(tags);
+    const problem = secretWriteProblem(name, '', record);
+    if (problem) throw invalidSecretError('updateTokenTags', name, problem);
+    await withFileLock(this.pathOf(name), async () => {
+      const file = await this.read('updateTokenTags', name);
+      const version = file?.versions.find((v) => v.version === token.version);
+      if (!file || !version) {
+        throw new AppError('secret_store_failed', `File store updateTokenTags: secret '${name}' has no version '${token.version}'`, {
+          details: { operation: 'updateTokenTags', secretName: name, errorCode: 'SecretNotFound', transient: false },
+        });
+      }
+      // Like a Key Vault PATCH with only tags: the tag set is replaced, nothing else changes.
+      version.tags = record;
+      version.updated = toSeconds(this.now());
+      await this.write('updateTokenTags', name, file);
+    });
+  }
+
+  async listTokens(environment: Environment): Promise<StoredTokenInfo[]> {
+    const names = await this.secretNames();
+    const tokens: StoredTokenInfo[] = [];
+    for (const name of names) {
+      const latest = (await this.read('listTokens', name))?.versions.at(-1);
+      const tags = parseTokenTags(latest?.tags);
+      // Same filter as the Key Vault store: content type, environment, and the name the tags imply.
+      if (!latest || latest.contentType !== tokenContentType || tags?.environment !== environment) continue;
+      if (name !== tokenSecretName(tags.marketplace, environment)) continue;
+      const token = toStoredToken(latest, tags.marketplace, environment);
+      if (token) tokens.push(withoutValue(token));
+    }
+    return tokens;
+  }
+
+  /** Every version of a secret, oldest first; empty when it was never set. */
+  async listVersions(name: string): Promise<FileSecretVersion[]> {
+    return (await this.read('getSecret', name))?.versions ?? [];
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private pathOf(name: string): string {
+    // Safe to join: the name matched ^[0-9a-zA-Z-]{1,127}$ (no separators, no dots).
+    return join(this.dir, `${name}.json`);
+  }
+
+  private async secretNames(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fileError('listTokens', undefined, err);
+    }
+    return entries
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .filter(isSecretName)
+      .sort();
+  }
+
+  /** The secret's file, or undefined when it does not exist. */
+  private async read(operation: SecretStoreOperation, name: string): Promise<SecretFile | undefined> {
+    if (!isSecretName(name)) throw invalidSecretError(operation, undefined, 'the secret name is not a valid Key Vault name');
+    let text: string;
+    try {
+      text = await readFile(this.pathOf(name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fileError(operation, name, err);
+    }
+    const file = parseSecretFile(text);
+    if (file?.name !== name) {
+      // No parse details: they could quote the file, which holds secret values.
+      throw new AppError('secret_store_failed', `File store ${operation}: the file of secret '${name}' is not a valid secret file`, {
+        details: { operation, secretName: name, errorCode: 'CorruptFile', transient: false },
+      });
+    }
+    return file;
+  }
+
+  /** Appends a version (the only way a value is ever written). */
+  private async append(operation: SecretStoreOperation, name: string, input: Omit<FileSecretVersion, 'version' | 'created' | 'updated'>): Promise<FileSecretVersion> {
+    return withFileLock(this.pathOf(name), async () => {
+      const file = (await this.read(operation, name)) ?? { name, versions: [] };
+      const now = toSeconds(this.now());
+      const version: FileSecretVersion = { version: randomBytes(16).toString('hex'), ...input, created: now, updated: now };
+      file.versions.push(version);
+      await this.write(operation, name, file);
+      return { ...version };
+    });
+  }
+
+  /**
+   * Atomic replace: write a temporary file, flush it to disk, rename it over the old one. A crash
+   * at any point leaves either the old file or the new one, never a torn one (security.md 15).
+   */
+  private async write(operation: SecretStoreOperation, name: string, file: SecretFile): Promise<void> {
+    const target = this.pathOf(name);
+    const temp = join(this.dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const handle = await open(temp, 'wx', 0o600); // the files hold tokens: owner only
+      try {
+        await handle.writeFile(JSON.stringify(file, null, 2) + '\n', 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined); // only our own temporary file
+      throw fileError(operation, name, err);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- mapping and errors (pure)
+
+/** A secret file's content, or undefined when it is not one. */
+function parseSecretFile(text: string): SecretFile | undefined {
+  try {
+    const parsed = secretFileSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toStoredToken(v: FileSecretVersion, marketplace: string, environment: Environment): StoredToken | undefined {
+  return storedTokenFrom(
+    {
+      value: v.value,
+      version: v.version,
+      contentType: v.contentType,
+      tags: v.tags,
+      createdOn: fromSeconds(v.created),
+      expiresOn: v.exp === undefined ? undefined : fromSeconds(v.exp),
+    },
+    marketplace,
+    environment,
+  );
+}
+
+const transientFileErrors = new Set(['EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE', 'EPERM']); // EPERM: Windows rename races with scanners
+
+function fileError(operation: SecretStoreOperation, secretName: string | undefined, err: unknown): AppError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const subject = secretName === undefined ? '' : ` for secret '${secretName}'`;
+  return new AppError('secret_store_failed', `File store ${operation}${subject} failed: ${code ?? 'unexpected error'}`, {
+    cause: err,
+    details: { operation, secretName, errorCode: code, transient: code !== undefined && transientFileErrors.has(code) },
+  });
+}

@@ -1,0 +1,305 @@
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { SecretClient, type KeyVaultSecret, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { AppError } from '../errors';
+import type { Environment } from '../settings';
+import {
+  invalidSecretError,
+  isSecretName,
+  notATokenError,
+  parseTokenTags,
+  secretWriteProblem,
+  storedTokenFrom,
+  tagsBelongTo,
+  tagsMismatchError,
+  tokenTagsToRecord,
+  type SecretStoreOperation,
+  withoutValue,
+} from './index';
+import {
+  tokenContentType,
+  tokenSecretName,
+  type PutTokenInput,
+  type SecretStore,
+  type StoredToken,
+  type StoredTokenInfo,
+  type TokenTags,
+} from './store';
+
+/**
+ * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets and
+ * @azure/identity; shared/secrets/index.ts loads it on first use so cold starts that never touch
+ * a secret do not pay for the SDKs.
+ */
+
+export interface KeyVaultStoreOptions {
+  /** https://<name>.vault.azure.net (KEY_VAULT_URL). */
+  vaultUrl: string;
+  /** Defaults to DefaultAzureCredential (the Function App's managed identity in Azure). */
+  credential?: TokenCredential;
+  /** Merged over this store's defaults (retry, challenge verification). */
+  clientOptions?: SecretClientOptions;
+  /** Per-attempt timeout; without one a hung connection would eat the rotation's whole time budget. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Few, short retries: a rotation run has a time budget and its own retry-later logic, so the SDK
+ * should only smooth over blips and then let the caller see the 429 / 503. The SDK still sleeps
+ * for a 429's full Retry-After before each of these retries.
+ */
+export const defaultKeyVaultRetryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4000 } as const;
+const defaultRequestTimeoutMs = 15_000;
+/** Parallel reads when listing (the listing itself names no versions; see listTokens). */
+const listConcurrency = 8;
+
+type PipelinePolicy = NonNullable<SecretClientOptions['additionalPolicies']>[number]['policy'];
+
+/** Opens a Key Vault store. */
+export function createKeyVaultStore(options: KeyVaultStoreOptions): KeyVaultSecretStore {
+  return new KeyVaultSecretStore(options);
+}
+
+/** SecretStore on Azure Key Vault: every put is a new secret version; nothing is ever deleted. */
+export class KeyVaultSecretStore implements SecretStore {
+  private readonly client: SecretClient;
+
+  constructor(options: KeyVaultStoreOptions) {
+    this.client = new SecretClient(
+      options.vaultUrl,
+      options.credential ?? new DefaultAzureCredential(),
+      secretClientOptions(options.vaultUrl, options.clientOptions, options.requestTimeoutMs ?? defaultRequestTimeoutMs),
+    );
+  }
+
+  async getSecret(name: string): Promise<string | undefined> {
+    const secret = await this.fetchLatest('getSecret', name);
+    return secret?.value;
+  }
+
+  async getToken(marketplace: string, environment: Environment): Promise<StoredToken | undefined> {
+    const name = tokenSecretName(marketplace, environment);
+    const secret = await this.fetchLatest('getToken', name);
+    if (!secret) return undefined;
+    const token = toStoredToken(secret, marketplace, environment);
+    // A secret under a token's name that is not a token (someone edited it by hand) is not
+    // silently treated as "no token": that would let a new sign-in skip the tenant check.
+    if (!token) throw notATokenError('getToken', name);
+    return token;
+  }
+
+  async putToken(input: PutTokenInput): Promise<StoredToken> {
+    const name = tokenSecretName(input.marketplace, input.environment);
+    if (!tagsBelongTo(input.tags, input.marketplace, input.environment)) throw tagsMismatchError('putToken', name);
+    const tags = tokenTagsToRecord(input.tags);
+    const problem = secretWriteProblem(name, input.value, tags);
+    if (problem) throw invalidSecretError('putToken', name, problem);
+    let stored: KeyVaultSecret;
+    try {
+      stored = await this.client.setSecret(name, input.value, { contentType: tokenContentType, tags, expiresOn: input.expiresOn });
+    } catch (err) {
+      throw storeError('putToken', name, err);
+    }
+    const token = toStoredToken(stored, input.marketplace, input.environment);
+    if (!token) {
+      throw new AppError('secret_store_failed', `Key Vault putToken for secret '${name}' returned an unexpected answer`, {
+        details: { operation: 'putToken', secretName: name, transient: false },
+      });
+    }
+    return token;
+  }
+
+  async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
+    const name = tokenSecretName(token.marketplace, token.environment);
+    if (!tagsBelongTo(tags, token.marketplace, token.environment)) throw tagsMismatchError('updateTokenTags', name);
+    const record = tokenTagsToRecord(tags);
+    const problem = secretWriteProblem(name, '', record);
+    if (problem) throw invalidSecretError('updateTokenTags', name, problem);
+    try {
+      // Only tags are sent: the SDK leaves out contentType and attributes it was not given, and
+      // Key Vault keeps what a PATCH leaves out (value, expiry, content type).
+      await this.client.updateSecretProperties(name, token.version, { tags: record });
+    } catch (err) {
+      throw storeError('updateTokenTags', name, err);
+    }
+  }
+
+  async listTokens(environment: Environment): Promise<StoredTokenInfo[]> {
+    const marketplaces: string[] = [];
+    try {
+      for await (const properties of this.client.listPropertiesOfSecrets()) {
+        if (properties.contentType !== tokenContentType || properties.enabled === false) continue;
+        const tags = parseTokenTags(properties.tags);
+        // A token's tags under some other name (a copy) are not that marketplace's token.
+        if (tags?.environment !== environment || properties.name !== tokenSecretName(tags.marketplace, environment)) continue;
+        marketplaces.push(tags.marketplace);
+      }
+    } catch (err) {
+      throw storeError('listTokens', undefined, err);
+    }
+    // Key Vault's listing ids carry no version, and callers need the version to update tags,
+    // so each token's latest version is read (values are dropped again below).
+    const tokens = await mapConcurrent(marketplaces, listConcurrency, async (marketplace) => {
+      const secret = await this.fetchLatest('listTokens', tokenSecretName(marketplace, environment));
+      return secret && toStoredToken(secret, marketplace, environment);
+    });
+    return tokens.flatMap((t) => (t ? [withoutValue(t)] : []));
+  }
+
+  /** The latest version of a secret, or undefined when Key Vault has no secret by that name. */
+  private async fetchLatest(operation: SecretStoreOperation, name: string): Promise<KeyVaultSecret | undefined> {
+    if (!isSecretName(name)) throw invalidSecretError(operation, undefined, 'the secret name is not a valid Key Vault name');
+    try {
+      return await this.client.getSecret(name);
+    } catch (err) {
+      if (failureOf(err).statusCode === 404) return undefined;
+      throw storeError(operation, name, err);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- client options
+
+/** True for a vault on this machine (the Key Vault fake), where the challenge's resource cannot match the host. */
+export function isLoopbackVault(vaultUrl: string): boolean {
+  const host = new URL(vaultUrl).hostname;
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+/** Sets a per-attempt timeout on every request, list pages included (the SDK passes options to the first page only). */
+function requestTimeoutPolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'connectMsAuthRequestTimeout',
+    sendRequest(request, next) {
+      if (!request.timeout) request.timeout = timeoutMs;
+      return next(request);
+    },
+  };
+}
+
+/** This store's SecretClient options, with the caller's on top. */
+export function secretClientOptions(vaultUrl: string, given: SecretClientOptions | undefined, timeoutMs: number): SecretClientOptions {
+  return {
+    ...given,
+    retryOptions: { ...defaultKeyVaultRetryOptions, ...given?.retryOptions },
+    // MUST stay on for real vaults: it stops a forged challenge from sending our token elsewhere.
+    disableChallengeResourceVerification: given?.disableChallengeResourceVerification ?? isLoopbackVault(vaultUrl),
+    additionalPolicies: [...(given?.additionalPolicies ?? []), { policy: requestTimeoutPolicy(timeoutMs), position: 'perRetry' }],
+  };
+}
+
+// ---------------------------------------------------------------- mapping (pure)
+
+/** A Key Vault secret as our token, or undefined when it is not this marketplace's token. */
+export function toStoredToken(secret: KeyVaultSecret, marketplace: string, environment: Environment): StoredToken | undefined {
+  const { properties } = secret;
+  return storedTokenFrom(
+    {
+      value: secret.value,
+      version: properties.version,
+      contentType: properties.contentType,
+      tags: properties.tags,
+      createdOn: properties.createdOn,
+      expiresOn: properties.expiresOn,
+    },
+    marketplace,
+    environment,
+  );
+}
+
+async function mapConcurrent<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+// ---------------------------------------------------------------- errors (pure)
+
+/** What callers need to decide "retry later" vs "stop": no message text, which might echo input. */
+export interface StoreFailure {
+  statusCode?: number;
+  /** Key Vault's error code (`Throttled`, `SecretNotFound`, …), a Node network code, `Timeout`, or the credential error's name. */
+  errorCode?: string;
+  retryAfterMs?: number;
+  transient: boolean;
+}
+
+interface HeadersLike {
+  get(name: string): string | undefined;
+}
+interface RestErrorLike {
+  name: string;
+  code?: string;
+  statusCode?: number;
+  details?: { error?: { code?: string } };
+  response?: { headers?: HeadersLike };
+}
+
+/** Retry-After in ms from a response's headers (`retry-after-ms`, `x-ms-retry-after-ms`, or `Retry-After` seconds / HTTP date). */
+export function retryAfterMsOf(headers: HeadersLike | undefined, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const ms = Number(headers.get(name));
+    if (headers.get(name) && Number.isFinite(ms)) return Math.max(0, ms);
+  }
+  const header = headers.get('retry-after');
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+/** True for statuses worth retrying later: timeouts, throttling and server-side failures. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/** Classifies anything the SDK or the credential threw. */
+export function failureOf(err: unknown): StoreFailure {
+  if (!(err instanceof Error)) return { transient: false };
+  const e = err as Error & RestErrorLike;
+  if (e.name === 'AbortError') return { errorCode: 'Timeout', transient: true };
+  if (e.name === 'RestError') {
+    if (e.statusCode === undefined) return { ...(e.code ? { errorCode: e.code } : {}), transient: true }; // no answer: network
+    const retryAfterMs = retryAfterMsOf(e.response?.headers);
+    const errorCode = e.details?.error?.code ?? e.code;
+    return {
+      statusCode: e.statusCode,
+      ...(errorCode ? { errorCode } : {}),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      transient: isTransientStatus(e.statusCode),
+    };
+  }
+  // The managed-identity endpoint being down shows up as an unavailable credential: a platform
+  // blip, not a misconfiguration (a missing role shows up as Key Vault's 403 instead).
+  if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError') return { errorCode: e.name, transient: true };
+  if (e.name === 'AuthenticationError') return { errorCode: e.name, transient: false };
+  return { transient: false };
+}
+
+/** "HTTP 429 Throttled, retry after 7000 ms", "Timeout", "ECONNREFUSED": the class of failure, nothing the caller sent. */
+function summary(f: StoreFailure): string {
+  const what = [f.statusCode === undefined ? '' : `HTTP ${f.statusCode}`, f.errorCode ?? ''].filter(Boolean).join(' ') || 'unexpected error';
+  return f.retryAfterMs === undefined ? what : `${what}, retry after ${f.retryAfterMs} ms`;
+}
+
+/**
+ * AppError('secret_store_failed') for a failed call. MUST: the message and details carry only
+ * the operation, the secret's name and the failure's class, never a value; the SDK error stays
+ * as `cause` (its own inspect output redacts request bodies and headers).
+ */
+export function storeError(operation: SecretStoreOperation, secretName: string | undefined, err: unknown): AppError {
+  const failure = failureOf(err);
+  const subject = secretName === undefined ? '' : ` for secret '${secretName}'`;
+  return new AppError('secret_store_failed', `Key Vault ${operation}${subject} failed: ${summary(failure)}`, {
+    cause: err,
+    details: { operation, secretName, ...failure },
+  });
+}
