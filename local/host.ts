@@ -91,7 +91,8 @@ function serializeCookie(c: NonNullable<HttpResponseInit['cookies']>[number]): s
 
 export async function startHost(options: HostOptions): Promise<LocalHost> {
   // Loaded here, after installFunctionsCore(), from the same copy the function files use.
-  const { HttpRequest, InvocationContext } = await import('@azure/functions');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { HttpRequest, InvocationContext } = require('@azure/functions') as typeof import('@azure/functions');
   const env = options.env ?? process.env;
   const log = options.log ?? consoleSink;
   const prefix = options.routePrefix ?? 'api';
@@ -154,7 +155,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? err.name : 'error'}` });
+      log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}` });
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('Internal error\n');
     });

@@ -1,3 +1,4 @@
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors';
 
@@ -67,12 +68,23 @@ export type Settings = z.infer<typeof settingsSchema>;
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const picked: Record<string, string | undefined> = {};
   for (const key of Object.keys(settingsShape)) picked[key] = env[key] === '' ? undefined : env[key];
+  // When App Service cannot resolve a Key Vault reference (secret missing, role not yet in
+  // effect) it hands over the reference text itself. Never run on that: for the cookie key it
+  // would mean sealing with a publicly known value.
+  const unresolved = Object.entries(picked).filter(([, v]) => v?.startsWith('@Microsoft.KeyVault(')).map(([k]) => k);
+  if (unresolved.length > 0) {
+    throw new AppError('settings_invalid', `App settings are unresolved Key Vault references: ${unresolved.join(', ')} (check the secret exists and the app's identity may read it)`);
+  }
   const parsed = settingsSchema.safeParse(picked);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
     throw new AppError('settings_invalid', `App settings are invalid: ${problems.join('; ')}`);
   }
-  return parsed.data;
+  const settings = parsed.data;
+  // Relative paths are relative to the function app's root (the host sets AzureWebJobsScriptRoot), not to wherever the worker started.
+  const root = env.AzureWebJobsScriptRoot;
+  if (root && !isAbsolute(settings.MARKETPLACE_CONFIG_PATH)) settings.MARKETPLACE_CONFIG_PATH = join(root, settings.MARKETPLACE_CONFIG_PATH);
+  return settings;
 }
 
 let cached: Settings | undefined;

@@ -108,3 +108,30 @@ describe('marketplace configuration', () => {
     }
   });
 });
+
+describe('settings', () => {
+  const { loadSettings } = jest.requireActual('../../shared/settings') as typeof import('../../shared/settings');
+  const base = { SERVICE_ENVIRONMENT: 'test', CALLBACK_URL: 'https://app.example/api/callback', KEY_VAULT_URL: 'https://kv.vault.azure.net', TRANSACTION_COOKIE_KEY: 'x'.repeat(40) };
+  it('parses app settings with defaults', () => {
+    const s = loadSettings(base);
+    expect(s.AUTHORITY_HOST).toBe('https://login.microsoftonline.com');
+    expect(s.ROTATION_SCHEDULE).toBe('0 0 3 * * *');
+  });
+  it('names every bad setting and never quotes a value', () => {
+    expect(() => loadSettings({ ...base, SERVICE_ENVIRONMENT: 'staging', TRANSACTION_COOKIE_KEY: 'short-secret-value' })).toThrow(/SERVICE_ENVIRONMENT.*TRANSACTION_COOKIE_KEY/s);
+    try {
+      loadSettings({ ...base, TRANSACTION_COOKIE_KEY: 'short-secret-value' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('short-secret-value');
+    }
+  });
+  it('refuses an unresolved Key Vault reference instead of using its text as a key', () => {
+    expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=transaction-cookie-key)' })).toThrow(/unresolved Key Vault references: TRANSACTION_COOKIE_KEY/);
+  });
+  it('needs exactly one secret store', () => {
+    expect(() => loadSettings({ ...base, LOCAL_SECRET_STORE_DIR: '/tmp/x' })).toThrow(/exactly one of KEY_VAULT_URL/);
+  });
+  it('resolves a relative configuration path against the function app root', () => {
+    expect(loadSettings({ ...base, AzureWebJobsScriptRoot: '/home/site/wwwroot' }).MARKETPLACE_CONFIG_PATH).toBe('/home/site/wwwroot/config/marketplaces.json');
+  });
+});
