@@ -1,0 +1,166 @@
+/**
+ * A whole service on loopback for integration and browser tests: the identity simulator
+ * (HTTPS), the Key Vault fake (HTTPS, with its managed-identity endpoint) or the file store,
+ * a marketplace configuration, and the local Functions host serving the real function files.
+ * Nothing here is mocked: msal-node, SecretClient and ManagedIdentityCredential talk HTTPS.
+ */
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listRegistrations } from '../../local/functionsCore';
+import { startHost, type LocalHost } from '../../local/host';
+import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
+import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
+import { resetMarketplaceConfigCache } from '../../shared/marketplaces';
+import { openSecretStore, resetSecretStoreCache, type SecretStore } from '../../shared/secrets';
+import { getSettings, resetSettingsCache, type Environment } from '../../shared/settings';
+import { cpvClientId, cpvEntry, cspClientId, cspEntry, tenants } from '../fixtures/config';
+
+// The real function files, registered with the local core stand-in (jest.config.js maps it).
+import '../../functions/start';
+import '../../functions/callback';
+import '../../functions/status';
+import '../../functions/rotate';
+import '../../functions/rotateNow';
+
+export const secrets = {
+  cpv: 'cpv-app-secret-value-0123456789',
+  csp: 'csp-app-secret-value-9876543210',
+};
+
+export interface WorldOptions {
+  store?: 'keyvault' | 'file';
+  environment?: Environment;
+  /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented). */
+  marketplaces?: unknown[];
+  /** Consent already granted for MP-00002's tenant. */
+  cpvConsented?: boolean;
+}
+
+export interface LogLine {
+  level: string;
+  functionName: string;
+  message: string;
+}
+
+export interface World {
+  host: LocalHost;
+  simulator: IdentitySimulator;
+  vault?: KeyVaultFake;
+  store: SecretStore;
+  logs: LogLine[];
+  baseUrl: string;
+  startUrl: string;
+  callbackUrl: string;
+  environment: Environment;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tls(): { cert: string; key: string } {
+  const certPath = process.env.LOCAL_TLS_CERT;
+  const keyPath = process.env.LOCAL_TLS_KEY;
+  if (!certPath || !keyPath) throw new Error('Run the tests through `npm test` (scripts/with-local-tls.mjs sets LOCAL_TLS_CERT / LOCAL_TLS_KEY and trusts the certificate).');
+  return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+}
+
+const settingNames = [
+  'SERVICE_ENVIRONMENT',
+  'CALLBACK_URL',
+  'AUTHORITY_HOST',
+  'CPV_CLIENT_ID',
+  'CPV_CLIENT_SECRET_NAME',
+  'KEY_VAULT_URL',
+  'LOCAL_SECRET_STORE_DIR',
+  'TRANSACTION_COOKIE_KEY',
+  'MARKETPLACE_CONFIG_PATH',
+  'ROTATION_SCHEDULE',
+  'CONNECT_API_URL',
+  'CONNECT_API_KEY_SECRET_NAME',
+];
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const environment = options.environment ?? 'test';
+  const dir = mkdtempSync(join(tmpdir(), 'world-'));
+  const port = await freePort();
+  const baseUrl = `http://localhost:${port}`;
+  const callbackUrl = `${baseUrl}/api/callback`;
+  const certs = tls();
+
+  const simulator = await startIdentitySimulator({
+    port: 0,
+    tls: certs,
+    clients: [
+      { clientId: cpvClientId, clientSecret: secrets.cpv, redirectUris: [callbackUrl], multiTenant: true },
+      { clientId: cspClientId, clientSecret: secrets.csp, redirectUris: [callbackUrl], multiTenant: false },
+    ],
+    consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
+  });
+
+  const configPath = join(dir, 'marketplaces.json');
+  writeFileSync(configPath, JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])] }));
+
+  for (const name of settingNames) delete process.env[name];
+  Object.assign(process.env, {
+    SERVICE_ENVIRONMENT: environment,
+    CALLBACK_URL: callbackUrl,
+    AUTHORITY_HOST: simulator.url,
+    CPV_CLIENT_ID: cpvClientId,
+    CPV_CLIENT_SECRET_NAME: 'cpv-client-secret',
+    TRANSACTION_COOKIE_KEY: 'test-cookie-key-'.padEnd(48, 'k'),
+    MARKETPLACE_CONFIG_PATH: configPath,
+    ROTATION_SCHEDULE: '0 0 3 * * *',
+  });
+
+  let vault: KeyVaultFake | undefined;
+  if ((options.store ?? 'keyvault') === 'keyvault') {
+    vault = await startKeyVaultFake({ tls: certs, port: 0 });
+    Object.assign(process.env, vault.identityEnv, { KEY_VAULT_URL: vault.url });
+    vault.seed('cpv-client-secret', secrets.cpv);
+    vault.seed('partner-secret-MP-00001', secrets.csp);
+  } else {
+    process.env.LOCAL_SECRET_STORE_DIR = join(dir, 'secrets');
+  }
+  resetSettingsCache();
+  resetMarketplaceConfigCache();
+  resetSecretStoreCache();
+  const store = await openSecretStore(getSettings());
+  if (!vault) {
+    const fileStore = store as SecretStore & { setSecret(name: string, value: string): Promise<unknown> };
+    await fileStore.setSecret('cpv-client-secret', secrets.cpv);
+    await fileStore.setSecret('partner-secret-MP-00001', secrets.csp);
+  }
+
+  const logs: LogLine[] = [];
+  const host = await startHost({ port, registrations: listRegistrations(), log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }) });
+
+  return {
+    host,
+    simulator,
+    ...(vault ? { vault } : {}),
+    store,
+    logs,
+    baseUrl,
+    startUrl: `${baseUrl}/api/start`,
+    callbackUrl,
+    environment,
+    close: async () => {
+      await host.close();
+      await simulator.close();
+      await vault?.close();
+      resetSecretStoreCache();
+    },
+  };
+}
