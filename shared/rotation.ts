@@ -169,18 +169,20 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
 
   async function writeAndVerify(current: StoredToken, value: string, tags: TokenTags, expiresOn: Date): Promise<StoredToken> {
     let written: StoredToken | undefined;
+    let tried = false;
     await withRetries(
       'write',
       async () => {
-        // A write that timed out may still have landed: look before writing again, so one run
-        // never adds two versions for one token.
-        if (written === undefined) {
+        // A write that failed or timed out may still have landed: look before writing again, so
+        // one run never adds two versions for one token.
+        if (tried) {
           const latest = await store.getToken(current.marketplace, current.environment).catch(() => undefined);
           if (latest && latest.version !== current.version && latest.value === value) {
             written = latest;
             return;
           }
         }
+        tried = true;
         await limiter.acquire();
         written = await store.putToken({ marketplace: current.marketplace, environment: current.environment, value, tags, expiresOn });
       },

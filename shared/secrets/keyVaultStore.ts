@@ -62,13 +62,18 @@ export function createKeyVaultStore(options: KeyVaultStoreOptions): KeyVaultSecr
 /** SecretStore on Azure Key Vault: every put is a new secret version; nothing is ever deleted. */
 export class KeyVaultSecretStore implements SecretStore {
   private readonly client: SecretClient;
+  /**
+   * Token writes go through a client without SDK retries: the SDK resends a PUT after a 5xx even
+   * when the first one landed, which adds a second version. Callers retry instead, and look
+   * first (rotation reads the latest version before writing again).
+   */
+  private readonly writer: SecretClient;
 
   constructor(options: KeyVaultStoreOptions) {
-    this.client = new SecretClient(
-      options.vaultUrl,
-      options.credential ?? new DefaultAzureCredential(),
-      secretClientOptions(options.vaultUrl, options.clientOptions, options.requestTimeoutMs ?? defaultRequestTimeoutMs),
-    );
+    const credential = options.credential ?? new DefaultAzureCredential();
+    const clientOptions = secretClientOptions(options.vaultUrl, options.clientOptions, options.requestTimeoutMs ?? defaultRequestTimeoutMs);
+    this.client = new SecretClient(options.vaultUrl, credential, clientOptions);
+    this.writer = new SecretClient(options.vaultUrl, credential, { ...clientOptions, retryOptions: { ...clientOptions.retryOptions, maxRetries: 0 } });
   }
 
   async getSecret(name: string): Promise<string | undefined> {
@@ -95,7 +100,7 @@ export class KeyVaultSecretStore implements SecretStore {
     if (problem) throw invalidSecretError('putToken', name, problem);
     let stored: KeyVaultSecret;
     try {
-      stored = await this.client.setSecret(name, input.value, { contentType: tokenContentType, tags, expiresOn: input.expiresOn });
+      stored = await this.writer.setSecret(name, input.value, { contentType: tokenContentType, tags, expiresOn: input.expiresOn });
     } catch (err) {
       throw storeError('putToken', name, err);
     }
