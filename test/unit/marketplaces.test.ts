@@ -135,3 +135,11 @@ describe('settings', () => {
     expect(loadSettings({ ...base, AzureWebJobsScriptRoot: '/home/site/wwwroot' }).MARKETPLACE_CONFIG_PATH).toBe('/home/site/wwwroot/config/marketplaces.json');
   });
 });
+
+describe('the example configuration shipped for operators', () => {
+  it('is valid', () => {
+    const config = readMarketplaceConfig(join(__dirname, '..', '..', 'config', 'marketplaces.example.json'));
+    expect(config.problems).toEqual([]);
+    expect([...config.entries.keys()]).toEqual(['MP-12345', 'MP-23456']);
+  });
+});
