@@ -1,0 +1,273 @@
+/**
+ * security.md in a real browser (issue 5, "Browser checks in Chromium"): what only a browser can
+ * show — the CSP really lets the copy button work and refuses anything else, no request leaves the app
+ * and the authority, the pages cannot be framed, cross-site form posts are refused while the page's
+ * own post (Origin: null under Referrer-Policy: no-referrer) passes, the transaction cookie's
+ * attributes as the browser stored them, and Back / reload never shows a token again.
+ */
+import type { Browser, Page, Response } from 'playwright-core';
+import {
+  allowedOrigins,
+  escapeAttribute,
+  eventually,
+  foreignRequests,
+  generate,
+  isAuthorizeUrl,
+  isCallbackUrl,
+  launchBrowser,
+  openSession,
+  shownToken,
+  signInAtSimulator,
+  startOtherSite,
+  startSignIn,
+  submitAndLoad,
+  submitMarketplace,
+  type OtherSite,
+  type Session,
+} from '../support/browser';
+import { startWorld, type World } from '../support/world';
+
+const cookieName = '__Host-ms-auth-tx';
+
+let browser: Browser;
+let world: World;
+let session: Session;
+beforeAll(async () => {
+  browser = await launchBrowser();
+  world = await startWorld({ store: 'file' });
+});
+afterAll(async () => {
+  await browser?.close();
+  await world?.close();
+});
+beforeEach(async () => {
+  session = await openSession(browser, { clipboardOrigin: world.baseUrl });
+});
+afterEach(async () => {
+  await session?.close();
+});
+
+function isStartPost(world: World) {
+  return (r: Response) => r.url() === world.startUrl && r.request().method() === 'POST';
+}
+
+async function heading(page: Page): Promise<string> {
+  return page.getByRole('heading', { level: 1 }).innerText();
+}
+
+describe('Content-Security-Policy on the token page', () => {
+  it('lets the nonce script copy the token, refuses a script without the nonce, and logs no other violation', async () => {
+    const { page } = session;
+    await page.goto(world.startUrl);
+    await startSignIn(page, world, 'MP-00001');
+    const [callback] = await Promise.all([page.waitForResponse((r) => isCallbackUrl(world)(new URL(r.url()))), signInAtSimulator(page, world)]);
+    const csp = (await callback.allHeaders())['content-security-policy'] ?? '';
+    expect(csp).toMatch(/script-src 'nonce-[A-Za-z0-9+/=]+'(;|$)/);
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+    expect(csp).toContain("frame-ancestors 'none'");
+
+    const token = await shownToken(page);
+    expect(token).toBe((await world.store.getToken('MP-00001', 'test'))?.value);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(token);
+    expect(session.cspViolations).toEqual([]);
+    expect(session.pageErrors).toEqual([]);
+
+    // The policy is enforced, not merely sent: an injected inline script (no nonce) does not run,
+    // and an image from elsewhere is not fetched.
+    const ran = await page.evaluate<unknown>(`(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__injected = true';
+      document.body.appendChild(s);
+      const img = document.createElement('img');
+      img.src = 'https://example.invalid/x.png';
+      document.body.appendChild(img);
+      return window.__injected === true;
+    })()`);
+    expect(ran).toBe(false);
+    expect(await eventually(() => session.cspViolations.length, (n) => n >= 2)).toBeGreaterThanOrEqual(2);
+    expect(session.cspViolations.join('\n')).toMatch(/script-src/);
+    expect(session.cspViolations.join('\n')).toMatch(/img-src|default-src/);
+    // Chromium reports the image request, refused before it left the browser.
+    const image = await eventually(() => session.requests.find((r) => r.url.includes('example.invalid')), (r) => r?.failure !== undefined);
+    expect(image?.failure).toMatch(/csp/i);
+  });
+});
+
+describe('requests', () => {
+  it('every journey talks only to the app and the authority', async () => {
+    const { page } = session;
+    // CSP marketplace: token.
+    await generate(page, world, 'MP-00001');
+    await shownToken(page);
+    // CPV marketplace: consent needed → admin consent → try again → token.
+    await generate(page, world, 'MP-00002');
+    expect(await heading(page)).toBe('An administrator must approve access first');
+    await Promise.all([page.waitForURL((u) => u.origin === world.simulator.url), page.getByRole('link', { name: 'Approve access as an administrator' }).click()]);
+    await Promise.all([page.waitForURL(isCallbackUrl(world)), page.getByRole('button', { name: 'Accept' }).click()]);
+    expect(await heading(page)).toBe('Access approved');
+    await Promise.all([page.waitForURL(world.startUrl), page.getByRole('link', { name: 'Try again' }).click()]);
+    await startSignIn(page, world, 'MP-00002');
+    await signInAtSimulator(page, world);
+    expect(await shownToken(page)).toBe((await world.store.getToken('MP-00002', 'test'))?.value);
+    // Unknown and malformed marketplaces, the status page, a page that does not exist.
+    for (const id of ['MP-99999', 'mp-12']) {
+      await page.goto(world.startUrl);
+      await submitAndLoad(page, world, id);
+    }
+    await page.goto(`${world.baseUrl}/api/status`);
+    await page.goto(`${world.baseUrl}/api/callback?error=access_denied&state=x`);
+
+    expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
+    const origins = new Set(session.requests.map((r) => new URL(r.url).origin));
+    expect([...origins].sort()).toEqual([new URL(world.baseUrl).origin, world.simulator.url].sort());
+    // Nothing but documents: the pages load no scripts, styles, fonts or images from anywhere.
+    expect(session.requests.filter((r) => !r.navigation && !r.url.endsWith('/favicon.ico'))).toEqual([]);
+    expect(session.cspViolations).toEqual([]);
+    expect(session.pageErrors).toEqual([]);
+  });
+});
+
+describe('framing', () => {
+  let other: OtherSite;
+  beforeAll(async () => {
+    const frames = ['/api/start', '/api/callback', '/api/status']
+      .map((path) => `<iframe title="${path}" src="${escapeAttribute(`${world.baseUrl}${path}`)}" width="600" height="300"></iframe>`)
+      .join('\n');
+    other = await startOtherSite({ '/frame.html': `<!doctype html><title>framing</title>\n${frames}` });
+  });
+  afterAll(async () => {
+    await other?.close();
+  });
+
+  it.each(['cross-site', 'same-site'] as const)('a %s page cannot frame the start, callback or status page', async (kind) => {
+    const { page } = session;
+    const base = kind === 'cross-site' ? other.crossSiteUrl : other.sameSiteUrl;
+    const appResponses: Response[] = [];
+    page.on('response', (r) => {
+      if (r.url().startsWith(world.baseUrl)) appResponses.push(r);
+    });
+    await page.goto(`${base}/frame.html`, { waitUntil: 'load' });
+    // The app did answer each frame's request (so the refusal is the browser's, by the headers)…
+    expect(await eventually(() => appResponses.length, (n) => n >= 3)).toBe(3);
+    for (const r of appResponses) {
+      const h = await r.allHeaders();
+      expect(h['x-frame-options']).toBe('DENY');
+      expect(h['content-security-policy']).toContain("frame-ancestors 'none'");
+    }
+    // …and no frame shows the app's page.
+    const children = page.frames().filter((f) => f !== page.mainFrame());
+    expect(children).toHaveLength(3);
+    for (const frame of children) {
+      expect(frame.url()).not.toContain(world.baseUrl);
+      const text = await frame.evaluate<string>('document.body ? document.body.innerText : ""').catch(() => '');
+      expect(text).not.toMatch(/Marketplace ID|Generate Refresh Token|Refresh tokens|Sign-in session/);
+    }
+    const refusals = await eventually(() => session.cspViolations.filter((v) => /frame/i.test(v)), (v) => v.length >= 3);
+    expect(refusals.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('form posts to /api/start', () => {
+  let other: OtherSite;
+  beforeAll(async () => {
+    const form = `<!doctype html><title>crafted</title>
+<form id="f" method="post" action="${escapeAttribute(world.startUrl)}"><input name="marketplace" value="MP-00001"></form>
+<script>document.getElementById('f').submit();</script>`;
+    other = await startOtherSite({ '/post.html': form });
+  });
+  afterAll(async () => {
+    await other?.close();
+  });
+
+  it("the page's own post (Origin: null, Sec-Fetch-Site: same-origin under no-referrer) is accepted", async () => {
+    const { page } = session;
+    const landing = await page.goto(world.startUrl);
+    expect((await landing?.allHeaders())?.['referrer-policy']).toBe('no-referrer');
+    const [response] = await Promise.all([page.waitForResponse(isStartPost(world)), submitMarketplace(page, 'MP-00001')]);
+    const sent = await response.request().allHeaders();
+    expect(sent.origin).toBe('null');
+    expect(sent['sec-fetch-site']).toBe('same-origin');
+    expect(sent.referer).toBeUndefined();
+    expect(response.status()).toBe(303);
+    await page.waitForURL(isAuthorizeUrl(world));
+  });
+
+  it.each([
+    ['cross-site', 'http://127.0.0.1'],
+    ['same-site', 'http://localhost'],
+  ] as const)('a %s page auto-submitting the form is refused with 403: no cookie, no sign-in', async (fetchSite, host) => {
+    const { page } = session;
+    const base = fetchSite === 'cross-site' ? other.crossSiteUrl : other.sameSiteUrl;
+    expect(base.startsWith(host)).toBe(true);
+    const [response] = await Promise.all([page.waitForResponse(isStartPost(world)), page.goto(`${base}/post.html`)]);
+    const sent = await response.request().allHeaders();
+    expect(sent['sec-fetch-site']).toBe(fetchSite);
+    expect(response.status()).toBe(403);
+    expect((await response.allHeaders())['set-cookie']).toBeUndefined();
+    await page.waitForURL(world.startUrl);
+    await page.waitForLoadState('load');
+    expect(await heading(page)).toBe('Request refused');
+    expect(await session.context.cookies(world.baseUrl)).toEqual([]);
+    expect(session.requests.some((r) => r.url.startsWith(world.simulator.url))).toBe(false);
+  });
+});
+
+describe('the transaction cookie', () => {
+  it(`is ${cookieName}, HttpOnly, Secure, SameSite=Lax, Path=/, host-only, 10 minutes; the callback removes it`, async () => {
+    const { page, context } = session;
+    await page.goto(world.startUrl);
+    expect(await context.cookies(world.baseUrl)).toEqual([]);
+    const before = Date.now() / 1000;
+    await startSignIn(page, world, 'MP-00001');
+    const cookies = await context.cookies(world.baseUrl);
+    expect(cookies.map((c) => c.name)).toEqual([cookieName]);
+    const [cookie] = cookies;
+    expect(cookie).toMatchObject({ name: cookieName, domain: 'localhost', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' });
+    expect(cookie?.expires).toBeGreaterThan(before + 590);
+    expect(cookie?.expires).toBeLessThan(before + 620);
+
+    await signInAtSimulator(page, world);
+    await shownToken(page);
+    expect(await context.cookies(world.baseUrl)).toEqual([]);
+    expect(await page.evaluate<string>('document.cookie')).toBe('');
+  });
+});
+
+describe('after the token page', () => {
+  it('Back then Forward, and reload, fetch the callback again and show "Sign-in session not found", never the token', async () => {
+    const { page } = session;
+    const callbacks: Response[] = [];
+    page.on('response', (r) => {
+      if (isCallbackUrl(world)(new URL(r.url()))) callbacks.push(r);
+    });
+    await generate(page, world, 'MP-00001');
+    const token = await shownToken(page);
+    const callbackUrl = page.url();
+    expect(callbacks).toHaveLength(1);
+    expect((await callbacks[0]?.allHeaders())?.['cache-control']).toBe('no-store');
+
+    await page.goBack({ waitUntil: 'load' });
+    expect(page.url()).not.toBe(callbackUrl);
+    expect(await page.content()).not.toContain(token);
+
+    await page.goForward({ waitUntil: 'load' });
+    expect(page.url()).toBe(callbackUrl);
+    expect(callbacks).toHaveLength(2);
+    expect(callbacks[1]?.status()).toBe(400);
+    expect(await heading(page)).toBe('Sign-in session not found');
+    expect(await page.content()).not.toContain(token);
+    expect(await page.getByLabel('Refresh token').count()).toBe(0);
+
+    await page.reload({ waitUntil: 'load' });
+    expect(callbacks).toHaveLength(3);
+    expect(callbacks[2]?.status()).toBe(400);
+    expect(await heading(page)).toBe('Sign-in session not found');
+    expect(await page.content()).not.toContain(token);
+
+    // The store still holds the token from the one real sign-in; the replays changed nothing.
+    expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
+    expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
+  });
+});

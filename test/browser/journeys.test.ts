@@ -1,0 +1,246 @@
+/**
+ * The three journeys of "generate a refresh token", clicked through in Chromium like a person would:
+ * the start page's form, the identity simulator's Sign in and Accept buttons, the app's pages.
+ * Each page is saved to docs/screenshots/ for the README (desktop 1280 px; start and token pages
+ * also at phone width, 390 px). The simulator's tokens are fake, so the screenshots show them as they are.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { tenants } from '../fixtures/config';
+import {
+  allowedOrigins,
+  desktop,
+  foreignRequests,
+  generate,
+  isAuthorizeUrl,
+  isCallbackUrl,
+  launchBrowser,
+  lowContrastText,
+  openSession,
+  overflowsHorizontally,
+  phone,
+  screenshot,
+  shownToken,
+  signInAtSimulator,
+  startSignIn,
+  submitAndLoad,
+  type Session,
+} from '../support/browser';
+import { startWorld, type World } from '../support/world';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Text below WCAG AA contrast on any page photographed in the current test. */
+let lowContrast: string[] = [];
+beforeEach(() => {
+  lowContrast = [];
+});
+
+/** Saves the page for the README and checks that its text is readable (contrast). */
+async function shoot(page: Page, name: string): Promise<void> {
+  await screenshot(page, name);
+  lowContrast.push(...(await lowContrastText(page)));
+}
+
+/** What every journey must leave behind: no CSP refusal, no script error, no request off the app and the authority, readable text. */
+function expectCleanJourney(session: Session, world: World): void {
+  expect(session.cspViolations).toEqual([]);
+  expect(session.pageErrors).toEqual([]);
+  expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
+  expect(lowContrast).toEqual([]);
+}
+
+describe('journeys in the test environment', () => {
+  let world: World;
+  let session: Session;
+  beforeAll(async () => {
+    // The Key Vault fake behind the real SecretClient, as in Azure.
+    world = await startWorld({ store: 'keyvault' });
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  beforeEach(async () => {
+    session = await openSession(browser, { clipboardOrigin: world.baseUrl });
+  });
+  afterEach(async () => {
+    await session?.close();
+  });
+
+  it('CSP marketplace MP-00001: sign in, see the token once, copy it; the store holds the same token', async () => {
+    const { page } = session;
+    await page.goto(world.startUrl);
+    await expect(page.title()).resolves.toMatch(/Generate a refresh token/);
+    await expect(page.getByRole('banner').innerText()).resolves.toMatch(/Test environment/);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Generate a Microsoft refresh token');
+    await shoot(page, 'start');
+    await page.setViewportSize(phone);
+    expect(await overflowsHorizontally(page)).toBe(false);
+    await shoot(page, 'start-phone');
+    await page.setViewportSize(desktop);
+
+    await startSignIn(page, world, 'MP-00001');
+    const authorize = new URL(page.url());
+    expect(authorize.pathname).toBe(`/${tenants.csp}/oauth2/v2.0/authorize`);
+    await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
+    await shoot(page, 'simulator-sign-in');
+
+    await signInAtSimulator(page, world);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00001');
+    const box = page.getByLabel('Refresh token');
+    expect(await box.getAttribute('readonly')).not.toBeNull();
+    expect(await box.isEditable()).toBe(false);
+    const token = await shownToken(page);
+    expect(token).toMatch(/^1\.A/);
+    const stored = await world.store.getToken('MP-00001', 'test');
+    expect(stored?.value).toBe(token);
+    await expect(page.locator('#parameter-name').innerText()).resolves.toBe('refresh_token_test');
+
+    // Copy works under the page's CSP (the script runs by nonce) and says so.
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(token);
+    await shoot(page, 'token');
+    await page.setViewportSize(phone);
+    expect(await overflowsHorizontally(page)).toBe(false);
+    await shoot(page, 'token-phone');
+
+    // The token is shown on the page, never in an address.
+    expect(session.requests.some((r) => r.url.includes(token))).toBe(false);
+    expectCleanJourney(session, world);
+  });
+
+  it('CPV marketplace MP-00002 without consent: administrator approval, Accept, try again, token', async () => {
+    const { page } = session;
+    await generate(page, world, 'MP-00002');
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('An administrator must approve access first');
+    await expect(page.locator('main').innerText()).resolves.toMatch(/administrator of the partner tenant/);
+    expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
+    await shoot(page, 'consent-needed');
+
+    const link = page.getByRole('link', { name: 'Approve access as an administrator' });
+    const href = new URL((await link.getAttribute('href')) ?? '');
+    expect(href.origin).toBe(world.simulator.url);
+    expect(href.pathname).toBe(`/${tenants.cpv}/v2.0/adminconsent`);
+    await Promise.all([page.waitForURL((u) => u.origin === world.simulator.url && u.pathname.endsWith('/v2.0/adminconsent')), link.click()]);
+    await page.getByRole('button', { name: 'Accept' }).waitFor();
+    await shoot(page, 'simulator-consent');
+
+    await Promise.all([page.waitForURL(isCallbackUrl(world)), page.getByRole('button', { name: 'Accept' }).click()]);
+    expect(new URL(page.url()).searchParams.get('admin_consent')).toBe('True');
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Access approved');
+    await expect(page.locator('main').innerText()).resolves.toMatch(/try again/i);
+    await shoot(page, 'consent-granted');
+
+    await Promise.all([page.waitForURL(world.startUrl), page.getByRole('link', { name: 'Try again' }).click()]);
+    await startSignIn(page, world, 'MP-00002');
+    expect(new URL(page.url()).pathname).toBe(`/${tenants.cpv}/oauth2/v2.0/authorize`);
+    await signInAtSimulator(page, world);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00002');
+    const token = await shownToken(page);
+    expect(token).toMatch(/^1\.A/);
+    expect((await world.store.getToken('MP-00002', 'test'))?.value).toBe(token);
+    await expect(page.locator('#parameter-name').innerText()).resolves.toBe('refresh_token_test');
+    expectCleanJourney(session, world);
+  });
+
+  it('unknown marketplace MP-99999: the troubleshooting page, and no sign-in starts', async () => {
+    const { page } = session;
+    await page.goto(world.startUrl);
+    const response = await submitAndLoad(page, world, 'MP-99999');
+    expect(response.status()).toBe(404);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Marketplace not found');
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('The marketplace ID was not found in the configuration file');
+    expect(text).toContain('MP-99999');
+    expect(text).toContain('Microsoft Direct Billed partner');
+    expect(text).toContain('CloudBlue PdM for Microsoft products');
+    expect(text).toContain('CSAM');
+    await expect(page.locator('#correlation-id').innerText()).resolves.toMatch(/\S{8,}/);
+    await shoot(page, 'not-found');
+
+    expect(session.requests.some((r) => isAuthorizeUrl(world)(new URL(r.url)))).toBe(false);
+    expect(await session.context.cookies(world.baseUrl)).toEqual([]);
+    expect(await world.store.getToken('MP-99999', 'test')).toBeUndefined();
+    expectCleanJourney(session, world);
+  });
+
+  it('malformed ID mp-12: the form again, with the message tied to the field and the field focused', async () => {
+    const { page } = session;
+    await page.goto(world.startUrl);
+    // By keyboard: the field, type, Enter.
+    await page.getByLabel('Marketplace ID').focus();
+    await page.keyboard.type('mp-12');
+    const response = await submitAndLoad(page, world, 'mp-12', () => page.keyboard.press('Enter'));
+    expect(response.status()).toBe(400);
+
+    const field = page.getByLabel('Marketplace ID');
+    await expect(field.inputValue()).resolves.toBe('mp-12');
+    await expect(field.getAttribute('aria-invalid')).resolves.toBe('true');
+    const alert = page.getByRole('alert');
+    await expect(alert.innerText()).resolves.toMatch(/MP- followed by 5 to 8 digits/);
+    const describedBy = ((await field.getAttribute('aria-describedby')) ?? '').split(/\s+/);
+    expect(describedBy).toContain(await alert.getAttribute('id'));
+    await shoot(page, 'start-invalid');
+    // After the round trip the keyboard user is put back on the field to correct it.
+    expect(await page.evaluate<string | null>('document.activeElement && document.activeElement.id')).toBe(await field.getAttribute('id'));
+
+    expect(session.requests.some((r) => r.url.startsWith(world.simulator.url))).toBe(false);
+    expect(await session.context.cookies(world.baseUrl)).toEqual([]);
+    expectCleanJourney(session, world);
+  });
+
+  it('the status page lists every token in the store (those made above)', async () => {
+    const { page } = session;
+    const response = await page.goto(`${world.baseUrl}/api/status`);
+    expect(response?.status()).toBe(200);
+    const stored = (await world.store.listTokens('test')).map((t) => t.marketplace).sort();
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(`Refresh tokens (${stored.length})`);
+    const listed = await page.locator('tbody tr td:first-child').allInnerTexts();
+    expect([...listed].sort()).toEqual(stored);
+    await shoot(page, 'status');
+    expectCleanJourney(session, world);
+  });
+});
+
+describe('journey in the production environment', () => {
+  let world: World;
+  let session: Session;
+  beforeAll(async () => {
+    world = await startWorld({ store: 'file', environment: 'production' });
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  beforeEach(async () => {
+    session = await openSession(browser);
+  });
+  afterEach(async () => {
+    await session?.close();
+  });
+
+  it('names the production environment in the banner and the refresh_token_production parameter', async () => {
+    const { page } = session;
+    await page.goto(world.startUrl);
+    const banner = await page.getByRole('banner').innerText();
+    expect(banner).toMatch(/Production environment/);
+    expect(banner).toContain('refresh_token_production');
+    expect(banner).not.toMatch(/Test environment/);
+    await shoot(page, 'start-production');
+
+    await startSignIn(page, world, 'MP-00001');
+    await signInAtSimulator(page, world);
+    await expect(page.getByRole('banner').innerText()).resolves.toMatch(/Production environment/);
+    await expect(page.locator('#parameter-name').innerText()).resolves.toBe('refresh_token_production');
+    const token = await shownToken(page);
+    expect((await world.store.getToken('MP-00001', 'production'))?.value).toBe(token);
+    expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
+    await shoot(page, 'token-production');
+    expectCleanJourney(session, world);
+  });
+});
