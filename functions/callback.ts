@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { connectPushFor } from '../shared/connect';
 import { getMarketplaceConfig } from '../shared/marketplaces';
 import { consentGrantedPage, consentPage, tokenPage } from '../shared/pages';
 import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
@@ -17,7 +18,14 @@ export async function callback(request: HttpRequest, context: InvocationContext)
     const cookies = [clearedTransactionCookie()];
     try {
       const result = await completeSignIn(
-        { settings, config: getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH), openStore: () => openSecretStore(settings), logger: context, correlationId },
+        {
+          settings,
+          config: getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH),
+          openStore: () => openSecretStore(settings),
+          logger: context,
+          correlationId,
+          connect: (store) => connectPushFor(settings, store, context),
+        },
         new URLSearchParams(request.query),
         request.headers.get('cookie'),
       );
@@ -26,13 +34,20 @@ export async function callback(request: HttpRequest, context: InvocationContext)
           return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce }), { cookies });
         case 'consent-needed':
           return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl }), { cookies });
-        case 'token':
+        case 'token': {
+          const pushed = result.connect?.pushed;
+          const connect = pushed && {
+            updated: pushed.filter((p) => p.state === 'ok').map((p) => p.product),
+            failed: pushed.filter((p) => p.state === 'failed').map((p) => p.product),
+            pending: pushed.filter((p) => p.state === 'pending').map((p) => p.product),
+          };
           return htmlResponse(
             200,
             site,
-            (nonce) => tokenPage({ environment, nonce, marketplace: result.marketplace.id, token: result.token.value, parameterName: result.parameterName }),
+            (nonce) => tokenPage({ environment, nonce, marketplace: result.marketplace.id, token: result.token.value, parameterName: result.parameterName, ...(connect ? { connect } : {}) }),
             { cookies },
           );
+        }
       }
     } catch (err) {
       return errorResponse(err, { settings, correlationId, logger: context, cookies });

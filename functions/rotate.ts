@@ -7,7 +7,7 @@ import { getSettings } from '../shared/settings';
 
 /** Timer: rotates every stored token of this environment (schedule: app setting ROTATION_SCHEDULE). */
 export async function rotate(timer: Timer, context: InvocationContext): Promise<void> {
-  if (timer.isPastDue) context.warn(JSON.stringify({ event: 'RotationTimerPastDue' }));
+  if (timer.isPastDue) logEvent(context, 'warn', events.rotationTimerPastDue, { correlationId: context.invocationId });
   try {
     await runRotation(getSettings(), context, { trigger: 'timer' });
   } catch (err) {

@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { forEnvironment, getMarketplaceConfig } from '../shared/marketplaces';
 import { statusPage } from '../shared/pages';
 import { allMethods, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
 import { tokenHealth } from '../shared/rotation';
@@ -15,9 +16,17 @@ export async function status(request: HttpRequest, context: InvocationContext): 
     async (settings) => {
       if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context, json: wantsJson });
       const now = new Date();
-      const rows = await tokenHealth(await openSecretStore(settings), settings.SERVICE_ENVIRONMENT, now.getTime());
-      if (wantsJson) return jsonResponse(200, siteOf(settings), { environment: settings.SERVICE_ENVIRONMENT, generatedAt: now.toISOString(), tokens: rows });
-      return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ environment: settings.SERVICE_ENVIRONMENT, nonce, rows, generatedAt: now.toISOString() }));
+      const environment = settings.SERVICE_ENVIRONMENT;
+      // Connect columns only when the push is on: per configured product, does Connect hold the latest version?
+      const connectPush = Boolean(settings.CONNECT_API_KEY_SECRET_NAME);
+      const config = connectPush ? getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH) : undefined;
+      const connectProducts = config && ((marketplace: string) => {
+        const entry = config.entries.get(marketplace.toUpperCase());
+        return entry ? forEnvironment(entry, environment).connectProducts : [];
+      });
+      const rows = await tokenHealth(await openSecretStore(settings), environment, now.getTime(), connectProducts);
+      if (wantsJson) return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows });
+      return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ environment, nonce, rows, generatedAt: now.toISOString(), connectPush }));
     },
     { json: wantsJson },
   );

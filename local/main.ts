@@ -7,10 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { startConnectStandIn } from './connectStandIn';
 import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
 import { startIdentitySimulator } from './identitySimulator';
-import { localApps, sampleMarketplaces } from './sample';
+import { localApps, localConnect, sampleMarketplaces } from './sample';
 import { FileSecretStore } from '../shared/secrets/fileStore';
 
 async function main(): Promise<void> {
@@ -47,6 +48,23 @@ async function main(): Promise<void> {
     env.CPV_CLIENT_ID ??= localApps.cpv.clientId;
     env.CPV_CLIENT_SECRET_NAME ??= localApps.cpv.secretName;
   }
+  // The Connect stand-in, unless CONNECT_API_URL points at a real Connect. Its key is kept in a
+  // file like the other local secrets and seeded into the file store below.
+  let connectUrl: string | undefined;
+  if (!env.CONNECT_API_URL) {
+    const key = `SU-000-000-000:${persisted(join(dataDir, 'connect-api-key'))}`;
+    const connect = await startConnectStandIn({
+      port: Number(env.CONNECT_PORT ?? port + 2),
+      apiKeys: [key],
+      products: { [localConnect.product]: ['refresh_token_test', 'refresh_token_production'] },
+    });
+    connectUrl = connect.url;
+    env.CONNECT_API_URL = connect.url;
+    if (!env.KEY_VAULT_URL) {
+      env.CONNECT_API_KEY_SECRET_NAME ??= localConnect.apiKeySecretName;
+      localSecrets.set(localConnect.apiKeySecretName, key);
+    }
+  }
   if (!env.KEY_VAULT_URL) {
     env.LOCAL_SECRET_STORE_DIR ??= join(dataDir, 'secrets');
     const store = new FileSecretStore(env.LOCAL_SECRET_STORE_DIR);
@@ -70,6 +88,7 @@ async function main(): Promise<void> {
   console.log(`  Status:      ${host.url}/api/status`);
   if (simulatorUrl) console.log(`  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`);
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
+  if (connectUrl) console.log(`  Connect API stand-in: ${connectUrl} (MP-00001's token goes to ${localConnect.product}; faults via ${new URL(connectUrl).origin}/_connect/faults)`);
   console.log('  Ctrl+C stops.');
   console.log('');
 

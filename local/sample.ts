@@ -14,6 +14,12 @@ export const localApps = {
   csp: { clientId: 'c5900000-0000-4000-8000-00000000c590', secretName: 'partner-secret-MP-00001' },
 };
 
+/** Local mode's Connect stand-in: one product holding MP-00001's token, and the vault secret of its API key. */
+export const localConnect = {
+  product: 'PRD-000-000-001',
+  apiKeySecretName: 'connect-api-key',
+};
+
 export function sampleMarketplaces(callbackUrl: string): unknown {
   return {
     marketplaces: [
@@ -29,6 +35,9 @@ export function sampleMarketplaces(callbackUrl: string): unknown {
         partner_client_secret_production: localApps.csp.secretName,
         redirect_uri_test: callbackUrl,
         redirect_uri_production: callbackUrl,
+        // Pushed to the Connect stand-in after generation and every rotation.
+        connect_products_test: [localConnect.product],
+        connect_products_production: [localConnect.product],
       },
       {
         id: 'MP-00002',

@@ -10,9 +10,14 @@ export const events = {
   rotationRunCompleted: 'RotationRunCompleted',
   rotationRunFailed: 'RotationRunFailed',
   rotationTokenFailed: 'RotationTokenFailed',
+  rotationRetry: 'RotationRetry',
+  rotationTimerPastDue: 'RotationTimerPastDue',
   tokenNeedsReauth: 'TokenNeedsReauth',
   invalidClient: 'InvalidClient',
   connectSyncFailed: 'ConnectSyncFailed',
+  connectSyncPending: 'ConnectSyncPending',
+  connectSyncCompleted: 'ConnectSyncCompleted',
+  connectSyncNotRecorded: 'ConnectSyncNotRecorded',
   configurationInvalid: 'ConfigurationInvalid',
 } as const;
 export type EventName = (typeof events)[keyof typeof events];

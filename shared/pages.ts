@@ -25,11 +25,13 @@ button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visib
 .notice { border-left: 4px solid #0b5cad; padding: .5rem 1rem; background: #eef4fb; }
 .warn { border-left: 4px solid #a4161a; padding: .5rem 1rem; background: #fdf0f0; }
 code { background: #eef0f3; padding: .1rem .3rem; border-radius: 3px; }
+.banner code { background: rgba(0,0,0,.25); color: inherit; }
+.nowrap { white-space: nowrap; }
 .param { font-size: 1.05rem; }
 .ref { color: #4b5563; font-size: .85rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; }
-footer { max-width: 40rem; margin: 0 auto 2rem; padding: 0 1.5rem; color: #6b7280; font-size: .8rem; }
+footer { max-width: 40rem; margin: 0 auto 2rem; padding: 0 1.5rem; color: #4b5563; font-size: .8rem; }
 `;
 
 const environmentNames: Record<Environment, string> = { test: 'Test environment', production: 'Production environment' };
@@ -78,7 +80,7 @@ export function startPage(p: { environment: Environment; nonce: string; value?: 
 <p>For a CloudBlue Connect marketplace that sells Microsoft products. You will sign in at Microsoft with an administrator account of the partner tenant configured for the marketplace; you then get the refresh token to paste into Connect.</p>
 <form method="post" action="${startPath}" novalidate>
 <label for="marketplace">Marketplace ID</label>
-<input type="text" id="marketplace" name="marketplace" value="${p.value ?? ''}" maxlength="64" autocomplete="off" spellcheck="false" autocapitalize="characters" required aria-describedby="${describedBy}"${p.error ? html` aria-invalid="true"` : ''}>
+<input type="text" id="marketplace" name="marketplace" value="${p.value ?? ''}" maxlength="64" autocomplete="off" spellcheck="false" autocapitalize="characters" required aria-describedby="${describedBy}"${p.error ? html` aria-invalid="true" autofocus` : ''}>
 <p class="hint" id="marketplace-hint">As shown in Connect, for example MP-12345.</p>
 ${p.error ? html`<p class="error" id="marketplace-error" role="alert">${p.error}</p>` : ''}
 <button type="submit">Generate Refresh Token</button>
@@ -103,29 +105,46 @@ export interface TokenPageInput {
   marketplace: string;
   token: string;
   parameterName: string;
-  /** Connect push outcome, when the marketplace has Connect products configured. */
-  connect?: { updated: string[]; failed: string[] };
+  /**
+   * Connect push outcome, when the push is on and the marketplace has Connect products:
+   * `updated` hold the token now (read back); `failed` refused it (operator alerted);
+   * `pending` did not answer (the service retries on its next run).
+   */
+  connect?: { updated: string[]; failed: string[]; pending?: string[] };
+}
+
+function connectNotice(p: TokenPageInput): Html | '' {
+  const connect = p.connect;
+  if (!connect) return '';
+  const pending = connect.pending ?? [];
+  if (connect.failed.length === 0 && pending.length === 0) {
+    return connect.updated.length > 0
+      ? html`<p class="notice" id="connect-status">Connect was updated: ${connect.updated.join(', ')} now hold${connect.updated.length === 1 ? 's' : ''} this token in <code>${p.parameterName}</code> for marketplace ${p.marketplace}. Nothing to paste.</p>`
+      : '';
+  }
+  return html`<div class="warn" id="connect-status" role="alert">
+<p><strong>Connect was not updated for ${[...connect.failed, ...pending].join(', ')}.</strong> Paste the token into the parameter <code>${p.parameterName}</code> of marketplace ${p.marketplace} in ${connect.failed.length + pending.length === 1 ? 'that product' : 'those products'} yourself.</p>
+<ul>
+${connect.failed.map((id) => html`<li>${id}: Connect refused the update. The operator of this service has been alerted.</li>\n`)}
+${pending.map((id) => html`<li>${id}: Connect did not answer in time. The service tries again on its next run; pasting it yourself does no harm.</li>\n`)}
+</ul>
+${connect.updated.length > 0 ? html`<p>Updated: ${connect.updated.join(', ')}.</p>` : ''}
+</div>`;
 }
 
 export function tokenPage(p: TokenPageInput): Html {
-  const connect = p.connect;
+  const allUpdated = p.connect !== undefined && p.connect.updated.length > 0 && p.connect.failed.length === 0 && (p.connect.pending ?? []).length === 0;
   return layout({
     title: 'Your refresh token',
     environment: p.environment,
     nonce: p.nonce,
     script: copyScript,
-    body: html`<h1>Refresh token for ${p.marketplace}</h1>
-<p class="param">Paste it into the Connect parameter <code id="parameter-name">${p.parameterName}</code> of marketplace <strong>${p.marketplace}</strong>.</p>
+    body: html`<h1>Refresh token for <span class="nowrap">${p.marketplace}</span></h1>
+<p class="param">${allUpdated ? 'It belongs in' : 'Paste it into'} the Connect parameter <code id="parameter-name">${p.parameterName}</code> of marketplace <strong>${p.marketplace}</strong>.</p>
 <label for="token">Refresh token</label>
 <textarea id="token" rows="7" readonly>${p.token}</textarea>
 <button type="button" id="copy">Copy</button> <span id="copy-status" role="status" aria-live="polite"></span>
-${
-  connect && connect.updated.length > 0 && connect.failed.length === 0
-    ? html`<p class="notice">Connect was updated: ${connect.updated.join(', ')} now hold this token in <code>${p.parameterName}</code>. Nothing to paste.</p>`
-    : connect && connect.failed.length > 0
-      ? html`<p class="warn">Connect could not be updated for ${connect.failed.join(', ')}; paste the token into <code>${p.parameterName}</code> yourself. The service will keep trying.</p>`
-      : ''
-}
+${connectNotice(p)}
 <p class="notice">The token is stored in this service's Key Vault and renewed automatically before Microsoft's 90-day inactivity limit. This page is shown once: if you lose the token, generate a new one.</p>`,
   });
 }
@@ -257,20 +276,41 @@ export function describeError(err: AppError): { title: string; message: string; 
   }
 }
 
-export function statusPage(p: { environment: Environment; nonce: string; rows: import('./rotation').TokenHealth[]; generatedAt: string }): Html {
+const connectStateText: Record<import('./connect').ProductHealth['state'], string> = {
+  ok: 'holds the current token',
+  pending: 'not yet, retrying',
+  failed: 'refused',
+  unknown: 'not pushed yet',
+};
+
+function connectCell(r: import('./rotation').TokenHealth): Html | string {
+  if (!r.connect) return '';
+  return html`${r.connect.map(
+    (c) => html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}">${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span><br>`,
+  )}`;
+}
+
+export function statusPage(p: { environment: Environment; nonce: string; rows: import('./rotation').TokenHealth[]; generatedAt: string; connectPush?: boolean }): Html {
   const needsPerson = p.rows.filter((r) => r.status === 'needs-reauth').length;
+  const connectRefused = p.rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
+  const showConnect = p.connectPush === true;
   return layout({
     title: 'Token status',
     environment: p.environment,
     nonce: p.nonce,
     body: html`<h1>Refresh tokens (${p.rows.length})</h1>
 <p>${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page.` : 'No token needs a person.'} Fewest days left first. As of ${p.generatedAt}.</p>
+${
+  showConnect && connectRefused > 0
+    ? html`<p><strong class="error">Connect refused ${connectRefused} token(s):</strong> check the Connect API key and its access to the products (docs/CONNECT.md); a rotation (POST /api/rotate) pushes them again. Until then Connect holds the previous token, which stays valid.</p>`
+    : ''
+}
 <table>
-<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Rotated</th><th scope="col">Issued</th><th scope="col">Last error</th></tr></thead>
+<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Rotated</th><th scope="col">Issued</th><th scope="col">Last error</th>${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}</tr></thead>
 <tbody>
 ${p.rows.map(
   (r) =>
-    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ?? 'never'}</td><td>${r.issuedAt}</td><td>${r.lastError ?? ''}</td></tr>\n`,
+    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ?? 'never'}</td><td>${r.issuedAt}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
 )}
 </tbody>
 </table>`,

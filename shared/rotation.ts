@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TokenFailure } from './entra';
+import { productHealth, type ProductHealth, type ProductSyncState, type RetryCounts } from './connect';
 import { AppError, ensureAppError } from './errors';
 import { events } from './events';
 import type { AppCredentials, TokenGrant } from './identity';
@@ -42,6 +43,16 @@ export interface TokenResult {
   outcome: RotationOutcome;
   reason?: string;
   aadsts?: number;
+  /** Connect push of this run for the token (rotated, or a pending push retried): the worst product state. */
+  connect?: ProductSyncState;
+}
+
+/** What a run did for Connect: pushes after rotation, and retries of pending pushes. */
+export interface ConnectRunCounts {
+  /** Tokens pushed after their rotation, by worst product state. */
+  afterRotate: Record<ProductSyncState, number>;
+  /** Tokens not rotated in this run whose pending push was retried, by worst product state after it. */
+  retried: Record<ProductSyncState, number>;
 }
 
 export interface RotationSummary {
@@ -54,6 +65,15 @@ export interface RotationSummary {
   counts: Record<RotationOutcome, number>;
   stoppedByTimeBudget: boolean;
   results: TokenResult[];
+  /** Present when the Connect push is on. */
+  connect?: ConnectRunCounts;
+}
+
+/** What a rotation run hands to the Connect push along with a token. */
+export interface RunContext {
+  runId: string;
+  timeLeft: () => number;
+  concurrency: number;
 }
 
 export interface RotationDeps {
@@ -65,8 +85,15 @@ export interface RotationDeps {
   now?: () => number;
   sleep?: Sleep;
   writeLimiter?: SlidingWindowLimiter;
-  /** Called after a token is rotated and verified (Connect push). Its failures never undo the rotation. */
-  afterRotate?: (marketplace: Marketplace, token: StoredToken) => Promise<void>;
+  /**
+   * Called after a token is rotated and verified (Connect push). Its failures never undo the
+   * rotation. May return the worst Connect product state, which the run's summary counts.
+   */
+  afterRotate?: (marketplace: Marketplace, token: StoredToken, run: RunContext) => Promise<ProductSyncState | void>;
+  /** The `connect` tag a new version is written with (every product pending until pushed), so a crash before the push leaves it to the retry step. */
+  connectPendingTag?: (marketplace: Marketplace) => string | undefined;
+  /** After the rotation pass: retries pending Connect pushes of tokens the pass did not rotate. */
+  retryPendingSync?: (tokens: StoredTokenInfo[], run: RunContext) => Promise<RetryCounts>;
 }
 
 export interface RotationOptions {
@@ -161,7 +188,7 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
         const backoff = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
         const wait = Math.max(backoff, retryAfter(err) ?? 0);
         if (wait >= timeLeft()) throw err;
-        logger.warn(JSON.stringify({ event: 'RotationRetry', runId, step, attempt, waitMs: Math.round(wait) }));
+        logEvent(logger, 'warn', events.rotationRetry, { runId, step, attempt, waitMs: Math.round(wait) });
         await sleep(wait);
       }
     }
@@ -258,6 +285,10 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
       const tags: TokenTags = { ...current.tags, rotatedAt: at.toISOString(), status: 'active' };
       delete tags.lastError;
       delete tags.lastErrorAt;
+      // The `connect` tag speaks for its own version: the new one has not been pushed yet.
+      delete tags.connect;
+      const pendingTag = deps.connectPendingTag?.(marketplace);
+      if (pendingTag) tags.connect = pendingTag;
       let stored: StoredToken;
       try {
         stored = await writeAndVerify(current, grant.refreshToken, tags, new Date(at.getTime() + refreshTokenLifetimeDays * dayMs));
@@ -266,11 +297,14 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
         logEvent(logger, 'error', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', code: e.code, status: typeof e.details.statusCode === 'number' ? e.details.statusCode : undefined });
         return record({ marketplace: mp, outcome: 'store-failed', reason: e.code });
       }
-      record({ marketplace: mp, outcome: 'rotated' });
+      const result: TokenResult = { marketplace: mp, outcome: 'rotated' };
+      record(result);
       if (deps.afterRotate) {
-        await deps.afterRotate(marketplace, stored).catch((err: unknown) => {
+        const state = await deps.afterRotate(marketplace, stored, { runId, timeLeft, concurrency }).catch((err: unknown) => {
           logEvent(logger, 'error', events.connectSyncFailed, { runId, marketplace: mp, code: ensureAppError(err).code });
+          return 'failed' as const;
         });
+        if (state) result.connect = state;
       }
     } catch (err) {
       // Reads that kept failing: nothing was redeemed or written, so nothing changed.
@@ -287,6 +321,23 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
   const { started: startedCount } = await forEachBounded(candidates, concurrency, () => timeLeft() > margin, rotateOne);
   for (const t of candidates.slice(startedCount)) record({ marketplace: t.marketplace, outcome: 'not-reached' });
 
+  // Connect: retry pending pushes of tokens this pass did not rotate, even those not due for
+  // rotation, until Connect holds each token's current version. Within the same time budget.
+  let connectRetry: RetryCounts | undefined;
+  if (deps.retryPendingSync && timeLeft() > margin) {
+    const rotated = new Set(results.filter((r) => r.outcome === 'rotated').map((r) => r.marketplace));
+    const reached = candidates.slice(0, startedCount).filter((t) => !rotated.has(t.marketplace) && !inFlight.has(`${environment}/${t.marketplace}`));
+    try {
+      connectRetry = await deps.retryPendingSync(reached, { runId, timeLeft, concurrency });
+      for (const r of connectRetry.results) {
+        const entry = results.find((x) => x.marketplace === r.marketplace);
+        if (entry) entry.connect = r.state;
+      }
+    } catch (err) {
+      logEvent(logger, 'error', events.connectSyncFailed, { runId, step: 'retry', code: ensureAppError(err).code });
+    }
+  }
+
   const counts: Record<RotationOutcome, number> = { rotated: 0, transient: 0, 'needs-reauth': 0, 'invalid-client': 0, 'store-failed': 0, skipped: 0, 'not-reached': 0 };
   for (const r of results) counts[r.outcome]++;
   const summary: RotationSummary = {
@@ -300,6 +351,13 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
     stoppedByTimeBudget: startedCount < candidates.length,
     results,
   };
+  if (deps.afterRotate || deps.retryPendingSync) {
+    const zero = (): Record<ProductSyncState, number> => ({ ok: 0, pending: 0, failed: 0 });
+    const connect: ConnectRunCounts = { afterRotate: zero(), retried: zero() };
+    for (const r of results) if (r.outcome === 'rotated' && r.connect) connect.afterRotate[r.connect]++;
+    for (const r of connectRetry?.results ?? []) connect.retried[r.state]++;
+    summary.connect = connect;
+  }
   logEvent(logger, counts['store-failed'] + counts['invalid-client'] > 0 ? 'warn' : 'info', events.rotationRunCompleted, {
     runId,
     trigger: options.trigger,
@@ -315,6 +373,9 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
     failed: counts.transient + counts['needs-reauth'] + counts['invalid-client'] + counts['store-failed'],
     stoppedByTimeBudget: summary.stoppedByTimeBudget,
     durationMs: summary.durationMs,
+    connectSynced: summary.connect ? summary.connect.afterRotate.ok + summary.connect.retried.ok : undefined,
+    connectPending: summary.connect ? summary.connect.afterRotate.pending + summary.connect.retried.pending : undefined,
+    connectFailed: summary.connect ? summary.connect.afterRotate.failed + summary.connect.retried.failed : undefined,
   });
   return summary;
 }
@@ -331,11 +392,20 @@ export interface TokenHealth {
   daysLeft?: number;
   lastError?: string;
   lastErrorAt?: string;
-  connect?: string;
+  /** Per configured Connect product: whether Connect holds this (the latest) version. Only when the push is on. */
+  connect?: ProductHealth[];
 }
 
-/** Every token of the environment, fewest days left first. */
-export async function tokenHealth(store: SecretStore, environment: Settings['SERVICE_ENVIRONMENT'], now = Date.now()): Promise<TokenHealth[]> {
+/**
+ * Every token of the environment, fewest days left first. `connectProducts` (given when the
+ * Connect push is on) names each marketplace's configured products.
+ */
+export async function tokenHealth(
+  store: SecretStore,
+  environment: Settings['SERVICE_ENVIRONMENT'],
+  now = Date.now(),
+  connectProducts?: (marketplace: string) => string[],
+): Promise<TokenHealth[]> {
   const tokens = await store.listTokens(environment);
   return tokens
     .map((t) => {
@@ -347,7 +417,8 @@ export async function tokenHealth(store: SecretStore, environment: Settings['SER
       }
       if (t.tags.lastError) h.lastError = t.tags.lastError;
       if (t.tags.lastErrorAt) h.lastErrorAt = t.tags.lastErrorAt;
-      if (t.tags.connect) h.connect = t.tags.connect;
+      const products = connectProducts?.(t.marketplace) ?? [];
+      if (products.length > 0) h.connect = productHealth(t.tags.connect, products);
       return h;
     })
     .sort((a, b) => (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || a.marketplace.localeCompare(b.marketplace));

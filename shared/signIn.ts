@@ -2,6 +2,7 @@
  * The interactive flow (design.md "Generate"): begin at POST /api/start, complete at
  * GET /api/callback. Pure of Functions types; the handlers map outcomes to responses.
  */
+import type { ConnectPush, SyncOutcome } from './connect';
 import { adminConsentUrl, authorizeUrl, issuerOf } from './entra';
 import { AppError } from './errors';
 import { redeemCodeLazy } from './identityLazy';
@@ -73,7 +74,14 @@ export async function beginSignIn(settings: Settings, config: MarketplaceConfig,
 }
 
 export type CompleteResult =
-  | { kind: 'token'; marketplace: Marketplace; token: StoredToken; parameterName: string }
+  | {
+      kind: 'token';
+      marketplace: Marketplace;
+      token: StoredToken;
+      parameterName: string;
+      /** The Connect push of this token; absent when the push is off or the marketplace has no Connect products. */
+      connect?: SyncOutcome;
+    }
   | { kind: 'consent-needed'; marketplace: Marketplace; adminConsentUrl: string }
   | { kind: 'consent-granted' };
 
@@ -84,6 +92,8 @@ export interface CallbackDeps {
   logger: Logger;
   correlationId: string;
   now?: number;
+  /** The Connect push (connect.ts) for this invocation's store; undefined when it is off. */
+  connect?: (store: SecretStore) => ConnectPush | undefined;
 }
 
 /**
@@ -107,6 +117,9 @@ function isConsentError(error: string, description: string | null): boolean {
 }
 
 const codePattern = /^[\x21-\x7e]{1,4096}$/;
+
+/** How long the callback keeps retrying the Connect push before showing the page. */
+const generatePushBudgetMs = 15_000;
 
 async function openAndCheck(deps: CallbackDeps, query: URLSearchParams, cookieHeader: string | null, now: number): Promise<Transaction> {
   const cookie = readTransactionCookie(cookieHeader);
@@ -181,13 +194,25 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   if (idToken.iss !== issuerOf(settings.AUTHORITY_HOST, idToken.tid ?? '')) throw new AppError('transaction_invalid', 'id token issuer is not the configured authority', { details: { marketplace: marketplace.id } });
 
   const issuedAt = new Date(now);
+  const push = deps.connect?.(store);
+  // Written as pending for every Connect product, so if this invocation dies before the push,
+  // the next rotation run pushes it.
+  const pendingTag = push?.pendingTag(marketplace);
   let stored: StoredToken;
   try {
     stored = await store.putToken({
       marketplace: marketplace.id,
       environment: settings.SERVICE_ENVIRONMENT,
       value: grant.refreshToken,
-      tags: { marketplace: marketplace.id, environment: settings.SERVICE_ENVIRONMENT, model: marketplace.model, tenant: marketplace.tenantId, issuedAt: issuedAt.toISOString(), status: 'active' },
+      tags: {
+        marketplace: marketplace.id,
+        environment: settings.SERVICE_ENVIRONMENT,
+        model: marketplace.model,
+        tenant: marketplace.tenantId,
+        issuedAt: issuedAt.toISOString(),
+        status: 'active',
+        ...(pendingTag ? { connect: pendingTag } : {}),
+      },
       expiresOn: new Date(now + refreshTokenLifetimeDays * dayMs),
     });
   } catch (cause) {
@@ -201,5 +226,10 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
     version: stored.version,
     correlationId: deps.correlationId,
   });
-  return { kind: 'token', marketplace, token: stored, parameterName: connectParameterName(settings) };
+  // The token is safely stored before Connect hears of it; whatever Connect answers, the page
+  // still shows the token (and says where to paste it if Connect was not updated).
+  // A person is waiting: retries stop after ~15 s and the rest is left to the next rotation run.
+  const pushDeadline = Date.now() + generatePushBudgetMs;
+  const connect = push ? await push.sync(marketplace, stored, { trigger: 'generate', correlationId: deps.correlationId, timeLeft: () => pushDeadline - Date.now() }) : undefined;
+  return { kind: 'token', marketplace, token: stored, parameterName: connectParameterName(settings), ...(connect ? { connect } : {}) };
 }

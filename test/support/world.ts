@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listRegistrations } from '../../local/functionsCore';
+import { newStandInApiKey, startConnectStandIn, type ConnectStandIn } from '../../local/connectStandIn';
 import { startHost, type LocalHost } from '../../local/host';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
@@ -36,7 +37,23 @@ export interface WorldOptions {
   marketplaces?: unknown[];
   /** Consent already granted for MP-00002's tenant. */
   cpvConsented?: boolean;
+  /** Turns the Connect push on, against a Connect stand-in. */
+  connect?: WorldConnectOptions;
 }
+
+export interface WorldConnectOptions {
+  /** Connect products per marketplace ID, written as `connect_products_<environment>` (the stand-in knows them all). */
+  products: Record<string, string[]>;
+  /** The key as Connect issues it; a fresh `SU-…:…` key by default. */
+  apiKey?: string;
+  /** Store the key in the vault with its `ApiKey ` prefix (as copied from Connect's UI) instead of bare. */
+  storeWithScheme?: boolean;
+  /** Set CONNECT_API_KEY_SECRET_NAME but do not store the secret (an operator's mistake). */
+  secretMissing?: boolean;
+}
+
+/** Key Vault secret name of the Connect API key in the world. */
+export const connectApiKeySecretName = 'connect-api-key';
 
 export interface LogLine {
   level: string;
@@ -48,6 +65,9 @@ export interface World {
   host: LocalHost;
   simulator: IdentitySimulator;
   vault?: KeyVaultFake;
+  /** The Connect stand-in and its accepted key, when `connect` was given. */
+  connect?: ConnectStandIn;
+  connectApiKey?: string;
   store: SecretStore;
   logs: LogLine[];
   baseUrl: string;
@@ -109,8 +129,24 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
   });
 
+  const connectProducts = options.connect?.products ?? {};
+  const withConnect = (entry: unknown): unknown => {
+    const id = (entry as { id?: unknown }).id;
+    const products = typeof id === 'string' ? connectProducts[id] : undefined;
+    return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
+  };
   const configPath = join(dir, 'marketplaces.json');
-  writeFileSync(configPath, JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])] }));
+  writeFileSync(configPath, JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }));
+
+  let connect: ConnectStandIn | undefined;
+  const connectApiKey = options.connect ? (options.connect.apiKey ?? newStandInApiKey()) : undefined;
+  if (options.connect && connectApiKey) {
+    const allProducts = [...new Set(Object.values(connectProducts).flat())];
+    connect = await startConnectStandIn({
+      apiKeys: [connectApiKey],
+      products: Object.fromEntries(allProducts.map((id) => [id, ['refresh_token_test', 'refresh_token_production']])),
+    });
+  }
 
   for (const name of settingNames) delete process.env[name];
   Object.assign(process.env, {
@@ -123,6 +159,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     MARKETPLACE_CONFIG_PATH: configPath,
     ROTATION_SCHEDULE: '0 0 3 * * *',
   });
+  if (connect) Object.assign(process.env, { CONNECT_API_URL: connect.url, CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName });
+  const storedConnectKey = options.connect && !options.connect.secretMissing && connectApiKey ? `${options.connect.storeWithScheme ? 'ApiKey ' : ''}${connectApiKey}` : undefined;
 
   let vault: KeyVaultFake | undefined;
   if ((options.store ?? 'keyvault') === 'keyvault') {
@@ -130,6 +168,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     Object.assign(process.env, vault.identityEnv, { KEY_VAULT_URL: vault.url });
     vault.seed('cpv-client-secret', secrets.cpv);
     vault.seed('partner-secret-MP-00001', secrets.csp);
+    if (storedConnectKey) vault.seed(connectApiKeySecretName, storedConnectKey);
   } else {
     process.env.LOCAL_SECRET_STORE_DIR = join(dir, 'secrets');
   }
@@ -141,6 +180,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const fileStore = store as SecretStore & { setSecret(name: string, value: string): Promise<unknown> };
     await fileStore.setSecret('cpv-client-secret', secrets.cpv);
     await fileStore.setSecret('partner-secret-MP-00001', secrets.csp);
+    if (storedConnectKey) await fileStore.setSecret(connectApiKeySecretName, storedConnectKey);
   }
 
   const logs: LogLine[] = [];
@@ -150,6 +190,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     host,
     simulator,
     ...(vault ? { vault } : {}),
+    ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
     store,
     logs,
     baseUrl,
@@ -160,6 +201,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await host.close();
       await simulator.close();
       await vault?.close();
+      await connect?.close();
       resetSecretStoreCache();
     },
   };
