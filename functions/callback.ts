@@ -33,7 +33,7 @@ export async function callback(request: HttpRequest, context: InvocationContext)
         case 'consent-granted':
           return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce }), { cookies });
         case 'consent-needed':
-          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl }), { cookies });
+          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }), { cookies });
         case 'token': {
           const pushed = result.connect?.pushed;
           const connect = pushed && {

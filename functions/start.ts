@@ -1,5 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { AppError } from '../shared/errors';
+import { events } from '../shared/events';
+import { logEvent } from '../shared/log';
 import { getMarketplaceConfig } from '../shared/marketplaces';
 import { startPage } from '../shared/pages';
 import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
@@ -33,7 +35,9 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const config = getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH);
     const result = await beginSignIn(settings, config, form.get('marketplace'));
     if (result.kind === 'invalid-id') {
-      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason }));
+      // Logged so the correlation id leads somewhere (security.md 11); the typed value never is (security.md 5).
+      logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
+      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
     }
     return redirectResponse(result.location, site, [result.cookie]);
   });

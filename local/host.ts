@@ -102,6 +102,9 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     .map((r) => ({ r, regex: routeRegex(r.trigger.route ?? r.name), methods: (r.trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()) }));
   const timers = options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'timertrigger');
 
+  /** This host's own origin (known once listening); request URLs are built on it. */
+  let origin = `http://localhost:${options.port}`;
+
   const contextFor = (functionName: string) => {
     const invocationId = randomUUID();
     return new InvocationContext({
@@ -111,31 +114,51 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     });
   };
 
+  /**
+   * What the host itself answers (no route, a method the route does not declare, a body over the
+   * host limit, a crash): the same protective headers as the functions' answers, and a
+   * correlation id that is also logged, so these refusals are as safe and as traceable.
+   */
+  function hostAnswer(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+    const correlationId = randomUUID();
+    log({ level: status >= 500 ? 'error' : 'warning', functionName: 'host', invocationId: correlationId, message: JSON.stringify({ event: 'RequestRefused', status, correlationId }) });
+    res
+      .writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'Cache-Control': 'no-store',
+        'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+        'X-Correlation-Id': correlationId,
+        ...extra,
+      })
+      .end(`${message} (reference ${correlationId})\n`);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    // MUST (security.md 4): the URL handed to functions is this host's own, never built from the
+    // Host header a client sends; only the path and query are the client's.
+    let url: URL;
+    try {
+      const target = new URL(req.url ?? '/', 'http://target.invalid');
+      url = new URL(`${target.pathname}${target.search}`, origin);
+    } catch {
+      return hostAnswer(res, 400, 'Bad request');
+    }
     const path = url.pathname.replace(/^\/+/, '');
     const match = path.startsWith(`${prefix}/`) ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m) : undefined;
-    if (!match) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).end('Not found\n');
-      return;
-    }
+    if (!match) return hostAnswer(res, 404, 'Not found');
     const method = (req.method ?? 'GET').toUpperCase();
-    if (!match.h.methods.includes(method)) {
-      res.writeHead(405, { Allow: match.h.methods.join(', '), 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }).end('Method not allowed\n');
-      return;
-    }
+    if (!match.h.methods.includes(method)) return hostAnswer(res, 405, 'Method not allowed', { Allow: match.h.methods.join(', ') });
     const body = await readBody(req, maxBody);
-    if (body === 'too-large') {
-      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Request body too large\n');
-      return;
-    }
+    if (body === 'too-large') return hostAnswer(res, 413, 'Request body too large', { Connection: 'close' });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     const request = new HttpRequest({
       method,
       url: url.toString(),
       headers,
-      query: Object.fromEntries(url.searchParams),
+      // No `query`: HttpRequest then reads it from the URL, as in Azure, keeping repeated parameters.
       params: {},
       ...(body.length > 0 ? { body: { string: body.toString('utf8') } } : {}),
     });
@@ -156,8 +179,8 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}` });
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('Internal error\n');
+      if (!res.headersSent) hostAnswer(res, 500, 'Internal error');
+      else res.end();
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -166,6 +189,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  origin = `http://localhost:${port}`;
 
   async function invokeTimer(name: string, timer: Partial<Timer> = {}): Promise<unknown> {
     const r = timers.find((t) => t.name === name);

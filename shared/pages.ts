@@ -70,7 +70,12 @@ ${p.script ? html`<script nonce="${p.nonce}">${p.script}</script>` : ''}
 
 export const startPath = 'start';
 
-export function startPage(p: { environment: Environment; nonce: string; value?: string; error?: string }): Html {
+/** The correlation id a person can quote (security.md 11); the same id is in the logs. */
+function reference(correlationId: string): Html {
+  return html`<p class="ref">Reference: <code id="correlation-id">${correlationId}</code> — quote it when you contact support.</p>`;
+}
+
+export function startPage(p: { environment: Environment; nonce: string; value?: string; error?: string; correlationId?: string }): Html {
   const describedBy = p.error ? 'marketplace-hint marketplace-error' : 'marketplace-hint';
   return layout({
     title: 'Generate a refresh token',
@@ -84,7 +89,8 @@ export function startPage(p: { environment: Environment; nonce: string; value?: 
 <p class="hint" id="marketplace-hint">As shown in Connect, for example MP-12345.</p>
 ${p.error ? html`<p class="error" id="marketplace-error" role="alert">${p.error}</p>` : ''}
 <button type="submit">Generate Refresh Token</button>
-</form>`,
+</form>
+${p.error && p.correlationId ? reference(p.correlationId) : ''}`,
   });
 }
 
@@ -149,7 +155,7 @@ ${connectNotice(p)}
   });
 }
 
-export function consentPage(p: { environment: Environment; nonce: string; marketplace: string; adminConsentUrl: string }): Html {
+export function consentPage(p: { environment: Environment; nonce: string; marketplace: string; adminConsentUrl: string; correlationId?: string }): Html {
   return layout({
     title: 'Administrator approval needed',
     environment: p.environment,
@@ -157,7 +163,8 @@ export function consentPage(p: { environment: Environment; nonce: string; market
     body: html`<h1>An administrator must approve access first</h1>
 <p>Marketplace <strong>${p.marketplace}</strong> uses the CloudBlue application (CPV). The first time, an administrator of the partner tenant (Global Administrator or Privileged Role Administrator) must approve access to the Partner Center API for it.</p>
 <p><a class="button" id="admin-consent" href="${p.adminConsentUrl}">Approve access as an administrator</a></p>
-<p class="hint">If you are not an administrator of that tenant, send this page's link target to one. After approval, come back and generate the token again.</p>`,
+<p class="hint">If you are not an administrator of that tenant, send this page's link target to one. After approval, come back and generate the token again.</p>
+${p.correlationId ? reference(p.correlationId) : ''}`,
   });
 }
 
@@ -193,7 +200,7 @@ export function errorPage(p: ErrorPageInput): Html {
 <p><strong>What to do:</strong> ${p.todo}</p>
 ${p.extra ?? ''}
 ${p.retry === false ? '' : html`<p><a class="button" href="${startPath}">Start again</a></p>`}
-<p class="ref">Reference: <code id="correlation-id">${p.correlationId}</code> — quote it when you contact support.</p>`,
+${reference(p.correlationId)}`,
   });
 }
 

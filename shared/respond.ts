@@ -23,10 +23,21 @@ export interface ErrorResponseOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * The status of an error. A token request Entra refused for what the request brought (a replayed,
+ * forged or expired code, a verifier of another sign-in: `invalid_grant` and other OAuth errors)
+ * is the caller's fault, so 400; only an unreachable Entra or a broken app registration
+ * (`invalid_client`) is a gateway error.
+ */
+function statusOf(e: AppError): number {
+  if (e.code === 'token_redemption_failed' && (e.details.class === 'needs-reauth' || e.details.class === 'rejected')) return 400;
+  return httpStatusOf(e.code);
+}
+
 /** Maps any failure to a response; the only place that decides status codes for errors. */
 export function errorResponse(err: unknown, o: ErrorResponseOptions): WebResponse {
   const e = ensureAppError(err);
-  const status = httpStatusOf(e.code);
+  const status = statusOf(e);
   const fields = {
     code: e.code,
     status,

@@ -1,0 +1,322 @@
+/**
+ * Secrets never leak (issue 5; security.md 12, 14): every flow runs with known canary values
+ * (client secrets, the cookie key, a Connect API key, and every refresh token, authorization
+ * code, PKCE verifier and transaction cookie the run produces), then every log line, console
+ * line, response header and body (except the one token page showing its own token, and the
+ * Set-Cookie carrying its own cookie), redirect URL, exception message and Key Vault tag is
+ * searched for each of them. Zero hits.
+ */
+import { resetSettingsCache } from '../../shared/settings';
+import { openTransaction, transactionCookieName } from '../../shared/transaction';
+import { redeemCode, redeemRefreshToken } from '../../shared/identity';
+import { AppError } from '../../shared/errors';
+import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
+import { request, signIn, submitForm, tokenFromPage } from '../support/flow';
+import { secrets, startWorld, type World } from '../support/world';
+import { trackRun, writeFigures } from './support/figures';
+import { signInUntilCallback, testKey } from './support/probe';
+
+const shortKeyCanary = 'short-cookie-key-CANARY-91';
+
+const run = trackRun();
+let world: World;
+
+/** Everything the service said, as text, with what each piece may legitimately contain. */
+interface Output {
+  where: string;
+  text: string;
+  /** Canary values this output may contain (the token page's own token, the Set-Cookie's own cookie). */
+  allowed: Set<string>;
+}
+const outputs: Output[] = [];
+const consoleLines: string[] = [];
+const exceptions: string[] = [];
+
+/** Canary values by kind, filled as the flows produce them. */
+const canaries = {
+  clientSecret: new Set<string>([secrets.cpv, secrets.csp]),
+  cookieKey: new Set<string>([shortKeyCanary]),
+  apiKey: new Set<string>(),
+  refreshToken: new Set<string>(),
+  code: new Set<string>(),
+  verifier: new Set<string>(),
+  cookie: new Set<string>(),
+};
+
+const realFetch = globalThis.fetch;
+
+/** Records every answer of the service (not the simulator's) and the codes and cookies it is handed. */
+async function recordingFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+  const response = await realFetch(input, init);
+  if (!url.startsWith(world.baseUrl)) return response;
+  const target = new URL(url);
+  const code = target.searchParams.get('code');
+  if (code) canaries.code.add(code);
+  const body = await response.clone().text();
+  const setCookies = response.headers.getSetCookie();
+  const allowed = new Set<string>();
+  for (const sc of setCookies) {
+    const value = (sc.split(';')[0] ?? '').slice(`${transactionCookieName}=`.length);
+    if (value) {
+      canaries.cookie.add(value);
+      allowed.add(value);
+      const opened = await openTransaction(value, testKey());
+      if (opened.ok) canaries.verifier.add(opened.transaction.verifier);
+    }
+  }
+  const shownToken = tokenFromPage(body);
+  if (shownToken) canaries.refreshToken.add(shownToken);
+  const where = `${init?.method ?? 'GET'} ${target.pathname} → ${response.status}`;
+  const headerLines: string[] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headerLines.push(`${name}: ${value}`);
+  });
+  outputs.push({ where: `${where} headers`, text: headerLines.join('\n'), allowed: new Set() });
+  outputs.push({ where: `${where} Set-Cookie`, text: setCookies.join('\n'), allowed });
+  const location = response.headers.get('location');
+  if (location) outputs.push({ where: `${where} Location`, text: location, allowed: new Set() });
+  outputs.push({ where: `${where} body`, text: body, allowed: shownToken ? new Set([shownToken]) : new Set() });
+  return response;
+}
+
+function recordException(where: string, err: unknown): void {
+  const e = err instanceof Error ? err : new Error(String(err));
+  exceptions.push(`${where}: ${e.name}: ${e.message}\n${e.stack ?? ''}\n${err instanceof AppError ? JSON.stringify(err.details) : ''}`);
+}
+
+/** Every stored version of every secret: refresh tokens are canaries; tags must not contain any. */
+function harvestVault(): void {
+  const vault = world.vault;
+  if (!vault) throw new Error('needs the Key Vault fake');
+  for (const name of vault.secretNames()) {
+    for (const v of vault.versions(name)) {
+      if (name.startsWith('refresh-token-')) canaries.refreshToken.add(v.value);
+    }
+  }
+}
+
+const post = (path: string, body?: string, headers: Record<string, string> = {}) =>
+  request(`${world.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers },
+    ...(body !== undefined ? { body } : {}),
+  });
+
+beforeAll(async () => {
+  // The Connect push on, so the Connect API key is read and used by generate and rotate.
+  world = await startWorld({ store: 'keyvault', connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } } });
+  canaries.cookieKey.add(process.env.TRANSACTION_COOKIE_KEY ?? '');
+  canaries.apiKey.add(world.connectApiKey ?? '');
+  globalThis.fetch = recordingFetch as typeof fetch;
+  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    jest.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      consoleLines.push(args.map(String).join(' '));
+    });
+  }
+});
+
+afterAll(async () => {
+  globalThis.fetch = realFetch;
+  jest.restoreAllMocks();
+  await world?.close();
+});
+
+describe('a canary run through every flow (security.md 12)', () => {
+  run.it('generate (CSP)', async () => {
+    const r = await signIn(world, 'MP-00001');
+    expect(r.callback.status).toBe(200);
+  });
+
+  run.it('consent and generate (CPV)', async () => {
+    const first = await signIn(world, 'MP-00002');
+    expect(first.callback.status).toBe(403);
+    const link = /id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
+    const page = await request(link);
+    const accepted = await submitForm(link, page.body, 'Accept');
+    expect((await request(accepted.location ?? '')).status).toBe(200);
+    expect((await signIn(world, 'MP-00002')).callback.status).toBe(200);
+  });
+
+  run.it('status, HTML and JSON', async () => {
+    expect((await request(`${world.baseUrl}/api/status`)).status).toBe(200);
+    expect((await request(`${world.baseUrl}/api/status?format=json`)).status).toBe(200);
+  });
+
+  run.it('rotate now (all, then one), and the timer', async () => {
+    harvestVault();
+    expect((await post('/api/rotate')).status).toBe(200);
+    expect((await post('/api/rotate?marketplace=MP-00001')).status).toBe(200);
+    await world.host.invokeTimer('rotate').catch((err: unknown) => recordException('timer', err));
+    harvestVault();
+  });
+
+  run.it('every sign-in error: crossed state, tampered cookie, injected code, wrong tenant, Entra down or refusing, store failing', async () => {
+    // Crossed state and a tampered cookie.
+    const a = await signInUntilCallback(world, 'MP-00001');
+    const b = await signInUntilCallback(world, 'MP-00001');
+    expect((await request(a.callback.toString(), { headers: { cookie: b.cookie } })).status).toBe(400);
+    expect((await request(a.callback.toString(), { headers: { cookie: `${a.cookie.slice(0, -3)}xyz` } })).status).toBe(400);
+    // The victim's code with the attacker's transaction: Entra refuses the verifier.
+    const injected = new URL(b.callback);
+    injected.searchParams.set('code', a.callback.searchParams.get('code') ?? '');
+    expect((await request(injected.toString(), { headers: { cookie: b.cookie } })).status).toBe(400);
+    // Another tenant's account.
+    world.simulator.faults.apply({ kind: 'idTokenTenantOverride', tenant: tenants.other });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(403);
+    // Entra unavailable, unreachable, and the app's secret refused.
+    world.simulator.faults.apply({ kind: 'transient', count: 1, status: 503 });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(503);
+    world.simulator.faults.apply({ kind: 'networkFailure', count: 1 });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(503);
+    world.simulator.faults.apply({ kind: 'invalidClient', clientId: cspClientId, reason: 'invalidSecret' });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(502);
+    world.simulator.faults.clear();
+    // Connect refusing the key, and Connect down: the token page says so, nothing logs the key.
+    world.connect?.faults.add({ kind: 'reject', status: 401 });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(200);
+    world.connect?.faults.add({ kind: 'unavailable', status: 503, retryAfterSeconds: 0, count: 2 });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(200);
+    world.connect?.faults.clear();
+    // The token is issued and even written, but the write answers 500: the page must not show it, nothing may log it.
+    world.vault?.faults.error('write', 1, { afterCommit: true });
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(503);
+    harvestVault();
+  });
+
+  run.it('every rotation error: revoked, invalid client, Entra down, store failing', async () => {
+    world.simulator.faults.apply([
+      { kind: 'refreshTokenRevoked', tenant: tenants.csp },
+      { kind: 'invalidClient', clientId: cpvClientId, reason: 'expiredSecret' },
+    ]);
+    expect((await post('/api/rotate')).status).toBe(200);
+    world.simulator.faults.clear();
+    // A fresh CSP token (the revoked one needs a person), then Entra down and Key Vault failing during rotation.
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(200);
+    world.simulator.faults.apply({ kind: 'transient', count: 10, status: 503, retryAfterSeconds: 0 });
+    expect((await post('/api/rotate?marketplace=MP-00001')).status).toBe(200);
+    world.simulator.faults.clear();
+    world.vault?.faults.error('write', 1, { afterCommit: true });
+    expect((await post('/api/rotate?marketplace=MP-00001')).status).toBe(200);
+    world.vault?.faults.unavailable('any', 20);
+    expect((await post('/api/rotate')).status).toBeGreaterThanOrEqual(200);
+    expect((await request(`${world.baseUrl}/api/status?format=json`)).status).toBe(503);
+    world.vault?.faults.clear();
+    harvestVault();
+  });
+
+  run.it('every request error: method, size, type, cross-site, unknown marketplace', async () => {
+    await request(`${world.baseUrl}/api/start`, { method: 'PUT' });
+    await request(`${world.baseUrl}/api/callback`, { method: 'DELETE' });
+    await post('/api/start', `marketplace=${'A'.repeat(3000)}`);
+    await post('/api/start', 'marketplace=MP-00001', { 'content-type': 'text/plain' });
+    await post('/api/start', 'marketplace=MP-00001', { 'sec-fetch-site': 'cross-site' });
+    await post('/api/start', 'marketplace=MP-99999');
+    await post('/api/start', 'marketplace=mp-1');
+    await request(`${world.baseUrl}/api/callback?admin_consent=False&error=access_denied`);
+  });
+
+  run.it('invalid settings: the message names the setting, never its value', async () => {
+    const saved = process.env.TRANSACTION_COOKIE_KEY;
+    process.env.TRANSACTION_COOKIE_KEY = shortKeyCanary;
+    resetSettingsCache();
+    try {
+      const r = await request(`${world.baseUrl}/api/start`);
+      expect(r.status).toBe(500);
+      expect(world.logs.some((l) => l.message.includes('TRANSACTION_COOKIE_KEY'))).toBe(true);
+    } finally {
+      process.env.TRANSACTION_COOKIE_KEY = saved;
+      resetSettingsCache();
+    }
+  });
+
+  run.it('exceptions from the identity port name the failure, never the token, code or secret', async () => {
+    const token = [...canaries.refreshToken][0] ?? '';
+    const code = [...canaries.code][0] ?? '';
+    world.simulator.faults.apply({ kind: 'refreshTokenRevoked', refreshToken: token });
+    const app = { authorityHost: world.simulator.url, tenantId: tenants.csp, clientId: cspClientId, clientSecret: secrets.csp };
+    await redeemRefreshToken(app, token).then(
+      () => exceptions.push('no exception for a revoked token'),
+      (err: unknown) => recordException('redeemRefreshToken', err),
+    );
+    await redeemCode(app, { code, codeVerifier: [...canaries.verifier][0] ?? '', redirectUri: world.callbackUrl, nonce: 'n' }).then(
+      () => exceptions.push('no exception for a spent code'),
+      (err: unknown) => recordException('redeemCode', err),
+    );
+    await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) => recordException('redeemRefreshToken wrong secret', err));
+    world.simulator.faults.clear();
+    expect(exceptions.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('the search', () => {
+  /**
+   * A leak may be partial (a prefix in a log line, a value cut by a page): every 24-character
+   * fragment of every canary is searched for, as is and URL-encoded. Fragments two canaries share
+   * (the JWE header every cookie starts with) identify nothing and are left out.
+   */
+  const fragmentLength = 24;
+  function fragmentOwners(): Map<string, { kind: string; value: string }> {
+    const owners = new Map<string, { kind: string; value: string } | null>();
+    for (const [kind, values] of Object.entries(canaries)) {
+      for (const value of values) {
+        if (!value) continue;
+        for (const form of new Set([value, encodeURIComponent(value)])) {
+          const windows = form.length <= fragmentLength ? [form] : Array.from({ length: form.length - fragmentLength + 1 }, (_, i) => form.slice(i, i + fragmentLength));
+          for (const w of windows) {
+            const seen = owners.get(w);
+            owners.set(w, seen === undefined || (seen !== null && seen.value === value) ? { kind, value } : null);
+          }
+        }
+      }
+    }
+    return new Map([...owners].filter((e): e is [string, { kind: string; value: string }] => e[1] !== null));
+  }
+
+  run.it('found every kind of canary (the run really produced tokens, codes, verifiers and cookies)', () => {
+    harvestVault();
+    const counts = Object.fromEntries(Object.entries(canaries).map(([k, v]) => [k, v.size]));
+    expect(counts.refreshToken).toBeGreaterThanOrEqual(5);
+    expect(counts.code).toBeGreaterThanOrEqual(8);
+    expect(counts.verifier).toBeGreaterThanOrEqual(8);
+    expect(counts.cookie).toBeGreaterThanOrEqual(8);
+    expect(counts.verifier).toBe(counts.cookie);
+    expect(counts.apiKey).toBe(1);
+    // The push really used the key.
+    expect(world.connect?.stats.writes).toBeGreaterThanOrEqual(2);
+  });
+
+  run.it('zero hits in logs, console, responses, redirect URLs, exception messages and Key Vault tags', () => {
+    const haystacks: Output[] = [
+      ...outputs,
+      ...world.logs.map((l, i) => ({ where: `log ${i} (${l.functionName} ${l.level})`, text: l.message, allowed: new Set<string>() })),
+      ...consoleLines.map((text, i) => ({ where: `console ${i}`, text, allowed: new Set<string>() })),
+      ...exceptions.map((text, i) => ({ where: `exception ${i}`, text, allowed: new Set<string>() })),
+      ...(world.vault?.secretNames() ?? []).flatMap((name) =>
+        (world.vault?.versions(name) ?? []).map((v) => ({ where: `tags of ${name}/${v.version}`, text: `${v.contentType ?? ''} ${JSON.stringify(v.tags ?? {})}`, allowed: new Set<string>() })),
+      ),
+    ];
+    const owners = fragmentOwners();
+    const shortest = Math.min(...[...owners.keys()].map((k) => k.length));
+    const hits = new Set<string>();
+    let scanned = 0;
+    for (const h of haystacks) {
+      scanned += h.text.length;
+      for (let i = 0; i + shortest <= h.text.length; i++) {
+        for (const len of shortest === fragmentLength ? [fragmentLength] : [shortest, fragmentLength]) {
+          const owner = owners.get(h.text.slice(i, i + len));
+          if (owner && !h.allowed.has(owner.value)) hits.add(`${owner.kind} in ${h.where}`);
+        }
+      }
+    }
+    if (run.complete()) writeFigures('canary', {
+      test: 'test/security/canary.test.ts',
+      canaries: Object.fromEntries(Object.entries(canaries).map(([k, v]) => [k, v.size])),
+      outputsSearched: { responses: outputs.filter((o) => o.where.endsWith(' body')).length, logLines: world.logs.length, consoleLines: consoleLines.length, exceptions: exceptions.length },
+      fragments: owners.size,
+      charactersScanned: scanned,
+      hits: hits.size,
+    });
+    expect([...hits]).toEqual([]);
+  });
+});
