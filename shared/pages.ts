@@ -297,6 +297,11 @@ function connectCell(r: import('./rotation').TokenHealth): Html | string {
   )}`;
 }
 
+/** `2026-11-27 11:50 UTC`: a person reads the minute, the JSON keeps the full ISO time. */
+function shortTime(iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
+}
+
 export function statusPage(p: { environment: Environment; nonce: string; rows: import('./rotation').TokenHealth[]; generatedAt: string; connectPush?: boolean }): Html {
   const needsPerson = p.rows.filter((r) => r.status === 'needs-reauth').length;
   const connectRefused = p.rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
@@ -317,7 +322,7 @@ ${
 <tbody>
 ${p.rows.map(
   (r) =>
-    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ?? 'never'}</td><td>${r.issuedAt}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
+    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
 )}
 </tbody>
 </table>`,
