@@ -9,13 +9,11 @@ import {
   isSecretName,
   notATokenError,
   parseTokenTags,
+  prepareTokenWrite,
+  type SecretStoreOperation,
   secretWriteProblem,
   storedTokenFrom,
-  tagsBelongTo,
-  tagsMismatchError,
-  tokenTagsToRecord,
   withoutValue,
-  type SecretStoreOperation,
 } from './index';
 import {
   tokenContentType,
@@ -125,11 +123,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   async putToken(input: PutTokenInput): Promise<StoredToken> {
-    const name = tokenSecretName(input.marketplace, input.environment);
-    if (!tagsBelongTo(input.tags, input.marketplace, input.environment)) throw tagsMismatchError('putToken', name);
-    const tags = tokenTagsToRecord(input.tags);
-    const problem = secretWriteProblem(name, input.value, tags);
-    if (problem) throw invalidSecretError('putToken', name, problem);
+    const { name, record: tags } = prepareTokenWrite('putToken', input, input.tags, input.value);
     const stored = await this.append('putToken', name, { value: input.value, contentType: tokenContentType, tags, exp: toSeconds(input.expiresOn) });
     const token = toStoredToken(stored, input.marketplace, input.environment);
     if (!token) throw new AppError('internal', `File store wrote secret '${name}' but cannot read it back as a token`);
@@ -137,11 +131,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
-    const name = tokenSecretName(token.marketplace, token.environment);
-    if (!tagsBelongTo(tags, token.marketplace, token.environment)) throw tagsMismatchError('updateTokenTags', name);
-    const record = tokenTagsToRecord(tags);
-    const problem = secretWriteProblem(name, '', record);
-    if (problem) throw invalidSecretError('updateTokenTags', name, problem);
+    const { name, record } = prepareTokenWrite('updateTokenTags', token, tags);
     await withFileLock(this.pathOf(name), async () => {
       const file = await this.read('updateTokenTags', name);
       const version = file?.versions.find((v) => v.version === token.version);

@@ -4,7 +4,7 @@ import { AppError } from '../errors';
 import { environments, secretNameSchema, type Environment, type Settings } from '../settings';
 import type * as FileStoreModule from './fileStore';
 import type * as KeyVaultStoreModule from './keyVaultStore';
-import { tokenContentType, type Model, type SecretStore, type StoredToken, type StoredTokenInfo, type TokenStatus, type TokenTags } from './store';
+import { tokenContentType, tokenSecretName, type Model, type SecretStore, type StoredToken, type StoredTokenInfo, type TokenStatus, type TokenTags } from './store';
 
 /**
  * The secret store: `openSecretStore(settings)` picks Azure Key Vault or the local file store,
@@ -86,6 +86,25 @@ export function secretWriteProblem(name: string, value: string, tags: Record<str
   const long = entries.find(([k, v]) => k.length > secretLimits.maxTagNameLength || v.length > secretLimits.maxTagValueLength);
   if (long) return `tag '${long[0].slice(0, 64)}' is longer than Key Vault allows`;
   return undefined;
+}
+
+/**
+ * The checks both stores make before writing a token or its tags: the tags belong to that
+ * marketplace and environment, and Key Vault's limits hold. Returns the secret name and the
+ * tags as stored; throws an AppError that never mentions the value.
+ */
+export function prepareTokenWrite(
+  operation: 'putToken' | 'updateTokenTags',
+  target: { marketplace: string; environment: Environment },
+  tags: TokenTags,
+  value = '',
+): { name: string; record: Record<string, string> } {
+  const name = tokenSecretName(target.marketplace, target.environment);
+  if (!tagsBelongTo(tags, target.marketplace, target.environment)) throw tagsMismatchError(operation, name);
+  const record = tokenTagsToRecord(tags);
+  const problem = secretWriteProblem(name, value, record);
+  if (problem) throw invalidSecretError(operation, name, problem);
+  return { name, record };
 }
 
 // Records keyed by the unions make the compiler flag a status or model added in store.ts but not here.

@@ -7,12 +7,9 @@ import {
   isSecretName,
   notATokenError,
   parseTokenTags,
-  secretWriteProblem,
-  storedTokenFrom,
-  tagsBelongTo,
-  tagsMismatchError,
-  tokenTagsToRecord,
+  prepareTokenWrite,
   type SecretStoreOperation,
+  storedTokenFrom,
   withoutValue,
 } from './index';
 import {
@@ -93,11 +90,7 @@ export class KeyVaultSecretStore implements SecretStore {
   }
 
   async putToken(input: PutTokenInput): Promise<StoredToken> {
-    const name = tokenSecretName(input.marketplace, input.environment);
-    if (!tagsBelongTo(input.tags, input.marketplace, input.environment)) throw tagsMismatchError('putToken', name);
-    const tags = tokenTagsToRecord(input.tags);
-    const problem = secretWriteProblem(name, input.value, tags);
-    if (problem) throw invalidSecretError('putToken', name, problem);
+    const { name, record: tags } = prepareTokenWrite('putToken', input, input.tags, input.value);
     let stored: KeyVaultSecret;
     try {
       stored = await this.writer.setSecret(name, input.value, { contentType: tokenContentType, tags, expiresOn: input.expiresOn });
@@ -114,11 +107,7 @@ export class KeyVaultSecretStore implements SecretStore {
   }
 
   async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
-    const name = tokenSecretName(token.marketplace, token.environment);
-    if (!tagsBelongTo(tags, token.marketplace, token.environment)) throw tagsMismatchError('updateTokenTags', name);
-    const record = tokenTagsToRecord(tags);
-    const problem = secretWriteProblem(name, '', record);
-    if (problem) throw invalidSecretError('updateTokenTags', name, problem);
+    const { name, record } = prepareTokenWrite('updateTokenTags', token, tags);
     try {
       // Only tags are sent: the SDK leaves out contentType and attributes it was not given, and
       // Key Vault keeps what a PATCH leaves out (value, expiry, content type).
