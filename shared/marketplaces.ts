@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from './errors';
 import { isMarketplaceId } from './marketplaceId';
 import { type Environment, environments, secretNameSchema } from './settings';

@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from './errors';
 
 /** The two deployments of the service. Each has its own Function App, Key Vault and start URL. */

@@ -1,5 +1,5 @@
 import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt } from 'jose';
+import type * as Jose from 'jose';
 import type { Environment } from './settings';
 
 /**
@@ -51,11 +51,19 @@ export function transactionKey(secret: string): Uint8Array {
   return key;
 }
 
+let jose: typeof Jose | undefined;
+/** jose is loaded on the first seal or open: the start page's GET (the cold start a person waits on) never needs it. */
+function loadJose(): typeof Jose {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose
+  jose ??= require('jose') as typeof Jose;
+  return jose;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export async function sealTransaction(tx: Transaction, key: Uint8Array): Promise<string> {
-  return new CompactEncrypt(encoder.encode(JSON.stringify(tx))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key);
+  return new (loadJose().CompactEncrypt)(encoder.encode(JSON.stringify(tx))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key);
 }
 
 export type OpenResult =
@@ -71,7 +79,7 @@ export async function openTransaction(sealed: string | undefined, key: Uint8Arra
   if (sealed.length > transactionCookieMaxLength || !/^[A-Za-z0-9_.-]+$/.test(sealed)) return { ok: false, reason: 'invalid' };
   let tx: Transaction;
   try {
-    const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+    const { plaintext, protectedHeader } = await loadJose().compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
     if (protectedHeader.alg !== 'dir' || protectedHeader.enc !== 'A256GCM') return { ok: false, reason: 'invalid' };
     tx = JSON.parse(decoder.decode(plaintext)) as Transaction;
   } catch {

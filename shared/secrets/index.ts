@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../errors';
 import { environments, secretNameSchema, type Environment, type Settings } from '../settings';
 import type * as FileStoreModule from './fileStore';

@@ -1,0 +1,281 @@
+#!/usr/bin/env node
+// `npm run package`: bundles the functions for production into deploy/ (what azd uploads).
+//
+//   deploy/host.json                 the repo's host.json, or the default below
+//   deploy/package.json              name, version, "main"; no dependencies (everything is bundled)
+//   deploy/dist/index.js             entry point: turns source maps on, then loads app.js
+//   deploy/dist/app.js  (+ .map)     every function, shared/, @azure/functions, zod, jose
+//   deploy/dist/sdk.js  (+ .map)     msal-node, @azure/identity, @azure/keyvault-secrets:
+//                                    loaded on first use only (callback, status, rotation)
+//   deploy/config/marketplaces.json  the operator's file, copied from config/
+//
+// Why this layout ("split", the default): the Functions worker loads every entry file named by
+// "main" at startup, so one entry file with one copy of @azure/functions is cheaper than one
+// bundle per function; and the Azure SDKs (~2 MB) are kept out of that file, so a cold start
+// of the start page neither reads nor compiles them. `npm run bench` measures the other layouts
+// (`--layout single|per-function|esm-split`) next to this one; docs/PERFORMANCE.md has figures.
+//
+// The worker hands registrations to `@azure/functions-core`, which it provides by intercepting
+// CommonJS require(); so that module stays external and the bundle stays CommonJS.
+//
+// Usage: node scripts/package.mjs [--out deploy] [--config config/marketplaces.json] [--allow-missing-config]
+//                                 [--layout split|single|per-function|esm-split] [--minify]
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const layouts = ['split', 'single', 'per-function', 'esm-split'];
+
+/** The SDKs that only callback, status and rotation need; in the split layout they live in dist/sdk.js. */
+export const lazySdks = ['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets'];
+
+/**
+ * host.json when the repository has none. HTTP and timer triggers are built into the Functions
+ * host, so no extension bundle is loaded (less host start-up work). Sampling is off: the alert
+ * rules query the service's log events (traces), and a sampled-out event is a missed alert.
+ */
+export const defaultHostJson = {
+  version: '2.0',
+  logging: {
+    logLevel: { default: 'Information' },
+    applicationInsights: { samplingSettings: { isEnabled: false } },
+  },
+};
+
+/** The function files (functions/*.ts, repo-relative), sorted: one per registered function. */
+export function functionFiles(root = repoRoot) {
+  return readdirSync(join(root, 'functions'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => `functions/${f}`);
+}
+
+const baseName = (entry) => entry.replace(/^.*[\\/]/, '').replace(/\.ts$/, '');
+
+/**
+ * Zod's classic API re-exports every locale (`z.locales`, ~40 languages, ~360 kB) although
+ * only English is configured by default and this service uses no other. Leaving the others
+ * out of the bundle makes it smaller and faster to compile on a cold start.
+ */
+export const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: "export { default as en } from './en.js';\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/** In app.js, each lazily used SDK becomes a property of the one external sdk.js, required on first use. */
+const sdkFromSidecar = (used) => ({
+  name: 'sdk-sidecar',
+  setup(build) {
+    const filter = new RegExp(`^(${lazySdks.map((s) => s.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sdk-sidecar' }));
+    build.onResolve({ filter: /^\.\/sdk\.js$/, namespace: 'sdk-sidecar' }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'sdk-sidecar' }, (args) => {
+      used.add(args.path);
+      return { contents: `module.exports = require('./sdk.js')[${JSON.stringify(args.path)}];\n`, loader: 'js' };
+    });
+  },
+});
+
+function commonOptions(root, { minify = false } = {}) {
+  return {
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    // The worker provides it (it intercepts require); it is not a package.
+    external: ['@azure/functions-core'],
+    // Maps carry mappings only: stack traces need no sources, and a smaller map parses faster.
+    sourcemap: 'linked',
+    sourcesContent: false,
+    minify,
+    keepNames: minify,
+    logLevel: 'warning',
+    metafile: true,
+    tsconfig: join(root, 'tsconfig.json'),
+  };
+}
+
+/**
+ * Entry file that turns Node's source-map support on before anything with a map is loaded, so
+ * no app setting (NODE_OPTIONS / languageWorkers__node__arguments) is needed and the worker's
+ * own files are left alone. module.setSourceMapsSupport (Node ≥ 22.14) supersedes
+ * process.setSourceMapsEnabled.
+ */
+function loaderSource(targets, esm) {
+  const enable = [
+    '// Source maps first: Node applies them only to files loaded after this (stack traces in Application Insights).',
+    esm ? "import { setSourceMapsSupport } from 'node:module';" : "const { setSourceMapsSupport } = require('node:module');",
+    "if (typeof setSourceMapsSupport === 'function') setSourceMapsSupport(true);",
+    'else process.setSourceMapsEnabled(true);',
+  ].join('\n');
+  if (esm) return `${enable}\n${targets.map((t) => `await import(${JSON.stringify(t)});`).join('\n')}\n`;
+  return `'use strict';\n${enable}\n${targets.map((t) => `require(${JSON.stringify(t)});`).join('\n')}\n`;
+}
+
+function entryContents(entries) {
+  return entries.map((f) => `import ${JSON.stringify('./' + f.replace(/\.ts$/, ''))};`).join('\n') + '\n';
+}
+
+/**
+ * Builds the deployment package into `outDir`. Returns what it wrote (paths relative to outDir)
+ * and esbuild's metafiles. Throws with a clear message when the configuration file
+ * (config/marketplaces.json) is missing, unless allowMissingConfig. `entries` (repo-relative
+ * .ts files, default functions/*.ts) and `withConfig` let the bench package its hello-world.
+ */
+export async function packageApp({
+  root = repoRoot,
+  outDir = join(root, 'deploy'),
+  allowMissingConfig = false,
+  layout = 'split',
+  minify = false,
+  entries = functionFiles(root),
+  withConfig = true,
+  configFile = join(root, 'config', 'marketplaces.json'),
+} = {}) {
+  if (!layouts.includes(layout)) throw new Error(`Unknown layout '${layout}' (one of: ${layouts.join(', ')})`);
+  const configSource = resolve(configFile);
+  if (withConfig && !existsSync(configSource) && !allowMissingConfig) {
+    throw new Error(
+      `the marketplace configuration file is missing (${relative(process.cwd(), configSource) || configSource}): the package ships the operator's ` +
+        `config/marketplaces.json (app setting MARKETPLACE_CONFIG_PATH). Create it (docs/DEPLOY.md, "The marketplace configuration file") ` +
+        `or pass --allow-missing-config to package without it.`,
+    );
+  }
+  const out = resolve(outDir);
+  // rmSync below: never the repository or a folder that contains it.
+  if (!relative(out, resolve(root)).startsWith('..')) throw new Error(`outDir ${out} contains the repository`);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, 'dist'), { recursive: true });
+
+  const dist = join(out, 'dist');
+  const common = commonOptions(root, { minify });
+  const metafiles = [];
+  let main;
+
+  if (layout === 'split' || layout === 'single') {
+    const sdksUsed = new Set();
+    const app = await esbuild.build({
+      ...common,
+      stdin: { contents: entryContents(entries), resolveDir: root, sourcefile: 'entry.ts', loader: 'ts' },
+      outfile: join(dist, 'app.js'),
+      format: 'cjs',
+      plugins: layout === 'split' ? [zodEnglishOnly, sdkFromSidecar(sdksUsed)] : [zodEnglishOnly],
+    });
+    metafiles.push(app.metafile);
+    if (sdksUsed.size > 0) {
+      const sdk = await esbuild.build({
+        ...common,
+        stdin: {
+          contents: `module.exports = {\n${lazySdks.map((s) => `  ${JSON.stringify(s)}: require(${JSON.stringify(s)}),`).join('\n')}\n};\n`,
+          resolveDir: root,
+          sourcefile: 'sdk.js',
+          loader: 'js',
+        },
+        outfile: join(dist, 'sdk.js'),
+        format: 'cjs',
+      });
+      metafiles.push(sdk.metafile);
+    }
+    writeFileSync(join(dist, 'index.js'), loaderSource(['./app.js'], false));
+    main = 'dist/index.js';
+  } else if (layout === 'per-function') {
+    // One self-contained bundle per function, each behind its own loader (main is a glob).
+    const entryPoints = Object.fromEntries(entries.map((f) => [`bundles/${baseName(f)}`, join(root, f)]));
+    const built = await esbuild.build({ ...common, entryPoints, outdir: dist, format: 'cjs', plugins: [zodEnglishOnly] });
+    metafiles.push(built.metafile);
+    mkdirSync(join(dist, 'functions'), { recursive: true });
+    for (const name of entries.map(baseName)) {
+      writeFileSync(join(dist, 'functions', `${name}.js`), loaderSource([`../bundles/${name}.js`], false));
+    }
+    main = 'dist/functions/*.js';
+  } else {
+    // ES modules with code splitting: one entry per function, shared code in chunks. The
+    // worker imports .mjs entries; require() (for @azure/functions-core) comes from createRequire.
+    const entryPoints = Object.fromEntries(entries.map((f) => [`functions/${baseName(f)}`, join(root, f)]));
+    const built = await esbuild.build({
+      ...common,
+      entryPoints,
+      outdir: join(dist, 'esm'),
+      format: 'esm',
+      splitting: true,
+      outExtension: { '.js': '.mjs' },
+      chunkNames: 'chunks/[name]-[hash]',
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+      plugins: [zodEnglishOnly],
+    });
+    metafiles.push(built.metafile);
+    writeFileSync(join(dist, 'index.mjs'), loaderSource(entries.map((f) => `./esm/functions/${baseName(f)}.mjs`), true));
+    main = 'dist/index.mjs';
+  }
+
+  const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const deployPackage = {
+    name: rootPackage.name,
+    version: rootPackage.version,
+    private: true,
+    description: rootPackage.description,
+    license: rootPackage.license,
+    main,
+    // Everything is bundled: no dependencies, and nothing for the server to install.
+    dependencies: {},
+    ...(rootPackage.engines ? { engines: rootPackage.engines } : {}),
+  };
+  writeFileSync(join(out, 'package.json'), JSON.stringify(deployPackage, null, 2) + '\n');
+
+  const hostJson = join(root, 'host.json');
+  if (existsSync(hostJson)) copyFileSync(hostJson, join(out, 'host.json'));
+  else writeFileSync(join(out, 'host.json'), JSON.stringify(defaultHostJson, null, 2) + '\n');
+
+  if (withConfig && existsSync(configSource)) {
+    mkdirSync(join(out, 'config'), { recursive: true });
+    copyFileSync(configSource, join(out, 'config', 'marketplaces.json'));
+  }
+
+  return { outDir: out, layout, main, files: listFiles(out), metafiles };
+}
+
+/** Every file under dir, relative, with '/' separators, sorted. */
+export function listFiles(dir, base = dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...listFiles(path, base));
+    else files.push(relative(base, path).split('\\').join('/'));
+  }
+  return files.sort();
+}
+
+function parseArgs(argv) {
+  const options = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--allow-missing-config') options.allowMissingConfig = true;
+    else if (arg === '--minify') options.minify = true;
+    else if (arg === '--out') options.outDir = resolve(argv[++i] ?? '');
+    else if (arg === '--layout') options.layout = argv[++i];
+    else if (arg === '--config') options.configFile = resolve(argv[++i] ?? '');
+    else throw new Error(`Unknown argument ${arg} (usage: package.mjs [--out DIR] [--config FILE] [--allow-missing-config] [--layout ${layouts.join('|')}] [--minify])`);
+  }
+  return options;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  try {
+    const result = await packageApp(parseArgs(process.argv.slice(2)));
+    const { statSync } = await import('node:fs');
+    const bytes = result.files.reduce((sum, f) => sum + statSync(join(result.outDir, f)).size, 0);
+    console.log(`${relative(process.cwd(), result.outDir) || '.'}: ${result.files.length} files, ${(bytes / 1024).toFixed(0)} KiB (layout ${result.layout})`);
+    for (const f of result.files) console.log(`  ${f}`);
+  } catch (err) {
+    console.error(`package failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}

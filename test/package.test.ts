@@ -1,0 +1,294 @@
+/**
+ * The deployment package (`npm run package` → scripts/package.mjs): exactly the files Azure
+ * needs, every function registered from the bundle as from the source, source maps that point
+ * at the TypeScript, and the Azure SDKs loaded only when a function needs them.
+ *
+ * The bundle is exercised two ways: required here under the local core stand-in (jest maps
+ * `@azure/functions-core` to local/functionsCore.ts), and in a plain Node process that provides
+ * `@azure/functions-core` the way the Functions worker does (intercepting require), serving the
+ * start page, the status page and a rotation against the Key Vault fake and the identity
+ * simulator. Run through scripts/with-local-tls.mjs (it provides and trusts the certificate).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
+import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
+import type { Registration } from '../local/functionsCore';
+import { tokenContentType, tokenSecretName, tokenTagsToRecord } from '../shared/secrets/index';
+
+const repo = resolve(__dirname, '..');
+const work = mkdtempSync(join(tmpdir(), 'connect-ms-auth-package-'));
+const out = join(work, 'deploy');
+
+const tenant = '0b7c1f5e-0000-4000-8000-00000000a001';
+const client = { clientId: 'c5900000-0000-4000-8000-0000000000a1', secretName: 'partner-secret-MP-00001', secret: randomBytes(24).toString('base64url') };
+const callbackUrl = 'http://localhost:7071/api/callback';
+const marketplaces = {
+  marketplaces: [
+    {
+      id: 'MP-00001',
+      model: 'CSP',
+      partner_tenant_id_test: tenant,
+      partner_tenant_id_production: tenant,
+      partner_client_id_test: client.clientId,
+      partner_client_id_production: client.clientId,
+      partner_client_secret_test: client.secretName,
+      partner_client_secret_production: client.secretName,
+      redirect_uri_test: callbackUrl,
+      redirect_uri_production: callbackUrl,
+    },
+  ],
+};
+const configFile = join(work, 'marketplaces.json');
+
+function runPackage(...args: string[]) {
+  return spawnSync(process.execPath, [join(repo, 'scripts', 'package.mjs'), ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
+}
+
+function listFiles(dir: string, base = dir): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name), base) : [join(dir, e.name).slice(base.length + 1)]))
+    .sort();
+}
+
+/** Name, trigger type, route, methods, auth level and schedule of each registration. */
+function shapeOf(registrations: Registration[]) {
+  return registrations
+    .map((r) => ({ name: r.name, type: r.trigger.type, route: r.trigger.route, methods: r.trigger.methods, authLevel: r.trigger.authLevel, schedule: r.trigger.schedule }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function registrationsOf(load: () => void): Registration[] {
+  let registrations: Registration[] = [];
+  jest.isolateModules(() => {
+    load();
+    registrations = (require('../local/functionsCore') as typeof import('../local/functionsCore')).listRegistrations();
+  });
+  return registrations;
+}
+
+beforeAll(() => {
+  writeFileSync(configFile, JSON.stringify(marketplaces, null, 2));
+  const result = runPackage('--out', out, '--config', configFile);
+  if (result.status !== 0) throw new Error(`npm run package failed: ${result.stderr}`);
+}, 120_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the deployment package', () => {
+  test('holds exactly host.json, package.json, the bundles with their maps and the configuration file', () => {
+    expect(listFiles(out)).toEqual([
+      'config/marketplaces.json',
+      'dist/app.js',
+      'dist/app.js.map',
+      'dist/index.js',
+      'dist/sdk.js',
+      'dist/sdk.js.map',
+      'host.json',
+      'package.json',
+    ]);
+    expect(JSON.parse(readFileSync(join(out, 'config', 'marketplaces.json'), 'utf8'))).toEqual(marketplaces);
+    expect(JSON.parse(readFileSync(join(out, 'host.json'), 'utf8'))).toMatchObject({ version: '2.0' });
+  });
+
+  test('package.json names the entry point and installs nothing', () => {
+    const root = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg).toMatchObject({ name: root.name, version: root.version, main: 'dist/index.js', dependencies: {} });
+    expect(pkg).not.toHaveProperty('devDependencies');
+    expect(pkg).not.toHaveProperty('scripts');
+    expect(existsSync(join(out, String(pkg.main)))).toBe(true);
+  });
+
+  test('contains no TypeScript, no tests, no local mode and no bench code', () => {
+    expect(listFiles(out).filter((f) => /\.tsx?$/.test(f))).toEqual([]);
+    for (const map of ['app.js.map', 'sdk.js.map']) {
+      const { sources } = JSON.parse(readFileSync(join(out, 'dist', map), 'utf8')) as { sources: string[] };
+      const ours = sources.filter((s) => !s.includes('node_modules/')).map((s) => s.replace(/^(\.\.\/)+/, ''));
+      for (const s of ours) expect(s).not.toMatch(/(^|\/)(test|local|bench|scripts)\//);
+    }
+    const app = readFileSync(join(out, 'dist', 'app.js'), 'utf8');
+    for (const marker of ['identitySimulator', 'keyVaultFake', 'functionsCore', 'startHost']) expect(app).not.toContain(marker);
+  });
+
+  test('has linked source maps that point at the TypeScript sources, and turns them on before loading the bundle', () => {
+    for (const js of ['app.js', 'sdk.js']) {
+      expect(readFileSync(join(out, 'dist', js), 'utf8').trimEnd().endsWith(`//# sourceMappingURL=${js}.map`)).toBe(true);
+    }
+    const map = JSON.parse(readFileSync(join(out, 'dist', 'app.js.map'), 'utf8')) as { version: number; sources: string[]; mappings: string };
+    expect(map.version).toBe(3);
+    expect(map.mappings.length).toBeGreaterThan(0);
+    for (const file of ['functions/start.ts', 'functions/callback.ts', 'functions/status.ts', 'functions/rotate.ts', 'functions/rotateNow.ts', 'shared/signIn.ts']) {
+      expect(map.sources.some((s) => s.endsWith(file))).toBe(true);
+    }
+    const index = readFileSync(join(out, 'dist', 'index.js'), 'utf8');
+    expect(index).toContain('setSourceMapsSupport(true)');
+    expect(index.indexOf('process.setSourceMapsEnabled(true)')).toBeGreaterThanOrEqual(0);
+    expect(index.indexOf('process.setSourceMapsEnabled(true)')).toBeLessThan(index.indexOf('require("./app.js")'));
+  });
+
+  test('keeps the Azure SDKs out of the bundle the start page loads', () => {
+    const sourcesOf = (map: string) => (JSON.parse(readFileSync(join(out, 'dist', map), 'utf8')) as { sources: string[] }).sources;
+    // msal-node's own maps name its sources `@azure/src/…`; msal-common is what it is built on.
+    const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|core-rest-pipeline)\//;
+    expect(sourcesOf('app.js.map').filter((s) => sdkPackages.test(s))).toEqual([]);
+    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets']) expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
+    expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain('require("./sdk.js")');
+  });
+
+  test('registers the same functions from the bundle as from the source, under the local core stand-in', () => {
+    const fromSource = registrationsOf(() => {
+      for (const f of ['start', 'callback', 'status', 'rotate', 'rotateNow']) require(`../functions/${f}`);
+    });
+    const fromBundle = registrationsOf(() => require(join(out, 'dist', 'app.js')));
+    expect(fromBundle.map((r) => r.name).sort()).toEqual(['callback', 'rotate', 'rotateNow', 'start', 'status']);
+    expect(shapeOf(fromBundle)).toEqual(shapeOf(fromSource));
+  });
+
+  test('refuses to package without the marketplace configuration, unless told to', () => {
+    const missing = join(work, 'no-such-marketplaces.json');
+    const refused = runPackage('--out', join(work, 'refused'), '--config', missing);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('marketplace configuration file is missing');
+    expect(refused.stderr).toContain('config/marketplaces.json');
+    expect(refused.stderr).toContain('--allow-missing-config');
+
+    const allowed = runPackage('--out', join(work, 'allowed'), '--config', missing, '--allow-missing-config');
+    expect(allowed.status).toBe(0);
+    expect(listFiles(join(work, 'allowed')).filter((f) => f.startsWith('config/'))).toEqual([]);
+  }, 120_000);
+});
+
+/**
+ * A stand-in for the Functions worker: it provides `@azure/functions-core` by intercepting
+ * require() (as the worker's setupCoreModule does), loads package.json "main" and invokes the
+ * registered handlers with real HttpRequest / InvocationContext objects.
+ */
+const workerHarness = `
+'use strict';
+const Module = require('node:module');
+const { join } = require('node:path');
+const appDir = process.argv[2];
+const registered = new Map();
+const coreApi = {
+  version: '3.10.1',
+  hostVersion: '4.1040.0',
+  registerHook: () => ({ dispose() {} }),
+  setProgrammingModel() {},
+  getProgrammingModel() {},
+  registerFunction(metadata, handler) { registered.set(metadata.name, { metadata, handler }); return { dispose() {} }; },
+  log() {},
+};
+Module.prototype.require = new Proxy(Module.prototype.require, {
+  apply(target, thisArg, args) { return args[0] === '@azure/functions-core' ? coreApi : Reflect.apply(target, thisArg, args); },
+});
+const sdkLoaded = () => Object.keys(require.cache).some((f) => f === join(appDir, 'dist', 'sdk.js'));
+(async () => {
+  const pkg = require(join(appDir, 'package.json'));
+  require(join(appDir, pkg.main));
+  const { HttpRequest, InvocationContext } = require(process.env.FUNCTIONS_LIBRARY);
+  const invoke = async (name, method, path) => {
+    const request = new HttpRequest({ method, url: 'http://localhost:7071' + path, headers: {}, query: Object.fromEntries(new URL(path, 'http://x').searchParams), params: {} });
+    const context = new InvocationContext({ invocationId: 'test-' + name, functionName: name, logHandler: () => {} });
+    const response = await registered.get(name).handler(request, context);
+    return { status: response.status, body: response.body };
+  };
+  const report = { names: [...registered.keys()].sort(), sdkAfterLoad: sdkLoaded() };
+  // An error thrown in the bundle (invalid settings, rethrown by the timer): its stack must name the TypeScript.
+  const environment = process.env.SERVICE_ENVIRONMENT;
+  process.env.SERVICE_ENVIRONMENT = 'staging';
+  const timerContext = new InvocationContext({ invocationId: 'test-rotate', functionName: 'rotate', logHandler: () => {} });
+  report.failedTimerStack = await registered.get('rotate').handler({ isPastDue: false }, timerContext).then(() => '', (err) => String(err.stack));
+  process.env.SERVICE_ENVIRONMENT = environment;
+  report.start = await invoke('start', 'GET', '/api/start');
+  report.sdkAfterStart = sdkLoaded();
+  report.status = await invoke('status', 'GET', '/api/status?format=json');
+  report.sdkAfterStatus = sdkLoaded();
+  report.rotate = await invoke('rotateNow', 'POST', '/api/rotate?marketplace=MP-00001');
+  process.stdout.write(JSON.stringify(report));
+})().catch((err) => { process.stderr.write(String(err && err.stack || err)); process.exit(1); });
+`;
+
+describe('the bundle under a worker-like @azure/functions-core', () => {
+  let simulator: IdentitySimulator;
+  let fake: KeyVaultFake;
+
+  beforeAll(async () => {
+    const certPath = process.env.LOCAL_TLS_CERT;
+    const keyPath = process.env.LOCAL_TLS_KEY;
+    if (!certPath || !keyPath) throw new Error('Run the tests with: node scripts/with-local-tls.mjs npx jest');
+    const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+    simulator = await startIdentitySimulator({ tls, clients: [{ clientId: client.clientId, clientSecret: client.secret, redirectUris: [callbackUrl], multiTenant: false }] });
+    fake = await startKeyVaultFake({ tls });
+    fake.seed(client.secretName, client.secret);
+    fake.seed(tokenSecretName('MP-00001', 'test'), simulator.issueRefreshTokenFor({ clientId: client.clientId, tenant }), {
+      contentType: tokenContentType,
+      tags: tokenTagsToRecord({ marketplace: 'MP-00001', environment: 'test', model: 'CSP', tenant, issuedAt: '2026-10-01T00:00:00.000Z', status: 'active' }),
+      expiresOn: new Date(Date.now() + 60 * 24 * 3600 * 1000),
+    });
+  });
+
+  afterAll(async () => {
+    await simulator?.close();
+    await fake?.close();
+  });
+
+  test('serves the start page without loading the SDKs, loads them for status and rotation, and maps stack traces to TypeScript', async () => {
+    const harness = join(work, 'worker-harness.js');
+    writeFileSync(harness, workerHarness);
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [harness, out], {
+        cwd: out,
+        env: {
+          PATH: process.env.PATH,
+          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+          FUNCTIONS_LIBRARY: require.resolve('@azure/functions'),
+          SERVICE_ENVIRONMENT: 'test',
+          CALLBACK_URL: callbackUrl,
+          AUTHORITY_HOST: simulator.url,
+          KEY_VAULT_URL: fake.url,
+          ...fake.identityEnv,
+          TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
+          MARKETPLACE_CONFIG_PATH: 'config/marketplaces.json',
+        },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      child.on('exit', (code) => done({ code, stdout, stderr }));
+    });
+    expect(run.stderr).not.toMatch(/Error/);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      names: string[];
+      sdkAfterLoad: boolean;
+      failedTimerStack: string;
+      start: { status: number; body: string };
+      sdkAfterStart: boolean;
+      status: { status: number; body: string };
+      sdkAfterStatus: boolean;
+      rotate: { status: number; body: string };
+    };
+    expect(report.names).toEqual(['callback', 'rotate', 'rotateNow', 'start', 'status']);
+    // Source maps are on: the stack names shared/settings.ts and functions/rotate.ts, not dist/app.js.
+    expect(report.failedTimerStack).toMatch(/shared\/settings\.ts:\d+:\d+/);
+    expect(report.failedTimerStack).toMatch(/functions\/rotate\.ts:\d+:\d+/);
+    expect(report.failedTimerStack).not.toContain('app.js');
+    expect(report.sdkAfterLoad).toBe(false);
+    expect(report.start.status).toBe(200);
+    expect(report.start.body).toContain('Generate Refresh Token');
+    expect(report.sdkAfterStart).toBe(false);
+
+    expect(report.status.status).toBe(200);
+    expect((JSON.parse(report.status.body) as { tokens: { marketplace: string }[] }).tokens.map((t) => t.marketplace)).toEqual(['MP-00001']);
+    expect(report.sdkAfterStatus).toBe(true);
+
+    expect(report.rotate.status).toBe(200);
+    expect((JSON.parse(report.rotate.body) as { counts: { rotated: number } }).counts.rotated).toBe(1);
+    expect(fake.versions(tokenSecretName('MP-00001', 'test'))).toHaveLength(2);
+  }, 60_000);
+});
