@@ -282,11 +282,11 @@ interface LoadRow {
 /** The same small schema written three ways: what each way of importing zod costs a cold start. */
 const zodVariants: { what: string; source: string }[] = [
   {
-    what: "zod, `import { z } from 'zod'` (as shared/ does)",
+    what: "zod, `import { z } from 'zod'` (the usual form)",
     source: "import { z } from 'zod';\nexport const s = z.object({ a: z.string().regex(/^x/), b: z.coerce.number().int().min(1).default(4), c: z.url({ protocol: /^https?$/ }).optional(), d: z.enum(['a', 'b']) });\n",
   },
   {
-    what: "zod, `import * as z from 'zod'`",
+    what: "zod, `import * as z from 'zod'` (as shared/ does)",
     source: "import * as z from 'zod';\nexport const s = z.object({ a: z.string().regex(/^x/), b: z.coerce.number().int().min(1).default(4), c: z.url({ protocol: /^https?$/ }).optional(), d: z.enum(['a', 'b']) });\n",
   },
   {
@@ -1010,10 +1010,8 @@ function whatStandsInTheWay(r: Report): string {
           ? `: the same schema costs ${ms(named.ms)} to load with \`import { z } from 'zod'\`, ${ms(namespace.ms)} with \`import * as z from 'zod'\` and ${ms(mini.ms)} with \`zod/mini\`. ` +
             "The named import hands the bundler zod's whole namespace object, so nothing of it can be left out; the namespace import lets esbuild drop what is unused."
           : '.') +
-        ' The fix is in shared/: `import * as z from \'zod\'` instead of `import { z } from \'zod\'` in settings.ts, marketplaces.ts, secrets/index.ts and secrets/fileStore.ts ' +
-        '(same API, no other change; all four, since one named import anywhere in the bundle keeps the whole namespace). ' +
-        'With that and the transaction change below applied to a copy of the sources, this bench (run once on that copy while it was written) measured 1.13× ' +
-        '(paired quartiles 0.99–1.31×) with a 529 KiB `dist/app.js`. Moving the schemas the start page loads (settings.ts, marketplaces.ts, secrets/index.ts) to `zod/mini` ' +
+        ' shared/ already imports zod as a namespace (`import * as z from \'zod\'`, in every file: one named import anywhere would keep the whole namespace), and ' +
+        'jose is loaded on the first cookie seal, so the GET never evaluates it. Moving the schemas the start page loads (settings.ts, marketplaces.ts, secrets/index.ts) to `zod/mini` ' +
         'would take most of the rest of zod off the cold start (compare the last two rows of the table in 1.).',
     );
   }
@@ -1036,10 +1034,9 @@ function whatStandsInTheWay(r: Report): string {
         `The service's own code adds ${us(t(gt) - t(sg))} per GET (rendering the page with a fresh CSP nonce) and ${us(t(pt) - t(sp))} per POST.`,
         r.composition.some((c) => c.part === 'jose')
           ? 'Most of the POST\'s share is sealing the transaction cookie: jose encrypts through WebCrypto, which hops to the libuv thread pool and back for every cookie. ' +
-            'The fix is in shared/transaction.ts: seal and open the same JWE (`dir`, `A256GCM`) with node:crypto\'s synchronous AES-256-GCM. A prototype of that change ' +
-            '(measured once while writing this bench, not by it) passed test/unit/transaction.test.ts unchanged, jose-sealed cookies included; it cut the start handler\'s POST ' +
-            'from about 300 µs to about 90 µs per call in-process, doubled POST throughput in an interleaved A/B on this machine (1,541 → 3,022 req/s, hello-world 13,669), ' +
-            'and takes jose (~47 kB) off the cold start.'
+            'Sealing the same JWE (`dir`, `A256GCM`) with node:crypto\'s synchronous AES-256-GCM would cut that: a prototype (measured once while writing this bench, not by it) ' +
+            'took the start handler\'s POST from about 300 µs to about 90 µs per call and doubled POST throughput in an interleaved A/B (1,541 → 3,022 req/s, hello-world 13,669). ' +
+            'It is not applied: the project takes JWE from jose rather than writing its own, a person submits this form once, and even then the POST would stay far below 80 %.'
           : '',
         'On Azure every invocation, hello-world\'s too, also pays the hop from the Functions host to the Node worker, which this local host does not have; ' +
           'the same per-request work is then a smaller share. That hop cannot be measured on this machine.',

@@ -112,8 +112,9 @@ function commonOptions(root, { minify = false } = {}) {
 function loaderSource(targets, esm) {
   const enable = [
     '// Source maps first: Node applies them only to files loaded after this (stack traces in Application Insights).',
-    esm ? "import { setSourceMapsSupport } from 'node:module';" : "const { setSourceMapsSupport } = require('node:module');",
-    "if (typeof setSourceMapsSupport === 'function') setSourceMapsSupport(true);",
+    // A namespace import: a named import of an export Node 20 lacks would fail to link.
+    esm ? "import * as nodeModule from 'node:module';" : "const nodeModule = require('node:module');",
+    "if (typeof nodeModule.setSourceMapsSupport === 'function') nodeModule.setSourceMapsSupport(true);",
     'else process.setSourceMapsEnabled(true);',
   ].join('\n');
   if (esm) return `${enable}\n${targets.map((t) => `await import(${JSON.stringify(t)});`).join('\n')}\n`;
