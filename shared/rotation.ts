@@ -17,6 +17,7 @@ import { logEvent, type Logger } from './log';
 import { forEachBounded, keyVaultWrites, realSleep, type SlidingWindowLimiter, type Sleep } from './pacing';
 import { forEnvironment, type Marketplace, type MarketplaceConfig } from './marketplaces';
 import type { Settings } from './settings';
+import { landedAlready, storeRetryAfterMs } from './secrets/newVersion';
 import type { SecretStore, StoredToken, StoredTokenInfo, TokenTags } from './secrets/store';
 import { refreshTokenLifetimeDays } from './signIn';
 
@@ -121,10 +122,6 @@ function failureOf(err: unknown): TokenFailure | undefined {
   return err instanceof AppError && 'failure' in err ? (err as AppError & { failure: TokenFailure }).failure : undefined;
 }
 
-function storeRetryAfter(err: unknown): number | undefined {
-  const e = ensureAppError(err);
-  return typeof e.details.retryAfterMs === 'number' ? e.details.retryAfterMs : undefined;
-}
 
 export async function rotateAll(deps: RotationDeps, options: RotationOptions): Promise<RotationSummary> {
   const now = deps.now ?? Date.now;
@@ -195,6 +192,7 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
   }
 
   async function writeAndVerify(current: StoredToken, value: string, tags: TokenTags, expiresOn: Date): Promise<StoredToken> {
+    const input = { marketplace: current.marketplace, environment: current.environment, value, tags, expiresOn };
     let written: StoredToken | undefined;
     let tried = false;
     await withRetries(
@@ -203,22 +201,19 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
         // A write that failed or timed out may still have landed: look before writing again, so
         // one run never adds two versions for one token.
         if (tried) {
-          const latest = await store.getToken(current.marketplace, current.environment).catch(() => undefined);
-          if (latest && latest.version !== current.version && latest.value === value) {
-            written = latest;
-            return;
-          }
+          written = await landedAlready(store, input, current.version);
+          if (written) return;
         }
         tried = true;
         await limiter.acquire();
-        written = await store.putToken({ marketplace: current.marketplace, environment: current.environment, value, tags, expiresOn });
+        written = await store.putToken(input);
       },
       () => true,
-      storeRetryAfter,
+      storeRetryAfterMs,
     );
     const stored = written as StoredToken;
     // Read back and compare before counting it as done (security.md 15).
-    const back = await withRetries('read-back', () => store.getToken(current.marketplace, current.environment), () => true, storeRetryAfter);
+    const back = await withRetries('read-back', () => store.getToken(current.marketplace, current.environment), () => true, storeRetryAfterMs);
     if (!back || back.value !== value) {
       throw new AppError('secret_store_failed', 'Read-back of the new version did not return it', { details: { marketplace: current.marketplace } });
     }
@@ -239,7 +234,7 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
     inFlight.add(`${environment}/${mp}`);
     try {
       // 1. Read the latest version; if another run rotated it since we listed, leave it.
-      const current = await withRetries('read', () => store.getToken(mp, environment), () => true, storeRetryAfter);
+      const current = await withRetries('read', () => store.getToken(mp, environment), () => true, storeRetryAfterMs);
       if (!current) return record({ marketplace: mp, outcome: 'skipped', reason: 'missing' });
       if (current.version !== info.version) return record({ marketplace: mp, outcome: 'skipped', reason: 'rotated-by-another-run' });
 
@@ -262,7 +257,7 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
           // token value is untouched (it is dead at Microsoft anyway, and nothing deletes versions).
           const tags: TokenTags = { ...current.tags, status: 'needs-reauth', lastError: `needs-reauth:${failure.reason}`, lastErrorAt: new Date(now()).toISOString() };
           await limiter.acquire();
-          await withRetries('mark', () => store.updateTokenTags(current, tags), () => true, storeRetryAfter).catch((markErr: unknown) => {
+          await withRetries('mark', () => store.updateTokenTags(current, tags), () => true, storeRetryAfterMs).catch((markErr: unknown) => {
             logEvent(logger, 'error', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', step: 'mark', code: ensureAppError(markErr).code });
           });
           logEvent(logger, 'error', events.tokenNeedsReauth, fields);

@@ -11,6 +11,7 @@ import { logEvent, type Logger } from './log';
 import { findMarketplace, type Marketplace, type MarketplaceConfig } from './marketplaces';
 import { parseMarketplaceId } from './marketplaceId';
 import type { Settings } from './settings';
+import { putNewTokenVersion } from './secrets/newVersion';
 import type { SecretStore, StoredToken } from './secrets/store';
 import {
   newTransaction,
@@ -200,7 +201,7 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   const pendingTag = push?.pendingTag(marketplace);
   let stored: StoredToken;
   try {
-    stored = await store.putToken({
+    stored = await putNewTokenVersion(store, {
       marketplace: marketplace.id,
       environment: settings.SERVICE_ENVIRONMENT,
       value: grant.refreshToken,

@@ -109,3 +109,43 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     }
   });
 });
+
+describe('storing a freshly issued token where a person is waiting', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ store: 'keyvault' });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+  afterEach(() => world.vault?.faults.clear());
+
+  const versions = () => world.vault?.versions('refresh-token-test-MP-00001') ?? [];
+
+  it('a transient Key Vault failure is retried once: the token is shown and stored, as one version', async () => {
+    const before = versions().length;
+    world.vault?.faults.unavailable('write', 1);
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(200);
+    expect(versions().length - before).toBe(1);
+    expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(tokenFromPage(callback.body));
+  });
+
+  it('a write that failed after it landed is not written again', async () => {
+    const before = versions().length;
+    world.vault?.faults.error('write', 1, { afterCommit: true });
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(200);
+    expect(versions().length - before).toBe(1);
+  });
+
+  it('a vault that keeps failing: no token is shown, the page says it could not be stored (503)', async () => {
+    const before = versions().length;
+    world.vault?.faults.unavailable('write', 5);
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(503);
+    expect(callback.body).toContain('The token could not be stored');
+    expect(tokenFromPage(callback.body)).toBeUndefined();
+    expect(versions().length).toBe(before);
+  });
+});
