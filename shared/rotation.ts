@@ -240,7 +240,12 @@ export async function rotateAll(deps: RotationDeps, options: RotationOptions): P
 
       const creds = await credentialsFor(marketplace);
       if ('missing' in creds) {
-        logEvent(logger, 'error', events.invalidClient, { runId, marketplace: mp, model: marketplace.model, reason: 'secret-missing', secretName: creds.missing });
+        // Like invalid_client: one operator alert per missing secret per run, not one per token.
+        const key = `missing:${creds.missing}`;
+        if (!blockedApps.has(key)) {
+          blockedApps.add(key);
+          logEvent(logger, 'error', events.invalidClient, { runId, marketplace: mp, model: marketplace.model, reason: 'secret-missing', secretName: creds.missing });
+        }
         return record({ marketplace: mp, outcome: 'invalid-client', reason: 'secret-missing' });
       }
       if (blockedApps.has(creds.appKey)) return record({ marketplace: mp, outcome: 'invalid-client', reason: 'app-blocked-in-run' });
