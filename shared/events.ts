@@ -19,5 +19,13 @@ export const events = {
   connectSyncCompleted: 'ConnectSyncCompleted',
   connectSyncNotRecorded: 'ConnectSyncNotRecorded',
   configurationInvalid: 'ConfigurationInvalid',
+  /** Key Vault's SecretNearExpiry for a token arrived (Event Grid) and that marketplace was rotated at once. */
+  secretNearExpiryReceived: 'SecretNearExpiryReceived',
+  /** A credential the service uses (client secret, certificate, Connect API key) expires within 30 days. */
+  credentialExpiring: 'CredentialExpiring',
+  /** A token's latest version is one the service did not write, or is disabled: a person must look. */
+  tokenNeedsAttention: 'TokenNeedsAttention',
+  /** Partner Center accepted a token (MFA, role): the only way a token becomes current. */
+  tokenVerified: 'TokenVerified',
 } as const;
 export type EventName = (typeof events)[keyof typeof events];
