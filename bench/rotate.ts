@@ -8,9 +8,10 @@
  * BENCH_TIME_BUDGET_MS choose the run. Prints one JSON line with the result.
  */
 import { readFileSync } from 'node:fs';
-import { redeemRefreshTokenLazy } from '../shared/identityLazy';
-import { parseMarketplaceConfig } from '../shared/marketplaces';
-import { rotateAll, type RotationOutcome } from '../shared/rotation';
+import { redeemRefreshTokenLazy } from '../shared/identity/lazy';
+import { parseMarketplaceConfig } from '../shared/marketplaces/config';
+import type { RotationOutcome } from '../shared/rotation/outcomes';
+import { rotateAll } from '../shared/rotation/rotateAll';
 import { createKeyVaultStore } from '../shared/secrets/keyVaultStore';
 import { loadSettings } from '../shared/settings';
 

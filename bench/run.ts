@@ -31,7 +31,8 @@ import autocannon from 'autocannon';
 import * as esbuild from 'esbuild';
 import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
-import { tokenContentType, tokenSecretName, tokenTagsToRecord } from '../shared/secrets';
+import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
+import { tokenTagsToRecord } from '../shared/secrets/tags';
 import { kib, markdownTable, median, mib, round, runChild, send, startChild, stopChild, textTable, type Answer } from './lib';
 import type { RotationBenchResult } from './rotate';
 

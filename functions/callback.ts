@@ -1,11 +1,14 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { connectPushFor } from '../shared/connect';
-import { getMarketplaceConfig } from '../shared/marketplaces';
-import { consentGrantedPage, consentPage, tokenPage } from '../shared/pages';
-import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
-import { openSecretStore } from '../shared/secrets';
-import { clearedTransactionCookie, completeSignIn } from '../shared/signIn';
-import { htmlResponse } from '../shared/web';
+import { connectPushFor } from '../shared/connect/push';
+import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { openSecretStore } from '../shared/secrets/open';
+import { clearedTransactionCookie } from '../shared/signIn/cookie';
+import { completeSignIn } from '../shared/signIn/complete';
+import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
+import { consentGrantedPage, consentPage } from '../shared/web/pages/consent';
+import { tokenPage } from '../shared/web/pages/token';
+import { allMethods } from '../shared/web/requestGuards';
+import { htmlResponse, siteOf } from '../shared/web/responses';
 
 /** Microsoft redirects here: verify the transaction, redeem the code, store the token, show it once. */
 export async function callback(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

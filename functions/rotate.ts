@@ -2,7 +2,7 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { ensureAppError } from '../shared/errors';
 import { events } from '../shared/events';
 import { logEvent } from '../shared/log';
-import { runRotation } from '../shared/rotationRun';
+import { runRotation } from '../shared/rotation/runRotation';
 import { getSettings } from '../shared/settings';
 
 /** Timer: rotates every stored token of this environment (schedule: app setting ROTATION_SCHEDULE). */
@@ -18,5 +18,5 @@ export async function rotate(timer: Timer, context: InvocationContext): Promise<
   }
 }
 
-// runOnStartup stays off (security.md 23): every cold start would otherwise rotate everything.
+// runOnStartup stays off (docs/SECURITY.md 23): every cold start would otherwise rotate everything.
 app.timer('rotate', { schedule: '%ROTATION_SCHEDULE%', runOnStartup: false, handler: rotate });

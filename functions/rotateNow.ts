@@ -1,9 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { AppError } from '../shared/errors';
-import { parseMarketplaceId } from '../shared/marketplaceId';
-import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
-import { runRotation } from '../shared/rotationRun';
-import { jsonResponse } from '../shared/web';
+import { parseMarketplaceId } from '../shared/marketplaces/id';
+import { runRotation } from '../shared/rotation/runRotation';
+import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
+import { allMethods } from '../shared/web/requestGuards';
+import { jsonResponse, siteOf } from '../shared/web/responses';
 
 /** POST /api/rotate[?marketplace=MP-…]: rotate now (all, or one marketplace) and return the run's summary. Function key. */
 export async function rotateNow(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -2,11 +2,12 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { AppError } from '../shared/errors';
 import { events } from '../shared/events';
 import { logEvent } from '../shared/log';
-import { getMarketplaceConfig } from '../shared/marketplaces';
-import { startPage } from '../shared/pages';
-import { allMethods, errorResponse, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
-import { beginSignIn } from '../shared/signIn';
-import { htmlResponse, isCrossSitePost, maxFormBodyBytes, redirectResponse } from '../shared/web';
+import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { beginSignIn } from '../shared/signIn/begin';
+import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
+import { startPage } from '../shared/web/pages/start';
+import { allMethods, isCrossSitePost, maxFormBodyBytes } from '../shared/web/requestGuards';
+import { htmlResponse, redirectResponse, siteOf } from '../shared/web/responses';
 
 /** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
 export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -35,7 +36,7 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const config = getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH);
     const result = await beginSignIn(settings, config, form.get('marketplace'));
     if (result.kind === 'invalid-id') {
-      // Logged so the correlation id leads somewhere (security.md 11); the typed value never is (security.md 5).
+      // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
       return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
     }

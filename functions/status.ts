@@ -1,10 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { forEnvironment, getMarketplaceConfig } from '../shared/marketplaces';
-import { statusPage } from '../shared/pages';
-import { allMethods, methodNotAllowed, siteOf, withSettings } from '../shared/respond';
-import { tokenHealth } from '../shared/rotation';
-import { openSecretStore } from '../shared/secrets';
-import { htmlResponse, jsonResponse } from '../shared/web';
+import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { lookupMarketplace } from '../shared/marketplaces/marketplace';
+import { openSecretStore } from '../shared/secrets/open';
+import { tokenHealth } from '../shared/status/tokenHealth';
+import { methodNotAllowed, withSettings } from '../shared/web/errorResponse';
+import { statusPage } from '../shared/web/pages/status';
+import { allMethods } from '../shared/web/requestGuards';
+import { htmlResponse, jsonResponse, siteOf } from '../shared/web/responses';
 
 /** Health of every token of this environment: JSON for tools, an HTML table for a person. Function key. */
 export async function status(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -21,8 +23,8 @@ export async function status(request: HttpRequest, context: InvocationContext): 
       const connectPush = Boolean(settings.CONNECT_API_KEY_SECRET_NAME);
       const config = connectPush ? getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH) : undefined;
       const connectProducts = config && ((marketplace: string) => {
-        const entry = config.entries.get(marketplace.toUpperCase());
-        return entry ? forEnvironment(entry, environment).connectProducts : [];
+        const found = lookupMarketplace(config, marketplace, environment);
+        return found.kind === 'found' ? found.marketplace.connectProducts : [];
       });
       const rows = await tokenHealth(await openSecretStore(settings), environment, now.getTime(), connectProducts);
       if (wantsJson) return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows });

@@ -91,7 +91,7 @@ function serializeCookie(c: NonNullable<HttpResponseInit['cookies']>[number]): s
 
 export async function startHost(options: HostOptions): Promise<LocalHost> {
   // Loaded here, after installFunctionsCore(), from the same copy the function files use.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after installFunctionsCore(), from the copy the function files use
   const { HttpRequest, InvocationContext } = require('@azure/functions') as typeof import('@azure/functions');
   const env = options.env ?? process.env;
   const log = options.log ?? consoleSink;

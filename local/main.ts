@@ -12,7 +12,8 @@ import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
 import { startIdentitySimulator } from './identitySimulator';
 import { localApps, localConnect, sampleMarketplaces } from './sample';
-import { FileSecretStore } from '../shared/secrets/fileStore';
+import { provideLocalSecretStore } from '../shared/secrets/open';
+import { FileSecretStore } from './fileSecretStore';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
   }
   if (!env.KEY_VAULT_URL) {
     env.LOCAL_SECRET_STORE_DIR ??= join(dataDir, 'secrets');
+    // The production code holds no local store: local mode hands its own to the service.
+    provideLocalSecretStore((dir) => new FileSecretStore(dir));
     const store = new FileSecretStore(env.LOCAL_SECRET_STORE_DIR);
     for (const [name, value] of localSecrets) if ((await store.getSecret(name)) !== value) await store.setSecret(name, value);
   }
@@ -78,7 +81,10 @@ async function main(): Promise<void> {
 
   installFunctionsCore();
   const functionsDir = join(__dirname, '..', 'functions');
-  for (const file of readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort()) require(join(functionsDir, file));
+  for (const file of readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort()) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- each compiled function file registers itself when loaded, as in the Functions worker
+    require(join(functionsDir, file));
+  }
   const host = await startHost({ port, registrations: listRegistrations(), timers: true });
 
   const startUrl = `${host.url}/api/start`;

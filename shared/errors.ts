@@ -1,7 +1,13 @@
 /**
- * Errors carry a stable code and a cause; httpStatusOf() maps codes to HTTP in one place.
- * Messages are written for operators and never contain a secret value.
+ * The service's one error model. Every error the domain raises is an AppError (or a subclass)
+ * with a stable `code`, a `cause`, and typed facts: which marketplace and field it concerns and
+ * whether trying again later may help. `shared/web/errorCatalog.ts` decides, per code and in one
+ * place, the HTTP status and the page a person reads.
+ *
+ * Messages are written for operators and never contain a secret value or unvalidated input.
  */
+import type { EventFields } from './log';
+
 export type ErrorCode =
   | 'settings_invalid'
   | 'configuration_invalid'
@@ -19,51 +25,58 @@ export type ErrorCode =
   | 'authorization_denied'
   | 'consent_required'
   | 'tenant_mismatch'
-  | 'token_redemption_failed'
+  /** Entra refused what the request brought: a replayed, forged or expired code, a dead refresh token. */
+  | 'token_refused'
+  /** Entra refused the application itself (`invalid_client`): its credential is wrong or expired. */
+  | 'client_credentials_invalid'
+  /** Entra answered, but without a refresh token (offline_access not granted). */
+  | 'refresh_token_missing'
   | 'identity_unavailable'
   | 'secret_store_failed'
+  | 'connect_call_failed'
   | 'not_found'
   | 'internal';
 
-const statusByCode: Record<ErrorCode, number> = {
-  settings_invalid: 500,
-  configuration_invalid: 500,
-  marketplace_id_invalid: 400,
-  marketplace_not_found: 404,
-  marketplace_misconfigured: 500,
-  cross_site_request: 403,
-  method_not_allowed: 405,
-  body_too_large: 413,
-  unsupported_media_type: 415,
-  transaction_missing: 400,
-  transaction_invalid: 400,
-  transaction_expired: 400,
-  state_mismatch: 400,
-  authorization_denied: 400,
-  consent_required: 403,
-  tenant_mismatch: 403,
-  token_redemption_failed: 502,
-  identity_unavailable: 503,
-  secret_store_failed: 503,
-  not_found: 404,
-  internal: 500,
-};
+/** Whether the same call may succeed later, and how long the server asked us to wait. */
+export interface RetryFacts {
+  transient: boolean;
+  retryAfterMs?: number;
+}
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** The marketplace concerned; only ever a validated marketplace ID. */
+  marketplace?: string;
+  /** The configuration field or app setting at fault. */
+  field?: string;
+  /** Defaults to not transient. */
+  retry?: RetryFacts;
+}
 
 export class AppError extends Error {
-  override readonly name = 'AppError';
+  override readonly name: string = 'AppError';
+  readonly marketplace: string | undefined;
+  readonly field: string | undefined;
+  readonly retry: RetryFacts;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; details?: Record<string, string | number | boolean | undefined> },
+    options: AppErrorOptions = {},
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.details = options?.details ?? {};
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.marketplace = options.marketplace;
+    this.field = options.field;
+    this.retry = options.retry ?? { transient: false };
   }
-  readonly details: Record<string, string | number | boolean | undefined>;
-}
 
-export function httpStatusOf(code: ErrorCode): number {
-  return statusByCode[code];
+  /**
+   * What may be logged about this error besides its code and message: identifiers and classes,
+   * never values. Subclasses add their own diagnosis (AADSTS code, HTTP status, …).
+   */
+  diagnosis(): EventFields {
+    return { marketplace: this.marketplace, field: this.field };
+  }
 }
 
 /** Catch `unknown`, normalize once. Anything that is not an AppError becomes `internal`. */
@@ -74,4 +87,14 @@ export function ensureAppError(err: unknown): AppError {
 
 export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
   return err instanceof AppError && (code === undefined || err.code === code);
+}
+
+/** Whether a failure is worth another try: only errors that say so are. */
+export function isTransient(err: unknown): boolean {
+  return ensureAppError(err).retry.transient;
+}
+
+/** The wait a failure asked for, if any. */
+export function retryAfterOf(err: unknown): number | undefined {
+  return ensureAppError(err).retry.retryAfterMs;
 }

@@ -1,10 +1,8 @@
 /**
- * Pacing for rotation runs: a bounded worker pool and a sliding-window rate limiter, so a run
- * stays under Key Vault's 300 secret writes per 10 s (per vault) whatever its concurrency.
+ * Pacing: the one bounded worker pool, and a sliding-window rate limiter, so a rotation run stays
+ * under Key Vault's 300 secret writes per 10 s (per vault) whatever its concurrency.
  */
-
-export type Sleep = (ms: number) => Promise<void>;
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { realSleep, type Sleep } from './retry';
 
 /** At most `limit` acquisitions in any `windowMs`; acquire() waits for a slot. */
 export class SlidingWindowLimiter {
@@ -36,15 +34,32 @@ export class SlidingWindowLimiter {
  */
 export const keyVaultWrites = new SlidingWindowLimiter(250, 10_000);
 
-/** Runs `work` over `items` with at most `concurrency` at once; `shouldStart` can stop taking new items. */
-export async function forEachBounded<T>(items: readonly T[], concurrency: number, shouldStart: () => boolean, work: (item: T) => Promise<void>): Promise<{ started: number }> {
+/**
+ * Runs `work` over `items` with at most `concurrency` at once, in order of the items;
+ * `shouldStart` can stop taking new items (a time budget). Returns how many were started.
+ */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+  shouldStart: () => boolean = () => true,
+): Promise<{ started: number }> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && shouldStart()) {
-      const item = items[next++] as T;
-      await work(item);
+      const index = next++;
+      await work(items[index] as T, index);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   return { started: next };
+}
+
+/** `forEachBounded` that collects results in the order of the items. */
+export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  await forEachBounded(items, concurrency, async (item, index) => {
+    results[index] = await fn(item);
+  });
+  return results;
 }

@@ -17,7 +17,8 @@ import { join, resolve } from 'node:path';
 import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
 import type { Registration } from '../local/functionsCore';
-import { tokenContentType, tokenSecretName, tokenTagsToRecord } from '../shared/secrets/index';
+import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
+import { tokenTagsToRecord } from '../shared/secrets/tags';
 
 const repo = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'connect-ms-auth-package-'));
@@ -121,7 +122,7 @@ describe('the deployment package', () => {
     const map = JSON.parse(readFileSync(join(out, 'dist', 'app.js.map'), 'utf8')) as { version: number; sources: string[]; mappings: string };
     expect(map.version).toBe(3);
     expect(map.mappings.length).toBeGreaterThan(0);
-    for (const file of ['functions/start.ts', 'functions/callback.ts', 'functions/status.ts', 'functions/rotate.ts', 'functions/rotateNow.ts', 'shared/signIn.ts']) {
+    for (const file of ['functions/start.ts', 'functions/callback.ts', 'functions/status.ts', 'functions/rotate.ts', 'functions/rotateNow.ts', 'shared/signIn/complete.ts']) {
       expect(map.sources.some((s) => s.endsWith(file))).toBe(true);
     }
     const index = readFileSync(join(out, 'dist', 'index.js'), 'utf8');

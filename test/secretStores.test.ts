@@ -15,11 +15,13 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { pageAfter, routeOf, startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
 import { FaultControl, SlidingWindowLimiter } from '../local/keyVaultFake/faults';
+import { FileSecretStore } from '../local/fileSecretStore';
 import { AppError } from '../shared/errors';
-import { FileSecretStore } from '../shared/secrets/fileStore';
-import { openSecretStore, resetSecretStoreCache, tokenContentType, tokenSecretName } from '../shared/secrets';
-import { createKeyVaultStore, KeyVaultSecretStore, retryAfterMsOf, type KeyVaultStoreOptions } from '../shared/secrets/keyVaultStore';
-import type { PutTokenInput, SecretStore, StoredToken, TokenTags } from '../shared/secrets/store';
+import { createKeyVaultStore, KeyVaultSecretStore, type KeyVaultStoreOptions } from '../shared/secrets/keyVaultStore';
+import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../shared/secrets/open';
+import { SecretStoreError } from '../shared/secrets/storeErrors';
+import { tokenContentType, tokenSecretName, type PutTokenInput, type SecretStore, type StoredToken, type TokenTags } from '../shared/secrets/store';
+import { retryAfterFromHeaders } from '../shared/retry';
 import { loadSettings, type Environment } from '../shared/settings';
 
 // ---------------------------------------------------------------- fixtures
@@ -43,10 +45,16 @@ function tokenInput(marketplace: string, environment: Environment = 'test', extr
   return { marketplace, environment, value: canary(), tags: tagsFor(marketplace, environment, extra), expiresOn };
 }
 
+/** What a store error says about itself: the operation, the secret and the failure's class. */
+function facts(err: AppError): Record<string, unknown> {
+  if (!(err instanceof SecretStoreError)) throw new Error(`expected a SecretStoreError, got ${err.name} ${err.code}`);
+  return { operation: err.operation, secretName: err.secretName, ...err.failure };
+}
+
 /** Asserts that nothing a caller could log about `err` contains any of `values`. */
 function expectNoSecretIn(err: unknown, values: string[]): void {
   const e = err as AppError;
-  const surfaces = [e.message, String(e.stack), inspect(e, { depth: 8 }), JSON.stringify(e.details), JSON.stringify(e)];
+  const surfaces = [e.message, String(e.stack), inspect(e, { depth: 8 }), JSON.stringify(e.diagnosis()), JSON.stringify(e)];
   for (const value of values) for (const surface of surfaces) expect(surface).not.toContain(value);
 }
 
@@ -240,7 +248,8 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
     const token = await put(tokenInput('MP-10005'));
     await expect(t.store.updateTokenTags(token, tagsFor('MP-99999'))).rejects.toMatchObject({ code: 'internal' });
     const missing = await failureOf(t.store.updateTokenTags({ ...token, version: 'f'.repeat(32) }, tagsFor('MP-10005')));
-    expect(missing).toMatchObject({ code: 'secret_store_failed', details: { errorCode: 'SecretNotFound', transient: false } });
+    expect(missing.code).toBe('secret_store_failed');
+    expect(facts(missing)).toMatchObject({ errorCode: 'SecretNotFound', transient: false });
   });
 
   it('listTokens returns each token of the environment once (latest version, no value), past a page of 25', async () => {
@@ -278,17 +287,19 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
   it('getToken refuses a secret under a token name that is not a token, rather than pretend there is none', async () => {
     await t.setRaw(tokenSecretName('MP-10007', 'test'), canary(), { tags: { note: 'typed in the portal' } });
     const err = await failureOf(t.store.getToken('MP-10007', 'test'));
-    expect(err).toMatchObject({ code: 'secret_store_failed', details: { errorCode: 'NotAToken', transient: false } });
+    expect(err.code).toBe('secret_store_failed');
+    expect(facts(err)).toMatchObject({ errorCode: 'NotAToken', transient: false });
   });
 
   it('refuses what Key Vault would refuse before sending it, and never quotes the value', async () => {
     const huge = { ...tokenInput('MP-10008'), value: `rt-canary-${'x'.repeat(25 * 1024)}` };
     const tooBig = await failureOf(t.store.putToken(huge));
-    expect(tooBig).toMatchObject({ code: 'secret_store_failed', details: { errorCode: 'BadParameter', transient: false } });
+    expect(tooBig.code).toBe('secret_store_failed');
+    expect(facts(tooBig)).toMatchObject({ errorCode: 'BadParameter', transient: false });
     expectNoSecretIn(tooBig, [huge.value]);
 
     const longTag = await failureOf(t.store.putToken(tokenInput('MP-10008', 'test', { lastError: 'e'.repeat(257) })));
-    expect(longTag.details).toMatchObject({ errorCode: 'BadParameter' });
+    expect(facts(longTag)).toMatchObject({ errorCode: 'BadParameter' });
 
     const badName = await failureOf(t.store.getSecret('../outside'));
     expect(badName.message).not.toContain('../outside');
@@ -349,14 +360,15 @@ describe('Key Vault store against the fake', () => {
     const input = tokenInput('MP-40002');
     fake.faults.throttle('write', 1, 7);
     const err = await failureOf(store.putToken(input));
-    expect(err).toMatchObject({ code: 'secret_store_failed', details: { operation: 'putToken', statusCode: 429, errorCode: 'Throttled', retryAfterMs: 7000, transient: true } });
+    expect(err.code).toBe('secret_store_failed');
+    expect(facts(err)).toMatchObject({ operation: 'putToken', statusCode: 429, errorCode: 'Throttled', retryAfterMs: 7000, transient: true });
     expect(err.message).toContain('HTTP 429');
     expectNoSecretIn(err, [input.value]);
     expect(fake.versions(tokenSecretName('MP-40002', 'test'))).toHaveLength(0);
 
     fake.faults.throttle('list', 1, 3);
     const listErr = await failureOf(store.listTokens('test'));
-    expect(listErr.details).toMatchObject({ operation: 'listTokens', statusCode: 429, retryAfterMs: 3000, transient: true });
+    expect(facts(listErr)).toMatchObject({ operation: 'listTokens', statusCode: 429, retryAfterMs: 3000, transient: true });
   });
 
   it('a 503 is retried by the SDK (at most twice) and then surfaces as transient', async () => {
@@ -370,7 +382,8 @@ describe('Key Vault store against the fake', () => {
 
     fake.faults.unavailable('read', 3);
     const err = await failureOf(store.getToken('MP-40003', 'test'));
-    expect(err).toMatchObject({ code: 'secret_store_failed', details: { statusCode: 503, errorCode: 'ServiceUnavailable', transient: true } });
+    expect(err.code).toBe('secret_store_failed');
+    expect(facts(err)).toMatchObject({ statusCode: 503, errorCode: 'ServiceUnavailable', transient: true });
     expect(fake.stats.requests.read - readsBefore).toBe(5);
   });
 
@@ -379,7 +392,7 @@ describe('Key Vault store against the fake', () => {
     const input = tokenInput('MP-40004');
     fake.faults.error('write', 1, { afterCommit: true });
     const err = await failureOf(store.putToken(input));
-    expect(err.details).toMatchObject({ statusCode: 500, transient: true });
+    expect(facts(err)).toMatchObject({ statusCode: 500, transient: true });
     expectNoSecretIn(err, [input.value]);
     expect((await store.getToken('MP-40004', 'test'))?.value).toBe(input.value);
   });
@@ -391,7 +404,7 @@ describe('Key Vault store against the fake', () => {
     const input = tokenInput('MP-40005');
     fake.faults.error('write', 1, { afterCommit: true });
     const err = await failureOf(store.putToken(input));
-    expect(err.details).toMatchObject({ statusCode: 500, transient: true });
+    expect(facts(err)).toMatchObject({ statusCode: 500, transient: true });
     const versions = fake.versions(tokenSecretName('MP-40005', 'test'));
     expect(versions.map((v) => v.value)).toEqual([input.value]);
   });
@@ -403,7 +416,8 @@ describe('Key Vault store against the fake', () => {
     const started = Date.now();
     const err = await failureOf(store.putToken(input));
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(err).toMatchObject({ code: 'secret_store_failed', details: { errorCode: 'Timeout', transient: true } });
+    expect(err.code).toBe('secret_store_failed');
+    expect(facts(err)).toMatchObject({ errorCode: 'Timeout', transient: true });
     expectNoSecretIn(err, [input.value]);
     expect((await store.getToken('MP-40006', 'test'))?.value).toBe(input.value);
   });
@@ -423,9 +437,9 @@ describe('Key Vault store against the fake', () => {
     const inputs = Array.from({ length: 300 }, (_, i) => tokenInput(`MP-6${String(i % 50).padStart(4, '0')}`));
     for (let i = 0; i < inputs.length; i += 30) await Promise.all(inputs.slice(i, i + 30).map((input) => store.putToken(input)));
     const err = await failureOf(store.putToken(tokenInput('MP-69999')));
-    expect(err.details).toMatchObject({ statusCode: 429, errorCode: 'Throttled', transient: true });
-    expect(err.details.retryAfterMs).toBeGreaterThanOrEqual(1000);
-    expect(err.details.retryAfterMs).toBeLessThanOrEqual(10_000);
+    expect(facts(err)).toMatchObject({ statusCode: 429, errorCode: 'Throttled', transient: true });
+    expect(facts(err).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(facts(err).retryAfterMs).toBeLessThanOrEqual(10_000);
     expect(fake.stats.throttled).toBe(1);
     // Reads have their own, larger budget.
     expect(await store.getSecret('absent')).toBeUndefined();
@@ -459,7 +473,7 @@ describe('Key Vault store against the fake', () => {
     expect(set.status).toBe(200);
     expect(JSON.parse(set.body)).toMatchObject({ rules: [{ kind: 'read', effect: 'throttle', count: 1 }] });
     const err = await failureOf(store.getSecret('anything'));
-    expect(err.details).toMatchObject({ statusCode: 429, retryAfterMs: 2000 });
+    expect(facts(err)).toMatchObject({ statusCode: 429, retryAfterMs: 2000 });
 
     const bad = await rawRequest(`${fake.url}/_fake/faults`, { method: 'POST', body: JSON.stringify({ add: { kind: 'read', effect: 'explode' } }) });
     expect(bad.status).toBe(400);
@@ -503,8 +517,9 @@ describe('openSecretStore', () => {
         jest.doMock('@azure/identity', () => {
           throw new Error('@azure/identity was loaded');
         });
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the isolated registry on purpose
-        const secrets = require('../shared/secrets') as typeof import('../shared/secrets');
+        const secrets = require('../shared/secrets/open') as typeof import('../shared/secrets/open');
+        const local = require('../local/fileSecretStore') as typeof import('../local/fileSecretStore');
+        secrets.provideLocalSecretStore((storeDir) => new local.FileSecretStore(storeDir));
         const store = await secrets.openSecretStore(loadSettings({ ...base, LOCAL_SECRET_STORE_DIR: dir }));
         const input = tokenInput('MP-70002');
         await store.putToken(input);
@@ -515,6 +530,19 @@ describe('openSecretStore', () => {
       jest.dontMock('@azure/identity');
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses LOCAL_SECRET_STORE_DIR when local mode did not provide its store (the deployed app holds none)', async () => {
+    provideLocalSecretStore(undefined);
+    const err = await failureOf(openSecretStore(loadSettings({ ...base, LOCAL_SECRET_STORE_DIR: '/tmp/nowhere' })));
+    expect(err).toMatchObject({ code: 'settings_invalid', field: 'LOCAL_SECRET_STORE_DIR' });
+  });
+
+  it('the file store refuses to open on an Azure instance', () => {
+    for (const variable of ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME']) {
+      expect(() => new FileSecretStore('/tmp/nowhere', { env: { [variable]: 'x' } })).toThrow(expect.objectContaining({ code: 'settings_invalid' }));
+    }
+    expect(() => new FileSecretStore('/tmp/nowhere', { env: {} })).not.toThrow();
   });
 });
 
@@ -551,7 +579,7 @@ describe('file store', () => {
     const value = canary();
     await writeFile(join(dir, 'broken.json'), `{"name":"broken","versions":[{"value":"${value}"`);
     const err = await failureOf(store.getSecret('broken'));
-    expect(err.details).toMatchObject({ errorCode: 'CorruptFile', transient: false });
+    expect(facts(err)).toMatchObject({ errorCode: 'CorruptFile', transient: false });
     expectNoSecretIn(err, [value]);
   });
 
@@ -566,11 +594,11 @@ describe('file store', () => {
 
 describe('pure helpers', () => {
   it('reads Retry-After in its three forms', () => {
-    const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] });
-    expect(retryAfterMsOf(headers({ 'retry-after': '3' }))).toBe(3000);
-    expect(retryAfterMsOf(headers({ 'retry-after-ms': '250', 'retry-after': '3' }))).toBe(250);
-    expect(retryAfterMsOf(headers({ 'retry-after': new Date(10_000 + 4000).toUTCString() }), 10_000)).toBe(4000);
-    expect(retryAfterMsOf(headers({}))).toBeUndefined();
+    const get = (h: Record<string, string>) => (n: string) => h[n];
+    expect(retryAfterFromHeaders(get({ 'retry-after': '3' }))).toBe(3000);
+    expect(retryAfterFromHeaders(get({ 'retry-after-ms': '250', 'retry-after': '3' }))).toBe(250);
+    expect(retryAfterFromHeaders(get({ 'retry-after': new Date(10_000 + 4000).toUTCString() }), 10_000)).toBe(4000);
+    expect(retryAfterFromHeaders(get({}))).toBeUndefined();
   });
 
   it('routes the REST surface the SDK uses', () => {

@@ -1,17 +1,11 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient, type KeyVaultSecret, type SecretClientOptions } from '@azure/keyvault-secrets';
-import { AppError } from '../errors';
+import { mapBounded } from '../pacing';
 import type { Environment } from '../settings';
-import {
-  invalidSecretError,
-  isSecretName,
-  notATokenError,
-  parseTokenTags,
-  prepareTokenWrite,
-  type SecretStoreOperation,
-  storedTokenFrom,
-  withoutValue,
-} from './index';
+import { storeError, failureOf } from './keyVaultFailure';
+import { isSecretName, prepareTokenWrite } from './limits';
+import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from './storeErrors';
+import { parseTokenTags, storedTokenFrom, withoutValue } from './tags';
 import {
   tokenContentType,
   tokenSecretName,
@@ -24,7 +18,7 @@ import {
 
 /**
  * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets and
- * @azure/identity; shared/secrets/index.ts loads it on first use so cold starts that never touch
+ * @azure/identity; shared/secrets/open.ts loads it on first use so cold starts that never touch
  * a secret do not pay for the SDKs.
  */
 
@@ -99,9 +93,7 @@ export class KeyVaultSecretStore implements SecretStore {
     }
     const token = toStoredToken(stored, input.marketplace, input.environment);
     if (!token) {
-      throw new AppError('secret_store_failed', `Key Vault putToken for secret '${name}' returned an unexpected answer`, {
-        details: { operation: 'putToken', secretName: name, transient: false },
-      });
+      throw new SecretStoreError('putToken', name, { transient: false }, `Key Vault putToken for secret '${name}' returned an unexpected answer`);
     }
     return token;
   }
@@ -132,7 +124,7 @@ export class KeyVaultSecretStore implements SecretStore {
     }
     // Key Vault's listing ids carry no version, and callers need the version to update tags,
     // so each token's latest version is read (values are dropped again below).
-    const tokens = await mapConcurrent(marketplaces, listConcurrency, async (marketplace) => {
+    const tokens = await mapBounded(marketplaces, listConcurrency, async (marketplace) => {
       const secret = await this.fetchLatest('listTokens', tokenSecretName(marketplace, environment));
       return secret && toStoredToken(secret, marketplace, environment);
     });
@@ -198,102 +190,4 @@ export function toStoredToken(secret: KeyVaultSecret, marketplace: string, envir
     marketplace,
     environment,
   );
-}
-
-async function mapConcurrent<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-// ---------------------------------------------------------------- errors (pure)
-
-/** What callers need to decide "retry later" vs "stop": no message text, which might echo input. */
-export interface StoreFailure {
-  statusCode?: number;
-  /** Key Vault's error code (`Throttled`, `SecretNotFound`, …), a Node network code, `Timeout`, or the credential error's name. */
-  errorCode?: string;
-  retryAfterMs?: number;
-  transient: boolean;
-}
-
-interface HeadersLike {
-  get(name: string): string | undefined;
-}
-interface RestErrorLike {
-  name: string;
-  code?: string;
-  statusCode?: number;
-  details?: { error?: { code?: string } };
-  response?: { headers?: HeadersLike };
-}
-
-/** Retry-After in ms from a response's headers (`retry-after-ms`, `x-ms-retry-after-ms`, or `Retry-After` seconds / HTTP date). */
-export function retryAfterMsOf(headers: HeadersLike | undefined, now = Date.now()): number | undefined {
-  if (!headers) return undefined;
-  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-    const ms = Number(headers.get(name));
-    if (headers.get(name) && Number.isFinite(ms)) return Math.max(0, ms);
-  }
-  const header = headers.get('retry-after');
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-/** True for statuses worth retrying later: timeouts, throttling and server-side failures. */
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
-}
-
-/** Classifies anything the SDK or the credential threw. */
-export function failureOf(err: unknown): StoreFailure {
-  if (!(err instanceof Error)) return { transient: false };
-  const e = err as Error & RestErrorLike;
-  if (e.name === 'AbortError') return { errorCode: 'Timeout', transient: true };
-  if (e.name === 'RestError') {
-    if (e.statusCode === undefined) return { ...(e.code ? { errorCode: e.code } : {}), transient: true }; // no answer: network
-    const retryAfterMs = retryAfterMsOf(e.response?.headers);
-    const errorCode = e.details?.error?.code ?? e.code;
-    return {
-      statusCode: e.statusCode,
-      ...(errorCode ? { errorCode } : {}),
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      transient: isTransientStatus(e.statusCode),
-    };
-  }
-  // The managed-identity endpoint being down shows up as an unavailable credential: a platform
-  // blip, not a misconfiguration (a missing role shows up as Key Vault's 403 instead).
-  if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError') return { errorCode: e.name, transient: true };
-  if (e.name === 'AuthenticationError') return { errorCode: e.name, transient: false };
-  return { transient: false };
-}
-
-/** "HTTP 429 Throttled, retry after 7000 ms", "Timeout", "ECONNREFUSED": the class of failure, nothing the caller sent. */
-function summary(f: StoreFailure): string {
-  const what = [f.statusCode === undefined ? '' : `HTTP ${f.statusCode}`, f.errorCode ?? ''].filter(Boolean).join(' ') || 'unexpected error';
-  return f.retryAfterMs === undefined ? what : `${what}, retry after ${f.retryAfterMs} ms`;
-}
-
-/**
- * AppError('secret_store_failed') for a failed call. MUST: the message and details carry only
- * the operation, the secret's name and the failure's class, never a value; the SDK error stays
- * as `cause` (its own inspect output redacts request bodies and headers).
- */
-export function storeError(operation: SecretStoreOperation, secretName: string | undefined, err: unknown): AppError {
-  const failure = failureOf(err);
-  const subject = secretName === undefined ? '' : ` for secret '${secretName}'`;
-  return new AppError('secret_store_failed', `Key Vault ${operation}${subject} failed: ${summary(failure)}`, {
-    cause: err,
-    details: { operation, secretName, ...failure },
-  });
 }

@@ -1,41 +1,52 @@
-import { ensureAppError } from '../errors';
+/**
+ * Writing a new token version without ever writing it twice: a write that failed or timed out may
+ * still have landed, so every retry looks first.
+ */
+import { isTransient, retryAfterOf } from '../errors';
+import { withRetries, type RetryOptions, type Sleep } from '../retry';
 import type { PutTokenInput, SecretStore, StoredToken } from './store';
 
 /**
  * After a write that failed or timed out: did it land anyway? It did when the latest version
  * holds the value we tried to write (a freshly issued token is unique) and is not the version we
- * started from. Callers look before writing again, so one attempt never leaves two versions.
+ * started from.
  */
 export async function landedAlready(store: SecretStore, input: PutTokenInput, previousVersion: string | undefined): Promise<StoredToken | undefined> {
   const latest = await store.getToken(input.marketplace, input.environment).catch(() => undefined);
   return latest && latest.version !== previousVersion && latest.value === input.value ? latest : undefined;
 }
 
-/** Whether a secret-store failure is worth another try (429, 5xx, network, timeout). */
-export function isTransientStoreError(err: unknown): boolean {
-  return ensureAppError(err).details.transient === true;
+export interface PutNewVersionOptions extends Omit<RetryOptions, 'isTransient'> {
+  /** The version the token had before this write (undefined for a first token). */
+  previousVersion?: string;
+  /** Called before each write attempt (write pacing). */
+  beforeWrite?: () => Promise<void>;
 }
 
-export function storeRetryAfterMs(err: unknown): number | undefined {
-  const e = ensureAppError(err);
-  return typeof e.details.retryAfterMs === 'number' ? e.details.retryAfterMs : undefined;
+/** Writes a new version, retrying transient failures; after a failed attempt it looks before writing again. */
+export async function putNewTokenVersion(store: SecretStore, input: PutTokenInput, o: PutNewVersionOptions): Promise<StoredToken> {
+  return withRetries(
+    async (attempt) => {
+      if (attempt > 1) {
+        const landed = await landedAlready(store, input, o.previousVersion);
+        if (landed) return landed;
+      }
+      await o.beforeWrite?.();
+      return store.putToken(input);
+    },
+    { retryAfterMs: retryAfterOf, ...o, isTransient },
+  );
 }
 
 /**
- * Writes a freshly issued token where a person is waiting (the callback): one retry after a
- * transient failure, looking first whether the failed write landed. Rotation has its own loop
- * with a time budget and write pacing, around the same look-first rule.
+ * Where a person is waiting (the callback): one retry after a transient failure, after a short
+ * wait (at most 2 s, even if the vault asked for longer: a person will not wait a minute).
  */
-export async function putNewTokenVersion(
-  store: SecretStore,
-  input: PutTokenInput,
-  o: { retryDelayMs?: number; sleep?: (ms: number) => Promise<void> } = {},
-): Promise<StoredToken> {
-  try {
-    return await store.putToken(input);
-  } catch (err) {
-    if (!isTransientStoreError(err)) throw err;
-    await (o.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms))))(Math.min(storeRetryAfterMs(err) ?? o.retryDelayMs ?? 500, 2_000));
-    return (await landedAlready(store, input, undefined)) ?? (await store.putToken(input));
-  }
+export function putTokenForPerson(store: SecretStore, input: PutTokenInput, sleep?: Sleep): Promise<StoredToken> {
+  return putNewTokenVersion(store, input, {
+    attempts: 2,
+    backoff: { baseMs: 1_000, maxMs: 1_000 },
+    retryAfterMs: (err) => Math.min(retryAfterOf(err) ?? 0, 2_000),
+    ...(sleep ? { sleep } : {}),
+  });
 }

@@ -5,8 +5,9 @@
  * repairs a transient failure; the API key never leaks.
  */
 import { startConnectStandIn } from '../../local/connectStandIn';
-import { ConnectApi, ConnectCallError, decodeConnectTag, encodeConnectTag } from '../../shared/connect';
-import { tokenSecretName } from '../../shared/secrets';
+import { ConnectApi, ConnectCallError } from '../../shared/connect/api';
+import { decodeConnectTag, encodeConnectTag } from '../../shared/connect/tag';
+import { tokenSecretName } from '../../shared/secrets/store';
 import { request, signIn, tokenFromPage, type Step } from '../support/flow';
 import { startWorld, type World } from '../support/world';
 
@@ -347,7 +348,7 @@ describe('the Connect port against the stand-in', () => {
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: 'SU-000-000-000:wrongwrongwrong' });
     const err = await failureOf(api.setConfiguration(P1, parameter, MP, 'secret-token-value'));
     expect(err).toBeInstanceOf(ConnectCallError);
-    expect(err).toMatchObject({ failureClass: 'rejected', code: 'AUTH_001', details: { status: 401 } });
+    expect(err).toMatchObject({ failureClass: 'rejected', connectCode: 'AUTH_001', status: 401 });
     const text = `${String(err)} ${JSON.stringify(err)} ${(err as Error).stack ?? ''}`;
     expect(text).not.toContain('wrongwrongwrong');
     expect(text).not.toContain('secret-token-value');
@@ -355,19 +356,19 @@ describe('the Connect port against the stand-in', () => {
 
   it('an unknown parameter is a 400 with Connect\'s error shape', async () => {
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
-    expect(await failureOf(api.setConfiguration(P1, 'refresh_token_production', MP, 'x'))).toMatchObject({ failureClass: 'rejected', code: 'VAL_001' });
+    expect(await failureOf(api.setConfiguration(P1, 'refresh_token_production', MP, 'x'))).toMatchObject({ failureClass: 'rejected', connectCode: 'VAL_001' });
   });
 
   it('a hung request times out as transient (AbortSignal.timeout)', async () => {
     standIn.faults.add({ kind: 'hang' });
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key, timeoutMs: 200 });
-    expect(await failureOf(api.setConfiguration(P1, parameter, MP, 'x'))).toMatchObject({ failureClass: 'transient', code: 'TIMEOUT' });
+    expect(await failureOf(api.setConfiguration(P1, parameter, MP, 'x'))).toMatchObject({ failureClass: 'transient', connectCode: 'TIMEOUT' });
   });
 
   it('429 carries Retry-After to the caller', async () => {
     standIn.faults.throttle(1, 7);
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
-    expect(await failureOf(api.readConfiguration(P1, parameter, MP))).toMatchObject({ failureClass: 'transient', code: 'HTTP_429', details: { status: 429, retryAfterMs: 7000 } });
+    expect(await failureOf(api.readConfiguration(P1, parameter, MP))).toMatchObject({ failureClass: 'transient', connectCode: 'HTTP_429', status: 429, retry: { transient: true, retryAfterMs: 7000 } });
   });
 
   it('refuses to send the key over plain http to anything but loopback', () => {
@@ -380,7 +381,7 @@ describe('the Connect port against the stand-in', () => {
     const ok = await fetch(`${standIn.origin}/_connect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'reject', status: 404, count: 1 }) });
     expect(ok.status).toBe(204);
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
-    expect(await failureOf(api.setConfiguration(P1, parameter, MP, 'x'))).toMatchObject({ failureClass: 'rejected', code: 'NFND_000' });
+    expect(await failureOf(api.setConfiguration(P1, parameter, MP, 'x'))).toMatchObject({ failureClass: 'rejected', connectCode: 'NFND_000' });
   });
 
   it('the tag fits Key Vault\'s 256 characters for twenty products in every state', () => {

@@ -94,6 +94,10 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     // A second instance: a fresh copy of every module (its own memory) behind its own host.
     let registrations: Registration[] = [];
     jest.isolateModules(() => {
+      // Booted like local mode boots an instance: its own secret store, then the functions.
+      const { provideLocalSecretStore } = require('../../shared/secrets/open') as typeof import('../../shared/secrets/open');
+      const { FileSecretStore } = require('../../local/fileSecretStore') as typeof import('../../local/fileSecretStore');
+      provideLocalSecretStore((dir) => new FileSecretStore(dir));
       require('../../functions/callback');
       registrations = (require('../../local/functionsCore') as typeof import('../../local/functionsCore')).listRegistrations();
     });

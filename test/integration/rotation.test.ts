@@ -5,10 +5,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { redeemRefreshToken } from '../../shared/identity';
-import { parseMarketplaceConfig, type MarketplaceConfig } from '../../shared/marketplaces';
+import { redeemRefreshToken } from '../../shared/identity/msal';
+import { parseMarketplaceConfig, type MarketplaceConfig } from '../../shared/marketplaces/config';
 import { SlidingWindowLimiter } from '../../shared/pacing';
-import { rotateAll, type RotationDeps, type RotationOutcome } from '../../shared/rotation';
+import type { RotationOutcome } from '../../shared/rotation/outcomes';
+import { rotateAll, type RunDeps as RotationDeps } from '../../shared/rotation/rotateAll';
 import { createKeyVaultStore } from '../../shared/secrets/keyVaultStore';
 import type { SecretStore, StoredToken } from '../../shared/secrets/store';
 import { getSettings } from '../../shared/settings';

@@ -7,8 +7,9 @@
  * searched for each of them. Zero hits.
  */
 import { resetSettingsCache } from '../../shared/settings';
-import { openTransaction, transactionCookieName } from '../../shared/transaction';
-import { redeemCode, redeemRefreshToken } from '../../shared/identity';
+import { transactionCookieName } from '../../shared/signIn/cookie';
+import { openTransaction } from '../../shared/signIn/transaction';
+import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
 import { request, signIn, submitForm, tokenFromPage } from '../support/flow';
@@ -82,7 +83,7 @@ async function recordingFetch(input: string | URL | Request, init?: RequestInit)
 
 function recordException(where: string, err: unknown): void {
   const e = err instanceof Error ? err : new Error(String(err));
-  exceptions.push(`${where}: ${e.name}: ${e.message}\n${e.stack ?? ''}\n${err instanceof AppError ? JSON.stringify(err.details) : ''}`);
+  exceptions.push(`${where}: ${e.name}: ${e.message}\n${e.stack ?? ''}\n${err instanceof AppError ? JSON.stringify(err.diagnosis()) : ''}`);
 }
 
 /** Every stored version of every secret: refresh tokens are canaries; tags must not contain any. */

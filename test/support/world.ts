@@ -13,9 +13,11 @@ import { newStandInApiKey, startConnectStandIn, type ConnectStandIn } from '../.
 import { startHost, type LocalHost } from '../../local/host';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
-import { resetMarketplaceConfigCache } from '../../shared/marketplaces';
-import { openSecretStore, resetSecretStoreCache, type SecretStore } from '../../shared/secrets';
-import { getSettings, resetSettingsCache, type Environment } from '../../shared/settings';
+import { FileSecretStore } from '../../local/fileSecretStore';
+import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
+import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
+import type { SecretStore } from '../../shared/secrets/store';
+import { getSettings, resetSettingsCache, settingsShape, type Environment } from '../../shared/settings';
 import { cpvClientId, cpvEntry, cspClientId, cspEntry, tenants } from '../fixtures/config';
 
 // The real function files, registered with the local core stand-in (jest.config.js maps it).
@@ -96,20 +98,8 @@ export function tls(): { cert: string; key: string } {
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
 
-const settingNames = [
-  'SERVICE_ENVIRONMENT',
-  'CALLBACK_URL',
-  'AUTHORITY_HOST',
-  'CPV_CLIENT_ID',
-  'CPV_CLIENT_SECRET_NAME',
-  'KEY_VAULT_URL',
-  'LOCAL_SECRET_STORE_DIR',
-  'TRANSACTION_COOKIE_KEY',
-  'MARKETPLACE_CONFIG_PATH',
-  'ROTATION_SCHEDULE',
-  'CONNECT_API_URL',
-  'CONNECT_API_KEY_SECRET_NAME',
-];
+/** Every app setting the service reads: the world starts from none of them. */
+const settingNames = Object.keys(settingsShape);
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const environment = options.environment ?? 'test';
@@ -171,6 +161,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     if (storedConnectKey) vault.seed(connectApiKeySecretName, storedConnectKey);
   } else {
     process.env.LOCAL_SECRET_STORE_DIR = join(dir, 'secrets');
+    // As local mode does (local/main.ts): the service holds no file store of its own.
+    provideLocalSecretStore((storeDir) => new FileSecretStore(storeDir));
   }
   resetSettingsCache();
   resetMarketplaceConfigCache();
@@ -203,6 +195,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await vault?.close();
       await connect?.close();
       resetSecretStoreCache();
+      provideLocalSecretStore(undefined);
     },
   };
 }

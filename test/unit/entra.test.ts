@@ -1,5 +1,6 @@
-import { authorizeUrl, classifyTokenFailure } from '../../shared/entra';
-import { refreshTokenFromCache } from '../../shared/identity';
+import { classifyTokenFailure } from '../../shared/identity/tokenFailure';
+import { authorizeUrl } from '../../shared/signIn/entraUrls';
+import { refreshTokenFromCache } from '../../shared/identity/cache';
 
 describe('authorize URL', () => {
   it('asks the partner tenant for the Partner Center scope with PKCE S256', () => {

@@ -1,10 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main as configCheck } from '../../shared/configCheck';
+import { main as configCheck } from '../../shared/marketplaces/check';
 import { isAppError } from '../../shared/errors';
-import { findMarketplace, formatProblem, parseMarketplaceConfig, readMarketplaceConfig } from '../../shared/marketplaces';
-import { parseMarketplaceId } from '../../shared/marketplaceId';
+import { formatProblem, parseMarketplaceConfig, readMarketplaceConfig } from '../../shared/marketplaces/config';
+import { findMarketplace } from '../../shared/marketplaces/marketplace';
+import { parseMarketplaceId } from '../../shared/marketplaces/id';
 import { cpvEntry, cspEntry, tenants } from '../fixtures/config';
 
 const callback = 'https://mp-auth.example/api/callback';

@@ -1,7 +1,11 @@
-import { AppError, httpStatusOf, type ErrorCode } from '../../shared/errors';
-import { escapeHtml, html, literal } from '../../shared/html';
-import { describeError, errorPage, startPage, tokenPage } from '../../shared/pages';
-import { contentSecurityPolicy, isCrossSitePost } from '../../shared/web';
+import { AppError, type ErrorCode } from '../../shared/errors';
+import { describeError, httpStatusOf } from '../../shared/web/errorCatalog';
+import { escapeHtml, html, literal } from '../../shared/web/html';
+import { errorPage } from '../../shared/web/pages/error';
+import { startPage } from '../../shared/web/pages/start';
+import { tokenPage } from '../../shared/web/pages/token';
+import { isCrossSitePost } from '../../shared/web/requestGuards';
+import { contentSecurityPolicy } from '../../shared/web/responses';
 
 const payload = `"><script>alert(1)</script><img src=x onerror=alert(2)>'\``;
 
@@ -42,7 +46,7 @@ describe('errors', () => {
     expect(page).toContain('corr-1');
   });
   it('the not-found answer is the troubleshooting text of design.md', () => {
-    const d = describeError(new AppError('marketplace_not_found', 'x', { details: { marketplace: 'MP-99999' } }));
+    const d = describeError(new AppError('marketplace_not_found', 'x', { marketplace: 'MP-99999' }));
     const page = errorPage({ nonce: 'n', ...d, correlationId: 'c' }).text;
     expect(page).toContain('The marketplace ID was not found in the configuration file');
     expect(page).toContain('Microsoft Direct Billed partner');

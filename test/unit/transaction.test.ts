@@ -1,14 +1,6 @@
 import { CompactEncrypt } from 'jose';
-import {
-  newTransaction,
-  openTransaction,
-  pkceChallenge,
-  readTransactionCookie,
-  sealTransaction,
-  stateMatches,
-  transactionCookieName,
-  transactionKey,
-} from '../../shared/transaction';
+import { readTransactionCookie, transactionCookieName } from '../../shared/signIn/cookie';
+import { newTransaction, openTransaction, pkceChallenge, sealTransaction, stateMatches, transactionKey } from '../../shared/signIn/transaction';
 
 const key = transactionKey('k'.repeat(48));
 const otherKey = transactionKey('o'.repeat(48));

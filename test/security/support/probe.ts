@@ -3,8 +3,9 @@
  * "Microsoft" was asked for tokens, and what the response looks like. A probe returns problems as
  * text, so a run over hundreds of inputs reports every failure at once.
  */
-import { authorizeUrl } from '../../../shared/entra';
-import { newTransaction, pkceChallenge, sealTransaction, transactionCookieName, transactionKey, type Transaction } from '../../../shared/transaction';
+import { authorizeUrl } from '../../../shared/signIn/entraUrls';
+import { transactionCookieName } from '../../../shared/signIn/cookie';
+import { newTransaction, pkceChallenge, sealTransaction, transactionKey, type Transaction } from '../../../shared/signIn/transaction';
 import type { Environment } from '../../../shared/settings';
 import { request, submitForm } from '../../support/flow';
 import type { World } from '../../support/world';
@@ -119,7 +120,7 @@ export function judge(
   }
   const location = r.headers.location;
   if (location !== undefined) {
-    let origin = '';
+    let origin: string;
     try {
       origin = new URL(location, c.origins.app).origin;
     } catch {

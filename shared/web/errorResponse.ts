@@ -1,18 +1,14 @@
 /**
  * The HTTP boundary of the domain: loads settings once, turns every failure into a page (or JSON)
- * that helps, with the right status and a correlation id, and logs it without secrets.
+ * that helps, with the status of errorCatalog.ts and a correlation id, and logs it without secrets.
  */
-import { AppError, ensureAppError, httpStatusOf } from './errors';
-import { events } from './events';
-import { logEvent, type Logger } from './log';
-import { describeError, errorPage } from './pages';
-import { getSettings, type Settings } from './settings';
-import { htmlResponse, jsonResponse, type CookieSpec, type SiteContext, type WebResponse } from './web';
-
-export function siteOf(settings: Settings | undefined): SiteContext {
-  if (!settings) return { https: true };
-  return { authorityOrigin: new URL(settings.AUTHORITY_HOST).origin, https: new URL(settings.CALLBACK_URL).protocol === 'https:' };
-}
+import { AppError, ensureAppError } from '../errors';
+import { events } from '../events';
+import { logEvent, type Logger } from '../log';
+import { getSettings, type Settings } from '../settings';
+import { describeError, httpStatusOf } from './errorCatalog';
+import { errorPage } from './pages/error';
+import { htmlResponse, jsonResponse, siteOf, type CookieSpec, type WebResponse } from './responses';
 
 export interface ErrorResponseOptions {
   settings: Settings | undefined;
@@ -23,27 +19,14 @@ export interface ErrorResponseOptions {
   headers?: Record<string, string>;
 }
 
-/**
- * The status of an error. A token request Entra refused for what the request brought (a replayed,
- * forged or expired code, a verifier of another sign-in: `invalid_grant` and other OAuth errors)
- * is the caller's fault, so 400; only an unreachable Entra or a broken app registration
- * (`invalid_client`) is a gateway error.
- */
-function statusOf(e: AppError): number {
-  if (e.code === 'token_redemption_failed' && (e.details.class === 'needs-reauth' || e.details.class === 'rejected')) return 400;
-  return httpStatusOf(e.code);
-}
-
-/** Maps any failure to a response; the only place that decides status codes for errors. */
+/** Maps any failure to a response, and logs it once. */
 export function errorResponse(err: unknown, o: ErrorResponseOptions): WebResponse {
   const e = ensureAppError(err);
-  const status = statusOf(e);
+  const status = httpStatusOf(e.code);
   const fields = {
+    ...e.diagnosis(),
     code: e.code,
     status,
-    marketplace: typeof e.details.marketplace === 'string' ? e.details.marketplace : undefined,
-    class: typeof e.details.class === 'string' ? e.details.class : undefined,
-    aadsts: typeof e.details.aadsts === 'number' ? e.details.aadsts : undefined,
     correlationId: o.correlationId,
     // Our own messages are written to be safe to log; foreign errors are named, not quoted.
     message: e.code === 'internal' ? undefined : e.message,
@@ -69,8 +52,6 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
     { headers, ...(o.cookies ? { cookies: o.cookies } : {}) },
   );
 }
-
-export const allMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
 export function methodNotAllowed(allow: string[], o: ErrorResponseOptions): WebResponse {
   return errorResponse(new AppError('method_not_allowed', `Method not allowed; allowed: ${allow.join(', ')}`), { ...o, headers: { Allow: allow.join(', '), ...o.headers } });

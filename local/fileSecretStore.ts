@@ -2,19 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
-import { AppError } from '../errors';
-import type { Environment } from '../settings';
-import {
-  invalidSecretError,
-  isSecretName,
-  notATokenError,
-  parseTokenTags,
-  prepareTokenWrite,
-  type SecretStoreOperation,
-  secretWriteProblem,
-  storedTokenFrom,
-  withoutValue,
-} from './index';
+import { AppError } from '../shared/errors';
+import { isSecretName, prepareTokenWrite, secretWriteProblem } from '../shared/secrets/limits';
+import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from '../shared/secrets/storeErrors';
 import {
   tokenContentType,
   tokenSecretName,
@@ -23,12 +13,15 @@ import {
   type StoredToken,
   type StoredTokenInfo,
   type TokenTags,
-} from './store';
+} from '../shared/secrets/store';
+import { parseTokenTags, storedTokenFrom, withoutValue } from '../shared/secrets/tags';
+import type { Environment } from '../shared/settings';
 
 /**
  * The secret store of local mode (LOCAL_SECRET_STORE_DIR): one JSON file per secret holding
  * every version, oldest first, with Key Vault's semantics: a put appends a version, the latest
  * is the last one, tags change in place, times are whole seconds, nothing is ever removed.
+ * Local mode only: never in the deployment package, and it refuses to open on Azure.
  */
 
 /** One version as the file keeps it. Times are unix seconds, as Key Vault keeps them. */
@@ -66,6 +59,17 @@ export function openFileStore(options: FileStoreOptions): FileSecretStore {
 }
 
 /**
+ * App Service and Functions set these on every instance they run; a developer machine has none.
+ * Tokens on an instance's disk would be readable by anyone with the app's deployment rights and
+ * lost on every scale-in, so the file store refuses to run there.
+ */
+const azureInstanceVariables = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'];
+
+export function runningInAzure(env: Record<string, string | undefined> = process.env): boolean {
+  return azureInstanceVariables.some((name) => Boolean(env[name]));
+}
+
+/**
  * Writes per file are serialized within the process, across every store instance (local mode
  * seeds with one instance and serves with another). Separate processes writing the same secret
  * at once are not supported; each write is still atomic, so readers never see half a file.
@@ -92,7 +96,8 @@ export class FileSecretStore implements SecretStore {
   private readonly dir: string;
   private readonly now: () => Date;
 
-  constructor(dir: string, options: { now?: () => Date } = {}) {
+  constructor(dir: string, options: { now?: () => Date; env?: Record<string, string | undefined> } = {}) {
+    if (runningInAzure(options.env)) throw new AppError('settings_invalid', 'The file secret store is for local mode only; set KEY_VAULT_URL on Azure', { field: 'LOCAL_SECRET_STORE_DIR' });
     this.dir = resolve(dir);
     this.now = options.now ?? (() => new Date());
   }
@@ -136,9 +141,7 @@ export class FileSecretStore implements SecretStore {
       const file = await this.read('updateTokenTags', name);
       const version = file?.versions.find((v) => v.version === token.version);
       if (!file || !version) {
-        throw new AppError('secret_store_failed', `File store updateTokenTags: secret '${name}' has no version '${token.version}'`, {
-          details: { operation: 'updateTokenTags', secretName: name, errorCode: 'SecretNotFound', transient: false },
-        });
+        throw new SecretStoreError('updateTokenTags', name, { errorCode: 'SecretNotFound', transient: false }, `File store updateTokenTags: secret '${name}' has no version '${token.version}'`);
       }
       // Like a Key Vault PATCH with only tags: the tag set is replaced, nothing else changes.
       version.tags = record;
@@ -202,9 +205,7 @@ export class FileSecretStore implements SecretStore {
     const file = parseSecretFile(text);
     if (file?.name !== name) {
       // No parse details: they could quote the file, which holds secret values.
-      throw new AppError('secret_store_failed', `File store ${operation}: the file of secret '${name}' is not a valid secret file`, {
-        details: { operation, secretName: name, errorCode: 'CorruptFile', transient: false },
-      });
+      throw new SecretStoreError(operation, name, { errorCode: 'CorruptFile', transient: false }, `File store ${operation}: the file of secret '${name}' is not a valid secret file`);
     }
     return file;
   }
@@ -223,7 +224,7 @@ export class FileSecretStore implements SecretStore {
 
   /**
    * Atomic replace: write a temporary file, flush it to disk, rename it over the old one. A crash
-   * at any point leaves either the old file or the new one, never a torn one (security.md 15).
+   * at any point leaves either the old file or the new one, never a torn one (docs/SECURITY.md 15).
    */
   private async write(operation: SecretStoreOperation, name: string, file: SecretFile): Promise<void> {
     const target = this.pathOf(name);
@@ -274,11 +275,14 @@ function toStoredToken(v: FileSecretVersion, marketplace: string, environment: E
 
 const transientFileErrors = new Set(['EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE', 'EPERM']); // EPERM: Windows rename races with scanners
 
-function fileError(operation: SecretStoreOperation, secretName: string | undefined, err: unknown): AppError {
+function fileError(operation: SecretStoreOperation, secretName: string | undefined, err: unknown): SecretStoreError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const subject = secretName === undefined ? '' : ` for secret '${secretName}'`;
-  return new AppError('secret_store_failed', `File store ${operation}${subject} failed: ${code ?? 'unexpected error'}`, {
-    cause: err,
-    details: { operation, secretName, errorCode: code, transient: code !== undefined && transientFileErrors.has(code) },
-  });
+  return new SecretStoreError(
+    operation,
+    secretName,
+    { ...(code ? { errorCode: code } : {}), transient: code !== undefined && transientFileErrors.has(code) },
+    `File store ${operation}${subject} failed: ${code ?? 'unexpected error'}`,
+    { cause: err },
+  );
 }

@@ -1,8 +1,9 @@
 /**
  * Responses as plain objects shaped like @azure/functions' HttpResponseInit, so the domain never
- * imports Functions types. Every response carries the headers of security.md 9–11.
+ * imports Functions types. Every response carries the headers of docs/SECURITY.md 9–11.
  */
 import { randomBytes } from 'node:crypto';
+import type { Settings } from '../settings';
 import type { Html } from './html';
 
 export interface CookieSpec {
@@ -30,6 +31,12 @@ export interface SiteContext {
   https: boolean;
 }
 
+/** Where this deployment's pages may send forms, and whether it is served over https. */
+export function siteOf(settings: Settings | undefined): SiteContext {
+  if (!settings) return { https: true };
+  return { authorityOrigin: new URL(settings.AUTHORITY_HOST).origin, https: new URL(settings.CALLBACK_URL).protocol === 'https:' };
+}
+
 export function newNonce(): string {
   return randomBytes(16).toString('base64');
 }
@@ -38,7 +45,7 @@ function baseHeaders(site: SiteContext): Record<string, string> {
   const headers: Record<string, string> = {
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
-    // MUST (security.md 10): nothing this service answers may be cached; the token page least of all.
+    // MUST (docs/SECURITY.md 10): nothing this service answers may be cached; the token page least of all.
     'Cache-Control': 'no-store',
     Pragma: 'no-cache',
     'X-Frame-Options': 'DENY',
@@ -87,21 +94,4 @@ export function redirectResponse(location: string, site: SiteContext, cookies?: 
     headers: { ...baseHeaders(site), Location: location, 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" },
     ...(cookies ? { cookies } : {}),
   };
-}
-
-/** Request bodies above this are refused before they are read (security.md 11). */
-export const maxFormBodyBytes = 2048;
-
-/**
- * Cross-site POST check (security.md 6). Browsers send Sec-Fetch-Site; under
- * `Referrer-Policy: no-referrer` Chromium's own same-origin form POST says `Origin: null` with
- * `Sec-Fetch-Site: same-origin`, so Sec-Fetch-Site decides when present, Origin otherwise.
- */
-export function isCrossSitePost(headers: { get(name: string): string | null }, siteOrigin: string): boolean {
-  const fetchSite = headers.get('sec-fetch-site');
-  if (fetchSite !== null) return fetchSite !== 'same-origin';
-  const origin = headers.get('origin');
-  if (origin !== null) return origin !== siteOrigin;
-  // Neither header: not a browser made this request, so it is not a forged cross-site one.
-  return false;
 }

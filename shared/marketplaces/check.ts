@@ -2,7 +2,7 @@
  * `npm run config:check [file]`: prints every problem in a marketplace configuration file
  * and exits non-zero if there is any. Run it before deploying a changed file.
  */
-import { formatProblem, readMarketplaceConfig } from './marketplaces';
+import { formatProblem, readMarketplaceConfig } from './config';
 
 function main(argv: string[]): number {
   const path = argv[0] ?? process.env.MARKETPLACE_CONFIG_PATH ?? 'config/marketplaces.json';

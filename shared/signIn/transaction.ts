@@ -1,6 +1,6 @@
 import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type * as Jose from 'jose';
-import type { Environment } from './settings';
+import type { Environment } from '../settings';
 
 /**
  * The one-time sign-in transaction: created by POST /api/start, consumed by GET /api/callback.
@@ -20,8 +20,7 @@ export interface Transaction {
   createdAt: number;
 }
 
-export const transactionCookieName = '__Host-ms-auth-tx';
-/** MUST (security.md 2): a transaction older than this is refused. */
+/** MUST (docs/SECURITY.md 2): a transaction older than this is refused. */
 export const transactionMaxAgeSeconds = 600;
 /** A sealed transaction is ~400 characters; anything much larger is not ours. */
 export const transactionCookieMaxLength = 1024;
@@ -54,7 +53,7 @@ export function transactionKey(secret: string): Uint8Array {
 let jose: typeof Jose | undefined;
 /** jose is loaded on the first seal or open: the start page's GET (the cold start a person waits on) never needs it. */
 function loadJose(): typeof Jose {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose: the start page's GET must not pay for jose
   jose ??= require('jose') as typeof Jose;
   return jose;
 }
@@ -99,19 +98,4 @@ export function stateMatches(tx: Transaction, returned: string | null | undefine
   const a = Buffer.from(tx.state);
   const b = Buffer.from(returned);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/**
- * Reads our cookie from a Cookie header. More than one copy (cookie tossing from a sibling
- * domain cannot set `__Host-`, but be strict anyway) counts as invalid.
- */
-export function readTransactionCookie(cookieHeader: string | null | undefined): { value?: string; duplicated: boolean } {
-  if (!cookieHeader) return { duplicated: false };
-  const values: string[] = [];
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === transactionCookieName) values.push(part.slice(eq + 1).trim());
-  }
-  return values.length === 1 ? { value: values[0], duplicated: false } : { duplicated: values.length > 1 };
 }

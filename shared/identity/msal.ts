@@ -13,35 +13,18 @@ import {
   type NetworkRequestOptions,
   type NetworkResponse,
 } from '@azure/msal-node';
-import { AppError } from './errors';
-import { authorityMetadata, classifyTokenFailure, cloudDiscoveryMetadata, partnerCenterScope, signInScopes, type TokenFailure } from './entra';
-
-/** The Entra application that redeems: the CPV app or the partner's own (CSP). */
-export interface AppCredentials {
-  authorityHost: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-}
+import { AppError } from '../errors';
+import { parseRetryAfter } from '../retry';
+import { authorityMetadata, cloudDiscoveryMetadata } from './authority';
+import { refreshTokenFromCache } from './cache';
+import type { AppCredentials } from './credentials';
+import { partnerCenterScope, signInScopes } from './scopes';
+import { classifyTokenFailure, TokenRequestError } from './tokenFailure';
 
 export interface TokenGrant {
   refreshToken: string;
   /** From the id token (code redemption only). */
   idToken?: { tid?: string; iss?: string; nonce?: string; aud?: string };
-}
-
-/** A failed token request, classified (security.md 17). The message never contains a token. */
-export class TokenRequestError extends AppError {
-  constructor(
-    readonly failure: TokenFailure,
-    cause?: unknown,
-  ) {
-    super(
-      failure.class === 'transient' ? 'identity_unavailable' : 'token_redemption_failed',
-      `Token request failed: ${failure.class} (${failure.reason}${failure.aadsts ? `, AADSTS${failure.aadsts}` : ''})`,
-      { cause, details: { class: failure.class, reason: failure.reason, error: failure.error, aadsts: failure.aadsts, status: failure.status } },
-    );
-  }
 }
 
 /** Bounds every call to Entra so a hung connection cannot eat a rotation run's time budget. */
@@ -87,14 +70,6 @@ class EntraNetwork implements INetworkModule {
   }
 }
 
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 3_600_000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.min(date - now, 3_600_000));
-}
-
 /** A fresh client (and so a fresh in-memory cache) per request: a shared cache could hand one partner's token to another. */
 function newClient(app: AppCredentials, network: EntraNetwork): ConfidentialClientApplication {
   const origin = new URL(app.authorityHost).origin;
@@ -115,27 +90,6 @@ function newClient(app: AppCredentials, network: EntraNetwork): ConfidentialClie
   });
 }
 
-interface CachedRefreshToken {
-  home_account_id?: string;
-  client_id?: string;
-  secret?: string;
-}
-
-/**
- * Takes the refresh token that this request produced out of this client's cache: the entry of
- * the result's account and of our client id, and exactly one.
- */
-export function refreshTokenFromCache(serializedCache: string, homeAccountId: string | undefined, clientId: string): string {
-  const cache = JSON.parse(serializedCache) as { RefreshToken?: Record<string, CachedRefreshToken> };
-  const matches = Object.values(cache.RefreshToken ?? {}).filter(
-    (entry) => entry.home_account_id === homeAccountId && entry.client_id === clientId && typeof entry.secret === 'string' && entry.secret.length > 0,
-  );
-  if (matches.length !== 1 || !matches[0]?.secret) {
-    throw new AppError('token_redemption_failed', `Entra returned no refresh token for this account (${matches.length} matching cache entries); was offline_access granted?`);
-  }
-  return matches[0].secret;
-}
-
 function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
   if (err instanceof TokenRequestError) return err;
   const retryAfterMs = network.lastRetryAfterMs;
@@ -152,14 +106,14 @@ function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
         ...(status !== undefined ? { status } : {}),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       }),
-      err,
+      { cause: err },
     );
   }
   // Anything else is the connection (refused, reset, timeout) or a reply msal-node could not read.
   const network_ = !(err instanceof AuthError) || /network|request_failed|timeout/i.test(err.errorCode);
   return new TokenRequestError(
     classifyTokenFailure({ network: network_, ...(network.lastStatus !== undefined ? { status: network.lastStatus } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }),
-    err,
+    { cause: err },
   );
 }
 
@@ -210,7 +164,7 @@ export async function redeemRefreshToken(app: AppCredentials, refreshToken: stri
   const client = newClient(app, network);
   try {
     const result = await client.acquireTokenByRefreshToken({ refreshToken, scopes: [partnerCenterScope, 'offline_access'], forceCache: true });
-    if (!result) throw new AppError('token_redemption_failed', 'Entra returned no result for the refresh token grant');
+    if (!result) throw new AppError('refresh_token_missing', 'Entra returned no result for the refresh token grant');
     const next = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
     return { refreshToken: next };
   } catch (err) {

@@ -1,0 +1,112 @@
+/**
+ * What a failed token request means for the service: transient (try later), needs a person,
+ * an operator problem with the application, or a refused request.
+ */
+import { AppError, type ErrorCode } from '../errors';
+import type { EventFields } from '../log';
+import { isTransientStatus } from '../retry';
+
+/** What a failed token request means for the service (docs/SECURITY.md 17). */
+export type FailureClass = 'transient' | 'needs-reauth' | 'invalid-client' | 'rejected';
+
+export type FailureReason =
+  | 'network'
+  | 'unavailable'
+  | 'throttled'
+  | 'expired'
+  | 'revoked'
+  | 'sign-in-frequency'
+  | 'consent'
+  | 'mfa'
+  | 'conditional-access'
+  | 'invalid-grant'
+  | 'invalid-secret'
+  | 'expired-secret'
+  | 'invalid-client'
+  | 'invalid-request'
+  | 'unknown';
+
+export interface TokenFailure {
+  class: FailureClass;
+  reason: FailureReason;
+  /** OAuth `error` field, when the server sent one. */
+  error?: string;
+  /** First AADSTS code, for diagnosis only. */
+  aadsts?: number;
+  /** HTTP status of the token endpoint, when known. */
+  status?: number;
+  /** Milliseconds the server asked us to wait (Retry-After). */
+  retryAfterMs?: number;
+}
+
+const reauthReasons: Record<number, FailureReason> = {
+  700082: 'expired',
+  70008: 'expired',
+  50173: 'revoked',
+  70043: 'sign-in-frequency',
+  65001: 'consent',
+  50076: 'mfa',
+  50079: 'mfa',
+  53003: 'conditional-access',
+};
+
+/**
+ * Classifies a token endpoint failure. MUST branch on the OAuth `error` field first: AADSTS
+ * codes are diagnosis and Microsoft adds new ones; the `error` values are the protocol.
+ */
+export function classifyTokenFailure(f: { error?: string; aadsts?: number; status?: number; network?: boolean; retryAfterMs?: number }): TokenFailure {
+  const base = {
+    ...(f.error ? { error: f.error } : {}),
+    ...(f.aadsts !== undefined ? { aadsts: f.aadsts } : {}),
+    ...(f.status !== undefined ? { status: f.status } : {}),
+    ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+  };
+  if (f.network) return { ...base, class: 'transient', reason: 'network' };
+  switch (f.error) {
+    case 'temporarily_unavailable':
+    case 'server_error':
+      return { ...base, class: 'transient', reason: 'unavailable' };
+    case 'slow_down':
+      return { ...base, class: 'transient', reason: 'throttled' };
+    case 'invalid_grant':
+    case 'interaction_required':
+    case 'consent_required':
+    case 'login_required':
+      return { ...base, class: 'needs-reauth', reason: (f.aadsts !== undefined && reauthReasons[f.aadsts]) || (f.error === 'consent_required' ? 'consent' : 'invalid-grant') };
+    case 'invalid_client':
+    case 'unauthorized_client':
+      return { ...base, class: 'invalid-client', reason: f.aadsts === 7000222 ? 'expired-secret' : f.aadsts === 7000215 ? 'invalid-secret' : 'invalid-client' };
+    default:
+      break;
+  }
+  if (f.status === 429) return { ...base, class: 'transient', reason: 'throttled' };
+  if (f.status !== undefined && isTransientStatus(f.status)) return { ...base, class: 'transient', reason: 'unavailable' };
+  if (f.error) return { ...base, class: 'rejected', reason: 'invalid-request' };
+  return { ...base, class: 'transient', reason: 'unknown' };
+}
+
+const codeOfClass: Record<FailureClass, ErrorCode> = {
+  transient: 'identity_unavailable',
+  'needs-reauth': 'token_refused',
+  rejected: 'token_refused',
+  'invalid-client': 'client_credentials_invalid',
+};
+
+/** A failed token request, classified. The message never contains a token. */
+export class TokenRequestError extends AppError {
+  override readonly name = 'TokenRequestError';
+  constructor(
+    readonly failure: TokenFailure,
+    options: { cause?: unknown; marketplace?: string } = {},
+  ) {
+    super(codeOfClass[failure.class], `Token request failed: ${failure.class} (${failure.reason}${failure.aadsts ? `, AADSTS${failure.aadsts}` : ''})`, {
+      ...options,
+      retry: { transient: failure.class === 'transient', ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+    });
+  }
+
+  override diagnosis(): EventFields {
+    const f = this.failure;
+    return { ...super.diagnosis(), class: f.class, reason: f.reason, error: f.error, aadsts: f.aadsts, status: f.status };
+  }
+}

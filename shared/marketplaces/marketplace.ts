@@ -1,0 +1,73 @@
+/**
+ * A marketplace as the service uses it: one configuration entry projected onto one environment,
+ * and the one lookup every caller (sign-in, rotation, status, Connect) goes through.
+ */
+import { AppError } from '../errors';
+import type { Environment } from '../settings';
+import type { MarketplaceConfig } from './config';
+import type { MarketplaceEntry } from './schema';
+
+/** What the service needs of a marketplace in one environment. */
+export type Marketplace =
+  | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[] }
+  | {
+      id: string;
+      name?: string;
+      model: 'CSP';
+      environment: Environment;
+      tenantId: string;
+      clientId: string;
+      clientSecretName: string;
+      redirectUri: string;
+      connectProducts: string[];
+    };
+
+/** Projects a configuration entry onto one environment. */
+export function forEnvironment(entry: MarketplaceEntry, environment: Environment): Marketplace {
+  const tenantId = environment === 'test' ? entry.partner_tenant_id_test : entry.partner_tenant_id_production;
+  const connectProducts = (environment === 'test' ? entry.connect_products_test : entry.connect_products_production) ?? [];
+  const base = { id: entry.id, ...(entry.name ? { name: entry.name } : {}), environment, tenantId: tenantId.toLowerCase(), connectProducts };
+  if (entry.model === 'CPV') return { ...base, model: 'CPV' };
+  return {
+    ...base,
+    model: 'CSP',
+    clientId: (environment === 'test' ? entry.partner_client_id_test : entry.partner_client_id_production).toLowerCase(),
+    clientSecretName: environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production,
+    redirectUri: environment === 'test' ? entry.redirect_uri_test : entry.redirect_uri_production,
+  };
+}
+
+export type Lookup = { kind: 'found'; marketplace: Marketplace } | { kind: 'not-found' } | { kind: 'invalid' };
+
+/**
+ * Looks a validated marketplace ID up for one environment. `invalid`: the file names it but its
+ * entry has a problem, so callers can say "misconfigured" rather than "not found".
+ */
+export function lookupMarketplace(config: MarketplaceConfig, id: string, environment: Environment): Lookup {
+  const key = id.toUpperCase();
+  const entry = config.entries.get(key);
+  if (entry) return { kind: 'found', marketplace: forEnvironment(entry, environment) };
+  return config.invalidIds.has(key) ? { kind: 'invalid' } : { kind: 'not-found' };
+}
+
+/**
+ * The lookup of the sign-in flow: a marketplace a person can sign in for, or an AppError
+ * (marketplace_not_found / marketplace_misconfigured) with a message a person can act on.
+ */
+export function findMarketplace(config: MarketplaceConfig, id: string, environment: Environment, callbackUrl: string): Marketplace {
+  const found = lookupMarketplace(config, id, environment);
+  if (found.kind === 'invalid') {
+    throw new AppError('marketplace_misconfigured', `Marketplace ${id} is in the configuration file but its entry is invalid`, { marketplace: id });
+  }
+  if (found.kind === 'not-found') throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
+  const marketplace = found.marketplace;
+  // MUST: the redirect URI the partner registered must be this deployment's callback, or Entra
+  // would send the code elsewhere (or refuse it). Checked here so the page can say which one.
+  if (marketplace.model === 'CSP' && marketplace.redirectUri !== callbackUrl) {
+    throw new AppError('marketplace_misconfigured', `Marketplace ${id}: redirect_uri_${environment} must equal this deployment's callback URL ${callbackUrl}`, {
+      marketplace: id,
+      field: `redirect_uri_${environment}`,
+    });
+  }
+  return marketplace;
+}

@@ -1,0 +1,57 @@
+/** What a rotation run reports: per token, and the run's summary. */
+import type { ProductSyncState } from '../connect/tag';
+
+export type RotationOutcome =
+  /** New version written and read back. */
+  | 'rotated'
+  /** Redeem failed transiently (network, 5xx, 429): nothing changed; the next run tries again. */
+  | 'transient'
+  /** invalid_grant family: marked needs-reauth, alerted; a person must generate a new token. */
+  | 'needs-reauth'
+  /** invalid_client: the app's secret is wrong or expired; no token marked. */
+  | 'invalid-client'
+  /** Redeemed, but the new version could not be stored or verified; the old version stays valid. */
+  | 'store-failed'
+  /** Not attempted: already needs a person, rotated recently or by an overlapping run, not configured. */
+  | 'skipped'
+  /** Not reached before the run's time budget ran out; the next run starts with these. */
+  | 'not-reached';
+
+export const rotationOutcomes: readonly RotationOutcome[] = ['rotated', 'transient', 'needs-reauth', 'invalid-client', 'store-failed', 'skipped', 'not-reached'];
+
+export interface TokenResult {
+  marketplace: string;
+  outcome: RotationOutcome;
+  reason?: string;
+  aadsts?: number;
+  /** Connect push of this run for the token (rotated, or a pending push retried): the worst product state. */
+  connect?: ProductSyncState;
+}
+
+/** What a run did for Connect: pushes after rotation, and retries of pending pushes. */
+export interface ConnectRunCounts {
+  /** Tokens pushed after their rotation, by worst product state. */
+  afterRotate: Record<ProductSyncState, number>;
+  /** Tokens not rotated in this run whose pending push was retried, by worst product state after it. */
+  retried: Record<ProductSyncState, number>;
+}
+
+export interface RotationSummary {
+  runId: string;
+  trigger: 'timer' | 'manual';
+  environment: string;
+  startedAt: string;
+  durationMs: number;
+  total: number;
+  counts: Record<RotationOutcome, number>;
+  stoppedByTimeBudget: boolean;
+  results: TokenResult[];
+  /** Present when the Connect push is on. */
+  connect?: ConnectRunCounts;
+}
+
+export function countOutcomes(results: readonly TokenResult[]): Record<RotationOutcome, number> {
+  const counts = Object.fromEntries(rotationOutcomes.map((o) => [o, 0])) as Record<RotationOutcome, number>;
+  for (const r of results) counts[r.outcome]++;
+  return counts;
+}

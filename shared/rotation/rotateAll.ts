@@ -1,0 +1,148 @@
+/**
+ * A rotation run (docs/SECURITY.md 15–23): every stored refresh token of the environment is
+ * redeemed for a new one before Microsoft's 90-day inactivity limit, oldest first, within a time
+ * budget, with bounded concurrency and paced writes; one token's failure never stops another's.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RetryCounts } from '../connect/retryPending';
+import type { ProductSyncState } from '../connect/tag';
+import { ensureAppError } from '../errors';
+import { events } from '../events';
+import { logEvent } from '../log';
+import { forEachBounded, keyVaultWrites } from '../pacing';
+import type { StoredTokenInfo } from '../secrets/store';
+import { isClaimed } from './inFlight';
+import { countOutcomes, type ConnectRunCounts, type RotationSummary, type TokenResult } from './outcomes';
+import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
+
+export interface RotationOptions {
+  trigger: 'timer' | 'manual';
+  /** Rotate only this marketplace. */
+  marketplace?: string;
+  /** Rotate even tokens rotated within minAgeHours (manual "rotate now"). */
+  force?: boolean;
+  /** Tokens rotated more recently than this are left alone (a timer firing twice is harmless). */
+  minAgeHours?: number;
+  concurrency?: number;
+  timeBudgetMs?: number;
+  /** Redeem attempts per token for transient failures within one run. */
+  attempts?: number;
+}
+
+export interface RunDeps extends RotationDeps {
+  /** After the rotation pass: retries pending Connect pushes of tokens the pass did not rotate. */
+  retryPendingSync?: (tokens: StoredTokenInfo[], run: RunContext) => Promise<RetryCounts>;
+}
+
+export async function rotateAll(deps: RunDeps, options: RotationOptions): Promise<RotationSummary> {
+  const now = deps.now ?? Date.now;
+  const { settings, store, logger } = deps;
+  const environment = settings.SERVICE_ENVIRONMENT;
+  const runId = randomUUID();
+  const started = now();
+  const budgetMs = options.timeBudgetMs ?? settings.ROTATION_TIME_BUDGET_SECONDS * 1000;
+  const deadline = started + budgetMs;
+  const timeLeft = () => deadline - now();
+  const secrets = new Map<string, Promise<string | undefined>>();
+  const run: RunState = {
+    deps,
+    runId,
+    now,
+    timeLeft,
+    concurrency: options.concurrency ?? settings.ROTATION_CONCURRENCY,
+    attempts: options.attempts ?? 3,
+    minAgeMs: (options.minAgeHours ?? 12) * 3600 * 1000,
+    force: options.force === true,
+    limiter: deps.writeLimiter ?? keyVaultWrites,
+    blockedApps: new Set(),
+    readSecret: (name) => {
+      let secret = secrets.get(name);
+      if (!secret) {
+        secret = store.getSecret(name);
+        secrets.set(name, secret);
+      }
+      return secret;
+    },
+  };
+
+  let listed: StoredTokenInfo[];
+  try {
+    listed = await store.listTokens(environment);
+  } catch (err) {
+    const e = ensureAppError(err);
+    logEvent(logger, 'error', events.rotationRunFailed, { runId, trigger: options.trigger, environment, code: e.code, step: 'list' });
+    throw e;
+  }
+  // Oldest first (docs/SECURITY.md 20): a run cut short by its budget leaves the freshest for next time.
+  const candidates = listed.filter((t) => !options.marketplace || t.marketplace === options.marketplace).sort((a, b) => lastActivity(a) - lastActivity(b));
+
+  const results: TokenResult[] = [];
+  // Keep a margin so the last tokens started can finish their four steps inside the budget.
+  const margin = Math.min(10_000, budgetMs / 10);
+  const { started: startedCount } = await forEachBounded(
+    candidates,
+    run.concurrency,
+    async (info) => {
+      results.push(await rotateToken(run, info));
+    },
+    () => timeLeft() > margin,
+  );
+  for (const t of candidates.slice(startedCount)) results.push({ marketplace: t.marketplace, outcome: 'not-reached' });
+
+  // Connect: retry pending pushes of tokens this pass did not rotate, even those not due for
+  // rotation, until Connect holds each token's current version. Within the same time budget.
+  let connectRetry: RetryCounts | undefined;
+  if (deps.retryPendingSync && timeLeft() > margin) {
+    const rotated = new Set(results.filter((r) => r.outcome === 'rotated').map((r) => r.marketplace));
+    const reached = candidates.slice(0, startedCount).filter((t) => !rotated.has(t.marketplace) && !isClaimed(environment, t.marketplace));
+    try {
+      connectRetry = await deps.retryPendingSync(reached, { runId, timeLeft, concurrency: run.concurrency });
+      for (const r of connectRetry.results) {
+        const entry = results.find((x) => x.marketplace === r.marketplace);
+        if (entry) entry.connect = r.state;
+      }
+    } catch (err) {
+      logEvent(logger, 'error', events.connectSyncFailed, { runId, step: 'retry', code: ensureAppError(err).code });
+    }
+  }
+
+  const counts = countOutcomes(results);
+  const summary: RotationSummary = {
+    runId,
+    trigger: options.trigger,
+    environment,
+    startedAt: new Date(started).toISOString(),
+    durationMs: now() - started,
+    total: candidates.length,
+    counts,
+    stoppedByTimeBudget: startedCount < candidates.length,
+    results,
+  };
+  if (deps.afterRotate || deps.retryPendingSync) {
+    const zero = (): Record<ProductSyncState, number> => ({ ok: 0, pending: 0, failed: 0 });
+    const connect: ConnectRunCounts = { afterRotate: zero(), retried: zero() };
+    for (const r of results) if (r.outcome === 'rotated' && r.connect) connect.afterRotate[r.connect]++;
+    for (const r of connectRetry?.results ?? []) connect.retried[r.state]++;
+    summary.connect = connect;
+  }
+  logEvent(logger, counts['store-failed'] + counts['invalid-client'] > 0 ? 'warn' : 'info', events.rotationRunCompleted, {
+    runId,
+    trigger: options.trigger,
+    environment,
+    total: summary.total,
+    rotated: counts.rotated,
+    transient: counts.transient,
+    needsReauth: counts['needs-reauth'],
+    invalidClient: counts['invalid-client'],
+    storeFailed: counts['store-failed'],
+    skipped: counts.skipped,
+    notReached: counts['not-reached'],
+    failed: counts.transient + counts['needs-reauth'] + counts['invalid-client'] + counts['store-failed'],
+    stoppedByTimeBudget: summary.stoppedByTimeBudget,
+    durationMs: summary.durationMs,
+    connectSynced: summary.connect ? summary.connect.afterRotate.ok + summary.connect.retried.ok : undefined,
+    connectPending: summary.connect ? summary.connect.afterRotate.pending + summary.connect.retried.pending : undefined,
+    connectFailed: summary.connect ? summary.connect.afterRotate.failed + summary.connect.retried.failed : undefined,
+  });
+  return summary;
+}

@@ -1,0 +1,91 @@
+/**
+ * The tags of a token secret: how they are written and read back, and what makes a secret one of
+ * this service's tokens (content type, tags, name). Shared by every store, so they behave alike.
+ */
+import * as z from 'zod';
+import { environments, type Environment } from '../settings';
+import { tokenContentType, type Model, type StoredToken, type StoredTokenInfo, type TokenStatus, type TokenTags } from './store';
+
+// Records keyed by the unions make the compiler flag a status or model added in store.ts but not here.
+const tokenStatuses: Record<TokenStatus, true> = { active: true, 'needs-reauth': true, 'connect-sync-failed': true };
+const models: Record<Model, true> = { CPV: true, CSP: true };
+const enumOf = <T extends string>(record: Record<T, true>) => z.enum(Object.keys(record) as [T, ...T[]]);
+
+/** Tags that make a secret one of our tokens. Unknown extra tags are dropped (Key Vault stores strings only). */
+const tokenTagsSchema = z.object({
+  marketplace: z.string().min(1),
+  environment: z.enum(environments),
+  model: enumOf(models),
+  tenant: z.string().min(1),
+  issuedAt: z.string().min(1),
+  rotatedAt: z.string().min(1).optional(),
+  status: enumOf(tokenStatuses),
+  lastError: z.string().optional(),
+  lastErrorAt: z.string().optional(),
+  connect: z.string().optional(),
+});
+
+/** Token tags as stored: string values only, unset ones left out (Key Vault has no null tags). */
+export function tokenTagsToRecord(tags: TokenTags): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const [key, value] of Object.entries(tags)) if (value !== undefined) record[key] = String(value);
+  return record;
+}
+
+/** Tags read back from a secret, or undefined when they are not a token's (such a secret is left alone). */
+export function parseTokenTags(record: Record<string, string> | undefined): TokenTags | undefined {
+  const parsed = tokenTagsSchema.safeParse(record ?? {});
+  if (!parsed.success) return undefined;
+  const tags: TokenTags = {
+    marketplace: parsed.data.marketplace,
+    environment: parsed.data.environment,
+    model: parsed.data.model,
+    tenant: parsed.data.tenant,
+    issuedAt: parsed.data.issuedAt,
+    status: parsed.data.status,
+  };
+  // exactOptionalPropertyTypes-safe: only copy what is present.
+  for (const key of ['rotatedAt', 'lastError', 'lastErrorAt', 'connect'] as const) {
+    const value = parsed.data[key];
+    if (value !== undefined) tags[key] = value;
+  }
+  return tags;
+}
+
+/** What a store knows about one version of a secret, in the shape both stores can give. */
+export interface SecretVersionParts {
+  value: string | undefined;
+  version: string | undefined;
+  contentType: string | undefined;
+  tags: Record<string, string> | undefined;
+  createdOn: Date | undefined;
+  expiresOn: Date | undefined;
+}
+
+/** A stored version as this marketplace's token, or undefined when it is not one (wrong content type, tags or owner). */
+export function storedTokenFrom(parts: SecretVersionParts, marketplace: string, environment: Environment): StoredToken | undefined {
+  const tags = parseTokenTags(parts.tags);
+  if (parts.contentType !== tokenContentType || !tags || !tagsBelongTo(tags, marketplace, environment)) return undefined;
+  if (parts.value === undefined || !parts.version || !parts.createdOn) return undefined;
+  return {
+    marketplace,
+    environment,
+    value: parts.value,
+    version: parts.version,
+    tags,
+    createdOn: parts.createdOn,
+    ...(parts.expiresOn ? { expiresOn: parts.expiresOn } : {}),
+  };
+}
+
+/** A token without its value (what listTokens returns). */
+export function withoutValue(token: StoredToken): StoredTokenInfo {
+  const { value: _value, ...info } = token;
+  return info;
+}
+
+/** True when tags describe the token of exactly this marketplace and environment. */
+export function tagsBelongTo(tags: TokenTags, marketplace: string, environment: Environment): boolean {
+  return tags.marketplace === marketplace && tags.environment === environment;
+}
+

@@ -1,0 +1,33 @@
+/** POST /api/start: validates the marketplace ID, looks it up, seals a transaction and points at Entra. */
+import { appIdentityOf } from '../identity/credentials';
+import type { MarketplaceConfig } from '../marketplaces/config';
+import { parseMarketplaceId } from '../marketplaces/id';
+import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
+import type { Settings } from '../settings';
+import type { CookieSpec } from '../web/responses';
+import { transactionCookie } from './cookie';
+import { authorizeUrl } from './entraUrls';
+import { newTransaction, pkceChallenge, sealTransaction, transactionKey } from './transaction';
+
+export type BeginResult =
+  | { kind: 'invalid-id'; reason: string; value: string }
+  | { kind: 'redirect'; location: string; cookie: CookieSpec; marketplace: Marketplace };
+
+export async function beginSignIn(settings: Settings, config: MarketplaceConfig, input: unknown, now = Date.now()): Promise<BeginResult> {
+  const id = parseMarketplaceId(input);
+  if (!id.ok) return { kind: 'invalid-id', reason: id.reason, value: typeof input === 'string' ? input.slice(0, 64) : '' };
+  const marketplace = findMarketplace(config, id.id, settings.SERVICE_ENVIRONMENT, settings.CALLBACK_URL);
+  const { clientId } = appIdentityOf(settings, marketplace);
+  const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now);
+  const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
+  const location = authorizeUrl({
+    authorityHost: settings.AUTHORITY_HOST,
+    tenantId: marketplace.tenantId,
+    clientId,
+    redirectUri: settings.CALLBACK_URL,
+    state: tx.state,
+    nonce: tx.nonce,
+    codeChallenge: pkceChallenge(tx.verifier),
+  });
+  return { kind: 'redirect', location, cookie: transactionCookie(sealed), marketplace };
+}

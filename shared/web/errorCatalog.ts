@@ -1,0 +1,151 @@
+/**
+ * For every error code, in one place: the HTTP status and what a person reads. The record is
+ * keyed by ErrorCode, so a new code without an entry is a compile error, never a generic page.
+ * Pages never reflect input beyond a validated marketplace ID.
+ */
+import type { AppError, ErrorCode } from '../errors';
+import { notFoundExplanation } from '../marketplaces/notFound';
+import { html, type Html } from './html';
+
+export interface DescribedError {
+  title: string;
+  message: string;
+  todo: string;
+  extra?: Html;
+}
+
+interface CatalogEntry {
+  status: number;
+  describe: (err: AppError) => DescribedError;
+}
+
+const retryLater = 'Try again in a minute. If it keeps failing, send the reference below to the operator of this service.';
+const misconfigured = (err: AppError): DescribedError => ({
+  title: 'This service is not configured correctly',
+  message: 'The service cannot work until its operator corrects its configuration.',
+  todo: `Send the reference below to the operator of this service${err.field ? ` (setting ${err.field})` : ''}.`,
+});
+
+const catalog: Record<ErrorCode, CatalogEntry> = {
+  settings_invalid: { status: 500, describe: misconfigured },
+  configuration_invalid: { status: 500, describe: misconfigured },
+  marketplace_id_invalid: {
+    status: 400,
+    describe: () => ({ title: 'Invalid marketplace ID', message: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345.', todo: 'Copy the ID from the Marketplaces page in Connect.' }),
+  },
+  marketplace_not_found: {
+    status: 404,
+    describe: (err) => ({
+      title: 'Marketplace not found',
+      message: `${notFoundExplanation.what} (${err.marketplace ?? 'unknown'})`,
+      todo: notFoundExplanation.todo,
+      extra: html`<p>${notFoundExplanation.why}</p>`,
+    }),
+  },
+  marketplace_misconfigured: {
+    status: 500,
+    describe: (err) => ({
+      title: 'This marketplace is not configured correctly',
+      message: `The configuration of marketplace ${err.marketplace ?? ''} in this service has a problem${err.field ? ` (${err.field})` : ''}.`,
+      todo: 'Ask the operator of this service to correct the marketplace configuration file (npm run config:check lists the problems), then try again.',
+    }),
+  },
+  cross_site_request: { status: 403, describe: () => ({ title: 'Request refused', message: 'The form was sent from another site.', todo: 'Open the start page of this service directly and use its form.' }) },
+  method_not_allowed: { status: 405, describe: () => ({ title: 'Method not allowed', message: 'This address does not accept that kind of request.', todo: 'Open the start page of this service.' }) },
+  body_too_large: { status: 413, describe: () => ({ title: 'Request too large', message: 'The request is larger than this page accepts.', todo: 'Open the start page and enter only a marketplace ID.' }) },
+  unsupported_media_type: { status: 415, describe: () => ({ title: 'Unsupported request', message: 'The form must be sent as a normal web form.', todo: 'Open the start page and use its form.' }) },
+  transaction_missing: {
+    status: 400,
+    describe: () => ({
+      title: 'Sign-in session not found',
+      message: 'This browser has no sign-in in progress: the page was opened directly, the sign-in was already completed, or cookies are blocked.',
+      todo: 'Start again from the start page in the same browser, and allow cookies for this site.',
+    }),
+  },
+  transaction_expired: { status: 400, describe: () => ({ title: 'Sign-in took too long', message: 'The sign-in must be completed within 10 minutes.', todo: 'Start again from the start page.' }) },
+  transaction_invalid: { status: 400, describe: () => notThisSignIn },
+  state_mismatch: { status: 400, describe: () => notThisSignIn },
+  authorization_denied: {
+    status: 400,
+    describe: () => ({
+      title: 'Sign-in was not completed',
+      message: 'Microsoft did not complete the sign-in (it was cancelled or refused).',
+      todo: 'Start again and sign in with an administrator account of the partner tenant configured for this marketplace.',
+    }),
+  },
+  consent_required: {
+    status: 403,
+    describe: () => ({
+      title: 'Administrator approval needed',
+      message: 'An administrator of the partner tenant must approve access for this application first.',
+      todo: 'Ask an administrator of the partner tenant to approve access, then start again.',
+    }),
+  },
+  tenant_mismatch: {
+    status: 403,
+    describe: (err) => ({
+      title: 'Wrong Microsoft account',
+      message: `The account you signed in with does not belong to the partner tenant configured for marketplace ${err.marketplace ?? ''}. No token was stored.`,
+      todo: 'Start again and sign in with an account of the partner tenant configured for this marketplace (use a private window if you are signed in to several).',
+    }),
+  },
+  // Entra refused what the request brought (a replayed, forged or expired code): the caller's
+  // request, so 400, not a gateway error.
+  token_refused: {
+    status: 400,
+    describe: (err) => ({
+      title: 'Microsoft did not issue a token',
+      message: `Microsoft refused to issue a refresh token${aadstsOf(err)}.`,
+      todo: 'Start again. If it fails again, send the reference below to the operator of this service.',
+    }),
+  },
+  client_credentials_invalid: {
+    status: 502,
+    describe: (err) => ({
+      title: 'Microsoft did not issue a token',
+      message: `Microsoft refused this service's application${aadstsOf(err)}: its credential is wrong or expired.`,
+      todo: 'Send the reference below to the operator of this service; no token was stored.',
+    }),
+  },
+  refresh_token_missing: {
+    status: 502,
+    describe: () => ({
+      title: 'Microsoft did not issue a refresh token',
+      message: 'Microsoft signed you in but returned no refresh token (offline access was not granted).',
+      todo: 'Start again. If it fails again, send the reference below to the operator of this service.',
+    }),
+  },
+  identity_unavailable: { status: 503, describe: () => ({ title: 'Microsoft sign-in is unavailable', message: 'Microsoft Entra ID did not answer in time.', todo: 'Wait a minute and start again.' }) },
+  secret_store_failed: {
+    status: 503,
+    describe: () => ({
+      title: 'The token could not be stored',
+      message: 'Microsoft issued a token, but the service could not store it safely, so it is not shown.',
+      todo: 'Wait a minute and start again. If it keeps failing, send the reference below to the operator.',
+    }),
+  },
+  connect_call_failed: { status: 502, describe: () => ({ title: 'Connect did not answer', message: 'CloudBlue Connect refused or did not answer the request.', todo: retryLater }) },
+  not_found: { status: 404, describe: () => ({ title: 'Page not found', message: 'There is no page at this address.', todo: 'Open the start page of this service.' }) },
+  internal: { status: 500, describe: () => ({ title: 'Something went wrong', message: 'The service could not complete the request.', todo: retryLater }) },
+};
+
+const notThisSignIn: DescribedError = {
+  title: 'Sign-in could not be verified',
+  message: 'The answer from Microsoft does not belong to the sign-in started in this browser.',
+  todo: 'Start again from the start page, in one browser tab.',
+};
+
+function aadstsOf(err: AppError): string {
+  const aadsts = err.diagnosis().aadsts;
+  return typeof aadsts === 'number' ? ` (AADSTS${aadsts})` : '';
+}
+
+/** The HTTP status of an error code; the only place that decides it. */
+export function httpStatusOf(code: ErrorCode): number {
+  return catalog[code].status;
+}
+
+/** What a person reads for an error. */
+export function describeError(err: AppError): DescribedError {
+  return catalog[err.code].describe(err);
+}

@@ -1,0 +1,76 @@
+/**
+ * The frame every page shares: banner naming the environment, styles, footer. Plain HTML, no
+ * third-party resources, readable at phone width; every interpolation is escaped by html``.
+ */
+import type { Environment } from '../../settings';
+import { html, literal, type Html } from '../html';
+
+const styles = literal`
+:root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; }
+body { margin: 0; background: #f5f6f8; color: #1b1f24; }
+.banner { padding: .5rem 1rem; font-weight: 600; letter-spacing: .02em; color: #fff; }
+.banner.test { background: #8a5a00; }
+.banner.production { background: #0b5cad; }
+main { max-width: 40rem; margin: 1.5rem auto; padding: 1.5rem; background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+h1 { font-size: 1.4rem; margin-top: 0; }
+label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
+input[type=text], textarea { box-sizing: border-box; width: 100%; padding: .6rem; font: inherit; border: 1px solid #6b7280; border-radius: 4px; }
+textarea { font-family: ui-monospace, Consolas, monospace; font-size: .85rem; word-break: break-all; }
+button, .button { display: inline-block; margin-top: 1rem; padding: .6rem 1.2rem; font: inherit; font-weight: 600; color: #fff; background: #0b5cad; border: 0; border-radius: 4px; cursor: pointer; text-decoration: none; }
+button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
+.hint { color: #4b5563; font-size: .9rem; margin: .25rem 0 0; }
+.error { color: #a4161a; font-weight: 600; }
+.notice { border-left: 4px solid #0b5cad; padding: .5rem 1rem; background: #eef4fb; }
+.warn { border-left: 4px solid #a4161a; padding: .5rem 1rem; background: #fdf0f0; }
+code { background: #eef0f3; padding: .1rem .3rem; border-radius: 3px; }
+.banner code { background: rgba(0,0,0,.25); color: inherit; }
+.nowrap { white-space: nowrap; }
+.param { font-size: 1.05rem; }
+.ref { color: #4b5563; font-size: .85rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; }
+footer { max-width: 40rem; margin: 0 auto 2rem; padding: 0 1.5rem; color: #4b5563; font-size: .8rem; }
+`;
+
+const environmentNames: Record<Environment, string> = { test: 'Test environment', production: 'Production environment' };
+
+export interface PageFrame {
+  title: string;
+  environment?: Environment;
+  nonce: string;
+  body: Html;
+  script?: Html;
+}
+
+export function layout(p: PageFrame): Html {
+  const banner = p.environment
+    ? html`<div class="banner ${p.environment}" role="banner">${environmentNames[p.environment]} — tokens made here are for <code>refresh_token_${p.environment}</code></div>`
+    : '';
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${p.title} · Microsoft refresh token for CloudBlue Connect</title>
+<style nonce="${p.nonce}">${styles}</style>
+</head>
+<body>
+${banner}
+<main>
+${p.body}
+</main>
+<footer>Microsoft refresh token service for CloudBlue Connect marketplaces.</footer>
+${p.script ? html`<script nonce="${p.nonce}">${p.script}</script>` : ''}
+</body>
+</html>`;
+}
+
+/** Relative to /api/: every page lives under the same prefix as the start page. */
+export const startPath = 'start';
+
+/** The correlation id a person can quote (docs/SECURITY.md 11); the same id is in the logs. */
+export function reference(correlationId: string): Html {
+  return html`<p class="ref">Reference: <code id="correlation-id">${correlationId}</code> — quote it when you contact support.</p>`;
+}
+
