@@ -49,7 +49,8 @@ let lint: string[] = [];
 let testEnv: Deployment;
 let production: Deployment;
 
-beforeAll(() => {
+// Without the compiler and with SKIP_BICEP=1 (never in CI) every test here is skipped.
+if (compilerTestsEnabled()) beforeAll(() => {
   const dir = copies(['infra']).get('infra')!;
   const [compiled] = buildAll([dir]);
   build = compiled!.build.map(formatDiagnostic);
@@ -278,6 +279,67 @@ describeCompiled('outputs', () => {
     expect(String(testEnv.outputs.START_URL)).toMatch(/deployments\/api\)\.outputs\.startUrl/);
     const api = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
     expect(testEnv.outputs.AZURE_FUNCTION_APP_NAME).toBe(api.name);
+  });
+});
+
+describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
+  const guide = readFileSync(join(repo, 'docs', 'DEPLOY.md'), 'utf8');
+  // Shell commands with their continuation lines joined.
+  const commands = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.replace(/\\\n\s*/g, ' ').split('\n')).filter((l) => l.trim());
+  const bicepparam = readFileSync(join(infra, 'main.bicepparam'), 'utf8');
+  const params = (): Record<string, { defaultValue?: unknown }> => (template as { parameters: Record<string, { defaultValue?: unknown }> }).parameters;
+
+  test('every azd variable it sets is one main.bicepparam reads (or azd\'s own), and every one in its table maps to a real parameter', () => {
+    const azdOwn = ['AZURE_SUBSCRIPTION_ID', 'AZURE_LOCATION', 'AZURE_RESOURCE_GROUP'];
+    const set = commands.flatMap((c) => [...c.matchAll(/azd env set (\w+)/g)].map((m) => m[1]!));
+    expect(set.length).toBeGreaterThan(3);
+    expect(set.filter((v) => !azdOwn.includes(v) && !bicepparam.includes(`readEnvironmentVariable('${v}'`))).toEqual([]);
+    const rows = [...guide.matchAll(/^\| `([A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const [variable, parameter] of rows) {
+      expect({ variable, read: bicepparam.includes(`readEnvironmentVariable('${variable}'`) }).toEqual({ variable, read: true });
+      expect({ parameter, declared: parameter in params() }).toEqual({ parameter, declared: true });
+      expect(bicepparam).toMatch(new RegExp(`^param ${parameter} = .*readEnvironmentVariable\\('${variable}'`, 'm'));
+    }
+  });
+
+  test('every output it reads exists', () => {
+    const read = [...guide.matchAll(/azd env get-value (\w+)/g)].map((m) => m[1]!);
+    expect(read.length).toBeGreaterThan(3);
+    expect([...new Set(read)].filter((o) => !(o in testEnv.outputs))).toEqual([]);
+  });
+
+  test('it states a minimum Bicep version no newer than the one CI compiles with', () => {
+    const minimum = /\*\*Bicep (\d+)\.(\d+)\.(\d+) or newer\*\*/.exec(guide)?.slice(1).map(Number);
+    const pinned = /bicepVersion = '(\d+)\.(\d+)\.(\d+)'/.exec(readFileSync(join(repo, 'scripts', 'bicep.mjs'), 'utf8'))?.slice(1).map(Number);
+    expect(minimum).toHaveLength(3);
+    expect(pinned).toHaveLength(3);
+    expect(minimum![0]! * 1e6 + minimum![1]! * 1e3 + minimum![2]!).toBeLessThanOrEqual(pinned![0]! * 1e6 + pinned![1]! * 1e3 + pinned![2]!);
+  });
+
+  test('no command prints a secret or puts one on a command line; every secret gets an expiry', () => {
+    const sets = commands.filter((c) => c.includes('az keyvault secret set'));
+    expect(sets.length).toBeGreaterThanOrEqual(3);
+    for (const c of sets) {
+      expect(c).not.toMatch(/--value\b/);
+      expect(c).toMatch(/--file \/dev\/stdin/);
+      expect(c).toMatch(/--expires /);
+      expect(c).toMatch(/-o none/);
+    }
+    // A new password goes straight into the vault, never to the terminal.
+    for (const c of commands.filter((x) => x.includes('--query password'))) expect(c).toMatch(/--query password -o tsv \| .*\| az keyvault secret set /);
+  });
+
+  test('it names the secrets, queue, files and permissions the templates and the app use', () => {
+    const secretName = /SecretName=([\w-]+)\)/.exec(String(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY))?.[1];
+    expect(guide).toContain(String(secretName));
+    expect(guide).toContain(String(params().cpvClientSecretName?.defaultValue));
+    expect(guide).toContain(nearExpiryQueueName);
+    expect(guide).toContain('user_impersonation');
+    expect(guide).toContain('config/marketplaces.json');
+    expect(guide).toContain('api://AzureADTokenExchange');
+    for (const file of [...guide.matchAll(/--parameters (infra\/\S+)/g)].map((m) => m[1]!)) expect(readFileSync(join(repo, file), 'utf8').length).toBeGreaterThan(0);
+    expect(guide).toContain('az deployment group what-if');
   });
 });
 
