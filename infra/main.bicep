@@ -109,7 +109,7 @@ var names = {
   workbook: guid(resourceGroup().id, environmentName, 'workbook')
 }
 var deploymentContainerName = 'deployment-package'
-// The queue the app's near-expiry trigger reads (functions/ registers it under this name).
+// The queue the app's near-expiry queue trigger reads, by this name.
 var nearExpiryQueueName = 'secret-near-expiry'
 // Refresh-token secrets are named refresh-token-<environment>-<marketplace>
 // (tokenSecretName in shared/secrets/store.ts).
@@ -290,7 +290,7 @@ module availability 'app/availability.bicep' = {
     functionAppName: names.functionApp
     applicationInsightsName: names.applicationInsights
     serviceEnvironment: serviceEnvironment
-    // The start form's button (shared/ pages); a page without it is no start page.
+    // The start form's button (shared/pages.ts); a page without it is no start page.
     expectedText: 'Generate Refresh Token'
     actionGroupIds: actionGroupIds
     location: location

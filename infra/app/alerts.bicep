@@ -207,7 +207,8 @@ traces
 | where tostring(entry.event) == "RotationRunCompleted"
 '''
   })
-  // Dead man's switch independent of the app: Key Vault's own audit log. Every rotation of a
+  // Dead man's switch independent of the app: Key Vault's own audit log. Token secrets are
+  // named refresh-token-<environment>-<marketplace> (tokenSecretName, shared/secrets/store.ts). Every rotation of a
   // token writes a new version (SecretSet); none for 36 hours means no token was rotated,
   // whatever the app's telemetry says. An environment with no token yet fires too, and
   // resolves itself with the first one.

@@ -6,8 +6,8 @@
 // A queue, not an Event Grid or webhook subscription to the function: the queue exists at
 // provisioning time (a subscription to a function that is not yet deployed fails on the first
 // `azd up`), holds the events while the app is down, and leaves the HTTP functions' cold start
-// alone. Event Grid writes the event as JSON text, which is why host.json sets
-// extensions.queues.messageEncoding to "none".
+// alone. host.json sets extensions.queues.messageEncoding to "none": the trigger then hands
+// over the message as Event Grid wrote it instead of refusing JSON that is not base64.
 
 @description('Required. Name of the event subscription.')
 param name string

@@ -32,7 +32,7 @@ param deployerPrincipalType string = 'User'
 @description('Optional. Lets the deployer put secrets into the vault (client secrets, the cookie key).')
 param grantDeployerSecretsAccess bool = false
 
-// Built-in role definitions (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+// Built-in role definitions: the same GUIDs in every tenant.
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
