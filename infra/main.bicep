@@ -1,7 +1,13 @@
 // One environment (test or production) of connect-ms-auth: the Function App that lets a
 // distributor generate a Microsoft Partner Center refresh token and rotates the stored
-// tokens on a timer, the Key Vault that keeps them, and what the operator watches.
-// Deploy with `azd up` (azure.yaml) or `az deployment group create`; see docs/DEPLOY.md.
+// tokens on a timer and on Key Vault's near-expiry events, the Key Vault that keeps them,
+// and what the operator watches (alerts, an availability test, a workbook, Service Health).
+// Deploy with `azd up` (azure.yaml, main.bicepparam) or `az deployment group create`; see
+// docs/DEPLOY.md.
+//
+// Every resource name is computed here and handed to the modules as a parameter; modules
+// refer to each other's resources by name (`existing`), never through outputs. So the names
+// are known before anything is deployed and `what-if` can show every resource and setting.
 targetScope = 'resourceGroup'
 
 @description('Required. Name of the deployment environment (the azd environment name, e.g. connect-ms-auth-test). Seeds the unique resource names: keep it the same for every deployment of one environment.')
@@ -26,7 +32,14 @@ param functionAppName string = ''
 @description('Optional. Application (client) ID of the service\'s own multi-tenant Entra app (CPV model). Empty turns the CPV model off.')
 param cpvClientId string = ''
 
-@description('Optional. Name of the Key Vault secret that holds the CPV app\'s client secret.')
+@description('Optional. How the CPV app authenticates: federated (it trusts this environment\'s managed identity, docs/DEPLOY.md step 2; no secret exists) or secret (a client secret in Key Vault under cpvClientSecretName).')
+@allowed([
+  'federated'
+  'secret'
+])
+param cpvCredential string = 'federated'
+
+@description('Optional. Name of the Key Vault secret that holds the CPV app\'s client secret; used only with cpvCredential secret.')
 param cpvClientSecretName string = 'cpv-client-secret'
 
 @description('Optional. Name of the Key Vault secret that holds the Connect API key. Empty turns the push of tokens to Connect off.')
@@ -35,13 +48,16 @@ param connectApiKeySecretName string = ''
 @description('Optional. NCRONTAB schedule of the rotation timer (six fields, seconds first, UTC).')
 param rotationSchedule string = '0 0 3 * * *'
 
-@description('Optional. Microsoft Entra authority host.')
-param authorityHost string = 'https://login.microsoftonline.com'
+@description('Optional. Microsoft Entra authority host. Defaults to the login endpoint of the cloud the deployment runs in.')
+param authorityHost string = environment().authentication.loginEndpoint
 
-@description('Optional. Email addresses that receive the alerts (an action group is created for them).')
+@description('Optional. Partner Center API base URL.')
+param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
+
+@description('Optional. E-mail addresses that receive the alerts (an action group is created for them). Production needs these or actionGroupResourceId.')
 param alertEmailAddresses string[] = []
 
-@description('Optional. Resource ID of an existing action group that receives the alerts.')
+@description('Optional. Resource ID of an existing action group that receives the alerts. Production needs this or alertEmailAddresses.')
 param actionGroupResourceId string = ''
 
 @description('Optional. Object ID of the person or pipeline that deploys (azd passes AZURE_PRINCIPAL_ID). Used only with grantDeployerSecretsAccess.')
@@ -63,7 +79,11 @@ param grantDeployerSecretsAccess bool = false
 @maxValue(730)
 param logRetentionInDays int = 30
 
+@description('Optional. Region name as Azure Service Health writes it (e.g. West Europe). Defaults to the display name of location from regions.json; empty there means every region.')
+param serviceHealthRegionName string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
+var regionDisplayNames = loadJsonContent('regions.json')
 // Location is left out on purpose: azd and `az deployment group` must land on the same names.
 var resourceToken = toLower(uniqueString(resourceGroup().id, environmentName))
 var tags = {
@@ -71,13 +91,49 @@ var tags = {
   service: 'connect-ms-auth'
   environment: serviceEnvironment
 }
-var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}msauth-${serviceEnvironment}-${resourceToken}'
+
+var names = {
+  functionApp: !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}msauth-${serviceEnvironment}-${resourceToken}'
+  plan: '${abbrs.webServerFarms}${resourceToken}'
+  identity: '${abbrs.managedIdentityUserAssignedIdentities}msauth-${resourceToken}'
+  storage: '${abbrs.storageStorageAccounts}${resourceToken}'
+  logAnalytics: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+  applicationInsights: '${abbrs.insightsComponents}${resourceToken}'
+  keyVault: '${abbrs.keyVaultVaults}${resourceToken}'
+  keyVaultEvents: '${abbrs.eventGridSystemTopics}kv-${resourceToken}'
+  nearExpirySubscription: 'secret-near-expiry-to-queue'
+  actionGroup: '${abbrs.insightsActionGroups}msauth-${resourceToken}'
+  availabilityTest: '${abbrs.insightsWebTests}start-${resourceToken}'
+  availabilityAlert: '${abbrs.insightsMetricAlerts}start-page-${serviceEnvironment}'
+  serviceHealthAlert: '${abbrs.insightsActivityLogAlerts}service-health-${serviceEnvironment}-${resourceToken}'
+  workbook: guid(resourceGroup().id, environmentName, 'workbook')
+}
 var deploymentContainerName = 'deployment-package'
+// The queue the app's near-expiry queue trigger reads, by this name.
+var nearExpiryQueueName = 'secret-near-expiry'
+// Refresh-token secrets are named refresh-token-<environment>-<marketplace>
+// (tokenSecretName in shared/secrets/store.ts).
+var tokenSecretPrefix = 'refresh-token-'
+
+// ARM hands authority URLs out with a trailing slash; the app appends /<tenant> itself.
+var authority = endsWith(authorityHost, '/') ? take(authorityHost, max(0, length(authorityHost) - 1)) : authorityHost
+
+// Production must tell somebody when tokens stop rotating: it is not deployed without a
+// receiver of the alerts. (fail() stops the deployment with this message.)
+var requestedActionGroupIds = concat(
+  empty(actionGroupResourceId) ? [] : [actionGroupResourceId],
+  empty(alertEmailAddresses) ? [] : [resourceId('Microsoft.Insights/actionGroups', names.actionGroup)]
+)
+var actionGroupIds = serviceEnvironment == 'production' && empty(requestedActionGroupIds)
+  ? fail('Production needs an alert receiver: set alertEmailAddresses (ALERT_EMAIL_ADDRESSES) or actionGroupResourceId (ALERT_ACTION_GROUP_ID).')
+  : requestedActionGroupIds
+
+var regionName = !empty(serviceHealthRegionName) ? serviceHealthRegionName : (regionDisplayNames[?location] ?? '')
 
 module identity 'core/identity.bicep' = {
   name: 'identity'
   params: {
-    name: '${abbrs.managedIdentityUserAssignedIdentities}msauth-${resourceToken}'
+    name: names.identity
     location: location
     tags: tags
   }
@@ -86,8 +142,9 @@ module identity 'core/identity.bicep' = {
 module storage 'core/storage.bicep' = {
   name: 'storage'
   params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    name: names.storage
     deploymentContainerName: deploymentContainerName
+    nearExpiryQueueName: nearExpiryQueueName
     location: location
     tags: tags
   }
@@ -96,8 +153,8 @@ module storage 'core/storage.bicep' = {
 module monitoring 'core/monitoring.bicep' = {
   name: 'monitoring'
   params: {
-    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
-    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
     retentionInDays: logRetentionInDays
     location: location
     tags: tags
@@ -106,9 +163,25 @@ module monitoring 'core/monitoring.bicep' = {
 
 module keyVault 'core/key-vault.bicep' = {
   name: 'keyVault'
+  dependsOn: [
+    monitoring
+  ]
   params: {
-    name: '${abbrs.keyVaultVaults}${resourceToken}'
-    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    name: names.keyVault
+    logAnalyticsName: names.logAnalytics
+    location: location
+    tags: tags
+  }
+}
+
+module keyVaultEvents 'core/key-vault-events.bicep' = {
+  name: 'keyVaultEvents'
+  dependsOn: [
+    keyVault
+  ]
+  params: {
+    name: names.keyVaultEvents
+    keyVaultName: names.keyVault
     location: location
     tags: tags
   }
@@ -116,11 +189,19 @@ module keyVault 'core/key-vault.bicep' = {
 
 module roles 'app/roles.bicep' = {
   name: 'roles'
+  dependsOn: [
+    identity
+    storage
+    monitoring
+    keyVault
+    keyVaultEvents
+  ]
   params: {
-    appPrincipalId: identity.outputs.principalId
-    keyVaultName: keyVault.outputs.name
-    storageAccountName: storage.outputs.name
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityName: names.identity
+    keyVaultName: names.keyVault
+    storageAccountName: names.storage
+    applicationInsightsName: names.applicationInsights
+    keyVaultEventsTopicName: names.keyVaultEvents
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
     grantDeployerSecretsAccess: grantDeployerSecretsAccess
@@ -134,18 +215,19 @@ module api 'app/api.bicep' = {
     roles
   ]
   params: {
-    name: appName
-    planName: '${abbrs.webServerFarms}${resourceToken}'
-    identityId: identity.outputs.resourceId
-    identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
+    name: names.functionApp
+    planName: names.plan
+    identityName: names.identity
+    storageAccountName: names.storage
     deploymentContainerName: deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: names.applicationInsights
+    keyVaultName: names.keyVault
     serviceEnvironment: serviceEnvironment
-    authorityHost: authorityHost
+    authorityHost: authority
+    partnerCenterApiUrl: partnerCenterApiUrl
     rotationSchedule: rotationSchedule
     cpvClientId: cpvClientId
+    cpvCredential: cpvCredential
     cpvClientSecretName: cpvClientSecretName
     connectApiKeySecretName: connectApiKeySecretName
     location: location
@@ -153,16 +235,93 @@ module api 'app/api.bicep' = {
   }
 }
 
+module nearExpiry 'app/near-expiry.bicep' = {
+  name: 'nearExpiry'
+  // Delivery uses the topic's identity, so its queue role comes first.
+  dependsOn: [
+    roles
+  ]
+  params: {
+    name: names.nearExpirySubscription
+    keyVaultEventsTopicName: names.keyVaultEvents
+    storageAccountName: names.storage
+    queueName: nearExpiryQueueName
+    subjectPrefix: tokenSecretPrefix
+  }
+}
+
+module actionGroup 'app/action-group.bicep' = if (!empty(alertEmailAddresses)) {
+  name: 'actionGroup'
+  params: {
+    name: names.actionGroup
+    shortName: take('msauth-${serviceEnvironment}', 12)
+    emailAddresses: alertEmailAddresses
+    tags: tags
+  }
+}
+
 module alerts 'app/alerts.bicep' = {
   name: 'alerts'
+  dependsOn: [
+    monitoring
+    keyVault
+    actionGroup
+  ]
   params: {
-    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    applicationInsightsName: names.applicationInsights
+    keyVaultName: names.keyVault
     serviceEnvironment: serviceEnvironment
     namePrefix: abbrs.insightsScheduledQueryRules
-    actionGroupName: '${abbrs.insightsActionGroups}msauth-${resourceToken}'
-    alertEmailAddresses: alertEmailAddresses
-    actionGroupResourceId: actionGroupResourceId
+    actionGroupIds: actionGroupIds
     location: location
+    tags: tags
+  }
+}
+
+module availability 'app/availability.bicep' = {
+  name: 'availability'
+  dependsOn: [
+    api
+    actionGroup
+  ]
+  params: {
+    name: names.availabilityTest
+    alertName: names.availabilityAlert
+    functionAppName: names.functionApp
+    applicationInsightsName: names.applicationInsights
+    serviceEnvironment: serviceEnvironment
+    // The start form's button (shared/pages.ts); a page without it is no start page.
+    expectedText: 'Generate Refresh Token'
+    actionGroupIds: actionGroupIds
+    location: location
+    tags: tags
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  dependsOn: [
+    monitoring
+  ]
+  params: {
+    name: names.workbook
+    displayName: 'connect-ms-auth (${serviceEnvironment})'
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+  }
+}
+
+module serviceHealth 'app/service-health.bicep' = {
+  name: 'serviceHealth'
+  dependsOn: [
+    actionGroup
+  ]
+  params: {
+    name: names.serviceHealthAlert
+    serviceEnvironment: serviceEnvironment
+    regionNames: empty(regionName) ? [] : [regionName]
+    actionGroupIds: actionGroupIds
     tags: tags
   }
 }
@@ -174,7 +333,13 @@ output START_URL string = api.outputs.startUrl
 output CALLBACK_URL string = api.outputs.callbackUrl
 
 @description('The Key Vault that holds the tokens, the client secrets and the cookie key.')
-output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_NAME string = names.keyVault
 
 @description('The Function App (for az functionapp commands).')
-output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_NAME string = names.functionApp
+
+@description('The tenant of this deployment: the issuer of the CPV app\'s federated credential is https://login.microsoftonline.com/<tenant>/v2.0.')
+output AZURE_TENANT_ID string = tenant().tenantId
+
+@description('Principal (object) ID of the app\'s managed identity: the subject of the CPV app\'s federated credential.')
+output APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

@@ -11,7 +11,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
@@ -292,4 +292,65 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     expect((JSON.parse(report.rotate.body) as { counts: { rotated: number } }).counts.rotated).toBe(1);
     expect(fake.versions(tokenSecretName('MP-00001', 'test'))).toHaveLength(2);
   }, 60_000);
+});
+
+/**
+ * What `azd package` / `azd deploy` / `azd up` run for this service, in their order (azd's
+ * Node.js packaging for `host: function`): `npm install` (restore), the service's `prepackage`
+ * hook from azure.yaml, `npm run build --if-present`, then the zip of the `dist:` folder. On a
+ * clean copy of the repository (tracked and new files, nothing ignored), with a stale deploy/
+ * left from an earlier manual run, the folder azd zips must be a fresh package.
+ */
+describe('azd packaging on a clean copy of the repository', () => {
+  const clean = mkdtempSync(join(tmpdir(), 'connect-ms-auth-azd-'));
+  const azureYaml = readFileSync(join(repo, 'azure.yaml'), 'utf8');
+  const dist = /^ {4}dist: (\S+)$/m.exec(azureYaml)?.[1] ?? '';
+  const hook = /^ {6}prepackage:\n(?: {8}.*\n)*? {8}posix:\n(?: {10}.*\n)*? {10}run: (.+)$/m.exec(azureYaml)?.[1] ?? '';
+  const sh = (command: string) => spawnSync('sh', ['-c', command], { cwd: clean, encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  let install: ReturnType<typeof sh>;
+  let prepackage: ReturnType<typeof sh>;
+  let build: ReturnType<typeof sh>;
+
+  beforeAll(() => {
+    // The files a fresh clone has: tracked ones, plus new ones not ignored (this working tree's).
+    const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' }).stdout.split('\0').filter((f) => f && existsSync(join(repo, f)));
+    for (const file of files) cpSync(join(repo, file), join(clean, file), { recursive: false });
+    // What an earlier `npm run package` by hand leaves behind, which azd must not upload.
+    mkdirSync(join(clean, dist), { recursive: true });
+    writeFileSync(join(clean, dist, 'STALE'), 'from an earlier run\n');
+    // The operator's configuration file (config/marketplaces.json is theirs, not in the repository).
+    writeFileSync(join(clean, 'config', 'marketplaces.json'), JSON.stringify(marketplaces, null, 2));
+
+    install = sh('npm install --no-audit --no-fund --prefer-offline');
+    prepackage = install.status === 0 ? sh(hook) : install;
+    build = prepackage.status === 0 ? sh('npm run build --if-present') : prepackage;
+  }, 600_000);
+
+  afterAll(() => rmSync(clean, { recursive: true, force: true }));
+
+  test('azure.yaml deploys the `api` service as a TypeScript Function App from deploy/, with a prepackage hook that runs `npm run package`', () => {
+    expect(azureYaml).toMatch(/^services:\n {2}api:\n/m);
+    for (const line of ['project: .', 'language: ts', 'host: function', 'dist: deploy', 'remoteBuild: false']) expect(azureYaml).toContain(`    ${line}`);
+    expect(dist).toBe('deploy');
+    expect(hook).toBe('npm run package');
+    expect(/^ {6}prepackage:\n(?: {8}.*\n)*? {8}windows:\n(?: {10}.*\n)*? {10}run: npm run package$/m.test(azureYaml)).toBe(true);
+  });
+
+  test('npm install, the prepackage hook and npm run build succeed in that order, and the dist folder is a fresh package', () => {
+    expect({ step: 'npm install', status: install.status, stderr: install.status ? install.stderr : '' }).toEqual({ step: 'npm install', status: 0, stderr: '' });
+    expect({ step: 'prepackage', status: prepackage.status, stderr: prepackage.status ? prepackage.stderr : '' }).toEqual({ step: 'prepackage', status: 0, stderr: '' });
+    expect({ step: 'npm run build', status: build.status, stderr: build.status ? build.stderr : '' }).toEqual({ step: 'npm run build', status: 0, stderr: '' });
+    const files = listFiles(join(clean, dist));
+    expect(files).not.toContain('STALE');
+    expect(files).toEqual(['config/marketplaces.json', 'dist/app.js', 'dist/app.js.map', 'dist/index.js', 'dist/sdk.js', 'dist/sdk.js.map', 'host.json', 'package.json']);
+    expect(JSON.parse(readFileSync(join(clean, dist, 'config', 'marketplaces.json'), 'utf8'))).toEqual(marketplaces);
+    expect(readFileSync(join(clean, dist, 'host.json'), 'utf8')).toBe(readFileSync(join(repo, 'host.json'), 'utf8'));
+  });
+
+  test('without config/marketplaces.json the hook fails, so azd stops before it uploads anything', () => {
+    rmSync(join(clean, 'config', 'marketplaces.json'));
+    const again = sh(hook);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toMatch(/marketplace configuration file is missing/);
+  });
 });

@@ -1,9 +1,17 @@
-// Alert rules over what the service logs. Every log line is one JSON object in the trace
-// message, e.g. {"event":"TokenNeedsReauth","marketplace":"MP-12345",...}; event names come
-// from shared/events.ts (the infra tests fail if a name here is not one the code writes).
+// Alert rules over what the service logs and over what it should log but does not.
+//
+// The app's log lines reach Application Insights `traces` with `message` = one JSON object,
+// e.g. {"event":"TokenNeedsReauth","marketplace":"MP-12345",...}; its fields are not in
+// customDimensions, so every query parses `message`. Event names come from shared/events.ts
+// (the infra tests fail if a name here is not one the code writes). `has` narrows the scan
+// with the term index before the JSON is parsed; the exact match on `event` then keeps only
+// the service's own entries.
 
-@description('Required. Resource ID of the Application Insights component the rules query.')
-param applicationInsightsId string
+@description('Required. Name of the Application Insights component the app logs to.')
+param applicationInsightsName string
+
+@description('Required. Name of the Key Vault whose audit log the token-write watch reads.')
+param keyVaultName string
 
 @description('Required. Which deployment this is; shown in the alert names.')
 @allowed([
@@ -15,14 +23,8 @@ param serviceEnvironment string
 @description('Required. Prefix of the alert rule names.')
 param namePrefix string
 
-@description('Optional. Email addresses that receive the alerts; when given, an action group is created for them.')
-param alertEmailAddresses string[] = []
-
-@description('Optional. Resource ID of an existing action group that receives the alerts.')
-param actionGroupResourceId string = ''
-
-@description('Optional. Name of the action group created for alertEmailAddresses.')
-param actionGroupName string = 'ag-msauth-${serviceEnvironment}'
+@description('Optional. Resource IDs of the action groups that receive the alerts.')
+param actionGroupIds string[] = []
 
 @description('Optional. Azure region of the alert rules.')
 param location string = resourceGroup().location
@@ -30,27 +32,13 @@ param location string = resourceGroup().location
 @description('Optional. Resource tags.')
 param tags object = {}
 
-resource emailActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmailAddresses)) {
-  name: actionGroupName
-  location: 'global'
-  tags: tags
-  properties: {
-    groupShortName: take('msauth-${serviceEnvironment}', 12)
-    enabled: true
-    emailReceivers: [
-      for (address, i) in alertEmailAddresses: {
-        name: 'email-${i}'
-        emailAddress: address
-        useCommonAlertSchema: true
-      }
-    ]
-  }
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
 }
 
-var actionGroupIds = concat(
-  empty(actionGroupResourceId) ? [] : [actionGroupResourceId],
-  empty(alertEmailAddresses) ? [] : [emailActionGroup.id]
-)
+resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
+  name: keyVaultName
+}
 
 // One alert per marketplace, so each one names the marketplace to fix.
 var splitByMarketplace = [
@@ -63,11 +51,31 @@ var splitByMarketplace = [
   }
 ]
 
-// One entry per rule. `has` narrows the scan with the term index before the JSON is parsed;
-// the exact match on the `event` field then keeps only the service's own entries.
+// An event to act on: fires on each 15-minute window with at least one such line, and does
+// not resolve itself (the line does not "heal").
+var onEvent = {
+  evaluationFrequency: 'PT15M'
+  windowSize: 'PT15M'
+  operator: 'GreaterThan'
+  threshold: 0
+  autoMitigate: false
+}
+
+// Something that should happen and did not: looks back two days (the longest window a log
+// alert has), counts the lines of the period the query names, fires on fewer than one (zero
+// rows included), and resolves itself once the lines come back.
+var onSilence = {
+  evaluationFrequency: 'PT1H'
+  windowSize: 'P2D'
+  operator: 'LessThan'
+  threshold: 1
+  autoMitigate: true
+}
+
 var alertRules = [
-  {
+  union(onEvent, {
     name: 'rotation-run-failed'
+    source: 'app'
     displayName: 'Refresh-token rotation run failed'
     description: 'A rotation run stopped with an error. No token was rotated by that run; the previous versions stay valid. Look at the run\'s trace in Application Insights.'
     severity: 1
@@ -78,9 +86,10 @@ traces
 | extend entry = parse_json(message)
 | where tostring(entry.event) == "RotationRunFailed"
 '''
-  }
-  {
+  })
+  union(onEvent, {
     name: 'token-needs-reauth'
+    source: 'app'
     displayName: 'A refresh token needs a person'
     description: 'Microsoft refused a stored refresh token (expired, revoked, consent, MFA or conditional access). The distributor\'s admin must generate a new one at the start URL.'
     severity: 2
@@ -92,11 +101,27 @@ traces
 | where tostring(entry.event) == "TokenNeedsReauth"
 | extend marketplace = tostring(entry.marketplace)
 '''
-  }
-  {
+  })
+  union(onEvent, {
+    name: 'token-needs-attention'
+    source: 'app'
+    displayName: 'A stored token needs a look'
+    description: 'The latest version of a token secret is one the service did not write, or is disabled. Look at the secret\'s versions and tags in Key Vault before the next rotation.'
+    severity: 2
+    dimensions: splitByMarketplace
+    query: '''
+traces
+| where message has "TokenNeedsAttention"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "TokenNeedsAttention"
+| extend marketplace = tostring(entry.marketplace)
+'''
+  })
+  union(onEvent, {
     name: 'invalid-client'
+    source: 'app'
     displayName: 'Entra app credentials rejected (invalid_client)'
-    description: 'Microsoft rejected an app\'s client credentials: its client secret is wrong or expired. Rotation stopped for that app; put a valid secret into Key Vault.'
+    description: 'Microsoft rejected an app\'s client credentials: its client secret is wrong or expired, or the CPV app no longer trusts the managed identity. Rotation stopped for that app; no token was marked dead.'
     severity: 1
     dimensions: []
     query: '''
@@ -105,9 +130,24 @@ traces
 | extend entry = parse_json(message)
 | where tostring(entry.event) == "InvalidClient"
 '''
-  }
-  {
+  })
+  union(onEvent, {
+    name: 'credential-expiring'
+    source: 'app'
+    displayName: 'A credential the service uses expires within 30 days'
+    description: 'A client secret, certificate or the Connect API key expires soon. Add a new one and put it into Key Vault under the same name before the old one expires.'
+    severity: 2
+    dimensions: []
+    query: '''
+traces
+| where message has "CredentialExpiring"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "CredentialExpiring"
+'''
+  })
+  union(onEvent, {
     name: 'connect-sync-failed'
+    source: 'app'
     displayName: 'Token could not be written to Connect'
     description: 'A refresh token was stored in Key Vault but pushing it to Connect failed; the Connect product parameter still holds the previous token.'
     severity: 2
@@ -119,7 +159,74 @@ traces
 | where tostring(entry.event) == "ConnectSyncFailed"
 | extend marketplace = tostring(entry.marketplace)
 '''
-  }
+  })
+  union(onEvent, {
+    name: 'configuration-invalid'
+    source: 'app'
+    displayName: 'Invalid app settings or marketplace configuration'
+    description: 'The app refused its settings or config/marketplaces.json: it answers with an error page and does not rotate. The trace names each bad setting or entry (never a value); fix it and redeploy.'
+    severity: 1
+    dimensions: []
+    query: '''
+traces
+| where message has "ConfigurationInvalid"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "ConfigurationInvalid"
+'''
+  })
+  union(onEvent, {
+    name: 'secret-near-expiry'
+    source: 'app'
+    displayName: 'A token came within 30 days of expiry'
+    description: 'Key Vault reported a token secret 30 days before its expiry, so the daily rotation had not rotated it for 60 days; the app rotated it at once. Find out why the timer skipped it (RotationRunCompleted, RotationTokenFailed).'
+    severity: 2
+    dimensions: splitByMarketplace
+    query: '''
+traces
+| where message has "SecretNearExpiryReceived"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "SecretNearExpiryReceived"
+| extend marketplace = tostring(entry.marketplace)
+'''
+  })
+  // Dead man's switch over the app's own telemetry: a timer that never fires logs nothing,
+  // so only the absence of completed runs shows it (rotation runs daily; 26 hours leaves a
+  // late or slow run room).
+  union(onSilence, {
+    name: 'rotation-run-missing'
+    source: 'app'
+    displayName: 'No rotation run completed for 26 hours'
+    description: 'No RotationRunCompleted was logged for 26 hours: the rotation timer is not firing (or the app is not logging). Tokens keep aging until it does. Restart the app, check the timer (ROTATION_SCHEDULE) and run POST /api/rotate.'
+    severity: 1
+    dimensions: []
+    query: '''
+traces
+| where timestamp > ago(26h)
+| where message has "RotationRunCompleted"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "RotationRunCompleted"
+'''
+  })
+  // Dead man's switch independent of the app: Key Vault's own audit log. Token secrets are
+  // named refresh-token-<environment>-<marketplace> (tokenSecretName, shared/secrets/store.ts). Every rotation of a
+  // token writes a new version (SecretSet); none for 36 hours means no token was rotated,
+  // whatever the app's telemetry says. An environment with no token yet fires too, and
+  // resolves itself with the first one.
+  union(onSilence, {
+    name: 'token-writes-missing'
+    source: 'vault'
+    displayName: 'No refresh token written to Key Vault for 36 hours'
+    description: 'Key Vault\'s audit log shows no SecretSet on a refresh-token secret for 36 hours: no token was rotated or generated. Check the rotation runs and the app\'s identity on the vault.'
+    severity: 2
+    dimensions: []
+    query: '''
+AzureDiagnostics
+| where TimeGenerated > ago(36h)
+| where ResourceProvider == "MICROSOFT.KEYVAULT" and OperationName == "SecretSet"
+| where ResultType == "Success"
+| where requestUri_s contains "/secrets/refresh-token-"
+'''
+  })
 ]
 
 resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
@@ -133,18 +240,19 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       description: rule.description
       severity: rule.severity
       enabled: true
+      // The vault rule is resource-centric: it sees only this vault's rows of the workspace.
       scopes: [
-        applicationInsightsId
+        rule.source == 'vault' ? keyVault.id : applicationInsights.id
       ]
-      evaluationFrequency: 'PT15M'
-      windowSize: 'PT15M'
+      evaluationFrequency: rule.evaluationFrequency
+      windowSize: rule.windowSize
       criteria: {
         allOf: [
           {
             query: rule.query
             timeAggregation: 'Count'
-            operator: 'GreaterThan'
-            threshold: 0
+            operator: rule.operator
+            threshold: rule.threshold
             dimensions: rule.dimensions
             failingPeriods: {
               numberOfEvaluationPeriods: 1
@@ -153,8 +261,10 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
           }
         ]
       }
-      // Each occurrence is an event to act on, not a state that heals by itself.
-      autoMitigate: false
+      // AppTraces and AzureDiagnostics exist in a workspace only once a row has arrived: a new
+      // environment's rules would otherwise be refused at creation.
+      skipQueryValidation: true
+      autoMitigate: rule.autoMitigate
       actions: {
         actionGroups: actionGroupIds
         customProperties: {

@@ -1,5 +1,10 @@
 // The service itself: a Linux Function App on Flex Consumption (Node.js 22), and every app
 // setting it reads, named exactly as shared/settings.ts (settingsShape) names them.
+//
+// Flex Consumption refuses the site properties and app settings older plans use for the
+// runtime (siteConfig.linuxFxVersion, siteConfig.ftpsState, FUNCTIONS_WORKER_RUNTIME,
+// WEBSITE_NODE_DEFAULT_VERSION, WEBSITE_RUN_FROM_PACKAGE, …): the runtime and its version
+// live in functionAppConfig.runtime, and FTP is off through basicPublishingCredentialsPolicies.
 
 @description('Required. Name of the Function App; it is part of the public start URL.')
 param name string
@@ -7,13 +12,10 @@ param name string
 @description('Required. Name of the Flex Consumption plan.')
 param planName string
 
-@description('Required. Resource ID of the user-assigned managed identity the app runs as.')
-param identityId string
+@description('Required. Name of the user-assigned managed identity the app runs as.')
+param identityName string
 
-@description('Required. Client ID of that identity (the host and the Azure SDK pick the identity by it).')
-param identityClientId string
-
-@description('Required. Name of the storage account for the host and the deployment package.')
+@description('Required. Name of the storage account for the host, the deployment package and the near-expiry queue.')
 param storageAccountName string
 
 @description('Required. Name of the blob container that holds the deployment package.')
@@ -32,8 +34,8 @@ param keyVaultName string
 ])
 param serviceEnvironment string
 
-@description('Optional. Microsoft Entra authority host (AUTHORITY_HOST).')
-param authorityHost string = 'https://login.microsoftonline.com'
+@description('Required. Microsoft Entra authority host (AUTHORITY_HOST), without a trailing slash.')
+param authorityHost string
 
 @description('Optional. NCRONTAB schedule of the rotation timer (ROTATION_SCHEDULE).')
 param rotationSchedule string = '0 0 3 * * *'
@@ -41,11 +43,21 @@ param rotationSchedule string = '0 0 3 * * *'
 @description('Optional. Client ID of the service\'s multi-tenant CPV app (CPV_CLIENT_ID); empty turns the CPV model off.')
 param cpvClientId string = ''
 
-@description('Optional. Key Vault secret name of the CPV app\'s client secret (CPV_CLIENT_SECRET_NAME).')
+@description('Optional. How the CPV app proves itself to Entra ID (CPV_CREDENTIAL): federated (a token of this app\'s managed identity; no secret exists) or secret (a client secret in Key Vault).')
+@allowed([
+  'federated'
+  'secret'
+])
+param cpvCredential string = 'federated'
+
+@description('Optional. Key Vault secret name of the CPV app\'s client secret (CPV_CLIENT_SECRET_NAME); used only with cpvCredential secret.')
 param cpvClientSecretName string = 'cpv-client-secret'
 
 @description('Optional. Key Vault secret name of the Connect API key (CONNECT_API_KEY_SECRET_NAME); empty turns the Connect push off.')
 param connectApiKeySecretName string = ''
+
+@description('Optional. Partner Center API base URL (PARTNER_CENTER_API_URL).')
+param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 
 @description('Optional. Path of the marketplace configuration file inside the deployment package (MARKETPLACE_CONFIG_PATH).')
 param marketplaceConfigPath string = 'config/marketplaces.json'
@@ -70,6 +82,10 @@ param tags object = {}
 // The operator creates this secret (32+ random bytes) before the app first serves a sign-in;
 // see docs/DEPLOY.md.
 var transactionCookieKeySecretName = 'transaction-cookie-key'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: identityName
+}
 
 resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
   name: storageAccountName
@@ -106,7 +122,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
-      '${identityId}': {}
+      '${identity.id}': {}
     }
   }
   properties: {
@@ -115,11 +131,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     clientAffinityEnabled: false
     publicNetworkAccess: 'Enabled'
     // Key Vault references in app settings resolve with this identity.
-    keyVaultReferenceIdentity: identityId
+    keyVaultReferenceIdentity: identity.id
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
     functionAppConfig: {
@@ -129,7 +144,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
           value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: identity.id
           }
         }
       }
@@ -168,32 +183,37 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
-    // Functions host: storage through the managed identity, no connection string.
+    // Functions host: storage (leases, the near-expiry queue trigger) through the managed
+    // identity, no connection string.
     AzureWebJobsStorage__accountName: storage.name
     AzureWebJobsStorage__credential: 'managedidentity'
-    AzureWebJobsStorage__clientId: identityClientId
+    AzureWebJobsStorage__clientId: identity.properties.clientId
+    // The host's default page at / says nothing a visitor needs; the start page is /api/start.
+    AzureWebJobsDisableHomepage: 'true'
     // Telemetry authenticated with Entra ID (local auth is off on the component).
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-    // The app's Azure SDK credential (DefaultAzureCredential) picks the user-assigned identity by this.
-    AZURE_CLIENT_ID: identityClientId
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    // The app's Azure SDK credential picks the user-assigned identity by this; with
+    // CPV_CREDENTIAL=federated it is also the identity whose token the CPV app trusts.
+    AZURE_CLIENT_ID: identity.properties.clientId
 
     // The service's settings (shared/settings.ts).
     SERVICE_ENVIRONMENT: serviceEnvironment
     CALLBACK_URL: callbackUrl
     AUTHORITY_HOST: authorityHost
+    PARTNER_CENTER_API_URL: partnerCenterApiUrl
     KEY_VAULT_URL: keyVault.properties.vaultUri
     // Resolved by the platform from the vault; the value never appears in the template or the portal.
     TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${transactionCookieKeySecretName})'
     MARKETPLACE_CONFIG_PATH: marketplaceConfigPath
     ROTATION_SCHEDULE: rotationSchedule
     CPV_CLIENT_ID: cpvClientId
-    // The schema wants both CPV settings or neither.
-    CPV_CLIENT_SECRET_NAME: empty(cpvClientId) ? '' : cpvClientSecretName
+    CPV_CREDENTIAL: cpvCredential
+    // A secret name only where a secret is used: a federated CPV app has no secret to name.
+    CPV_CLIENT_SECRET_NAME: !empty(cpvClientId) && cpvCredential == 'secret' ? cpvClientSecretName : ''
     CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName
   }
 }
 
-output name string = functionApp.name
 output startUrl string = 'https://${functionApp.properties.defaultHostName}/api/start'
 output callbackUrl string = callbackUrl

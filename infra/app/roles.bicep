@@ -1,8 +1,10 @@
 // Every role assignment of the deployment, in one place. Each is scoped to one resource,
 // never to the resource group or the subscription, and names its built-in role's GUID.
+// Assignment names are guid(scope, principal, role) with the principal's resource ID where it
+// has one: computable before anything is deployed, so `what-if` lists every assignment.
 
-@description('Required. Principal (object) ID of the Function App\'s managed identity.')
-param appPrincipalId string
+@description('Required. Name of the Function App\'s user-assigned managed identity.')
+param identityName string
 
 @description('Required. Name of the Key Vault.')
 param keyVaultName string
@@ -12,6 +14,9 @@ param storageAccountName string
 
 @description('Required. Name of the Application Insights component.')
 param applicationInsightsName string
+
+@description('Required. Name of the vault\'s Event Grid system topic, whose identity delivers near-expiry events to the queue.')
+param keyVaultEventsTopicName string
 
 @description('Optional. Object ID of the person or pipeline that deploys; only used when grantDeployerSecretsAccess is true.')
 param deployerPrincipalId string = ''
@@ -27,10 +32,16 @@ param deployerPrincipalType string = 'User'
 @description('Optional. Lets the deployer put secrets into the vault (client secrets, the cookie key).')
 param grantDeployerSecretsAccess bool = false
 
-// Built-in role definitions (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+// Built-in role definitions: the same GUIDs in every tenant.
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+var storageQueueDataMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a' // Storage Queue Data Message Sender
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: identityName
+}
 
 resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: keyVaultName
@@ -44,6 +55,10 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+resource keyVaultEvents 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
+  name: keyVaultEventsTopicName
+}
+
 // The app writes a new secret version on every sign-in and rotation and updates tags;
 // Key Vault Secrets User can only read. Secrets Officer is the smallest built-in role that
 // can write secrets. It is granted on this vault only: Key Vault Administrator or
@@ -51,35 +66,60 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 // (It also carries delete; purge protection and 90-day soft delete keep a deleted
 // version recoverable, and the app's code never deletes.)
 resource appSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(keyVault.id, appPrincipalId, keyVaultSecretsOfficer)
+  name: guid(keyVault.id, identity.id, keyVaultSecretsOfficer)
   scope: keyVault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
-    principalId: appPrincipalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
 // The Functions host keeps the timer's schedule status and singleton locks as blob leases
 // (AzureWebJobsStorage), and Flex Consumption reads the deployment package from a blob
-// container. No queue or table role: this app has no queue, blob or durable triggers.
+// container.
 resource appBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, storageBlobDataOwner)
+  name: guid(storage.id, identity.id, storageBlobDataOwner)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
-    principalId: appPrincipalId
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The queue trigger on the near-expiry queue (connection AzureWebJobsStorage) reads and
+// deletes messages, and moves a message that keeps failing to the `-poison` queue, which the
+// host creates: reader + message processor would not cover that creation.
+resource appQueueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
 // Application Insights accepts Entra-authenticated telemetry only (local auth is off).
 resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(applicationInsights.id, appPrincipalId, monitoringMetricsPublisher)
+  name: guid(applicationInsights.id, identity.id, monitoringMetricsPublisher)
   scope: applicationInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
-    principalId: appPrincipalId
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Event Grid delivers SecretNearExpiry with the system topic's own identity: it may add
+// messages to the account's queues and nothing else (no read, no delete, no blobs).
+resource eventsQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, keyVaultEvents.id, storageQueueDataMessageSender)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
+    principalId: keyVaultEvents.identity.principalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -1,5 +1,6 @@
 // The Function App's identity. User-assigned, so its roles exist before the app first starts
-// (no window in which the host cannot reach its storage or the vault).
+// (no window in which the host cannot reach its storage or the vault), and so the CPV app
+// registration can trust it as a federated credential.
 
 @description('Required. Name of the user-assigned managed identity.')
 param name string
@@ -16,6 +17,6 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' 
   tags: tags
 }
 
-output resourceId string = identity.id
+// The federated identity credential on the CPV app names this principal as its subject
+// (docs/DEPLOY.md, step 2).
 output principalId string = identity.properties.principalId
-output clientId string = identity.properties.clientId

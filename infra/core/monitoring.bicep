@@ -1,5 +1,6 @@
-// Log Analytics + Application Insights: where the service's structured logs land and where
-// the alert rules (app/alerts.bicep) query them.
+// Log Analytics + Application Insights: where the service's structured logs and the vault's
+// audit log land, and where the alert rules (app/alerts.bicep) and the workbook
+// (app/workbook.bicep) query them.
 
 @description('Required. Name of the Log Analytics workspace.')
 param logAnalyticsName string
@@ -46,7 +47,3 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     DisableLocalAuth: true
   }
 }
-
-output logAnalyticsWorkspaceId string = logAnalytics.id
-output applicationInsightsName string = applicationInsights.name
-output applicationInsightsId string = applicationInsights.id

@@ -1,5 +1,6 @@
-// The Function App's own storage: the host's timer leases (AzureWebJobsStorage) and the
-// deployment package container. Reached only with Entra ID; no account keys exist in use.
+// The Function App's own storage: the host's timer leases (AzureWebJobsStorage), the
+// deployment package container, and the queue Key Vault's near-expiry events are delivered
+// to. Reached only with Entra ID; no account keys exist in use.
 
 @description('Required. Name of the storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -8,6 +9,9 @@ param name string
 
 @description('Required. Name of the blob container that holds the deployment package.')
 param deploymentContainerName string
+
+@description('Required. Name of the queue that receives Key Vault\'s SecretNearExpiry events (the app\'s queue trigger reads it).')
+param nearExpiryQueueName string
 
 @description('Optional. Azure region.')
 param location string = resourceGroup().location
@@ -24,7 +28,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
     name: 'Standard_LRS'
   }
   properties: {
-    // Keys are off: the host and the deployment use the app's managed identity.
+    // Keys are off: the host, the deployment and Event Grid use managed identities.
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowBlobPublicAccess: false
@@ -52,5 +56,14 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-output name string = storage.name
-output blobEndpoint string = storage.properties.primaryEndpoints.blob
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-06-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Exists before the app's code does, so the Event Grid subscription can be created on the
+// first `azd up` and events wait here while the app is down or not yet deployed.
+resource nearExpiryQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-06-01' = {
+  parent: queueService
+  name: nearExpiryQueueName
+}

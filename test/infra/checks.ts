@@ -1,330 +1,161 @@
 /**
- * The properties the infrastructure must have, as functions from parsed templates to a list
- * of problems (empty = fine). The tests run them on infra/ and on deliberately broken copies,
- * so each check is shown to pass and to fail.
+ * The properties the infrastructure must have, as functions from a laid-out deployment (the
+ * compiled ARM template evaluated for one set of parameters, arm.ts) to a list of problems
+ * (empty = fine). The tests run them on infra/ and on deliberately broken copies, so each
+ * check is shown to pass and to fail.
  */
-import { readFileSync } from 'node:fs';
-import { posix } from 'node:path';
-import {
-  type BicepFile,
-  type Node,
-  type ResourceDecl,
-  asLiteral,
-  asString,
-  descendants,
-  lineOf,
-  modules,
-  objectKeys,
-  objectProperty,
-  outputs,
-  params,
-  property,
-  resolve,
-  resources,
-  trailingComment,
-  variables,
-} from './bicep';
+import { type ArmResource, type Deployment, type Value, at, isOpaqueValue, ofType, opaquesIn } from './arm';
 
-export interface Problem {
-  file: string;
-  line: number;
-  message: string;
+const show = (v: Value | undefined): string => (v === undefined ? 'not set' : isOpaqueValue(v) ? v.toString() : JSON.stringify(v));
+const where = (r: ArmResource): string => `${r.module || 'main'}: ${r.type} '${String(r.name)}'`;
+
+function expect(r: ArmResource, path: string, accept: (v: Value | undefined) => boolean, wanted: string): string[] {
+  const value = at(r.body, path);
+  return accept(value) ? [] : [`${where(r)}: ${path} must be ${wanted} (found ${show(value)})`];
+}
+const is = (wanted: Value) => (v: Value | undefined) => v === wanted;
+
+function required(d: Deployment, type: string, what: string): ArmResource[] | string {
+  const found = ofType(d, type);
+  return found.length > 0 ? found : `no ${what} is deployed (${type})`;
 }
 
-export type Templates = Map<string, BicepFile>;
+// ---------------------------------------------------------------- Key Vault, storage
 
-const problem = (file: BicepFile, node: Node | undefined, message: string): Problem => ({
-  file: file.path,
-  line: node ? lineOf(node) : 1,
-  message,
-});
-
-/** One line per problem, for readable test failures. */
-export function formatProblems(problems: Problem[]): string[] {
-  return problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
-}
-
-function allResources(templates: Templates): ResourceDecl[] {
-  return [...templates.values()].flatMap(resources);
-}
-
-/** Resources the templates create (not `existing` references) of one type. */
-function declared(templates: Templates, type: string): ResourceDecl[] {
-  return allResources(templates).filter((r) => r.type.toLowerCase() === type.toLowerCase() && !r.existing);
-}
-
-function expectLiteral(
-  r: ResourceDecl,
-  path: string,
-  accept: (value: unknown) => boolean,
-  wanted: string,
-): Problem[] {
-  const node = property(r.body, path);
-  const value = asLiteral(resolve(r.file, node));
-  if (node && accept(value)) return [];
-  const found = node ? node.text : 'not set';
-  return [problem(r.file, node ?? r.node, `${r.type} '${r.symbol}': ${path} must be ${wanted} (found ${found})`)];
-}
-
-const is = (wanted: unknown) => (value: unknown) => value === wanted;
-
-// ---------------------------------------------------------------- syntax
-
-/** Every ERROR and MISSING node tree-sitter-bicep reports, with its line. */
-export function syntaxProblems(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const file of templates.values()) {
-    const visit = (node: Node): void => {
-      if (node.type === 'ERROR' || node.isError) {
-        const snippet = node.text.split('\n')[0]?.slice(0, 60) ?? '';
-        problems.push(problem(file, node, `syntax error at "${snippet}"`));
-        return;
-      }
-      if (node.isMissing) {
-        problems.push(problem(file, node, `syntax error: missing ${node.type}`));
-        return;
-      }
-      if (node.hasError) for (const child of node.children) visit(child);
-    };
-    visit(file.root);
-    if (file.root.hasError && !problems.some((p) => p.file === file.path)) {
-      problems.push(problem(file, file.root, 'syntax error'));
-    }
-  }
-  return problems;
-}
-
-// ---------------------------------------------------------------- wiring (what the compiler would check)
-
-function moduleTarget(templates: Templates, from: BicepFile, source: string): BicepFile | undefined {
-  return templates.get(posix.normalize(posix.join(posix.dirname(from.path), source)));
-}
-
-/**
- * Modules point at files that exist, pass only parameters the module declares and every one
- * it requires, and read only outputs it has.
- */
-export function wiringProblems(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const file of templates.values()) {
-    const declaredModules = new Map<string, BicepFile>();
-    for (const m of modules(file)) {
-      const target = moduleTarget(templates, file, m.source);
-      if (!target) {
-        problems.push(problem(file, m.node, `module '${m.symbol}': no template at '${m.source}'`));
-        continue;
-      }
-      declaredModules.set(m.symbol, target);
-      const targetParams = params(target);
-      const passedNode = objectProperty(m.body, 'params');
-      const passed = passedNode?.type === 'object' ? objectKeys(passedNode) : [];
-      for (const key of passed) {
-        if (!targetParams.some((p) => p.name === key)) {
-          problems.push(problem(file, m.node, `module '${m.symbol}' passes '${key}', which ${target.path} does not declare`));
-        }
-      }
-      for (const p of targetParams) {
-        if (!p.hasDefault && !passed.includes(p.name)) {
-          problems.push(problem(file, m.node, `module '${m.symbol}' does not pass required parameter '${p.name}' of ${target.path}`));
-        }
-      }
-    }
-    // `<module>.outputs.<name>` must name an output of that module.
-    for (const member of descendants(file.root, 'member_expression')) {
-      const inner = member.childForFieldName('object');
-      const name = member.childForFieldName('property')?.text;
-      if (inner?.type !== 'member_expression' || inner.childForFieldName('property')?.text !== 'outputs') continue;
-      const symbol = inner.childForFieldName('object')?.text ?? '';
-      const target = declaredModules.get(symbol);
-      if (target && name && !outputs(target).some((o) => o.name === name)) {
-        problems.push(problem(file, member, `'${member.text}': ${target.path} has no output '${name}'`));
-      }
-    }
-  }
-  return problems;
-}
-
-const declarationTypes = new Set([
-  'parameter_declaration',
-  'variable_declaration',
-  'resource_declaration',
-  'module_declaration',
-  'output_declaration',
-  'type_declaration',
-  'user_defined_function',
-]);
-
-/** Identifiers used in expressions that nothing declares (typos a compiler would reject). */
-export function undeclaredIdentifierProblems(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const file of templates.values()) {
-    const known = new Set<string>();
-    for (const node of descendants(file.root, 'identifier')) {
-      const parent = node.parent;
-      if (!parent) continue;
-      const isName = parent.namedChildren[0]?.id === node.id;
-      if (declarationTypes.has(parent.type) && isName) known.add(node.text);
-      // Loop variables and lambda parameters, wherever they appear.
-      if (parent.type === 'for_statement' && parent.childForFieldName('initializer')?.id === node.id) known.add(node.text);
-      if (parent.type === 'loop_variable' || parent.type === 'loop_enumerator') known.add(node.text);
-      if (parent.type === 'lambda_expression' && parent.namedChildren[parent.namedChildren.length - 1]?.id !== node.id) known.add(node.text);
-    }
-    for (const node of descendants(file.root, 'for_loop_parameters')) for (const c of node.namedChildren) known.add(c.text);
-    for (const node of descendants(file.root, 'identifier')) {
-      const parent = node.parent;
-      if (!parent || known.has(node.text)) continue;
-      if (parent.type === 'call_expression' && parent.childForFieldName('function')?.id === node.id) continue;
-      if (parent.type === 'object_property' && parent.namedChildren[0]?.id === node.id) continue;
-      if (parent.type === 'type' || parent.type === 'parameter' || parent.type.endsWith('_type')) continue;
-      problems.push(problem(file, node, `'${node.text}' is not declared`));
-    }
-  }
-  return problems;
-}
-
-// ---------------------------------------------------------------- parameters
-
-/** Every parameter says `Required.` (no default) or `Optional.` (has a default), AVM style. */
-export function descriptionProblems(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const file of templates.values()) {
-    for (const p of params(file)) {
-      const wanted = p.hasDefault ? 'Optional.' : 'Required.';
-      if (!p.description?.startsWith(wanted)) {
-        problems.push(problem(file, p.node, `param '${p.name}' needs @description('${wanted} …')`));
-      }
-    }
-  }
-  return problems;
-}
-
-function allowedValues(p: ReturnType<typeof params>[number]): string[] | undefined {
-  for (const decorator of p.decorators) {
-    const call = decorator.namedChildren[0];
-    if (call?.childForFieldName('function')?.text !== 'allowed') continue;
-    const list = call.childForFieldName('arguments')?.namedChildren[0];
-    return list?.namedChildren.map((v) => String(asLiteral(v)));
-  }
-  return undefined;
-}
-
-/**
- * A deployment parameter file (`{ parameters: { name: { value } } }`) sets every required
- * parameter of the template, names only parameters it has, and picks allowed values.
- * `${VAR}` placeholders (azd substitutes them) count as set.
- */
-export function parameterFileProblems(main: BicepFile, parameterFile: { path: string; json: unknown }): Problem[] {
-  const problems: Problem[] = [];
-  const at = (message: string): Problem => ({ file: parameterFile.path, line: 1, message });
-  const parameters = (parameterFile.json as { parameters?: Record<string, { value?: unknown }> }).parameters;
-  if (!parameters || typeof parameters !== 'object') return [at('has no "parameters" object')];
-  const declaredParams = params(main);
-  for (const p of declaredParams) {
-    if (!p.hasDefault && !(p.name in parameters)) problems.push(at(`does not set required parameter '${p.name}'`));
-    const value = parameters[p.name]?.value;
-    const allowed = allowedValues(p);
-    if (allowed && typeof value === 'string' && !value.startsWith('${') && !allowed.includes(value)) {
-      problems.push(at(`sets '${p.name}' to '${value}', allowed: ${allowed.join(', ')}`));
-    }
-  }
-  for (const name of Object.keys(parameters)) {
-    if (!declaredParams.some((p) => p.name === name)) problems.push(at(`sets '${name}', which ${main.path} does not declare`));
-  }
-  return problems;
-}
-
-export function readParameterFile(path: string, label: string): { path: string; json: unknown } {
-  return { path: label, json: JSON.parse(readFileSync(path, 'utf8')) as unknown };
-}
-
-// ---------------------------------------------------------------- Key Vault, storage, Function App
-
-export function keyVaultProblems(templates: Templates): Problem[] {
-  const vaults = declared(templates, 'Microsoft.KeyVault/vaults');
-  if (vaults.length === 0) return [{ file: '(all)', line: 1, message: 'no Key Vault is declared' }];
+export function keyVaultProblems(d: Deployment): string[] {
+  const vaults = required(d, 'Microsoft.KeyVault/vaults', 'Key Vault');
+  if (typeof vaults === 'string') return [vaults];
   return vaults.flatMap((r) => [
-    ...expectLiteral(r, 'properties.enableRbacAuthorization', is(true), 'true (RBAC mode)'),
-    ...expectLiteral(r, 'properties.enableSoftDelete', is(true), 'true'),
-    ...expectLiteral(r, 'properties.enablePurgeProtection', is(true), 'true'),
-    ...expectLiteral(r, 'properties.softDeleteRetentionInDays', is(90), '90'),
-    ...(property(r.body, 'properties.accessPolicies')
-      ? [problem(r.file, property(r.body, 'properties.accessPolicies'), `Key Vault '${r.symbol}' must not use access policies`)]
-      : []),
+    ...expect(r, 'properties.enableRbacAuthorization', is(true), 'true (RBAC mode)'),
+    ...expect(r, 'properties.enableSoftDelete', is(true), 'true'),
+    ...expect(r, 'properties.enablePurgeProtection', is(true), 'true'),
+    ...expect(r, 'properties.softDeleteRetentionInDays', is(90), '90'),
+    ...expect(r, 'properties.accessPolicies', (v) => v === undefined, 'absent (RBAC only)'),
   ]);
 }
 
-export function storageProblems(templates: Templates): Problem[] {
-  const accounts = declared(templates, 'Microsoft.Storage/storageAccounts');
-  if (accounts.length === 0) return [{ file: '(all)', line: 1, message: 'no storage account is declared' }];
-  const containers = declared(templates, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+/** The vault's audit log goes to the workspace the alerts read. */
+export function keyVaultAuditProblems(d: Deployment): string[] {
+  const vault = ofType(d, 'Microsoft.KeyVault/vaults')[0];
+  const settings = ofType(d, 'Microsoft.Insights/diagnosticSettings').filter((s) => typeof s.body.scope === 'string' && s.body.scope.includes('Microsoft.KeyVault/vaults/'));
+  if (!vault || settings.length === 0) return ['the Key Vault has no diagnostic settings'];
+  const workspace = ofType(d, 'Microsoft.OperationalInsights/workspaces')[0];
+  return settings.flatMap((s) => [
+    ...expect(s, 'properties.workspaceId', (v) => typeof v === 'string' && !!workspace && v.endsWith(`/workspaces/${String(workspace.name)}`), "this deployment's Log Analytics workspace"),
+    ...expect(
+      s,
+      'properties.logs',
+      (v) => Array.isArray(v) && v.some((l) => (at(l, 'categoryGroup') === 'audit' || at(l, 'category') === 'AuditEvent') && at(l, 'enabled') === true),
+      'the audit category group (or AuditEvent), enabled',
+    ),
+  ]);
+}
+
+export function storageProblems(d: Deployment): string[] {
+  const accounts = required(d, 'Microsoft.Storage/storageAccounts', 'storage account');
+  if (typeof accounts === 'string') return [accounts];
   return [
     ...accounts.flatMap((r) => [
-      ...expectLiteral(r, 'properties.allowSharedKeyAccess', is(false), 'false'),
-      ...expectLiteral(r, 'properties.allowBlobPublicAccess', is(false), 'false'),
-      ...expectLiteral(r, 'properties.minimumTlsVersion', (v) => v === 'TLS1_2' || v === 'TLS1_3', "'TLS1_2' or newer"),
+      ...expect(r, 'properties.allowSharedKeyAccess', is(false), 'false'),
+      ...expect(r, 'properties.allowBlobPublicAccess', is(false), 'false'),
+      ...expect(r, 'properties.minimumTlsVersion', (v) => v === 'TLS1_2' || v === 'TLS1_3', "'TLS1_2' or newer"),
     ]),
-    ...containers.flatMap((r) =>
-      property(r.body, 'properties.publicAccess')
-        ? expectLiteral(r, 'properties.publicAccess', is('None'), "'None'")
-        : [],
-    ),
+    ...ofType(d, 'Microsoft.Storage/storageAccounts/blobServices/containers').flatMap((r) => expect(r, 'properties.publicAccess', (v) => v === undefined || v === 'None', "'None'")),
   ];
 }
 
+// ---------------------------------------------------------------- Function App
+
+/**
+ * Site configuration properties and app settings that Flex Consumption refuses (the runtime
+ * lives in functionAppConfig; content shares, run-from-package and the worker settings of
+ * other plans do not exist there). ARM rejects the whole deployment if one is present.
+ */
+export const flexRefusedSiteConfig = [
+  'ftpsState',
+  'linuxFxVersion',
+  'windowsFxVersion',
+  'alwaysOn',
+  'functionAppScaleLimit',
+  'minimumElasticInstanceCount',
+  'preWarmedInstanceCount',
+  'use32BitWorkerProcess',
+  'javaVersion',
+  'netFrameworkVersion',
+  'nodeVersion',
+  'phpVersion',
+  'powerShellVersion',
+  'pythonVersion',
+];
+export const flexRefusedAppSettings = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_MAX_HTTP_CONCURRENCY',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_CONTENTOVERVNET',
+  'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'WEBSITE_VNET_ROUTE_ALL',
+  'WEBSITE_DNS_SERVER',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'ENABLE_ORYX_BUILD',
+];
+
 const managedIdentityTypes = ['SystemAssigned', 'UserAssigned', 'SystemAssigned, UserAssigned'];
 
-export function functionAppProblems(templates: Templates): Problem[] {
-  const sites = declared(templates, 'Microsoft.Web/sites');
-  if (sites.length === 0) return [{ file: '(all)', line: 1, message: 'no Function App is declared' }];
-  const plans = declared(templates, 'Microsoft.Web/serverfarms');
-  const publishing = declared(templates, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+export function functionAppProblems(d: Deployment): string[] {
+  const sites = required(d, 'Microsoft.Web/sites', 'Function App');
+  if (typeof sites === 'string') return [sites];
+  const plans = ofType(d, 'Microsoft.Web/serverfarms');
+  const publishing = ofType(d, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
   return [
     ...sites.flatMap((r) => [
-      ...expectLiteral(r, 'kind', (v) => typeof v === 'string' && v.includes('functionapp') && v.includes('linux'), "'functionapp,linux'"),
-      ...expectLiteral(r, 'properties.httpsOnly', is(true), 'true'),
-      ...expectLiteral(r, 'properties.siteConfig.minTlsVersion', (v) => v === '1.2' || v === '1.3', "'1.2' or newer"),
-      ...expectLiteral(r, 'properties.siteConfig.ftpsState', is('Disabled'), "'Disabled'"),
-      ...expectLiteral(r, 'identity.type', (v) => managedIdentityTypes.includes(String(v)), 'a managed identity'),
-      ...expectLiteral(r, 'properties.functionAppConfig.runtime.name', is('node'), "'node'"),
-      ...expectLiteral(r, 'properties.functionAppConfig.runtime.version', is('22'), "'22'"),
-      ...expectLiteral(
+      ...expect(r, 'kind', (v) => typeof v === 'string' && v.includes('functionapp') && v.includes('linux'), "'functionapp,linux'"),
+      ...expect(r, 'properties.httpsOnly', is(true), 'true'),
+      ...expect(r, 'properties.siteConfig.minTlsVersion', (v) => v === '1.2' || v === '1.3', "'1.2' or newer"),
+      ...expect(r, 'identity.type', (v) => managedIdentityTypes.includes(String(v)), 'a managed identity'),
+      ...expect(r, 'properties.functionAppConfig.runtime.name', is('node'), "'node'"),
+      ...expect(r, 'properties.functionAppConfig.runtime.version', is('22'), "'22'"),
+      ...expect(
         r,
         'properties.functionAppConfig.deployment.storage.authentication.type',
         (v) => v === 'SystemAssignedIdentity' || v === 'UserAssignedIdentity',
         'an identity (not a connection string)',
       ),
+      ...flexRefusedSiteConfig.flatMap((key) => expect(r, `properties.siteConfig.${key}`, (v) => v === undefined, 'absent (Flex Consumption refuses it)')),
     ]),
-    ...(plans.length === 0 ? [{ file: '(all)', line: 1, message: 'no App Service plan is declared' }] : []),
-    ...plans.flatMap((r) => [
-      ...expectLiteral(r, 'sku.name', is('FC1'), "'FC1' (Flex Consumption)"),
-      ...expectLiteral(r, 'properties.reserved', is(true), 'true (Linux)'),
-    ]),
-    ...publishing.flatMap((r) => expectLiteral(r, 'properties.allow', is(false), 'false')),
+    ...(plans.length === 0 ? ['no App Service plan is deployed'] : []),
+    ...plans.flatMap((r) => [...expect(r, 'sku.name', is('FC1'), "'FC1' (Flex Consumption)"), ...expect(r, 'properties.reserved', is(true), 'true (Linux)')]),
+    ...publishing.flatMap((r) => expect(r, 'properties.allow', is(false), 'false')),
     ...['ftp', 'scm']
-      .filter((name) => !publishing.some((r) => asLiteral(property(r.body, 'name')) === name))
-      .map((name) => ({ file: sites[0]!.file.path, line: 1, message: `basic publishing credentials ('${name}') are not turned off` })),
+      .filter((name) => !publishing.some((r) => String(r.name).endsWith(`/${name}`)))
+      .map((name) => `basic publishing credentials ('${name}') are not turned off`),
   ];
 }
 
-// ---------------------------------------------------------------- app settings
-
-/** The app settings object: `Microsoft.Web/sites/config` named `appsettings`. */
-export function appSettings(templates: Templates): { file: BicepFile; object: Node } | undefined {
-  for (const r of declared(templates, 'Microsoft.Web/sites/config')) {
-    const object = property(r.body, 'properties');
-    if (asLiteral(property(r.body, 'name')) === 'appsettings' && object?.type === 'object') return { file: r.file, object };
-  }
-  return undefined;
+/** The app settings: `Microsoft.Web/sites/config` named `appsettings`. */
+export function appSettings(d: Deployment): Record<string, Value> | undefined {
+  const config = ofType(d, 'Microsoft.Web/sites/config').find((r) => String(r.name).endsWith('/appsettings'));
+  const properties = config?.body.properties;
+  return properties && typeof properties === 'object' && !Array.isArray(properties) && !isOpaqueValue(properties) ? (properties as Record<string, Value>) : undefined;
 }
 
-/** Settings the app needs but the template does not set. */
-export function missingAppSettingProblems(templates: Templates, requiredKeys: string[]): Problem[] {
-  const settings = appSettings(templates);
-  if (!settings) return [{ file: '(all)', line: 1, message: "no 'appsettings' config resource sets the app settings" }];
-  const set = objectKeys(settings.object);
-  return requiredKeys
-    .filter((key) => !set.includes(key))
-    .map((key) => problem(settings.file, settings.object, `app setting '${key}' is not set`));
+export function appSettingProblems(d: Deployment, requiredKeys: string[]): string[] {
+  const settings = appSettings(d);
+  if (!settings) return ["no 'appsettings' config resource sets the app settings"];
+  return [
+    ...requiredKeys.filter((key) => !(key in settings)).map((key) => `app setting '${key}' is not set`),
+    ...flexRefusedAppSettings.filter((key) => key in settings).map((key) => `app setting '${key}' is set, which Flex Consumption refuses`),
+    ...(settings.AzureWebJobsStorage !== undefined ? ['AzureWebJobsStorage is a connection string; use AzureWebJobsStorage__accountName with the identity'] : []),
+    ...(settings.AzureWebJobsStorage__credential !== 'managedidentity' ? ['AzureWebJobsStorage__credential must be managedidentity'] : []),
+    ...(settings.AzureWebJobsDisableHomepage !== 'true' ? ["AzureWebJobsDisableHomepage must be 'true'"] : []),
+  ];
 }
 
 // ---------------------------------------------------------------- role assignments
@@ -334,6 +165,8 @@ export const leastPrivilegeRoles: Record<string, string> = {
   'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
+  '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
+  'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
 };
 
@@ -348,75 +181,51 @@ export const broadRoles: Record<string, string> = {
   '17d1049b-9a84-46fb-8f53-869881c3d3ab': 'Storage Account Contributor',
 };
 
-const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
-
-export interface RoleAssignment {
-  resource: ResourceDecl;
-  roleId: string | undefined;
+export interface Grant {
+  resource: ArmResource;
+  role: string;
   roleName: string | undefined;
-  scopeType: string | undefined;
+  /** The resource the role is granted on (its ID), or undefined for the resource group or wider. */
+  scope: string | undefined;
+  principal: Value;
 }
 
-/** Each role assignment with the role it grants and the type of resource it is scoped to. */
-export function roleAssignments(templates: Templates): RoleAssignment[] {
-  return declared(templates, 'Microsoft.Authorization/roleAssignments').map((r) => {
-    const roleNode = property(r.body, 'properties.roleDefinitionId');
-    // `subscriptionResourceId('…/roleDefinitions', someVar)`: the GUID is the last argument.
-    const argument = roleNode?.type === 'call_expression' ? roleNode.childForFieldName('arguments')?.namedChildren.at(-1) : roleNode;
-    const resolved = resolve(r.file, argument);
-    const roleId = (resolved ? (asString(resolved) ?? resolved.text) : '').match(guidPattern)?.[0]?.toLowerCase();
-    const scopeSymbol = property(r.body, 'scope')?.text;
-    const scopeType = resources(r.file).find((s) => s.symbol === scopeSymbol)?.type;
-    return { resource: r, roleId, roleName: roleId ? (leastPrivilegeRoles[roleId] ?? broadRoles[roleId]) : undefined, scopeType };
+const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Each role assignment: the role, the resource it is scoped to, the principal. */
+export function grants(d: Deployment): Grant[] {
+  return ofType(d, 'Microsoft.Authorization/roleAssignments').map((r) => {
+    const role = String(at(r.body, 'properties.roleDefinitionId') ?? '').match(guidPattern)?.[0]?.toLowerCase() ?? '';
+    // An extension resource's scope: `<type>/<name>` (or a full ID) of the resource it is on.
+    const rawScope = r.body.scope;
+    const scope = typeof rawScope === 'string' && rawScope.includes('/') ? rawScope : undefined;
+    return { resource: r, role, roleName: leastPrivilegeRoles[role] ?? broadRoles[role], scope, principal: at(r.body, 'properties.principalId') ?? null };
   });
 }
 
-export function roleAssignmentProblems(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const { resource: r, roleId, scopeType } of roleAssignments(templates)) {
-    const at = (node: Node | undefined, message: string): void => {
-      problems.push(problem(r.file, node ?? r.node, `role assignment '${r.symbol}': ${message}`));
-    };
-    const props = property(r.body, 'properties');
-    if (!props || !objectProperty(props, 'principalType')) at(props, 'has no principalType');
-    if (!roleId) at(props, 'grants a role whose ID cannot be read from the template');
-    else if (broadRoles[roleId]) at(props, `grants ${broadRoles[roleId]}, which is broader than this service needs`);
-    else if (!leastPrivilegeRoles[roleId]) at(props, `grants role ${roleId}, which is not on the least-privilege list`);
-
-    const scope = property(r.body, 'scope');
-    if (!scope || !scopeType) at(scope, 'is not scoped to one resource of this template (resource group or wider)');
-
-    // The role's name sits beside its GUID, so a reader never has to look it up.
-    const roleArgument = property(r.body, 'properties.roleDefinitionId')?.childForFieldName('arguments')?.namedChildren.at(-1);
-    if (roleId && roleArgument?.type === 'identifier') {
-      const declaration = variables(r.file).get(roleArgument.text)?.parent ?? undefined;
-      const comment = declaration ? trailingComment(r.file, declaration) : undefined;
-      const name = leastPrivilegeRoles[roleId] ?? broadRoles[roleId];
-      if (!comment || comment !== name) at(declaration, `the GUID of '${roleArgument.text}' needs the comment '// ${name}' beside it`);
-    }
-
-    // name: guid(<scope>.id, <principalId>, <role>) — stable across deployments, unique per grant.
-    const name = property(r.body, 'name');
-    const args = name?.type === 'call_expression' && name.childForFieldName('function')?.text === 'guid'
-      ? (name.childForFieldName('arguments')?.namedChildren ?? [])
-      : [];
-    const principal = property(r.body, 'properties.principalId')?.text;
-    if (args.length !== 3 || args[0]?.text !== `${scope?.text}.id` || args[1]?.text !== principal || args[2]?.text !== roleArgument?.text) {
-      at(name, 'name must be guid(<scope>.id, <principalId>, <role>)');
-    }
-  }
-  return problems;
+/** The ID of a deployed resource given the `<type>/<name>` an extension resource's scope names. */
+function scopedResource(d: Deployment, scope: string): ArmResource | undefined {
+  return d.resources.find((r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${r.type.split('/').pop()}/${String(r.name)}`)));
 }
 
-/** Any mention of a broad role's GUID anywhere in the templates. */
-export function broadRoleMentions(templates: Templates): Problem[] {
-  const problems: Problem[] = [];
-  for (const file of templates.values()) {
-    for (const [id, name] of Object.entries(broadRoles)) {
-      const index = file.source.toLowerCase().indexOf(id);
-      if (index >= 0) {
-        problems.push({ file: file.path, line: file.source.slice(0, index).split('\n').length, message: `mentions ${name} (${id})` });
-      }
+export function roleAssignmentProblems(d: Deployment): string[] {
+  const problems: string[] = [];
+  for (const g of grants(d)) {
+    const at_ = `${g.resource.module}: role assignment (${g.roleName ?? (g.role || '?')} to ${String(g.principal)})`;
+    if (!at(g.resource.body, 'properties.principalType')) problems.push(`${at_}: has no principalType`);
+    if (!g.role) problems.push(`${at_}: grants a role whose ID cannot be read`);
+    else if (broadRoles[g.role]) problems.push(`${at_}: grants ${broadRoles[g.role]}, which is broader than this service needs`);
+    else if (!leastPrivilegeRoles[g.role]) problems.push(`${at_}: grants role ${g.role}, which is not on the least-privilege list`);
+    const target = g.scope ? scopedResource(d, g.scope) : undefined;
+    if (!target) problems.push(`${at_}: is not scoped to one resource of this deployment (resource group or wider)`);
+    // guid(<scope id>, <principal>, <role>): stable across deployments, unique per grant,
+    // and computable before deployment (what-if lists it).
+    const name = String(g.resource.name);
+    const args = /^guid\((.*)\)$/.exec(name)?.[1]?.split(', ') ?? [];
+    if (args.length !== 3 || !target || !args[0]!.endsWith(`/${target.type.split('/').pop()}/${String(target.name)}`) || args[2] !== g.role) {
+      problems.push(`${at_}: name must be guid(<scope>.id, <principal>, <role>) (found ${name})`);
+    } else if (args.some((a) => a.startsWith('<'))) {
+      problems.push(`${at_}: name depends on a value known only while deploying (${name}); what-if cannot show it`);
     }
   }
   return problems;
@@ -424,61 +233,266 @@ export function broadRoleMentions(templates: Templates): Problem[] {
 
 // ---------------------------------------------------------------- alerts
 
-export interface AlertQuery {
-  file: BicepFile;
-  rule: ResourceDecl;
-  node: Node;
+export interface AlertRule {
+  resource: ArmResource;
+  name: string;
+  query: string;
+  operator: string;
+  threshold: number;
+  timeAggregation: string;
+  windowSize: string;
+  scopes: Value[];
+}
+
+export function alertRules(d: Deployment): AlertRule[] {
+  return ofType(d, 'Microsoft.Insights/scheduledQueryRules').flatMap((r) => {
+    const conditions = (at(r.body, 'properties.criteria.allOf') as Value[] | undefined) ?? [];
+    return conditions.map((c) => ({
+      resource: r,
+      name: String(r.name),
+      query: String(at(c, 'query') ?? ''),
+      operator: String(at(c, 'operator') ?? ''),
+      threshold: Number(at(c, 'threshold')),
+      timeAggregation: String(at(c, 'timeAggregation') ?? ''),
+      windowSize: String(at(r.body, 'properties.windowSize') ?? ''),
+      scopes: (at(r.body, 'properties.scopes') as Value[] | undefined) ?? [],
+    }));
+  });
+}
+
+/** The quoted, capitalised names a query compares with: the event names it relies on. */
+export function quotedNames(query: string): string[] {
+  return [...query.matchAll(/"([A-Z][A-Za-z0-9]+)"/g)].map((m) => m[1] ?? '');
+}
+
+const readsAppTraces = (rule: AlertRule): boolean => /^\s*traces\b/.test(rule.query);
+
+/**
+ * Each event that needs an operator has a rule that fires on one such line; every event a
+ * query of the app's traces names is one the service writes; every rule skips the query
+ * validation a new workspace would fail, and notifies the deployment's action groups.
+ */
+export function alertProblems(d: Deployment, alertedEvents: string[], knownEvents: string[], actionGroupIds: string[]): string[] {
+  const rules = alertRules(d);
+  const problems: string[] = [];
+  for (const event of alertedEvents) {
+    const fires = rules.some((r) => readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator === 'GreaterThan' && r.threshold === 0 && r.timeAggregation === 'Count');
+    if (!fires) problems.push(`no alert rule fires on one '${event}' line`);
+  }
+  for (const r of rules) {
+    if (readsAppTraces(r)) {
+      for (const name of quotedNames(r.query)) if (!knownEvents.includes(name)) problems.push(`${r.name}: looks for '${name}', which the service never logs`);
+    } else if (!/^\s*AzureDiagnostics\b/.test(r.query)) {
+      problems.push(`${r.name}: reads neither the app's traces nor the vault's AzureDiagnostics`);
+    }
+    if (at(r.resource.body, 'properties.skipQueryValidation') !== true) problems.push(`${r.name}: skipQueryValidation must be true (the table may not exist yet)`);
+    const groups = at(r.resource.body, 'properties.actions.actionGroups');
+    if (JSON.stringify(groups) !== JSON.stringify(actionGroupIds)) problems.push(`${r.name}: notifies ${show(groups)}, expected ${JSON.stringify(actionGroupIds)}`);
+  }
+  return problems;
+}
+
+/** Hours of an `ago(26h)` / `ago(1d)` in a query; undefined without one. */
+function agoHours(query: string): number | undefined {
+  const m = /ago\((\d+)([hd])\)/.exec(query);
+  return m ? Number(m[1]) * (m[2] === 'd' ? 24 : 1) : undefined;
+}
+const windowHours = (iso: string): number => {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(iso);
+  return m ? Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0) + Number(m[3] ?? 0) / 60 : 0;
+};
+
+/** A rule fires when there are fewer than one row (zero rows included) in the last `hours`. */
+function silenceProblems(rule: AlertRule | undefined, what: string, hours: number): string[] {
+  if (!rule) return [`no alert rule watches for ${what}`];
+  const problems: string[] = [];
+  if (!(rule.timeAggregation === 'Count' && rule.operator === 'LessThan' && rule.threshold === 1)) {
+    problems.push(`${rule.name}: must fire on fewer than one row (Count LessThan 1), found ${rule.timeAggregation} ${rule.operator} ${rule.threshold}`);
+  }
+  if (agoHours(rule.query) !== hours) problems.push(`${rule.name}: must look back ${hours} hours (found ago(${agoHours(rule.query) ?? '?'}h))`);
+  if (windowHours(rule.windowSize) < hours) problems.push(`${rule.name}: window ${rule.windowSize} is shorter than the ${hours} hours it looks back`);
+  if (at(rule.resource.body, 'properties.autoMitigate') !== true) problems.push(`${rule.name}: must resolve itself when the rows come back (autoMitigate)`);
+  return problems;
+}
+
+/** Dead man's switch over the app's telemetry: no RotationRunCompleted for 26 hours. */
+export function runMissingProblems(d: Deployment, event: string): string[] {
+  const rule = alertRules(d).find((r) => readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator !== 'GreaterThan');
+  return silenceProblems(rule, `a missing ${event}`, 26);
+}
+
+/** Dead man's switch from Key Vault's audit log: no SecretSet on a token secret for 36 hours. */
+export function tokenWritesMissingProblems(d: Deployment, tokenSecretPrefix: string): string[] {
+  const rule = alertRules(d).find((r) => /^\s*AzureDiagnostics\b/.test(r.query) && r.query.includes('"SecretSet"'));
+  const problems = silenceProblems(rule, 'missing token writes in the vault audit log', 36);
+  if (!rule) return problems;
+  if (!rule.query.includes(`"/secrets/${tokenSecretPrefix}"`)) problems.push(`${rule.name}: must count only secrets named ${tokenSecretPrefix}* (the token secrets)`);
+  const vault = ofType(d, 'Microsoft.KeyVault/vaults')[0];
+  if (!vault || !rule.scopes.some((s) => typeof s === 'string' && s.endsWith(`/vaults/${String(vault.name)}`))) {
+    problems.push(`${rule.name}: must be scoped to this deployment's vault (found ${show(rule.scopes)})`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- near-expiry events
+
+export function nearExpiryProblems(d: Deployment, queueName: string, tokenSecretPrefix: string): string[] {
+  const topics = ofType(d, 'Microsoft.EventGrid/systemTopics');
+  const vault = ofType(d, 'Microsoft.KeyVault/vaults')[0];
+  const storage = ofType(d, 'Microsoft.Storage/storageAccounts')[0];
+  const queues = ofType(d, 'Microsoft.Storage/storageAccounts/queueServices/queues');
+  const subscriptions = ofType(d, 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+  const topic = topics.find((t) => vault && String(at(t.body, 'properties.source')).endsWith(`/vaults/${String(vault.name)}`));
+  if (!topic) return ["no Event Grid system topic on this deployment's Key Vault"];
+  const problems = [
+    ...expect(topic, 'properties.topicType', (v) => String(v).toLowerCase() === 'microsoft.keyvault.vaults', "'Microsoft.KeyVault.vaults'"),
+    ...expect(topic, 'identity.type', is('SystemAssigned'), "'SystemAssigned' (it delivers with its own identity)"),
+  ];
+  if (!queues.some((q) => String(q.name).endsWith(`/${queueName}`))) problems.push(`the storage account has no queue '${queueName}'`);
+  const subscription = subscriptions.find((s) => String(s.name).startsWith(`${String(topic.name)}/`));
+  if (!subscription) return [...problems, 'the system topic has no event subscription'];
+  problems.push(
+    ...expect(subscription, 'properties.filter.includedEventTypes', (v) => JSON.stringify(v) === JSON.stringify(['Microsoft.KeyVault.SecretNearExpiry']), "['Microsoft.KeyVault.SecretNearExpiry'] only"),
+    ...expect(subscription, 'properties.filter.subjectBeginsWith', is(tokenSecretPrefix), `'${tokenSecretPrefix}' (the token secrets' names)`),
+    ...expect(subscription, 'properties.deliveryWithResourceIdentity.identity.type', is('SystemAssigned'), "'SystemAssigned'"),
+    ...expect(subscription, 'properties.deliveryWithResourceIdentity.destination.endpointType', is('StorageQueue'), "'StorageQueue'"),
+    ...expect(subscription, 'properties.deliveryWithResourceIdentity.destination.properties.queueName', is(queueName), `'${queueName}'`),
+    ...expect(
+      subscription,
+      'properties.deliveryWithResourceIdentity.destination.properties.resourceId',
+      (v) => !!storage && typeof v === 'string' && v.endsWith(`/storageAccounts/${String(storage.name)}`),
+      "the app's own storage account",
+    ),
+    ...expect(subscription, 'properties.destination', (v) => v === undefined, 'absent (delivery uses the topic identity)'),
+  );
+  const sender = grants(d).find((g) => g.roleName === 'Storage Queue Data Message Sender' && g.scope?.includes('Microsoft.Storage/storageAccounts/'));
+  if (!sender || !String(sender.principal).includes(`systemTopics/${String(topic.name)}`)) {
+    problems.push("the system topic's identity has no Storage Queue Data Message Sender on the storage account");
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- portal pack
+
+export function availabilityProblems(d: Deployment, expectedText: string, actionGroupIds: string[]): string[] {
+  const tests = required(d, 'Microsoft.Insights/webtests', 'availability test');
+  if (typeof tests === 'string') return [tests];
+  const problems: string[] = [];
+  const component = ofType(d, 'Microsoft.Insights/components')[0];
+  for (const t of tests) {
+    problems.push(
+      ...expect(t, 'kind', is('standard'), "'standard'"),
+      ...expect(t, 'properties.Kind', is('standard'), "'standard'"),
+      ...expect(t, 'properties.Request.RequestUrl', (v) => typeof v === 'string' && /^https:\/\/.+\/api\/start$/.test(v), 'https://<app>/api/start'),
+      ...expect(t, 'properties.ValidationRules.SSLCheck', is(true), 'true'),
+      ...expect(t, 'properties.ValidationRules.SSLCertRemainingLifetimeCheck', (v) => typeof v === 'number' && v >= 7, 'at least 7 (days)'),
+      ...expect(t, 'properties.ValidationRules.ExpectedHttpStatusCode', is(200), '200'),
+      ...expect(t, 'properties.ValidationRules.ContentValidation.ContentMatch', is(expectedText), `'${expectedText}'`),
+      ...expect(t, 'properties.Locations', (v) => Array.isArray(v) && v.length >= 3, 'at least 3 locations'),
+      ...expect(t, 'properties.SyntheticMonitorId', is(t.name), 'the test name'),
+      ...expect(
+        t,
+        'tags',
+        (v) => !!component && Object.keys((v ?? {}) as object).some((k) => k.startsWith('hidden-link:') && k.endsWith(resourceIdEnd(component))),
+        "a hidden-link tag to this deployment's component",
+      ),
+    );
+    const alert = ofType(d, 'Microsoft.Insights/metricAlerts').find((a) => String(at(a.body, 'properties.criteria.webTestId')).endsWith(`/webtests/${String(t.name)}`));
+    if (!alert) {
+      problems.push(`no alert rule on the availability test '${String(t.name)}'`);
+      continue;
+    }
+    problems.push(
+      ...((at(alert.body, 'properties.criteria') as Record<string, Value> | undefined)?.['odata.type'] === 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'
+        ? []
+        : [`${where(alert)}: criteria must be WebtestLocationAvailabilityCriteria`]),
+      ...expect(alert, 'properties.actions', (v) => JSON.stringify((v as Value[] | undefined)?.map((a) => at(a, 'actionGroupId'))) === JSON.stringify(actionGroupIds), JSON.stringify(actionGroupIds)),
+    );
+  }
+  return problems;
+}
+
+function resourceIdEnd(r: ArmResource): string {
+  return `/${r.type.split('/').slice(1).join('/')}/${String(r.name)}`;
+}
+
+export interface WorkbookQuery {
+  name: string;
   query: string;
 }
 
-/**
- * The KQL of every scheduled query rule. A rule written as a loop over a `var` array of rule
- * definitions yields one query per array element.
- */
-export function alertQueries(templates: Templates): AlertQuery[] {
-  const found: AlertQuery[] = [];
-  for (const rule of declared(templates, 'Microsoft.Insights/scheduledQueryRules')) {
-    const conditions = property(rule.body, 'properties.criteria.allOf')?.namedChildren.filter((c) => c.type === 'object') ?? [];
-    for (const condition of conditions) {
-      const queryNode = objectProperty(condition, 'query');
-      if (!queryNode) continue;
-      const direct = asString(queryNode);
-      if (direct !== undefined) {
-        found.push({ file: rule.file, rule, node: queryNode, query: direct });
-        continue;
-      }
-      // `query: rule.query` inside `[for rule in alertRules: …]`
-      const object = queryNode.childForFieldName('object')?.text;
-      const field = queryNode.childForFieldName('property')?.text;
-      const items = rule.loop && object === rule.loop.variable ? resolve(rule.file, rule.loop.iterable) : undefined;
-      for (const item of items?.type === 'array' ? items.namedChildren.filter((c) => c.type === 'object') : []) {
-        const value = field ? objectProperty(item, field) : undefined;
-        const text = value ? asString(value) : undefined;
-        if (value && text !== undefined) found.push({ file: rule.file, rule, node: value, query: text });
-      }
-    }
-  }
-  return found;
+export function workbookQueries(d: Deployment): WorkbookQuery[] {
+  return ofType(d, 'Microsoft.Insights/workbooks').flatMap((w) => {
+    const data = at(w.body, 'properties.serializedData');
+    if (typeof data !== 'string') return [];
+    const parsed = JSON.parse(data) as { items?: { type: number; name: string; content: { query?: string } }[] };
+    return (parsed.items ?? []).filter((i) => i.type === 3 && typeof i.content.query === 'string').map((i) => ({ name: i.name, query: i.content.query! }));
+  });
 }
 
+/** The workbook has each required section, and its queries name only events the service logs and fields it writes. */
+export function workbookProblems(d: Deployment, sections: Record<string, { events: string[]; fields?: string[] }>, knownEvents: string[]): string[] {
+  const queries = workbookQueries(d);
+  if (queries.length === 0) return ['no workbook with queries is deployed'];
+  const problems: string[] = [];
+  for (const q of queries) for (const name of quotedNames(q.query)) if (!knownEvents.includes(name)) problems.push(`workbook '${q.name}': looks for '${name}', which the service never logs`);
+  for (const [section, { events, fields = [] }] of Object.entries(sections)) {
+    const q = queries.find((x) => x.name === section);
+    if (!q) {
+      problems.push(`the workbook has no section '${section}'`);
+      continue;
+    }
+    for (const e of events) if (!q.query.includes(`"${e}"`)) problems.push(`workbook '${section}': does not read '${e}'`);
+    for (const f of fields) if (!q.query.includes(`entry.${f}`)) problems.push(`workbook '${section}': does not show the field '${f}'`);
+  }
+  const workbook = ofType(d, 'Microsoft.Insights/workbooks')[0]!;
+  problems.push(...expect(workbook, 'name', (v) => typeof v === 'string' && v.startsWith('guid('), 'a GUID'));
+  return problems;
+}
+
+export function serviceHealthProblems(d: Deployment, services: string[], region: string | undefined): string[] {
+  const alerts = ofType(d, 'Microsoft.Insights/activityLogAlerts');
+  const alert = alerts.find((a) => JSON.stringify(at(a.body, 'properties.condition.allOf')).includes('"ServiceHealth"'));
+  if (!alert) return ['no Service Health alert is deployed'];
+  const conditions = (at(alert.body, 'properties.condition.allOf') as Value[] | undefined) ?? [];
+  const field = (name: string): Value[] => (conditions.find((c) => at(c, 'field') === name) ? ((at(conditions.find((c) => at(c, 'field') === name)!, 'containsAny') as Value[]) ?? []) : []);
+  const problems: string[] = [];
+  if (!conditions.some((c) => at(c, 'field') === 'category' && at(c, 'equals') === 'ServiceHealth')) problems.push('the Service Health alert does not filter category ServiceHealth');
+  for (const s of services) if (!field('properties.impactedServices[*].ServiceName').includes(s)) problems.push(`the Service Health alert does not cover '${s}'`);
+  if (region && !field('properties.impactedServices[*].ImpactedRegions[*].RegionName').includes(region)) problems.push(`the Service Health alert does not cover the region '${region}'`);
+  if (!JSON.stringify(at(alert.body, 'properties.scopes')).includes('/subscriptions/')) problems.push('the Service Health alert is not scoped to the subscription');
+  return problems;
+}
+
+// ---------------------------------------------------------------- what-if
+
 /**
- * Each event that needs an operator has an alert whose query looks for it, and every quoted
- * event-like name a query looks for is one the service actually writes.
+ * What-if can expand a module only when its parameters are known before deployment: a
+ * parameter that carries a deployed resource's property (another module's output, a
+ * reference()) hides that module's resources and settings from the preview.
  */
-export function alertProblems(templates: Templates, requiredEvents: string[], knownEvents: string[]): Problem[] {
-  const queries = alertQueries(templates);
-  const problems: Problem[] = [];
-  for (const event of requiredEvents) {
-    if (!queries.some((q) => q.query.includes(`"${event}"`))) {
-      problems.push({ file: '(all)', line: 1, message: `no alert rule queries the event '${event}'` });
+export function whatIfProblems(d: Deployment): string[] {
+  const problems: string[] = [];
+  for (const [module, parameters] of d.parameters) {
+    for (const [name, value] of Object.entries(parameters)) {
+      const opaque = opaquesIn(value);
+      if (opaque.length > 0) problems.push(`module '${module}': parameter '${name}' is known only while deploying (${opaque[0]!.toString()})`);
     }
   }
-  for (const q of queries) {
-    if (!/^\s*traces\b/.test(q.query)) problems.push(problem(q.file, q.node, 'alert query must read the Application Insights traces table'));
-    for (const match of q.query.matchAll(/"([A-Z][A-Za-z0-9]+)"/g)) {
-      const name = match[1] ?? '';
-      if (!knownEvents.includes(name)) problems.push(problem(q.file, q.node, `alert query looks for '${name}', which the service never logs`));
-    }
+  return problems;
+}
+
+/** Every parameter's description starts with Required. (no default) or Optional. (a default). */
+export function descriptionProblems(template: unknown, module = 'main'): string[] {
+  const t = template as { parameters?: Record<string, { defaultValue?: unknown; metadata?: { description?: string } }>; resources?: unknown };
+  const problems: string[] = [];
+  for (const [name, p] of Object.entries(t.parameters ?? {})) {
+    const wanted = 'defaultValue' in p ? 'Optional.' : 'Required.';
+    if (!p.metadata?.description?.startsWith(wanted)) problems.push(`${module}: param '${name}' needs @description('${wanted} …')`);
+  }
+  const resources = Array.isArray(t.resources) ? t.resources : Object.values((t.resources ?? {}) as Record<string, unknown>);
+  for (const r of resources as { type?: string; name?: string; properties?: { template?: unknown } }[]) {
+    if (r.type === 'Microsoft.Resources/deployments' && r.properties?.template) problems.push(...descriptionProblems(r.properties.template, String(r.name)));
   }
   return problems;
 }

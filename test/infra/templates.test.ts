@@ -1,249 +1,349 @@
 /**
- * The infrastructure in infra/ deploys one environment secure by default (issue 4,
- * security property 13). The Bicep compiler is not available here, so the templates are
- * parsed with tree-sitter-bicep and their properties read from the parse trees.
+ * The infrastructure in infra/ deploys one environment secure by default and watched
+ * (docs/SECURITY.md, property 13; docs/DEPLOY.md). The real Bicep compiler builds and lints the
+ * templates; the assertions read the compiled ARM template as Resource Manager lays it out for
+ * the parameters each environment deploys with (arm.ts). tree-sitter reads the source only for
+ * the role names written beside the role GUIDs, which compiling drops.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { events } from '../../shared/events';
+import { tokenSecretName } from '../../shared/secrets/store';
 import { settingsShape } from '../../shared/settings';
-import { asLiteral, asString, descendants, loadTemplates, objectProperty, outputs, params, property, resources, stringTemplate, variables } from './bicep';
+import { ArmFailure, type Deployment, type Value, at, layOut, ofType } from './arm';
+import { loadTemplates } from './bicep';
 import {
   alertProblems,
-  alertQueries,
+  alertRules,
+  appSettingProblems,
   appSettings,
-  broadRoleMentions,
+  availabilityProblems,
   descriptionProblems,
-  formatProblems,
   functionAppProblems,
+  grants,
+  keyVaultAuditProblems,
   keyVaultProblems,
-  missingAppSettingProblems,
-  parameterFileProblems,
-  readParameterFile,
+  nearExpiryProblems,
   roleAssignmentProblems,
-  roleAssignments,
+  runMissingProblems,
+  serviceHealthProblems,
   storageProblems,
-  syntaxProblems,
-  undeclaredIdentifierProblems,
-  wiringProblems,
+  tokenWritesMissingProblems,
+  whatIfProblems,
+  workbookProblems,
 } from './checks';
+import { buildAll, buildParams, compilerTestsEnabled, copies, formatDiagnostic, infra, lintAll, removeWorkDirs, repo } from './compiler';
+import { broadRoleMentions, roleNameCommentProblems } from './source-checks';
+import { alertedEvents, nearExpiryQueueName, testParameters, productionParameters, settingsTheAppWillRead, tokenSecretPrefix, workbookSections } from './expectations';
 
-const repo = join(__dirname, '..', '..');
-const infra = join(repo, 'infra');
-const templates = loadTemplates(infra);
-const main = templates.get('main.bicep')!;
+const describeCompiled = compilerTestsEnabled() ? describe : describe.skip;
 
 /** Settings the schema cannot do without: neither optional nor defaulted (read from zod, not copied). */
 const requiredBySchema = Object.entries(settingsShape)
   .filter(([, schema]) => !schema.safeParse(undefined).success)
   .map(([key]) => key);
 
-/** The events an operator must hear about. */
-const alertedEvents = [events.rotationRunFailed, events.tokenNeedsReauth, events.invalidClient, events.connectSyncFailed];
+let template: unknown;
+let build: string[] = [];
+let lint: string[] = [];
+let testEnv: Deployment;
+let production: Deployment;
 
-describe('the Bicep templates', () => {
-  test('exist: main.bicep and one module per concern', () => {
-    expect(main).toBeDefined();
-    expect([...templates.keys()]).toEqual(
-      expect.arrayContaining(['main.bicep', 'app/api.bicep', 'app/roles.bicep', 'app/alerts.bicep', 'core/key-vault.bicep', 'core/storage.bicep', 'core/monitoring.bicep']),
-    );
-  });
+// Without the compiler and with SKIP_BICEP=1 (never in CI) every test here is skipped.
+if (compilerTestsEnabled()) beforeAll(() => {
+  const dir = copies(['infra']).get('infra')!;
+  const [compiled] = buildAll([dir]);
+  build = compiled!.build.map(formatDiagnostic);
+  lint = lintAll([dir])[0]!.map(formatDiagnostic);
+  template = compiled!.template;
+  if (!template) throw new Error(`infra/main.bicep does not compile:\n${build.join('\n')}`);
+  testEnv = layOut(template, testParameters);
+  production = layOut(template, productionParameters);
+}, 120_000);
 
-  test('parse without a syntax error', () => {
-    expect(formatProblems(syntaxProblems(templates))).toEqual([]);
-  });
+afterAll(removeWorkDirs);
 
-  test('wire modules together: existing files, declared parameters and outputs', () => {
-    expect(formatProblems(wiringProblems(templates))).toEqual([]);
-  });
-
-  test('use no undeclared name', () => {
-    expect(formatProblems(undeclaredIdentifierProblems(templates))).toEqual([]);
+describeCompiled('the Bicep templates', () => {
+  test('compile and lint with no error and no warning (bicepconfig.json rules included)', () => {
+    expect(build).toEqual([]);
+    expect(lint).toEqual([]);
   });
 
   test('describe every parameter as Required. or Optional.', () => {
-    expect(formatProblems(descriptionProblems(templates))).toEqual([]);
+    expect(descriptionProblems(template)).toEqual([]);
   });
 
-  test('name resources from abbreviations.json keys that exist', () => {
-    const abbreviations = JSON.parse(readFileSync(join(infra, 'abbreviations.json'), 'utf8')) as Record<string, string>;
-    const used = descendants(main.root, 'member_expression')
-      .filter((m) => m.childForFieldName('object')?.text === 'abbrs')
-      .map((m) => m.childForFieldName('property')?.text ?? '');
-    expect(used.length).toBeGreaterThan(0);
-    expect(used.filter((key) => !(key in abbreviations))).toEqual([]);
+  test('hand every module only values known before deployment, so what-if shows every resource', () => {
+    expect(whatIfProblems(testEnv)).toEqual([]);
+    expect(whatIfProblems(production)).toEqual([]);
   });
 
-  test('use stable API versions (diagnostic settings have only a preview one)', () => {
-    const previews = [...templates.values()]
-      .flatMap(resources)
-      .filter((r) => r.apiVersion.includes('preview') && r.type !== 'Microsoft.Insights/diagnosticSettings')
-      .map((r) => `${r.file.path}: ${r.type}@${r.apiVersion}`);
-    expect(previews).toEqual([]);
+  test('name each role GUID beside it, and mention no broad role anywhere', () => {
+    expect(roleNameCommentProblems(loadTemplates(infra))).toEqual([]);
+    expect(broadRoleMentions(infra)).toEqual([]);
   });
 });
 
-describe('Key Vault', () => {
+describeCompiled('main.bicepparam, the parameters of each environment', () => {
+  const file = join(infra, 'main.bicepparam');
+
+  test.each(['test', 'production'] as const)('compiles for %s from the azd environment, and those values deploy', (environment) => {
+    const variables = {
+      AZURE_ENV_NAME: `connect-ms-auth-${environment}`,
+      SERVICE_ENVIRONMENT: environment,
+      AZURE_PRINCIPAL_ID: 'b0b00000-0000-4000-8000-000000000001',
+      CPV_CLIENT_ID: 'c0c00000-0000-4000-8000-0000000000c1',
+      ALERT_EMAIL_ADDRESSES: ' ops@example.com, oncall@example.com,',
+    };
+    const { parameters, diagnostics } = buildParams(file, variables);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(parameters).toMatchObject({
+      environmentName: `connect-ms-auth-${environment}`,
+      serviceEnvironment: environment,
+      cpvClientId: variables.CPV_CLIENT_ID,
+      alertEmailAddresses: ['ops@example.com', 'oncall@example.com'],
+      grantDeployerSecretsAccess: false,
+    });
+    const deployment = layOut(template, parameters as Record<string, Value>);
+    expect(appSettings(deployment)?.SERVICE_ENVIRONMENT).toBe(environment);
+    expect(appSettings(deployment)?.CPV_CLIENT_ID).toBe(variables.CPV_CLIENT_ID);
+  });
+
+  test('refuses to compile without SERVICE_ENVIRONMENT: a deployment must say which environment it is', () => {
+    const { parameters, diagnostics } = buildParams(file, { AZURE_ENV_NAME: 'connect-ms-auth-test' });
+    expect(parameters).toBeUndefined();
+    expect(diagnostics.map((d) => d.message).join('\n')).toMatch(/SERVICE_ENVIRONMENT/);
+  });
+
+  test('takes every value from the environment, so no deployment resets a setting another made', () => {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => /^param /.test(l));
+    expect(lines.length).toBeGreaterThan(5);
+    expect(lines.filter((l) => !l.includes('readEnvironmentVariable('))).toEqual([]);
+  });
+});
+
+describeCompiled('production', () => {
+  test('is not deployed without an alert receiver (e-mail addresses or an existing action group)', () => {
+    expect(() => layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '' })).toThrow(ArmFailure);
+    expect(() => layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '' })).toThrow(/Production needs an alert receiver/);
+    const withGroup = layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops' });
+    expect(ofType(withGroup, 'Microsoft.Insights/actionGroups')).toHaveLength(0);
+    expect(alertRules(withGroup).every((r) => JSON.stringify(at(r.resource.body, 'properties.actions.actionGroups')) === JSON.stringify(['/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops']))).toBe(true);
+  });
+
+  test('e-mail addresses create an action group that every alert notifies', () => {
+    const [group] = ofType(production, 'Microsoft.Insights/actionGroups');
+    expect(at(group!.body, 'properties.emailReceivers.0.emailAddress')).toBe('ops@example.com');
+  });
+});
+
+describeCompiled('Key Vault', () => {
   test('is in RBAC mode with soft delete (90 days) and purge protection', () => {
-    expect(formatProblems(keyVaultProblems(templates))).toEqual([]);
+    expect(keyVaultProblems(testEnv)).toEqual([]);
+  });
+
+  test("sends its audit log to the deployment's Log Analytics workspace", () => {
+    expect(keyVaultAuditProblems(testEnv)).toEqual([]);
   });
 });
 
-describe('storage', () => {
+describeCompiled('storage', () => {
   test('allows no shared key, no public blob access, TLS 1.2+', () => {
-    expect(formatProblems(storageProblems(templates))).toEqual([]);
+    expect(storageProblems(testEnv)).toEqual([]);
   });
 });
 
-describe('the Function App', () => {
-  test('is Linux Flex Consumption on Node.js 22, HTTPS only, TLS 1.2+, no FTP, with a managed identity', () => {
-    expect(formatProblems(functionAppProblems(templates))).toEqual([]);
-  });
-
-  test('reaches its storage with its identity, not a connection string', () => {
-    const settings = appSettings(templates)!;
-    expect(asLiteral(objectProperty(settings.object, 'AzureWebJobsStorage__credential'))).toBe('managedidentity');
-    expect(objectProperty(settings.object, 'AzureWebJobsStorage__accountName')).toBeDefined();
-    expect(objectProperty(settings.object, 'AzureWebJobsStorage')).toBeUndefined();
+describeCompiled('the Function App', () => {
+  test('is Linux Flex Consumption on Node.js 22, HTTPS only, TLS 1.2+, no FTP, with a managed identity, and sets no property Flex Consumption refuses', () => {
+    expect(functionAppProblems(testEnv)).toEqual([]);
   });
 });
 
-describe('app settings', () => {
+describeCompiled('app settings', () => {
   test('the schema has required settings to check (sanity check of the zod reading)', () => {
     expect(requiredBySchema.length).toBeGreaterThan(0);
     expect(requiredBySchema).not.toContain('AUTHORITY_HOST'); // has a default
-    expect(requiredBySchema).not.toContain('CPV_CLIENT_ID'); // optional
   });
 
-  test('every setting the schema requires is set by the template', () => {
-    expect(formatProblems(missingAppSettingProblems(templates, requiredBySchema))).toEqual([]);
+  test('every setting the schema requires is set, none Flex Consumption refuses, storage through the identity, no host home page', () => {
+    expect(appSettingProblems(testEnv, requiredBySchema)).toEqual([]);
+    const azure = ['KEY_VAULT_URL', 'AUTHORITY_HOST', 'ROTATION_SCHEDULE', 'CPV_CLIENT_ID', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH', ...settingsTheAppWillRead];
+    expect(appSettingProblems(testEnv, azure)).toEqual([]);
   });
 
-  test('the settings an Azure deployment needs beyond the schema minimum are set', () => {
-    const azureSettings = ['KEY_VAULT_URL', 'AUTHORITY_HOST', 'ROTATION_SCHEDULE', 'CPV_CLIENT_ID', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH'];
-    expect(formatProblems(missingAppSettingProblems(templates, azureSettings))).toEqual([]);
+  test('every service setting written is one the app reads (no misspelt names)', () => {
+    const platform = /^(AzureWebJobs|APPLICATIONINSIGHTS_|AZURE_CLIENT_ID$)/;
+    const known = [...Object.keys(settingsShape), ...settingsTheAppWillRead];
+    expect(Object.keys(appSettings(testEnv)!).filter((key) => !platform.test(key) && !known.includes(key))).toEqual([]);
   });
 
-  test('every service setting the template writes is one the schema reads (no misspelt names)', () => {
-    const platform = /^(AzureWebJobsStorage__|APPLICATIONINSIGHTS_|AZURE_CLIENT_ID$)/;
-    const keys = Object.keys(settingsShape);
-    const written = [...appSettings(templates)!.object.namedChildren]
-      .map((p) => p.namedChildren[0]?.text ?? '')
-      .filter((key) => key && !platform.test(key));
-    expect(written.filter((key) => !keys.includes(key))).toEqual([]);
+  test("AUTHORITY_HOST is the cloud's login endpoint without a trailing slash; Partner Center defaults to its public API", () => {
+    expect(appSettings(testEnv)).toMatchObject({ AUTHORITY_HOST: 'https://login.microsoftonline.com', PARTNER_CENTER_API_URL: 'https://api.partnercenter.microsoft.com' });
   });
 
-  test('TRANSACTION_COOKIE_KEY is a Key Vault reference, never a value', () => {
-    const { file, object } = appSettings(templates)!;
-    const reference = stringTemplate(objectProperty(object, 'TRANSACTION_COOKIE_KEY')!);
-    expect(reference).toMatch(/^@Microsoft\.KeyVault\(VaultName=\$\{[^}]+\};SecretName=\$\{transactionCookieKeySecretName\}\)$/);
-    expect(asString(variables(file).get('transactionCookieKeySecretName')!)).toBe('transaction-cookie-key');
+  test('TRANSACTION_COOKIE_KEY is a Key Vault reference to this vault, never a value', () => {
+    const vault = ofType(testEnv, 'Microsoft.KeyVault/vaults')[0]!;
+    expect(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY).toBe(`@Microsoft.KeyVault(VaultName=${String(vault.name)};SecretName=transaction-cookie-key)`);
   });
 
-  test('CALLBACK_URL is this app\'s own https host + /api/callback; SERVICE_ENVIRONMENT is the environment parameter', () => {
-    const { file, object } = appSettings(templates)!;
-    const callback = variables(file).get('callbackUrl')!;
-    expect(stringTemplate(callback)).toBe('https://${functionApp.properties.defaultHostName}/api/callback');
-    expect(objectProperty(object, 'CALLBACK_URL')?.text).toBe('callbackUrl');
-    expect(objectProperty(object, 'SERVICE_ENVIRONMENT')?.text).toBe('serviceEnvironment');
+  test("CALLBACK_URL is this app's own https host + /api/callback; SERVICE_ENVIRONMENT is the environment", () => {
+    const site = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
+    expect(String(appSettings(testEnv)!.CALLBACK_URL)).toMatch(new RegExp(`^https://<reference\\(.*/sites/${String(site.name)}\\)\\.defaultHostName>/api/callback$`));
+    expect(appSettings(testEnv)!.SERVICE_ENVIRONMENT).toBe('test');
+  });
+
+  test('CPV: federated by default, with no secret name; a secret name only with CPV_CREDENTIAL=secret', () => {
+    expect(appSettings(production)).toMatchObject({ CPV_CLIENT_ID: productionParameters.cpvClientId, CPV_CREDENTIAL: 'federated', CPV_CLIENT_SECRET_NAME: '' });
+    const secret = layOut(template, { ...productionParameters, cpvCredential: 'secret' });
+    expect(appSettings(secret)).toMatchObject({ CPV_CREDENTIAL: 'secret', CPV_CLIENT_SECRET_NAME: 'cpv-client-secret' });
+    expect(appSettings(testEnv)).toMatchObject({ CPV_CLIENT_ID: '', CPV_CLIENT_SECRET_NAME: '' });
   });
 });
 
-describe('role assignments', () => {
-  const assignments = roleAssignments(templates);
-
-  test('all live in one file', () => {
-    expect(new Set(assignments.map((a) => a.resource.file.path))).toEqual(new Set(['app/roles.bicep']));
+describeCompiled('role assignments', () => {
+  test('all live in app/roles.bicep', () => {
+    expect(new Set(grants(testEnv).map((g) => g.resource.module))).toEqual(new Set(['roles']));
   });
 
-  test('each has a principal type, a least-privilege role named beside its GUID, one resource as scope and a guid() name', () => {
-    expect(assignments.length).toBeGreaterThan(0);
-    expect(formatProblems(roleAssignmentProblems(templates))).toEqual([]);
+  test('each has a principal type, a least-privilege role, one resource as scope and a guid(scope, principal, role) name known before deployment', () => {
+    expect(grants(testEnv).length).toBeGreaterThan(0);
+    expect(roleAssignmentProblems(testEnv)).toEqual([]);
   });
 
-  test('no template mentions Owner, Contributor, User Access Administrator or another broad role', () => {
-    expect(formatProblems(broadRoleMentions(templates))).toEqual([]);
-  });
-
-  test('the app may read and write secrets on the vault and nothing more there; blob data on its storage; metrics on App Insights', () => {
-    const app = assignments.filter((a) => property(a.resource.body, 'properties.principalId')?.text === 'appPrincipalId');
-    expect(app.map((a) => `${a.roleName} on ${a.scopeType}`).sort()).toEqual([
-      'Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
-      'Monitoring Metrics Publisher on Microsoft.Insights/components',
-      'Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
+  test("the app: secrets on the vault, blobs and queues on its storage, metrics on App Insights; the vault's event topic: sending queue messages", () => {
+    const summary = grants(testEnv).map((g) => `${String(g.principal).includes('userAssignedIdentities') ? 'app' : String(g.principal).includes('systemTopics') ? 'events' : 'other'}: ${g.roleName} on ${g.scope?.split('/providers/').pop()?.split('/').slice(0, 2).join('/')}`);
+    expect(summary.sort()).toEqual([
+      'app: Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
+      'app: Monitoring Metrics Publisher on Microsoft.Insights/components',
+      'app: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
+      'app: Storage Queue Data Contributor on Microsoft.Storage/storageAccounts',
+      'events: Storage Queue Data Message Sender on Microsoft.Storage/storageAccounts',
     ]);
   });
 
-  test('the deployer gets Key Vault Secrets Officer only behind the grantDeployerSecretsAccess flag', () => {
-    const deployer = assignments.filter((a) => property(a.resource.body, 'properties.principalId')?.text !== 'appPrincipalId');
-    expect(deployer).toHaveLength(1);
-    expect(deployer[0]!.roleName).toBe('Key Vault Secrets Officer');
-    expect(deployer[0]!.resource.condition?.text).toContain('grantDeployerSecretsAccess');
-    const flag = params(main).find((p) => p.name === 'grantDeployerSecretsAccess');
-    expect(flag?.node.text).toMatch(/bool = false$/);
+  test('the deployer gets Key Vault Secrets Officer only with grantDeployerSecretsAccess', () => {
+    const granted = layOut(template, { ...testParameters, grantDeployerSecretsAccess: true });
+    const deployer = grants(granted).filter((g) => g.principal === testParameters.principalId);
+    expect(deployer.map((g) => g.roleName)).toEqual(['Key Vault Secrets Officer']);
+    expect(grants(testEnv).filter((g) => g.principal === testParameters.principalId)).toEqual([]);
   });
 });
 
-describe('alerts', () => {
-  test('exist for a failed rotation run, a token that needs a person, invalid_client and a failed Connect sync', () => {
-    expect(alertQueries(templates).length).toBeGreaterThanOrEqual(alertedEvents.length);
-    expect(formatProblems(alertProblems(templates, alertedEvents, Object.values(events)))).toEqual([]);
+describeCompiled('alerts', () => {
+  test('fire on each event an operator must hear about, name only events the service logs, skip query validation, notify the receivers', () => {
+    expect(alertProblems(production, alertedEvents, Object.values(events), productionActionGroups(production))).toEqual([]);
   });
 
-  test('go to an action group given by parameter (existing one or emails)', () => {
-    const names = params(main).map((p) => p.name);
-    expect(names).toEqual(expect.arrayContaining(['actionGroupResourceId', 'alertEmailAddresses']));
-  });
-});
-
-describe('parameter files', () => {
-  const files = {
-    'main.parameters.test.json': 'test',
-    'main.parameters.production.json': 'production',
-  } as const;
-
-  test.each(Object.entries(files))('%s sets every required parameter of main.bicep', (name, environment) => {
-    const file = readParameterFile(join(infra, name), name);
-    expect(formatProblems(parameterFileProblems(main, file))).toEqual([]);
-    const parameters = (file.json as { parameters: Record<string, { value: unknown }> }).parameters;
-    expect(parameters.serviceEnvironment?.value).toBe(environment);
+  test(`dead man's switch: fires when no ${events.rotationRunCompleted} was logged for 26 hours (fewer than one row)`, () => {
+    expect(runMissingProblems(production, events.rotationRunCompleted)).toEqual([]);
   });
 
-  test('main.parameters.json (azd) sets every required parameter from the azd environment', () => {
-    const file = readParameterFile(join(infra, 'main.parameters.json'), 'main.parameters.json');
-    expect(formatProblems(parameterFileProblems(main, file))).toEqual([]);
+  test("second dead man's switch, from Key Vault's own audit log: no SecretSet on a token secret for 36 hours", () => {
+    expect(tokenSecretName('MP-12345', 'test').startsWith(tokenSecretPrefix)).toBe(true);
+    expect(tokenWritesMissingProblems(production, tokenSecretPrefix)).toEqual([]);
   });
 });
 
-describe('outputs', () => {
-  test('are what the operator and azd need, and nothing else', () => {
-    expect(outputs(main).map((o) => o.name).sort()).toEqual(['AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME', 'CALLBACK_URL', 'START_URL']);
-    const api = templates.get('app/api.bicep')!;
-    const startUrl = outputs(api).find((o) => o.name === 'startUrl')!.value!;
-    expect(stringTemplate(startUrl)).toBe('https://${functionApp.properties.defaultHostName}/api/start');
+describeCompiled("Key Vault's near-expiry events", () => {
+  test(`reach the queue '${nearExpiryQueueName}' in the app's storage through the vault's system topic, SecretNearExpiry of token secrets only`, () => {
+    expect(tokenSecretName('MP-12345', 'production').startsWith(tokenSecretPrefix)).toBe(true);
+    expect(nearExpiryProblems(testEnv, nearExpiryQueueName, tokenSecretPrefix)).toEqual([]);
+  });
+
+  test('host.json: the bundle with the queue extension, and plain (not base64) queue messages, as Event Grid writes them', () => {
+    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { extensionBundle?: { id: string; version: string }; extensions?: { queues?: { messageEncoding?: string } } };
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
+    expect(host.extensions?.queues?.messageEncoding).toBe('none');
   });
 });
 
-describe('azure.yaml and the deploy guide', () => {
-  const azureYaml = readFileSync(join(repo, 'azure.yaml'), 'utf8');
+describeCompiled('the portal pack', () => {
+  test('a Standard availability test of the start page, with the TLS certificate lifetime check, and its alert', () => {
+    const pages = readFileSync(join(repo, 'shared', 'pages.ts'), 'utf8');
+    expect(pages).toContain('Generate Refresh Token');
+    expect(availabilityProblems(production, 'Generate Refresh Token', productionActionGroups(production))).toEqual([]);
+  });
+
+  test('a workbook: tokens by days left, last runs, failures by class, Connect sync, tokens that need a person, on events the app logs', () => {
+    expect(workbookProblems(testEnv, workbookSections, Object.values(events))).toEqual([]);
+  });
+
+  test("a Service Health alert for Functions and Key Vault in the deployment's region", () => {
+    expect(serviceHealthProblems(testEnv, ['Key Vault', 'Functions'], 'West Europe')).toEqual([]);
+  });
+});
+
+describeCompiled('outputs', () => {
+  test('are what the operator and azd need: start and callback URL, vault, app, and what the federated credential needs', () => {
+    expect(Object.keys(testEnv.outputs).sort()).toEqual(['APP_IDENTITY_PRINCIPAL_ID', 'AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME', 'AZURE_TENANT_ID', 'CALLBACK_URL', 'START_URL']);
+    expect(String(testEnv.outputs.START_URL)).toMatch(/deployments\/api\)\.outputs\.startUrl/);
+    const api = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
+    expect(testEnv.outputs.AZURE_FUNCTION_APP_NAME).toBe(api.name);
+  });
+});
+
+describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
   const guide = readFileSync(join(repo, 'docs', 'DEPLOY.md'), 'utf8');
+  // Shell commands with their continuation lines joined.
+  const commands = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.replace(/\\\n\s*/g, ' ').split('\n')).filter((l) => l.trim());
+  const bicepparam = readFileSync(join(infra, 'main.bicepparam'), 'utf8');
+  const params = (): Record<string, { defaultValue?: unknown }> => (template as { parameters: Record<string, { defaultValue?: unknown }> }).parameters;
 
-  test('azd deploys the `api` service as a TypeScript Function App from the deploy/ folder', () => {
-    expect(azureYaml).toMatch(/^services:\n {2}api:\n(?: {4}.*\n|\s*#.*\n)*/m);
-    for (const line of ['project: .', 'language: ts', 'host: function', 'dist: deploy', 'remoteBuild: false']) {
-      expect(azureYaml).toContain(`    ${line}`);
+  test('every azd variable it sets is one main.bicepparam reads (or azd\'s own), and every one in its table maps to a real parameter', () => {
+    const azdOwn = ['AZURE_SUBSCRIPTION_ID', 'AZURE_LOCATION', 'AZURE_RESOURCE_GROUP'];
+    const set = commands.flatMap((c) => [...c.matchAll(/azd env set (\w+)/g)].map((m) => m[1]!));
+    expect(set.length).toBeGreaterThan(3);
+    expect(set.filter((v) => !azdOwn.includes(v) && !bicepparam.includes(`readEnvironmentVariable('${v}'`))).toEqual([]);
+    const rows = [...guide.matchAll(/^\| `([A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const [variable, parameter] of rows) {
+      expect({ variable, read: bicepparam.includes(`readEnvironmentVariable('${variable}'`) }).toEqual({ variable, read: true });
+      expect({ parameter, declared: parameter in params() }).toEqual({ parameter, declared: true });
+      expect(bicepparam).toMatch(new RegExp(`^param ${parameter} = .*readEnvironmentVariable\\('${variable}'`, 'm'));
     }
-    // azd finds the app by this tag.
-    expect(templates.get('app/api.bicep')!.source).toContain("'azd-service-name': 'api'");
   });
 
-  test('the guide names the secrets the template refers to and the checks before production', () => {
-    const api = templates.get('app/api.bicep')!;
-    const cpvSecretDefault = asLiteral(params(api).find((p) => p.name === 'cpvClientSecretName')!.node.namedChildren.at(-1));
-    expect(guide).toContain('transaction-cookie-key');
-    expect(guide).toContain(String(cpvSecretDefault));
-    expect(guide).toContain('az deployment group what-if');
+  test('every output it reads exists', () => {
+    const read = [...guide.matchAll(/azd env get-value (\w+)/g)].map((m) => m[1]!);
+    expect(read.length).toBeGreaterThan(3);
+    expect([...new Set(read)].filter((o) => !(o in testEnv.outputs))).toEqual([]);
+  });
+
+  test('it states a minimum Bicep version no newer than the one CI compiles with', () => {
+    const minimum = /\*\*Bicep (\d+)\.(\d+)\.(\d+) or newer\*\*/.exec(guide)?.slice(1).map(Number);
+    const pinned = /bicepVersion = '(\d+)\.(\d+)\.(\d+)'/.exec(readFileSync(join(repo, 'scripts', 'bicep.mjs'), 'utf8'))?.slice(1).map(Number);
+    expect(minimum).toHaveLength(3);
+    expect(pinned).toHaveLength(3);
+    expect(minimum![0]! * 1e6 + minimum![1]! * 1e3 + minimum![2]!).toBeLessThanOrEqual(pinned![0]! * 1e6 + pinned![1]! * 1e3 + pinned![2]!);
+  });
+
+  test('no command prints a secret or puts one on a command line; every secret gets an expiry', () => {
+    const sets = commands.filter((c) => c.includes('az keyvault secret set'));
+    expect(sets.length).toBeGreaterThanOrEqual(3);
+    for (const c of sets) {
+      expect(c).not.toMatch(/--value\b/);
+      expect(c).toMatch(/--file \/dev\/stdin/);
+      expect(c).toMatch(/--expires /);
+      expect(c).toMatch(/-o none/);
+    }
+    // A new password goes straight into the vault, never to the terminal.
+    for (const c of commands.filter((x) => x.includes('--query password'))) expect(c).toMatch(/--query password -o tsv \| .*\| az keyvault secret set /);
+  });
+
+  test('it names the secrets, queue, files and permissions the templates and the app use', () => {
+    const secretName = /SecretName=([\w-]+)\)/.exec(String(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY))?.[1];
+    expect(guide).toContain(String(secretName));
+    expect(guide).toContain(String(params().cpvClientSecretName?.defaultValue));
+    expect(guide).toContain(nearExpiryQueueName);
     expect(guide).toContain('user_impersonation');
     expect(guide).toContain('config/marketplaces.json');
+    expect(guide).toContain('api://AzureADTokenExchange');
+    for (const file of [...guide.matchAll(/--parameters (infra\/\S+)/g)].map((m) => m[1]!)) expect(readFileSync(join(repo, file), 'utf8').length).toBeGreaterThan(0);
+    expect(guide).toContain('az deployment group what-if');
   });
 });
+
+/** The action groups production's alerts go to: the one created for the e-mail addresses. */
+function productionActionGroups(d: Deployment): string[] {
+  return ofType(d, 'Microsoft.Insights/actionGroups').map((g) => `/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg-connect-ms-auth-test/providers/Microsoft.Insights/actionGroups/${String(g.name)}`);
+}
