@@ -475,7 +475,11 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
   async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname;
     if (path === '/_fake/events/near-expiry' && req.method === 'POST') {
-      // Events carry names, versions and dates, never a value, so other processes may have them.
+      // JSON only, so no cross-site form can raise events; they carry names and dates, never a value.
+      if ((req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+        req.resume();
+        return sendJson(res, 415, { error: 'Content-Type must be application/json' });
+      }
       const parsed = nearExpiryCommand.safeParse(await readJson(req));
       if (!parsed.success) return sendJson(res, 400, { error: 'invalid near-expiry command', issues: parsed.error.issues });
       return sendJson(res, 200, { events: emitNearExpiry(parsed.data.now === undefined ? undefined : new Date(parsed.data.now)) });
