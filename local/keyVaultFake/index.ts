@@ -46,9 +46,10 @@ export interface KeyVaultFakeOptions {
    * Where the managed-identity endpoint gets tokens for `api://AzureADTokenExchange` (the assertion of a
    * federated identity credential): in Azure Entra issues them, so locally the identity simulator must, e.g.
    * `(r) => simulator.mintManagedIdentityToken({ tenant, principalId, clientId: r.clientId ?? …, audience: r.resource })`.
-   * Without it such requests get the fake's own opaque token, which no token endpoint accepts.
+   * Without it such requests get the fake's own opaque token, which no token endpoint accepts. It may be
+   * async (e.g. a fake in another process asking the simulator's `POST /_simulator/managed-identity-tokens`).
    */
-  mintTokenExchangeToken?: (request: ManagedIdentityTokenRequest) => MintedToken;
+  mintTokenExchangeToken?: (request: ManagedIdentityTokenRequest) => MintedToken | Promise<MintedToken>;
   /** Receives every Event Grid event the fake raises (see emitNearExpiry). */
   onEvent?: (event: KeyVaultEventGridEvent) => void;
   /** The vault's name in events (`VaultName`, the topic); default `kv-fake`. */
@@ -443,7 +444,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
       const clientId = q.get('client_id') ?? undefined;
       if (options.mintTokenExchangeToken && isTokenExchangeResource(resource)) {
         // In Azure the token a federated credential trusts comes from Entra itself, not from the host.
-        const minted = options.mintTokenExchangeToken({
+        const minted = await options.mintTokenExchangeToken({
           resource,
           ...(clientId ? { clientId } : {}),
           ...(q.get('object_id') ? { objectId: q.get('object_id')! } : {}),
