@@ -191,7 +191,7 @@ function checkAuthorizeRequest(ctx: SimulatorContext, q: URLSearchParams, tenant
 }
 
 /**
- * `amr_values=mfa` (what Microsoft's Partner Center sample sends), or a claims request such as
+ * `amr_values=mfa`, or a claims request such as
  * `{"id_token":{"amr":{"essential":true,"values":["mfa"]}}}` (for the id token or the access token).
  */
 function asksForMfa(q: URLSearchParams): boolean {

@@ -2,7 +2,7 @@
  * What the simulator's tokens say, claim by claim, in the shapes Entra issues:
  * - v2 id tokens (no `amr`: Entra's v2 id tokens carry none);
  * - v1 access tokens for Partner Center (`ver` 1.0, issuer `https://sts.windows.net/{tid}/`, `amr`, `appid`,
- *   `upn`/`unique_name`, and for a guest `idp` plus `acct: 1`), as Partner Center's MFA documentation shows them;
+ *   `upn`/`unique_name`, and for a guest `idp` plus `acct: 1`);
  * - v2 access tokens for every other resource;
  * - managed-identity tokens (what Entra issues to an Azure managed identity, used as a federated client assertion).
  */

@@ -3,7 +3,7 @@
  * accepts it:
  * - a certificate registered on the app: the header names it by thumbprint (`x5t#S256` or `x5t`), `iss` = `sub`
  *   = the client id, `aud` = the token endpoint, signed with the certificate's private key (what msal-node's
- *   `clientCertificate` sends, see its ClientAssertion.ts);
+ *   `clientCertificate` sends);
  * - a federated identity credential: the assertion is a token of another issuer (here: a managed-identity token
  *   the simulator minted itself), matched on issuer, audience and subject, and verified with that issuer's keys.
  * Every refusal is Entra's `invalid_client` with its AADSTS code (entraErrors.ts).

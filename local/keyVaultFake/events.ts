@@ -1,5 +1,5 @@
 /**
- * Key Vault's Event Grid events, in the Event Grid schema Key Vault documents for its events
+ * Key Vault's Event Grid events, in the Event Grid schema of Key Vault's events
  * (`Microsoft.KeyVault.SecretNearExpiry` and friends): top-level `id, topic, subject, eventType, eventTime,
  * data, dataVersion, metadataVersion`, and in `data` the object's `Id, VaultName, ObjectType, ObjectName,
  * Version, NBF, EXP` (times in unix seconds). The fake raises the near-expiry event only.

@@ -1,12 +1,12 @@
 /**
  * Partner Center's answers when it refuses a call, in the shape of its REST error payload
  * (`{ code, description, data, source }`), with the status, code and `WWW-Authenticate` it sends:
- * - 401 + 900421 when the App+User token carries no MFA claim (the 2026 enforcement; Partner Center's
- *   MFA documentation shows the same 401 "MFA required" with `WWW-Authenticate: Bearer error="invalid_token"`);
+ * - 401 "MFA required" + 900421, with `WWW-Authenticate: Bearer error="invalid_token"`, when the App+User
+ *   token carries no MFA claim;
  * - 401 + 800001 without a token, 401 + 400 ("Access denied") for a token it does not accept;
  * - 403 + 2032 ("Access denied") when the user has no Partner Center role in the partner organization;
  * - 404 + 1000, 429, 500 + 800003, 5xx for the rest.
- * The codes are those of Partner Center's REST error table; the descriptions are the stand-in's own words.
+ * The codes are Partner Center's; the descriptions are the stand-in's own words.
  */
 
 export interface PartnerCenterErrorBody {
