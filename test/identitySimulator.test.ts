@@ -3,118 +3,58 @@
  * refresh tokens, admin consent, and every failure the service must classify, with Entra's error shapes.
  * Run through scripts/with-local-tls.mjs (it provides the certificate and makes Node trust it).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthError, ConfidentialClientApplication, InteractionRequiredAuthError, ServerError, type AuthenticationResult } from '@azure/msal-node';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { PARTNER_CENTER_SCOPE, startIdentitySimulator, type IdentitySimulator, type SimulatedClient, type SimulatorOptions } from '../local/identitySimulator';
+import { InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { PARTNER_CENTER_SCOPE, startIdentitySimulator, type AccountKind, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
+import * as drive from './localStandIns';
+import { claimsOf, msalError, pkce, REDIRECT, SCOPES, tlsFromEnv } from './localStandIns';
 
 const TENANT = '3f1a7c2e-9b4d-4e6f-8a1b-2c3d4e5f6a7b';
 const OTHER_TENANT = '9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4';
-const REDIRECT = 'http://localhost:7071/api/callback';
-const SCOPES = [PARTNER_CENTER_SCOPE];
+const THIRD_TENANT = '5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
+const GRAPH_SCOPE = 'https://graph.microsoft.com/User.Read';
 
 /** A distributor's own app (CSP model). */
-const csp: SimulatedClient = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [REDIRECT], multiTenant: false };
+const csp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [REDIRECT], multiTenant: false } satisfies SimulatedClient;
 /** The service's multi-tenant app (CPV model); TENANT has consented, OTHER_TENANT has not. */
-const cpv: SimulatedClient = { clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa', clientSecret: 'cpv-secret~value', redirectUris: [REDIRECT], multiTenant: true };
+const cpv = { clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa', clientSecret: 'cpv-secret~value', redirectUris: [REDIRECT], multiTenant: true } satisfies SimulatedClient;
 
-function tlsFromEnv(): SimulatorOptions['tls'] {
-  const cert = process.env.LOCAL_TLS_CERT;
-  const key = process.env.LOCAL_TLS_KEY;
-  if (!cert || !key) throw new Error('Run the tests with: node scripts/with-local-tls.mjs npx jest');
-  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+function authorizeUrl(sim: IdentitySimulator, p: { tenant?: string; client?: SimulatedClient; redirectUri?: string; challenge?: string | null; state?: string; nonce?: string; extra?: Record<string, string>; scope?: string }): string {
+  return drive.authorizeUrl(sim, { ...p, client: p.client ?? csp, tenant: p.tenant ?? TENANT });
 }
 
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+async function signIn(sim: IdentitySimulator, url: string, choices: drive.SignInChoices = {}): Promise<URL> {
+  return drive.signIn(sim, url, choices);
 }
 
-function authorizeUrl(sim: IdentitySimulator, p: { tenant?: string; client?: SimulatedClient; redirectUri?: string; challenge?: string | null; state?: string; nonce?: string }): string {
-  const q = new URLSearchParams({
-    client_id: (p.client ?? csp).clientId,
-    response_type: 'code',
-    redirect_uri: p.redirectUri ?? REDIRECT,
-    scope: `${PARTNER_CENTER_SCOPE} offline_access openid profile`,
-    state: p.state ?? 'state-123',
-    nonce: p.nonce ?? 'nonce-456',
-    response_mode: 'query',
-    prompt: 'select_account',
-    client_info: '1',
-  });
-  if (p.challenge !== null) {
-    q.set('code_challenge', p.challenge ?? pkce().challenge);
-    q.set('code_challenge_method', 'S256');
-  }
-  return `${sim.authority(p.tenant ?? TENANT)}/oauth2/v2.0/authorize?${q}`;
-}
-
-/** Does what the browser does: open the sign-in page, press Sign in, return where it redirects to. */
-async function signIn(sim: IdentitySimulator, url: string): Promise<URL> {
-  const page = await fetch(url);
-  expect(page.status).toBe(200);
-  const html = await page.text();
-  expect(html).toMatch(/<button[^>]*>Sign in<\/button>/);
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
-  const posted = await fetch(new URL(action!, sim.url), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
-  expect(posted.status).toBe(303);
-  return new URL(posted.headers.get('location')!);
-}
-
-/** A fresh msal client per request, as the service does (a shared cache can hand over another partner's token). */
 function newCca(sim: IdentitySimulator, client: SimulatedClient = csp, tenant = TENANT, secret = client.clientSecret) {
-  return new ConfidentialClientApplication({
-    auth: { clientId: client.clientId, clientSecret: secret, authority: sim.authority(tenant), knownAuthorities: [sim.host] },
-  });
+  return drive.newCca(sim, client, tenant, { clientSecret: secret });
 }
 
-function refreshTokenOf(cca: ConfidentialClientApplication, result: AuthenticationResult): string {
-  const cache = JSON.parse(cca.getTokenCache().serialize()) as { RefreshToken: Record<string, { home_account_id: string; client_id: string; secret: string }> };
-  const entry = Object.values(cache.RefreshToken).find((rt) => rt.home_account_id === result.account?.homeAccountId);
-  if (!entry) throw new Error('no refresh token in the cache');
-  return entry.secret;
-}
-
-async function redeemCode(sim: IdentitySimulator, client: SimulatedClient = csp, tenant = TENANT) {
-  const { verifier, challenge } = pkce();
-  const back = await signIn(sim, authorizeUrl(sim, { client, tenant, challenge }));
-  const cca = newCca(sim, client, tenant);
-  // msal-node 7 takes the expected nonce from the request (not the payload) and always checks it.
-  const result = await cca.acquireTokenByCode(
-    { code: back.searchParams.get('code')!, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, state: 'state-123', nonce: 'nonce-456' },
-    { code: back.searchParams.get('code')!, state: back.searchParams.get('state')! },
-  );
-  return { result, refreshToken: refreshTokenOf(cca, result) };
+async function redeemCode(sim: IdentitySimulator, client: SimulatedClient = csp, tenant = TENANT, choices: drive.SignInChoices = {}, extra?: Record<string, string>) {
+  return drive.redeemCode(sim, { client, tenant, choices, ...(extra ? { extra } : {}) });
 }
 
 async function refresh(sim: IdentitySimulator, refreshToken: string, client: SimulatedClient = csp, tenant = TENANT) {
-  const cca = newCca(sim, client, tenant);
-  // forceCache: without it a fresh client (no account in its cache) drops the rotated refresh token.
-  const result = await cca.acquireTokenByRefreshToken({ refreshToken, scopes: SCOPES, forceCache: true });
-  if (!result) throw new Error('no result');
-  return { result, refreshToken: refreshTokenOf(cca, result) };
+  return drive.refresh(sim, refreshToken, client, tenant);
 }
 
-/** Awaits a failure and returns the msal error (its class and fields are what the service classifies). */
-async function msalError(promise: Promise<unknown>): Promise<AuthError & { errorNo?: string | number; status?: number; claims?: string }> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof AuthError)) throw new Error(`expected an msal AuthError, got ${String(err)}`);
-  return err;
-}
-
-async function postToken(sim: IdentitySimulator, form: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(`${sim.authority(TENANT)}/oauth2/v2.0/token`, {
+async function postToken(sim: IdentitySimulator, form: Record<string, string>, headers: Record<string, string> = {}, tenant = TENANT) {
+  const res = await fetch(`${sim.authority(tenant)}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(form),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The access token of a redemption, verified with the simulator's JWKS (as Partner Center would). */
+async function verifiedAccessToken(sim: IdentitySimulator, accessToken: string) {
+  const { payload } = await jwtVerify(accessToken, createLocalJWKSet(sim.jwks() as Parameters<typeof createLocalJWKSet>[0]), { audience: 'https://api.partnercenter.microsoft.com' });
+  return payload;
 }
 
 let sim: IdentitySimulator;
@@ -190,15 +130,31 @@ describe('sign-in and code redemption with the real msal-node', () => {
     expect(err.errorCode).toBe('nonce_mismatch');
   });
 
-  it('shows an accessible sign-in page under a strict CSP that names the simulator, tenant and account', async () => {
+  it('shows an accessible sign-in page under a strict CSP that names the simulator, tenant and accounts', async () => {
     const res = await fetch(authorizeUrl(sim, { state: '"><script>alert(1)</script>' }));
     const html = await res.text();
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'.*form-action 'self' http:\/\/localhost:7071/);
     expect(html).toContain('Local Microsoft identity simulator');
     expect(html).toContain(TENANT);
-    expect(html).toContain(`admin@${TENANT.slice(0, 8)}.example`);
+    for (const a of sim.accountsOf(TENANT)) expect(html).toContain(a.upn);
     expect(html).not.toContain('<script>');
+  });
+
+  it('offers the Account select (Admin agent by default) and the Sign in without MFA checkbox (unchecked)', async () => {
+    const html = await (await fetch(authorizeUrl(sim, {}))).text();
+    expect(html).toMatch(/<label for="account">Account<\/label>\s*<select id="account" name="account">/);
+    const options = [...html.matchAll(/<option value="([^"]+)"( selected)?>([^<]+)<\/option>/g)].map((m) => ({ value: m[1], selected: Boolean(m[2]), label: m[3] }));
+    expect(options).toEqual([
+      { value: 'adminAgent', selected: true, label: 'Admin agent' },
+      { value: 'noPartnerCenterRole', selected: false, label: 'User without a Partner Center role' },
+      { value: 'guest', selected: false, label: 'Guest user' },
+    ]);
+    const checkbox = /<input type="checkbox" id="withoutMfa"[^>]*>/.exec(html)?.[0];
+    expect(checkbox).toBeDefined();
+    expect(checkbox).not.toContain('checked');
+    expect(html).toContain('<label for="withoutMfa">Sign in without MFA</label>');
+    expect(html).toMatch(/<button[^>]*>Sign in<\/button>/);
   });
 
   it('refuses a wrong code verifier, a reused code and a different redirect URI', async () => {
@@ -325,14 +281,35 @@ describe('refresh-token faults, with the error fields msal-node exposes', () => 
     expect(await msalError(refresh(sim, c))).toMatchObject({ errorCode: 'invalid_grant', subError: 'consent_required', errorNo: 65001 });
   });
 
-  it('expires a refresh token after 90 days without use, counting from its last use', async () => {
-    const used = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
-    const idle = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
-    sim.clock.advanceDays(60);
-    await refresh(sim, used);
-    sim.clock.advanceDays(31);
-    await refresh(sim, used);
-    expect(await msalError(refresh(sim, idle))).toMatchObject({ errorCode: 'invalid_grant', errorNo: 700082 });
+  it('runs the 90 days per token value: redeeming a token neither resets its own clock nor extends the newer one', async () => {
+    const a = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
+    sim.clock.advanceDays(30);
+    const b = (await refresh(sim, a)).refreshToken; // B has its own 90 days from day 30
+    sim.clock.advanceDays(30);
+    const c = (await refresh(sim, a)).refreshToken; // A, reused on day 60, still works and yields C
+    sim.clock.advanceDays(31); // day 91: A is past its own 90 days although it was used on day 60
+    expect(await msalError(refresh(sim, a))).toMatchObject({ errorCode: 'invalid_grant', errorNo: 700082 });
+    await refresh(sim, b);
+    sim.clock.advanceDays(30); // day 121: B (issued day 30) is dead; reusing A on day 60 did not extend it
+    expect(await msalError(refresh(sim, b))).toMatchObject({ errorNo: 700082 });
+    await refresh(sim, c); // C was issued on day 60
+  });
+
+  it.each([
+    { kind: 'invalidScope', errorCode: 'invalid_scope', errorNo: 70011 },
+    { kind: 'resourceNotFound', errorCode: 'invalid_resource', errorNo: 500011 },
+    { kind: 'accessDenied', errorCode: 'access_denied', errorNo: 50105 },
+  ] as const)('$kind → $errorCode AADSTS$errorNo at the token endpoint', async ({ kind, errorCode, errorNo }) => {
+    const target = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
+    const bystander = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: OTHER_TENANT });
+    sim.faults.apply({ kind, tenant: TENANT });
+    const err = await msalError(refresh(sim, target));
+    expect(err).toBeInstanceOf(ServerError);
+    expect(err).toMatchObject({ errorCode, errorNo });
+    const raw = await postToken(sim, { grant_type: 'refresh_token', refresh_token: target, client_id: csp.clientId, client_secret: csp.clientSecret, scope: PARTNER_CENTER_SCOPE });
+    expect(raw.status).toBe(400);
+    expect(raw.body).toMatchObject({ error: errorCode, error_codes: [errorNo] });
+    await refresh(sim, bystander, csp, OTHER_TENANT);
   });
 
   it('sends the exact Entra error body', async () => {
@@ -352,6 +329,163 @@ describe('refresh-token faults, with the error fields msal-node exposes', () => 
       correlation_id: correlationId,
       error_uri: 'https://login.microsoftonline.com/error?code=700082',
     });
+  });
+});
+
+describe('access tokens for Partner Center and the sign-in choices', () => {
+  it('issues a v1 access token for Partner Center, signed with the JWKS, with pwd + mfa in amr; the v2 id token carries no amr', async () => {
+    const { result } = await redeemCode(sim);
+    const admin = sim.accountFor(TENANT);
+    const at = await verifiedAccessToken(sim, result.accessToken);
+    expect(at).toMatchObject({
+      ver: '1.0',
+      aud: 'https://api.partnercenter.microsoft.com',
+      iss: `https://sts.windows.net/${TENANT}/`,
+      tid: TENANT,
+      oid: admin.oid,
+      upn: admin.upn,
+      unique_name: admin.upn,
+      name: admin.name,
+      appid: csp.clientId,
+      appidacr: '1',
+      scp: 'user_impersonation',
+      amr: ['pwd', 'mfa'],
+      acct: 0,
+    });
+    expect(at.idp).toBeUndefined();
+    expect((at.exp as number) - (at.iat as number)).toBe(3599);
+    expect(at.nbf).toBe(at.iat);
+    const id = claimsOf(result.idToken);
+    expect(id.ver).toBe('2.0');
+    expect(id).not.toHaveProperty('amr');
+  });
+
+  it('records amr_values=mfa; signed in without MFA the tokens lack mfa all the same, and every refresh keeps the sign-in\'s amr', async () => {
+    const without = await redeemCode(sim, csp, TENANT, { withoutMfa: true }, { amr_values: 'mfa' });
+    expect(sim.stats.signIns).toMatchObject({ total: 1, mfaRequested: 1, withoutMfa: 1 });
+    expect(claimsOf(without.result.accessToken).amr).toEqual(['fed']);
+    const refreshed = await refresh(sim, without.refreshToken);
+    expect(claimsOf(refreshed.result.accessToken).amr).toEqual(['fed']);
+    expect(claimsOf((await refresh(sim, refreshed.refreshToken)).result.accessToken).amr).toEqual(['fed']);
+
+    const withMfa = await redeemCode(sim, csp, TENANT, {}, { amr_values: 'mfa' });
+    expect(sim.stats.signIns).toMatchObject({ total: 2, mfaRequested: 2, withoutMfa: 1 });
+    expect(claimsOf((await refresh(sim, withMfa.refreshToken)).result.accessToken).amr).toEqual(['pwd', 'mfa']);
+  });
+
+  it('also reads an MFA request made as a claims request', async () => {
+    await redeemCode(sim, csp, TENANT, {}, { claims: JSON.stringify({ access_token: { amr: { essential: true, values: ['mfa'] } } }) });
+    expect(sim.stats.signIns.mfaRequested).toBe(1);
+  });
+
+  it('signs in the chosen account, each with a stable object id and user name per tenant', async () => {
+    const seen = new Set<string>();
+    for (const kind of ['adminAgent', 'noPartnerCenterRole', 'guest'] as AccountKind[]) {
+      const account = sim.accountFor(TENANT, kind);
+      expect(sim.accountFor(TENANT, kind)).toEqual(account);
+      expect(sim.accountFor(OTHER_TENANT, kind).oid).not.toBe(account.oid);
+      seen.add(account.oid);
+      const { result } = await redeemCode(sim, csp, TENANT, { account: kind });
+      expect(result.account?.homeAccountId).toBe(`${account.oid}.${TENANT}`);
+      expect(result.account?.username).toBe(account.username);
+      const at = claimsOf(result.accessToken);
+      expect(at).toMatchObject({ oid: account.oid, upn: account.upn, tid: TENANT });
+    }
+    expect(seen.size).toBe(3);
+    expect(sim.stats.signIns.byAccount).toEqual({ adminAgent: 1, noPartnerCenterRole: 1, guest: 1 });
+    expect(sim.accountFor(TENANT)).toEqual(sim.accountFor(TENANT, 'adminAgent'));
+  });
+
+  it('marks a guest as Entra does: #EXT# user name, acct 1 and the home tenant as idp', async () => {
+    const guest = sim.accountFor(TENANT, 'guest');
+    expect(guest.upn).toBe(`someone_contoso.com#EXT#@${TENANT.slice(0, 8)}.example`);
+    const { result, refreshToken } = await redeemCode(sim, csp, TENANT, { account: 'guest' });
+    const at = await verifiedAccessToken(sim, result.accessToken);
+    expect(at).toMatchObject({ acct: 1, upn: guest.upn, unique_name: 'someone@contoso.com', email: 'someone@contoso.com', idp: `https://sts.windows.net/${guest.homeTenant}/` });
+    expect(claimsOf(result.idToken)).toMatchObject({ preferred_username: 'someone@contoso.com', idp: `https://sts.windows.net/${guest.homeTenant}/` });
+    // The refresh token carries the account: a refreshed token is still the guest's.
+    expect(claimsOf((await refresh(sim, refreshToken)).result.accessToken)).toMatchObject({ oid: guest.oid, acct: 1 });
+  });
+
+  it('keeps v2 access tokens for other resources', async () => {
+    const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT, scope: `${GRAPH_SCOPE} openid offline_access` });
+    const res = await postToken(sim, { grant_type: 'refresh_token', refresh_token: rt, client_id: csp.clientId, client_secret: csp.clientSecret, scope: GRAPH_SCOPE });
+    const at = claimsOf(res.body.access_token as string);
+    expect(at).toMatchObject({ ver: '2.0', aud: 'https://graph.microsoft.com', iss: `${sim.url}/${TENANT}/v2.0` });
+    expect(at).not.toHaveProperty('amr');
+  });
+
+  it('mints refresh tokens for any account, with or without MFA', async () => {
+    const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT, account: 'noPartnerCenterRole', withoutMfa: true });
+    const at = claimsOf((await refresh(sim, rt)).result.accessToken);
+    expect(at).toMatchObject({ oid: sim.accountFor(TENANT, 'noPartnerCenterRole').oid, amr: ['fed'], acct: 0 });
+  });
+});
+
+describe('consent per scope (CPV)', () => {
+  afterEach(() => sim.revokeConsent(cpv.clientId, THIRD_TENANT));
+
+  it('does not let a consent for one scope cover another', async () => {
+    sim.grantConsent(cpv.clientId, THIRD_TENANT, [GRAPH_SCOPE]);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT)).toBe(true);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, PARTNER_CENTER_SCOPE)).toBe(false);
+    const back = await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: THIRD_TENANT }));
+    expect(back.searchParams.get('error')).toBe('consent_required');
+    const rt = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: THIRD_TENANT });
+    expect(await msalError(refresh(sim, rt, cpv, THIRD_TENANT))).toMatchObject({ errorCode: 'invalid_grant', subError: 'consent_required', errorNo: 65001 });
+
+    // The admin consents to Partner Center's scope: now both are covered.
+    const consentUrl = `${sim.authority(THIRD_TENANT)}/v2.0/adminconsent?client_id=${cpv.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s&scope=${encodeURIComponent(PARTNER_CENTER_SCOPE)}`;
+    const accepted = await fetch(consentUrl, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=accept' });
+    expect(new URL(accepted.headers.get('location')!).searchParams.get('admin_consent')).toBe('True');
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, `${PARTNER_CENTER_SCOPE} ${GRAPH_SCOPE}`)).toBe(true);
+    await refresh(sim, rt, cpv, THIRD_TENANT);
+    expect((await redeemCode(sim, cpv, THIRD_TENANT)).result.tenantId).toBe(THIRD_TENANT);
+  });
+
+  it('grants the configured permissions for a consent with .default or without scope', async () => {
+    sim.grantConsent(cpv.clientId, THIRD_TENANT, ['https://api.partnercenter.microsoft.com/.default']);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, PARTNER_CENTER_SCOPE)).toBe(true);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, GRAPH_SCOPE)).toBe(false);
+    sim.revokeConsent(cpv.clientId, THIRD_TENANT);
+    sim.grantConsent(cpv.clientId, THIRD_TENANT);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, `${PARTNER_CENTER_SCOPE} offline_access openid`)).toBe(true);
+  });
+});
+
+describe('the app removed from one partner tenant', () => {
+  it('answers unauthorized_client AADSTS700016 there only, and a new admin consent brings the app back', async () => {
+    sim.grantConsent(cpv.clientId, THIRD_TENANT);
+    const here = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT });
+    const elsewhere = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: THIRD_TENANT });
+    sim.faults.apply({ kind: 'appRemovedFromTenant', clientId: cpv.clientId, tenant: TENANT });
+    try {
+      const err = await msalError(refresh(sim, here, cpv, TENANT));
+      expect(err).toBeInstanceOf(ServerError);
+      expect(err).toMatchObject({ errorCode: 'unauthorized_client', errorNo: 700016 });
+      expect(err.errorMessage).toContain(`was not found in the directory '${TENANT}'`);
+      await refresh(sim, elsewhere, cpv, THIRD_TENANT); // the other partner tenants are not affected
+      // Its consent went with it: a sign-in there asks for consent again.
+      expect((await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: TENANT }))).searchParams.get('error')).toBe('consent_required');
+    } finally {
+      sim.grantConsent(cpv.clientId, TENANT);
+      sim.revokeConsent(cpv.clientId, THIRD_TENANT);
+    }
+    await refresh(sim, here, cpv, TENANT);
+  });
+});
+
+describe('managed-identity tokens (the federated credential\'s assertion)', () => {
+  it('mints what Entra issues to a managed identity: issuer of its home tenant, signed with the published keys', async () => {
+    const principalId = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    const clientId = '1a2b3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d';
+    const minted = sim.mintManagedIdentityToken({ tenant: TENANT, principalId, clientId });
+    const { payload, protectedHeader } = await jwtVerify(minted.accessToken, createRemoteJWKSet(new URL(sim.jwksUrl)), { issuer: sim.issuer(TENANT), audience: 'api://AzureADTokenExchange' });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({ sub: principalId, oid: principalId, azp: clientId, tid: TENANT, idtyp: 'app', ver: '2.0' });
+    expect(payload).not.toHaveProperty('scp');
+    expect(minted.expiresOn).toBe(payload.exp);
+    expect(sim.stats.managedIdentityTokensMinted).toBe(1);
   });
 });
 
@@ -434,6 +568,30 @@ describe('HTTP control API', () => {
     expect(sim.stats.tokenCalls.total).toBe(0);
   });
 
+  it('takes the newer faults, account choices, scoped consents and managed-identity tokens over HTTP', async () => {
+    expect((await post('faults', [{ kind: 'invalidScope', tenant: OTHER_TENANT }, { kind: 'invalidClient', clientId: cpv.clientId, reason: 'noMatchingFederatedCredential' }])).status).toBe(204);
+    const other = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: OTHER_TENANT });
+    expect(await msalError(refresh(sim, other, csp, OTHER_TENANT))).toMatchObject({ errorCode: 'invalid_scope' });
+    expect(await msalError(refresh(sim, sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT }), cpv))).toMatchObject({ errorCode: 'invalid_client', errorNo: 700213 });
+    sim.faults.clear();
+
+    const minted = await post('refresh-tokens', { clientId: csp.clientId, tenant: TENANT, account: 'guest', withoutMfa: true });
+    const { refresh_token: rt } = (await minted.json()) as { refresh_token: string };
+    expect(claimsOf((await refresh(sim, rt)).result.accessToken)).toMatchObject({ acct: 1, amr: ['fed'] });
+
+    expect((await post('consents', { clientId: cpv.clientId, tenant: THIRD_TENANT, scopes: [GRAPH_SCOPE] })).status).toBe(204);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, GRAPH_SCOPE)).toBe(true);
+    expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, PARTNER_CENTER_SCOPE)).toBe(false);
+    sim.revokeConsent(cpv.clientId, THIRD_TENANT);
+
+    const mi = await post('managed-identity-tokens', { tenant: TENANT, principalId: 'p-1', clientId: 'c-1' });
+    expect(mi.status).toBe(201);
+    const body = (await mi.json()) as { access_token: string; expires_on: number };
+    expect(claimsOf(body.access_token)).toMatchObject({ iss: sim.issuer(TENANT), sub: 'p-1', aud: 'api://AzureADTokenExchange' });
+
+    expect((await post('faults', { kind: 'appRemovedFromTenant', tenant: TENANT })).status).toBe(400);
+  });
+
   it('refuses non-JSON (no cross-site form can flip a switch), bad faults and oversized bodies', async () => {
     expect((await post('faults', { kind: 'latency', ms: 5 }, 'text/plain')).status).toBe(415);
     expect((await post('faults', { kind: 'nonsense' })).status).toBe(400);
@@ -461,6 +619,32 @@ describe('persistence (local mode)', () => {
         expect(keys.keys[0]!.kid).toBe(kid);
         expect(second.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(true);
         await refresh(second, rt, cpv, OTHER_TENANT);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads the state file of the previous version: consents without scopes, tokens without account or amr', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idsim-'));
+    const stateFile = join(dir, 'state.json');
+    try {
+      const first = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp, cpv], stateFile });
+      first.grantConsent(cpv.clientId, OTHER_TENANT);
+      const rt = first.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: OTHER_TENANT });
+      await first.close();
+      const old = JSON.parse(readFileSync(stateFile, 'utf8')) as { consents: Record<string, unknown>[]; refreshTokens: Record<string, Record<string, unknown>> };
+      for (const c of old.consents) delete c.scopes;
+      for (const r of Object.values(old.refreshTokens)) for (const k of ['account', 'amr', 'mfaRequested']) delete r[k];
+      writeFileSync(stateFile, JSON.stringify(old));
+
+      const second = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp, cpv], stateFile });
+      try {
+        expect(second.hasConsent(cpv.clientId, OTHER_TENANT, PARTNER_CENTER_SCOPE)).toBe(true);
+        const at = claimsOf((await refresh(second, rt, cpv, OTHER_TENANT)).result.accessToken);
+        expect(at).toMatchObject({ oid: second.accountFor(OTHER_TENANT).oid, amr: ['pwd', 'mfa'] });
       } finally {
         await second.close();
       }

@@ -5,12 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { findClient, type SimulatorContext } from './context';
+import { accountFor, accountsOf, amrOf, isAccountKind } from './accounts';
+import { scopesGrantedBy } from './consent';
+import { consentCoversRequest, findClient, type SimulatorContext } from './context';
 import { authorizeErrors, entraErrors, errorDescription, errorUri, requestIds, type EntraError, type RequestIds } from './entraErrors';
 import { redirect, readForm, sendHtml } from './http';
-import { accountFor, clientInfo, guidFrom, isGuid } from './ids';
+import { clientInfo, guidFrom, isGuid } from './ids';
 import { consentPage, errorPage, pageCsp, signInPage } from './pages';
-import type { SimulatedClient } from './types';
+import type { AccountKind, SimulatedClient } from './types';
 
 type ResponseMode = 'query' | 'fragment';
 
@@ -23,6 +25,8 @@ interface AuthorizeRequest {
   scope: string;
   codeChallenge: string;
   clientInfoRequested: boolean;
+  /** The request asked for MFA (`amr_values=mfa`, or a claims request for an `amr` of mfa). */
+  mfaRequested: boolean;
 }
 
 /** Where a failed request goes: an error page, or (once the redirect URI is trusted) back to the client. */
@@ -49,7 +53,8 @@ export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessag
       scope: ar.scope,
       tenant: fixedTenant,
       suggestedTenant: suggested,
-      username: fixedTenant ? accountFor(fixedTenant).username : undefined,
+      accounts: fixedTenant ? accountsOf(fixedTenant) : undefined,
+      mfaRequested: ar.mfaRequested,
     });
     return sendHtml(res, 200, html, pageCsp(new URL(ar.redirectUri).origin));
   }
@@ -58,14 +63,20 @@ export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessag
   const tenant = fixedTenant ?? form.get('tenant')?.trim().toLowerCase() ?? '';
   if (!isGuid(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
 
-  if (ar.client.multiTenant && !ctx.state.hasConsent(ar.client.clientId, tenant)) {
-    // The CPV case: the partner tenant's administrator has not approved the app yet.
+  if (ar.client.multiTenant && !consentCoversRequest(ctx, ar.client, tenant, ar.scope)) {
+    // The CPV case: the partner tenant's administrator has not approved the app (for these scopes) yet.
     return answerFailure(res, { ok: false, back: authorizeErrors.consentRequired(ar.client.clientId), redirectUri: ar.redirectUri, responseMode: ar.responseMode, state: ar.state }, ids, 303);
   }
 
+  // The page's choices: which account signs in, and whether its identity provider passes the MFA claim.
+  const chosen = form.get('account');
+  const kind: AccountKind = isAccountKind(chosen) ? chosen : 'adminAgent';
+  const withoutMfa = form.get('withoutMfa') === 'on';
+  ctx.stats.signedIn(kind, ar.mfaRequested, withoutMfa);
+
   // Under the override fault the whole identity (tid, oid, client_info) belongs to the other tenant.
   const tokenTenant = ctx.faults.takeTenantOverride() ?? tenant;
-  const account = accountFor(tokenTenant);
+  const account = accountFor(tokenTenant, kind);
   const code = ctx.state.issueCode({
     clientId: ar.client.clientId,
     redirectUri: ar.redirectUri,
@@ -74,6 +85,10 @@ export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessag
     signInTenant: tenant,
     tokenTenant,
     scope: ar.scope,
+    account: kind,
+    // Asking for MFA does not make a federated identity provider send the claim: "without MFA" stays without.
+    amr: amrOf(withoutMfa),
+    mfaRequested: ar.mfaRequested,
   });
   ctx.stats.codeIssued();
   const params: [string, string][] = [['code', code]];
@@ -116,7 +131,9 @@ export async function handleAdminConsent(ctx: SimulatorContext, req: IncomingMes
   }
   const tenant = fixedTenant ?? form.get('tenant')?.trim().toLowerCase() ?? '';
   if (!isGuid(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
-  ctx.state.grantConsent(client.clientId, tenant);
+  ctx.state.grantConsent(client.clientId, tenant, scopesGrantedBy(client, scope));
+  // Consenting creates the app's service principal in the tenant again if it had been deleted.
+  ctx.faults.appRestored(client.clientId, tenant);
   ctx.stats.consentGranted();
   const params: [string, string][] = [
     ['admin_consent', 'True'],
@@ -159,8 +176,37 @@ function checkAuthorizeRequest(ctx: SimulatorContext, q: URLSearchParams, tenant
 
   return {
     ok: true,
-    value: { client, redirectUri, responseMode: mode, state, nonce: q.get('nonce'), scope, codeChallenge, clientInfoRequested: q.get('client_info') === '1' },
+    value: {
+      client,
+      redirectUri,
+      responseMode: mode,
+      state,
+      nonce: q.get('nonce'),
+      scope,
+      codeChallenge,
+      clientInfoRequested: q.get('client_info') === '1',
+      mfaRequested: asksForMfa(q),
+    },
   };
+}
+
+/**
+ * `amr_values=mfa`, or a claims request such as
+ * `{"id_token":{"amr":{"essential":true,"values":["mfa"]}}}` (for the id token or the access token).
+ */
+function asksForMfa(q: URLSearchParams): boolean {
+  if ((q.get('amr_values') ?? '').split(/[\s,]+/).includes('mfa')) return true;
+  const claims = q.get('claims');
+  if (!claims) return false;
+  try {
+    const parsed = JSON.parse(claims) as Record<string, { amr?: { value?: unknown; values?: unknown } } | undefined>;
+    return ['id_token', 'access_token'].some((k) => {
+      const amr = parsed[k]?.amr;
+      return amr?.value === 'mfa' || (Array.isArray(amr?.values) && amr.values.includes('mfa'));
+    });
+  } catch {
+    return false;
+  }
 }
 
 function redirectUriNotRegistered(redirectUri: string, client: SimulatedClient): EntraError {

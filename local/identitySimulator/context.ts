@@ -1,4 +1,5 @@
 /** What every endpoint handler of the simulator works with. */
+import { consentCovers, permissionsOf } from './consent';
 import type { FaultBook } from './faults';
 import type { SimulatorState } from './state';
 import type { StatsCounter } from './stats';
@@ -16,4 +17,11 @@ export interface SimulatorContext {
 
 export function findClient(ctx: SimulatorContext, clientId: string | null | undefined): SimulatedClient | undefined {
   return clientId ? ctx.clients.get(clientId.toLowerCase()) : undefined;
+}
+
+/** Whether the tenant's admin consent for the app covers every resource scope of the request. */
+export function consentCoversRequest(ctx: SimulatorContext, client: SimulatedClient, tenant: string, scope: string): boolean {
+  const consent = ctx.state.consentOf(client.clientId, tenant);
+  // A consent from an older state file has no scope list: it covered the app's configured permissions.
+  return consent !== undefined && consentCovers(consent.scopes ?? permissionsOf(client), scope);
 }

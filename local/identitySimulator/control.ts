@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { HttpError, mediaType, readBody, sendEmpty, sendJson } from './http';
-import type { Fault, SimulatorStats } from './types';
+import type { AccountKind, Fault, SimulatorStats } from './types';
 
 /** What the control API operates on (the simulator object itself). */
 export interface ControlTarget {
@@ -15,13 +15,15 @@ export interface ControlTarget {
   reset(): void;
   stats(): SimulatorStats;
   advanceClock(ms: number): number;
-  setConsent(clientId: string, tenant: string, granted: boolean): void;
-  issueRefreshTokenFor(p: { clientId: string; tenant: string; scope?: string }): string;
+  setConsent(clientId: string, tenant: string, granted: boolean, scopes?: string[]): void;
+  issueRefreshTokenFor(p: { clientId: string; tenant: string; scope?: string; account?: AccountKind; withoutMfa?: boolean }): string;
+  mintManagedIdentityToken(p: { tenant: string; principalId: string; clientId: string; audience?: string }): { accessToken: string; expiresOn: number };
 }
 
 const id = z.string().min(1).max(200);
 const tokenTarget = { refreshToken: z.string().min(1).max(20_000).optional(), tenant: id.optional() };
-const tokenFault = (kind: 'refreshTokenExpired' | 'refreshTokenRevoked' | 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked') =>
+type TokenFaultKind = 'refreshTokenExpired' | 'refreshTokenRevoked' | 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked' | 'invalidScope' | 'resourceNotFound' | 'accessDenied';
+const tokenFault = (kind: TokenFaultKind) =>
   z.object({ kind: z.literal(kind), ...tokenTarget }).strict();
 
 const faultSchema = z.discriminatedUnion('kind', [
@@ -30,19 +32,28 @@ const faultSchema = z.discriminatedUnion('kind', [
   tokenFault('signInFrequency'),
   tokenFault('mfaRequired'),
   tokenFault('conditionalAccessBlocked'),
+  tokenFault('invalidScope'),
+  tokenFault('resourceNotFound'),
+  tokenFault('accessDenied'),
   z.object({ kind: z.literal('consentRequired'), tenant: id, clientId: id.optional() }).strict(),
   z.object({ kind: z.literal('consentRevoked'), tenant: id, clientId: id }).strict(),
+  z.object({ kind: z.literal('appRemovedFromTenant'), tenant: id, clientId: id }).strict(),
   z.object({ kind: z.literal('transient'), count: z.int().min(1).max(10_000), status: z.union([z.literal(503), z.literal(429)]), retryAfterSeconds: z.int().min(0).max(3600).optional() }).strict(),
   z.object({ kind: z.literal('networkFailure'), count: z.int().min(1).max(10_000) }).strict(),
-  z.object({ kind: z.literal('invalidClient'), clientId: id, reason: z.enum(['invalidSecret', 'expiredSecret']) }).strict(),
+  z.object({ kind: z.literal('invalidClient'), clientId: id, reason: z.enum(['invalidSecret', 'expiredSecret', 'noMatchingFederatedCredential', 'certificateExpired']) }).strict(),
   z.object({ kind: z.literal('latency'), ms: z.int().min(0).max(120_000) }).strict(),
   z.object({ kind: z.literal('idTokenTenantOverride'), tenant: id }).strict(),
 ]);
 
 const faultsBody = z.union([faultSchema, z.array(faultSchema).max(100)]);
 const clockBody = z.object({ advanceDays: z.number().optional(), advanceMs: z.number().optional() }).strict();
-const consentBody = z.object({ clientId: id, tenant: id, granted: z.boolean().default(true) }).strict();
-const refreshTokenBody = z.object({ clientId: id, tenant: id, scope: z.string().max(2000).optional() }).strict();
+const scopeList = z.array(z.string().min(1).max(500)).max(50);
+const accountKind = z.enum(['adminAgent', 'noPartnerCenterRole', 'guest']);
+const consentBody = z.object({ clientId: id, tenant: id, granted: z.boolean().default(true), scopes: scopeList.optional() }).strict();
+const refreshTokenBody = z
+  .object({ clientId: id, tenant: id, scope: z.string().max(2000).optional(), account: accountKind.optional(), withoutMfa: z.boolean().optional() })
+  .strict();
+const managedIdentityTokenBody = z.object({ tenant: id, principalId: id, clientId: id, audience: z.string().min(1).max(500).optional() }).strict();
 
 /** Handles /_simulator/{rest}; answers 404 for anything else under that prefix. */
 export async function handleControl(target: ControlTarget, req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
@@ -71,13 +82,25 @@ export async function handleControl(target: ControlTarget, req: IncomingMessage,
   }
   if (route === 'POST consents') {
     const body = await readJson(req, consentBody);
-    target.setConsent(body.clientId, body.tenant, body.granted);
+    target.setConsent(body.clientId, body.tenant, body.granted, body.scopes);
     return sendEmpty(res, 204);
   }
   if (route === 'POST refresh-tokens') {
     const body = await readJson(req, refreshTokenBody);
-    const refreshToken = target.issueRefreshTokenFor({ clientId: body.clientId, tenant: body.tenant, ...(body.scope ? { scope: body.scope } : {}) });
+    const refreshToken = target.issueRefreshTokenFor({
+      clientId: body.clientId,
+      tenant: body.tenant,
+      ...(body.scope ? { scope: body.scope } : {}),
+      ...(body.account ? { account: body.account } : {}),
+      ...(body.withoutMfa !== undefined ? { withoutMfa: body.withoutMfa } : {}),
+    });
     return sendJson(res, 201, { refresh_token: refreshToken });
+  }
+  if (route === 'POST managed-identity-tokens') {
+    // For a managed-identity endpoint in another process (the Key Vault fake run on its own).
+    const body = await readJson(req, managedIdentityTokenBody);
+    const minted = target.mintManagedIdentityToken({ tenant: body.tenant, principalId: body.principalId, clientId: body.clientId, ...(body.audience ? { audience: body.audience } : {}) });
+    return sendJson(res, 201, { access_token: minted.accessToken, expires_on: minted.expiresOn, token_type: 'Bearer' });
   }
   sendJson(res, 404, { error: 'not_found' });
 }
@@ -104,6 +127,9 @@ function toFault(f: z.infer<typeof faultSchema>): Fault {
     case 'signInFrequency':
     case 'mfaRequired':
     case 'conditionalAccessBlocked':
+    case 'invalidScope':
+    case 'resourceNotFound':
+    case 'accessDenied':
       if (f.refreshToken !== undefined && f.tenant === undefined) return { kind: f.kind, refreshToken: f.refreshToken };
       if (f.tenant !== undefined && f.refreshToken === undefined) return { kind: f.kind, tenant: f.tenant };
       throw new HttpError(400, `${f.kind} needs exactly one of refreshToken or tenant`);

@@ -76,6 +76,14 @@ function entraDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
+const invalidClient = (aadsts: number, message: string): EntraError => ({ status: 401, error: 'invalid_client', aadsts, message });
+
+/** The assertion type of RFC 7523 client authentication. */
+export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const CERTIFICATE_DOCS = 'https://learn.microsoft.com/entra/identity-platform/certificate-credentials';
+const FIC_DOCS = 'https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
+const FIC_CHECK = `Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${FIC_DOCS}`;
+
 const invalidGrant = (aadsts: number, message: string, extra: Partial<EntraError> = {}): EntraError => ({
   status: 400,
   error: 'invalid_grant',
@@ -113,6 +121,25 @@ export const entraErrors = {
     invalidGrant(53003, 'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.', {
       suberror: 'message_only',
     }),
+  // --- the app's registration or the user's assignment changed (also "needs a person") ---
+  invalidScope: (scope: string): EntraError => ({
+    status: 400,
+    error: 'invalid_scope',
+    aadsts: 70011,
+    message: `The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`,
+  }),
+  resourceNotFound: (resource: string, tenant: string): EntraError => ({
+    status: 400,
+    error: 'invalid_resource',
+    aadsts: 500011,
+    message: `The resource principal named ${resource} was not found in the tenant named ${tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+  }),
+  accessDenied: (clientId: string, upn: string): EntraError => ({
+    status: 400,
+    error: 'access_denied',
+    aadsts: 50105,
+    message: `Your administrator has configured the application ${clientId} ('${clientId}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '${upn}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.`,
+  }),
   consentRequired: (clientId: string) =>
     invalidGrant(
       65001,
@@ -182,6 +209,48 @@ export const entraErrors = {
     aadsts: 7000222,
     message: `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
   }),
+  // --- client assertions (certificates and federated credentials): also the operator's problem ---
+  assertionMalformed: (): EntraError => invalidClient(50027, 'JWT token is invalid or malformed.'),
+  assertionTypeUnsupported: (type: string): EntraError => ({
+    status: 400,
+    error: 'invalid_request',
+    aadsts: 9002313,
+    message: `Invalid request. The client_assertion_type '${type}' is not supported; use '${JWT_BEARER}'.`,
+  }),
+  assertionAppIdMismatch: (): EntraError =>
+    invalidClient(700021, `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${CERTIFICATE_DOCS} .`),
+  assertionAudienceMismatch: (): EntraError => invalidClient(700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at ${CERTIFICATE_DOCS} .`),
+  assertionOutsideValidity: (now: number, nbf: number | undefined, exp: number | undefined): EntraError =>
+    invalidClient(
+      700024,
+      `Client assertion is not within its valid time range. Current time: ${entraDate(now)}, assertion valid from ${entraDate((nbf ?? 0) * 1000)}, expiry time of assertion ${entraDate((exp ?? 0) * 1000)}. Review the documentation at ${CERTIFICATE_DOCS} .`,
+    ),
+  certificateNotRegistered: (thumbprintHex: string, clientId: string): EntraError =>
+    invalidClient(
+      700027,
+      `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprintHex}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/${clientId}']`,
+    ),
+  certificateExpired: (thumbprintHex: string, validFrom: number, validTo: number): EntraError =>
+    invalidClient(
+      700027,
+      `Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '${thumbprintHex}', Found key 'Start=${entraDate(validFrom)}, End=${entraDate(validTo)}']`,
+    ),
+  assertionSignatureInvalid: (thumbprintHex: string): EntraError =>
+    invalidClient(
+      700027,
+      `Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${thumbprintHex}']`,
+    ),
+  federatedSignatureInvalid: (): EntraError => invalidClient(700027, 'Client assertion failed signature validation.'),
+  federatedIssuerUnreachable: (issuer: string): EntraError =>
+    invalidClient(50166, `Request to External OIDC endpoint failed. The issuer '${issuer}' is not served by the local identity simulator, so its keys cannot be fetched.`),
+  noFederatedCredential: (iss: string, sub: string, aud: string): EntraError =>
+    invalidClient(70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'. ${FIC_DOCS}`),
+  noFederatedCredentialForIssuer: (iss: string): EntraError =>
+    invalidClient(700211, `No matching federated identity record found for presented assertion issuer '${iss}'. ${FIC_CHECK}`),
+  noFederatedCredentialForAudience: (aud: string): EntraError =>
+    invalidClient(700212, `No matching federated identity record found for presented assertion audience '${aud}'. ${FIC_CHECK}`),
+  noFederatedCredentialForSubject: (sub: string): EntraError =>
+    invalidClient(700213, `No matching federated identity record found for presented assertion subject '${sub}'. ${FIC_CHECK}`),
   // --- transient ---
   unavailable: (): EntraError => ({
     status: 503,

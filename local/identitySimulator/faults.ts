@@ -1,13 +1,13 @@
 /** The fault switches: what goes wrong on the next calls, and which standing policies refuse which tokens. */
 import { sha256Hex } from './ids';
 import type { RefreshTokenRecord, SimulatorState } from './state';
-import type { Fault, TokenTarget } from './types';
+import type { Fault, InvalidClientReason, TokenTarget } from './types';
 
 /** How the next token call fails before it is even looked at. */
 export type CallFailure = { kind: 'status'; status: 503 | 429; retryAfterSeconds: number } | { kind: 'network' };
 
-/** A Conditional Access-style policy that refuses matching refresh tokens until reset. */
-export type PolicyKind = 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked';
+/** A standing policy that refuses matching refresh tokens until reset (Conditional Access, or the app's own registration). */
+export type PolicyKind = 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked' | 'invalidScope' | 'resourceNotFound' | 'accessDenied';
 
 interface PolicyRule {
   kind: PolicyKind;
@@ -19,7 +19,9 @@ interface PolicyRule {
 export class FaultBook {
   latencyMs = 0;
   private callFailures: CallFailure[] = [];
-  private readonly invalidClients = new Map<string, 'invalidSecret' | 'expiredSecret'>();
+  private readonly invalidClients = new Map<string, InvalidClientReason>();
+  /** `clientId|tenant` of apps whose service principal was deleted from a tenant. */
+  private readonly removedApps = new Set<string>();
   private policies: PolicyRule[] = [];
   private consentRules: { tenant: string; clientId?: string }[] = [];
   private tenantOverride: string | undefined;
@@ -41,6 +43,9 @@ export class FaultBook {
       case 'signInFrequency':
       case 'mfaRequired':
       case 'conditionalAccessBlocked':
+      case 'invalidScope':
+      case 'resourceNotFound':
+      case 'accessDenied':
         this.policies.push({ kind: fault.kind, ...ruleTarget(fault) });
         return;
       case 'consentRequired':
@@ -48,6 +53,11 @@ export class FaultBook {
         return;
       case 'consentRevoked':
         this.state.revokeConsent(fault.clientId, fault.tenant);
+        return;
+      case 'appRemovedFromTenant':
+        // Deleting the service principal deletes its permission grants with it.
+        this.state.revokeConsent(fault.clientId, fault.tenant);
+        this.removedApps.add(appKey(fault.clientId, fault.tenant));
         return;
       case 'transient':
         for (let i = 0; i < positiveInt(fault.count); i++) {
@@ -78,6 +88,7 @@ export class FaultBook {
     this.latencyMs = 0;
     this.callFailures = [];
     this.invalidClients.clear();
+    this.removedApps.clear();
     this.policies = [];
     this.consentRules = [];
     this.tenantOverride = undefined;
@@ -87,8 +98,18 @@ export class FaultBook {
     return this.callFailures.shift();
   }
 
-  invalidClientReason(clientId: string): 'invalidSecret' | 'expiredSecret' | undefined {
+  invalidClientReason(clientId: string): InvalidClientReason | undefined {
     return this.invalidClients.get(clientId.toLowerCase());
+  }
+
+  /** Whether the app's service principal is gone from the tenant (the appRemovedFromTenant fault). */
+  isAppRemoved(clientId: string, tenant: string): boolean {
+    return this.removedApps.has(appKey(clientId, tenant));
+  }
+
+  /** An admin consent creates the service principal again. */
+  appRestored(clientId: string, tenant: string): void {
+    this.removedApps.delete(appKey(clientId, tenant));
   }
 
   /** The first policy that refuses this token, if any. */
@@ -108,6 +129,8 @@ export class FaultBook {
     return t;
   }
 }
+
+const appKey = (clientId: string, tenant: string) => `${clientId.toLowerCase()}|${tenant.toLowerCase()}`;
 
 /** Rules keep the token's hash, never its value. */
 function ruleTarget(target: TokenTarget): { tokenHash: string } | { tenant: string } {

@@ -1,6 +1,5 @@
-/** Identifiers, opaque credentials and the simulated user of each tenant. */
+/** Identifiers and opaque credentials (the users of each tenant live in accounts.ts). */
 import { createHash, randomBytes } from 'node:crypto';
-import type { SimulatedAccount } from './types';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,12 +27,6 @@ export function base64url(data: Buffer | string): string {
 export function guidFrom(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** The single administrator the simulator signs in for a tenant. */
-export function accountFor(tenant: string): SimulatedAccount {
-  const t = tenant.toLowerCase();
-  return { username: `admin@${t.slice(0, 8)}.example`, name: `Simulated Admin ${t.slice(0, 8)}`, oid: guidFrom(`user:${t}`), tenant: t };
 }
 
 /** Entra's `sub` is pairwise: the same user has a different subject per application. */

@@ -3,6 +3,8 @@
  * Plain accessible HTML, no script; every value is escaped, and a strict CSP allows only the one stylesheet.
  */
 import { createHash } from 'node:crypto';
+import { ACCOUNT_CHOICES } from './accounts';
+import type { SimulatedAccount } from './types';
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -14,7 +16,8 @@ main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem 2.5rem;box-sh
 .banner{background:#fff4ce;border-left:4px solid #c19c00;padding:.5rem .75rem;font-size:.9rem}
 h1{font-size:1.5rem;font-weight:600}
 dt{font-weight:600;margin-top:.5rem}dd{margin:0;word-break:break-all}
-label{display:block;font-weight:600;margin-top:1rem}input{width:100%;padding:.4rem;font:inherit;box-sizing:border-box}
+label{display:block;font-weight:600;margin-top:1rem}input,select{width:100%;padding:.4rem;font:inherit;box-sizing:border-box}
+.check{display:flex;gap:.5rem;align-items:center;margin-top:1rem}.check input{width:auto;margin:0}.check label{margin:0;font-weight:400}
 .actions{margin-top:1.5rem;display:flex;gap:.5rem;justify-content:flex-end}
 button{font:inherit;padding:.45rem 1.6rem;border:1px solid #8a8886;background:#fff;cursor:pointer}
 button.primary{background:#0067b8;border-color:#0067b8;color:#fff}
@@ -62,30 +65,38 @@ export interface SignInPageInput {
   /** The tenant of the authorize path, or undefined for common/organizations (then the user types it). */
   tenant: string | undefined;
   suggestedTenant: string;
-  username: string | undefined;
+  /** The tenant's accounts (known when the tenant is in the path). */
+  accounts: SimulatedAccount[] | undefined;
+  /** The request asked for MFA (amr_values=mfa). */
+  mfaRequested: boolean;
 }
 
+/**
+ * The sign-in page. Its controls are part of local mode's contract: a select **Account** (Admin agent by default,
+ * User without a Partner Center role, Guest user), a checkbox **Sign in without MFA** (unchecked) and **Sign in**.
+ */
 export function signInPage(p: SignInPageInput): string {
-  const who = p.tenant
-    ? facts([
-        ['Tenant', p.tenant],
-        ['Account', p.username ?? ''],
-        ['Application (client) ID', p.clientId],
-        ['Permissions', p.scope],
-      ])
-    : `${facts([
-        ['Application (client) ID', p.clientId],
-        ['Permissions', p.scope],
-      ])}<p>The account signed in is the administrator of the tenant you enter.</p>`;
+  const rows: [string, string][] = [
+    ...(p.tenant ? ([['Tenant', p.tenant]] as [string, string][]) : []),
+    ['Application (client) ID', p.clientId],
+    ['Permissions', p.scope],
+    ['MFA requested', p.mfaRequested ? 'yes (amr_values=mfa)' : 'no'],
+    ...(p.accounts ?? []).map((a): [string, string] => [`${ACCOUNT_CHOICES.find((c) => c.kind === a.kind)?.label ?? a.kind} user name`, a.upn]),
+  ];
+  const who = p.tenant ? facts(rows) : `${facts(rows)}<p>The accounts signed in belong to the tenant you enter.</p>`;
   const tenantField = p.tenant
     ? ''
     : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(p.suggestedTenant)}" autocomplete="off" spellcheck="false">`;
+  const options = ACCOUNT_CHOICES.map((c, i) => `<option value="${c.kind}"${i === 0 ? ' selected' : ''}>${escapeHtml(c.label)}</option>`).join('');
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
 ${who}
 <form method="post" action="${escapeHtml(p.action)}">
 ${tenantField}
+<label for="account">Account</label>
+<select id="account" name="account">${options}</select>
+<div class="check"><input type="checkbox" id="withoutMfa" name="withoutMfa" value="on"><label for="withoutMfa">Sign in without MFA</label></div>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
 </form>`,
   );

@@ -7,10 +7,13 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { newAuthorizationCode, newRefreshToken, sha256Hex } from './ids';
 import { createSigningKey, exportPrivateJwk, importSigningKey, type SigningKey } from './signing';
-import type { SimulatedClock } from './types';
+import type { AccountKind, SimulatedClock } from './types';
 
 export const DAY_MS = 24 * 3600 * 1000;
-/** Entra refresh tokens die after 90 days without use. */
+/**
+ * Entra refresh tokens die after 90 days without use. The limit runs per token value: redeeming a token issues a
+ * new value with its own 90 days, and the redeemed value keeps the clock it had (redeeming it again does not reset it).
+ */
 export const REFRESH_TOKEN_INACTIVITY_DAYS = 90;
 export const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
 /** Records unused for this long are forgotten, so a long-running local mode does not grow without bound. */
@@ -24,9 +27,17 @@ export interface RefreshTokenRecord {
   tenant: string;
   oid: string;
   scope: string;
+  /** Which account of the tenant signed in (absent in state files of older versions: the admin agent). */
+  account?: AccountKind;
+  /** The sign-in's authentication methods, carried into every token this refresh token yields (absent: pwd + mfa). */
+  amr?: string[];
+  /** Whether the authorize request asked for MFA. */
+  mfaRequested?: boolean;
+  /** The inactivity limit counts from here: a token value is never "used" again in a way that extends it. */
   issuedAt: number;
+  /** Last redemption of this value (information only: it does not extend the value's life). */
   lastUsedAt: number;
-  /** Set by the expire fault; inactivity is computed from lastUsedAt. */
+  /** Set by the expire fault. */
   expired?: boolean;
   revokedAt?: number;
 }
@@ -42,6 +53,10 @@ export interface AuthCodeRecord {
   /** The tenant of the tokens (differs only under the idTokenTenantOverride fault). */
   tokenTenant: string;
   scope: string;
+  /** The account chosen on the sign-in page and its authentication methods. */
+  account: AccountKind;
+  amr: string[];
+  mfaRequested: boolean;
   expiresAt: number;
   redeemed: boolean;
 }
@@ -51,6 +66,9 @@ const refreshTokenRecordSchema = z.object({
   tenant: z.string(),
   oid: z.string(),
   scope: z.string(),
+  account: z.enum(['adminAgent', 'noPartnerCenterRole', 'guest']).optional(),
+  amr: z.array(z.string()).optional(),
+  mfaRequested: z.boolean().optional(),
   issuedAt: z.number(),
   lastUsedAt: z.number(),
   expired: z.boolean().optional(),
@@ -61,16 +79,25 @@ const stateFileSchema = z.object({
   version: z.literal(1),
   clockOffsetMs: z.number(),
   signingKey: z.record(z.string(), z.unknown()),
-  consents: z.array(z.object({ clientId: z.string(), tenant: z.string() })),
+  // `scopes` absent (files of older versions): the consent covers the app's configured permissions.
+  consents: z.array(z.object({ clientId: z.string(), tenant: z.string(), scopes: z.array(z.string()).optional() })),
   refreshTokens: z.record(z.string(), refreshTokenRecordSchema),
 });
 
 const consentKey = (clientId: string, tenant: string) => `${clientId.toLowerCase()}|${tenant.toLowerCase()}`;
 
+/** An admin consent of one tenant for one app, with the scopes granted. */
+export interface ConsentRecord {
+  clientId: string;
+  tenant: string;
+  /** Absent only for consents loaded from older state files (they cover the app's configured permissions). */
+  scopes?: string[];
+}
+
 export class SimulatorState {
   readonly clock: SimulatedClock;
   private clockOffsetMs = 0;
-  private readonly consents = new Map<string, { clientId: string; tenant: string }>();
+  private readonly consents = new Map<string, ConsentRecord>();
   private readonly codes = new Map<string, AuthCodeRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private saveTimer: NodeJS.Timeout | undefined;
@@ -109,8 +136,16 @@ export class SimulatorState {
     return this.consents.has(consentKey(clientId, tenant));
   }
 
-  grantConsent(clientId: string, tenant: string): void {
-    this.consents.set(consentKey(clientId, tenant), { clientId, tenant: tenant.toLowerCase() });
+  consentOf(clientId: string, tenant: string): ConsentRecord | undefined {
+    return this.consents.get(consentKey(clientId, tenant));
+  }
+
+  /** Adds scopes to the tenant's consent for the app (consents accumulate, as Entra's grants do). */
+  grantConsent(clientId: string, tenant: string, scopes: string[]): void {
+    const key = consentKey(clientId, tenant);
+    const before = this.consents.get(key);
+    const merged = [...(before?.scopes ?? []), ...scopes].filter((s, i, all) => all.findIndex((o) => o.toLowerCase() === s.toLowerCase()) === i);
+    this.consents.set(key, { clientId, tenant: tenant.toLowerCase(), scopes: merged });
     this.changed();
   }
 
@@ -140,7 +175,7 @@ export class SimulatorState {
 
   // --- refresh tokens ---
 
-  issueRefreshToken(record: Pick<RefreshTokenRecord, 'clientId' | 'tenant' | 'oid' | 'scope'>): string {
+  issueRefreshToken(record: Pick<RefreshTokenRecord, 'clientId' | 'tenant' | 'oid' | 'scope' | 'account' | 'amr' | 'mfaRequested'>): string {
     const now = this.clock.now();
     const token = newRefreshToken();
     this.refreshTokens.set(sha256Hex(token), { ...record, tenant: record.tenant.toLowerCase(), issuedAt: now, lastUsedAt: now });

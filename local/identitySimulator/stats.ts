@@ -1,5 +1,5 @@
 /** Counters that tests and benchmarks read to see what the service actually asked of "Microsoft". */
-import type { SimulatorStats } from './types';
+import type { AccountKind, SimulatorStats } from './types';
 
 export class StatsCounter {
   private s: SimulatorStats = StatsCounter.empty();
@@ -11,6 +11,9 @@ export class StatsCounter {
       codesIssued: 0,
       refreshTokensIssued: 0,
       consentsGranted: 0,
+      signIns: { total: 0, mfaRequested: 0, withoutMfa: 0, byAccount: { adminAgent: 0, noPartnerCenterRole: 0, guest: 0 } },
+      clientAuthentications: { secret: 0, certificate: 0, federated: 0 },
+      managedIdentityTokensMinted: 0,
     };
   }
 
@@ -34,6 +37,21 @@ export class StatsCounter {
 
   consentGranted(): void {
     this.s.consentsGranted++;
+  }
+
+  signedIn(account: AccountKind, mfaRequested: boolean, withoutMfa: boolean): void {
+    this.s.signIns.total++;
+    this.s.signIns.byAccount[account]++;
+    if (mfaRequested) this.s.signIns.mfaRequested++;
+    if (withoutMfa) this.s.signIns.withoutMfa++;
+  }
+
+  clientAuthenticated(method: 'secret' | 'certificate' | 'federated'): void {
+    this.s.clientAuthentications[method]++;
+  }
+
+  managedIdentityTokenMinted(): void {
+    this.s.managedIdentityTokensMinted++;
   }
 
   /** A copy: callers compare snapshots without seeing later changes. */

@@ -1,26 +1,31 @@
 /**
- * POST /{tenant}/oauth2/v2.0/token: client authentication, the authorization_code grant (PKCE S256) and the
- * refresh_token grant, with Entra's error bodies. Refresh tokens rotate, but redeeming one does not revoke it
- * (as with Microsoft): the old token stays valid until 90 days without use.
+ * POST /{tenant}/oauth2/v2.0/token: client authentication (secret, certificate or federated assertion), the
+ * authorization_code grant (PKCE S256) and the refresh_token grant, with Entra's error bodies. Refresh tokens
+ * rotate, but redeeming one does not revoke it (as with Microsoft): the old value stays valid until its own
+ * 90 days have passed, and redeeming it again neither resets that clock nor extends the newer value's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findClient, type SimulatorContext } from './context';
+import { amrOf, accountFor } from './accounts';
+import { ACCESS_TOKEN_SECONDS, idTokenClaims, v1AccessTokenClaims, v2AccessTokenClaims, type ClientAuthMethod } from './claims';
+import { assertionSubject, assertionThumbprint, verifyClientAssertion } from './clientAssertion';
+import { consentCoversRequest, findClient, type SimulatorContext } from './context';
 import { issuerFor } from './discovery';
-import { entraErrors, errorBody, requestIds, type EntraError, type RequestIds } from './entraErrors';
+import { entraErrors, errorBody, JWT_BEARER, requestIds, type EntraError, type RequestIds } from './entraErrors';
 import { readForm, sendJson } from './http';
-import { accountFor, base64url, clientInfo, isGuid, pairwiseSubject } from './ids';
+import { base64url, clientInfo, isGuid } from './ids';
+import { DEFAULT_RESOURCE_SCOPE, PARTNER_CENTER_RESOURCE, resourceOf, resourceScopes } from './scopes';
 import { signJwt } from './signing';
 import { DAY_MS, REFRESH_TOKEN_INACTIVITY_DAYS, type RefreshTokenRecord } from './state';
-import type { SimulatedClient } from './types';
-
-const ACCESS_TOKEN_SECONDS = 3599;
-const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
-/** What Entra grants when only OpenID scopes are asked for. */
-const DEFAULT_RESOURCE_SCOPE = 'https://graph.microsoft.com/User.Read';
+import type { AccountKind, SimulatedClient } from './types';
 
 type Outcome = { ok: true; body: Record<string, unknown> } | { ok: false; error: EntraError };
+/** An authenticated client and how it proved itself (Entra's appidacr / azpacr). */
+interface AuthenticatedClient {
+  client: SimulatedClient;
+  method: ClientAuthMethod;
+}
 
 export async function handleToken(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, tenantSegment: string): Promise<void> {
   // msal-node sends its correlation id as a query parameter of the token URL; other clients use the header.
@@ -40,8 +45,9 @@ export async function handleToken(ctx: SimulatorContext, req: IncomingMessage, r
     return fail(ctx, res, ids, failure.status === 429 ? entraErrors.throttled(failure.retryAfterSeconds) : entraErrors.unavailable());
   }
 
-  const client = authenticateClient(ctx, req, form, tenantSegment);
+  const client = authenticateClient(ctx, req, form, url);
   if (!client.ok) return fail(ctx, res, ids, client.error);
+  ctx.stats.clientAuthenticated(client.value.method);
 
   let outcome: Outcome;
   if (!grantType) outcome = { ok: false, error: entraErrors.missingParameter('grant_type') };
@@ -58,13 +64,17 @@ function fail(ctx: SimulatorContext, res: ServerResponse, ids: RequestIds, error
   sendJson(res, error.status, errorBody(error, ids, new Date()), { ...error.headers, 'x-ms-request-id': ids.traceId });
 }
 
-/** client_secret_post or client_secret_basic (RFC 6749 §2.3.1), then the invalidClient fault. */
+/**
+ * client_secret_post, client_secret_basic (RFC 6749 §2.3.1) or a jwt-bearer client assertion (RFC 7523 §2.2),
+ * after the invalidClient fault. Exactly one credential per request.
+ */
 function authenticateClient(
   ctx: SimulatorContext,
   req: IncomingMessage,
   form: URLSearchParams,
-  tenantSegment: string,
-): { ok: true; value: SimulatedClient } | { ok: false; error: EntraError } {
+  url: URL,
+): { ok: true; value: AuthenticatedClient } | { ok: false; error: EntraError } {
+  const tenantSegment = decodeURIComponent(url.pathname.split('/')[1] ?? '');
   const basic = parseBasicAuth(headerValue(req, 'authorization'));
   const bodyId = form.get('client_id');
   if (basic && bodyId && basic.id !== bodyId) return { ok: false, error: entraErrors.badRequest('The client_id in the body does not match the client in the Authorization header.') };
@@ -72,21 +82,42 @@ function authenticateClient(
   if (!clientId) return { ok: false, error: entraErrors.missingParameter('client_id') };
   const client = findClient(ctx, clientId);
   if (!client) return { ok: false, error: entraErrors.unknownClient(clientId, tenantSegment) };
+
+  const secret = form.get('client_secret') ?? basic?.secret;
+  const assertion = form.get('client_assertion');
+  const assertionType = form.get('client_assertion_type');
   const reason = ctx.faults.invalidClientReason(client.clientId);
   if (reason === 'expiredSecret') return { ok: false, error: entraErrors.expiredClientSecret(client.clientId) };
   if (reason === 'invalidSecret') return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
-  const secret = form.get('client_secret') ?? basic?.secret;
+  if (reason === 'noMatchingFederatedCredential') return { ok: false, error: entraErrors.noFederatedCredentialForSubject(assertionSubject(assertion)) };
+  if (reason === 'certificateExpired') return { ok: false, error: entraErrors.certificateExpired(assertionThumbprint(assertion), Date.now() - 365 * DAY_MS, Date.now() - DAY_MS) };
+
+  if (assertion !== null || assertionType !== null) {
+    if (secret) return { ok: false, error: entraErrors.badRequest('Invalid request. A request may carry a client_secret or a client_assertion, not both.') };
+    if (assertionType !== JWT_BEARER) return { ok: false, error: entraErrors.assertionTypeUnsupported(assertionType ?? '') };
+    if (!assertion) return { ok: false, error: entraErrors.missingParameter('client_assertion') };
+    const endpoint = `${ctx.baseUrl}${url.pathname}`;
+    const checked = verifyClientAssertion(client, assertion, {
+      baseUrl: ctx.baseUrl,
+      signingKey: ctx.state.signingKey,
+      tokenEndpoints: [endpoint, endpoint.replace(/\/oauth2\/v2\.0\/token$/, '/oauth2/token')],
+      now: Date.now(),
+    });
+    return checked.ok ? { ok: true, value: { client, method: checked.method } } : checked;
+  }
   if (!secret) return { ok: false, error: entraErrors.missingClientSecret() };
-  if (!sameSecret(secret, client.clientSecret)) return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
-  return { ok: true, value: client };
+  if (client.clientSecret === undefined || !sameSecret(secret, client.clientSecret)) return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
+  return { ok: true, value: { client, method: 'secret' } };
 }
 
-function redeemCode(ctx: SimulatorContext, client: SimulatedClient, form: URLSearchParams, tenantSegment: string): Outcome {
+function redeemCode(ctx: SimulatorContext, auth: AuthenticatedClient, form: URLSearchParams, tenantSegment: string): Outcome {
+  const { client } = auth;
   const code = form.get('code');
   if (!code) return { ok: false, error: entraErrors.missingParameter('code') };
   const rec = ctx.state.findCode(code);
   if (!rec || !sameId(rec.clientId, client.clientId)) return { ok: false, error: entraErrors.codeInvalid() };
   if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.signInTenant) return { ok: false, error: entraErrors.codeOfOtherTenant() };
+  if (ctx.faults.isAppRemoved(client.clientId, rec.signInTenant)) return { ok: false, error: entraErrors.unknownClient(client.clientId, rec.signInTenant) };
   if (rec.redeemed) return { ok: false, error: entraErrors.codeRedeemed() };
   if (ctx.state.clock.now() > rec.expiresAt) return { ok: false, error: entraErrors.codeExpired() };
   const redirectUri = form.get('redirect_uri');
@@ -100,17 +131,21 @@ function redeemCode(ctx: SimulatorContext, client: SimulatedClient, form: URLSea
   rec.redeemed = true;
   return {
     ok: true,
-    body: issueTokens(ctx, client, {
+    body: issueTokens(ctx, auth, {
       tenant: rec.tokenTenant,
       grantedScope: rec.scope,
       responseScope: rec.scope,
       ...(rec.nonce !== undefined ? { nonce: rec.nonce } : {}),
       clientInfoRequested: form.get('client_info') === '1',
+      account: rec.account,
+      amr: rec.amr,
+      mfaRequested: rec.mfaRequested,
     }),
   };
 }
 
-function redeemRefreshToken(ctx: SimulatorContext, client: SimulatedClient, form: URLSearchParams, tenantSegment: string): Outcome {
+function redeemRefreshToken(ctx: SimulatorContext, auth: AuthenticatedClient, form: URLSearchParams, tenantSegment: string): Outcome {
+  const { client } = auth;
   const token = form.get('refresh_token');
   if (!token) return { ok: false, error: entraErrors.missingParameter('refresh_token') };
   const rec = ctx.state.findRefreshToken(token);
@@ -118,27 +153,35 @@ function redeemRefreshToken(ctx: SimulatorContext, client: SimulatedClient, form
   if (!sameId(rec.clientId, client.clientId)) return { ok: false, error: entraErrors.grantOfOtherClient() };
   if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.tenant) return { ok: false, error: entraErrors.malformedGrant() };
 
-  const refused = refusal(ctx, client, token, rec);
+  const requestedScope = form.get('scope') ?? rec.scope;
+  const refused = refusal(ctx, client, token, rec, requestedScope);
   if (refused) return { ok: false, error: refused };
 
+  // Information only: the value's 90 days count from its issue (see state.ts).
   rec.lastUsedAt = ctx.state.clock.now();
   ctx.state.changed();
   return {
     ok: true,
-    body: issueTokens(ctx, client, {
+    body: issueTokens(ctx, auth, {
       tenant: rec.tenant,
       grantedScope: rec.scope,
-      responseScope: form.get('scope') ?? rec.scope,
+      responseScope: requestedScope,
       clientInfoRequested: form.get('client_info') === '1',
+      // The MFA claim lives in the session the refresh token carries: a refreshed token keeps the sign-in's amr.
+      account: rec.account ?? 'adminAgent',
+      amr: rec.amr ?? amrOf(false),
+      mfaRequested: rec.mfaRequested ?? false,
     }),
   };
 }
 
-/** Why Entra would refuse this refresh token now, in the order it checks: token life, policies, consent. */
-function refusal(ctx: SimulatorContext, client: SimulatedClient, token: string, rec: RefreshTokenRecord): EntraError | undefined {
+/** Why Entra would refuse this refresh token now, in the order it checks: the app in the tenant, token life, policies, consent. */
+function refusal(ctx: SimulatorContext, client: SimulatedClient, token: string, rec: RefreshTokenRecord, requestedScope: string): EntraError | undefined {
   const now = ctx.state.clock.now();
+  if (ctx.faults.isAppRemoved(client.clientId, rec.tenant)) return entraErrors.unknownClient(client.clientId, rec.tenant);
   if (rec.revokedAt !== undefined) return entraErrors.grantRevoked(rec.issuedAt, rec.revokedAt);
-  if (rec.expired || now - rec.lastUsedAt > REFRESH_TOKEN_INACTIVITY_DAYS * DAY_MS) {
+  // MUST count from the value's own issue: a reused old value must not look fresh (see state.ts).
+  if (rec.expired || now - rec.issuedAt > REFRESH_TOKEN_INACTIVITY_DAYS * DAY_MS) {
     rec.expired = true;
     ctx.state.changed();
     return entraErrors.refreshTokenExpired(rec.issuedAt, REFRESH_TOKEN_INACTIVITY_DAYS);
@@ -150,17 +193,23 @@ function refusal(ctx: SimulatorContext, client: SimulatedClient, token: string, 
       return entraErrors.mfaRequired(resourceOf(resourceScopes(rec.scope)));
     case 'conditionalAccessBlocked':
       return entraErrors.conditionalAccessBlocked();
+    case 'invalidScope':
+      return entraErrors.invalidScope(requestedScope);
+    case 'resourceNotFound':
+      return entraErrors.resourceNotFound(resourceOf(resourceScopes(requestedScope)), rec.tenant);
+    case 'accessDenied':
+      return entraErrors.accessDenied(client.clientId, accountFor(rec.tenant, rec.account).upn);
     case undefined:
       break;
   }
-  if (ctx.faults.consentRequiredFor(rec) || (client.multiTenant && !ctx.state.hasConsent(client.clientId, rec.tenant))) {
+  if (ctx.faults.consentRequiredFor(rec) || (client.multiTenant && !consentCoversRequest(ctx, client, rec.tenant, requestedScope))) {
     return entraErrors.consentRequired(client.clientId);
   }
   return undefined;
 }
 
 interface Grant {
-  /** The tenant of the tokens; the user is that tenant's simulated administrator. */
+  /** The tenant of the tokens. */
   tenant: string;
   /** What the user agreed to (decides id_token and refresh_token). */
   grantedScope: string;
@@ -168,62 +217,46 @@ interface Grant {
   responseScope: string;
   nonce?: string;
   clientInfoRequested: boolean;
+  /** Who signed in, and how (amr), for this grant and every refresh of it. */
+  account: AccountKind;
+  amr: string[];
+  mfaRequested: boolean;
 }
 
-/** The token response Entra v2 sends: access token, rotated refresh token, id token, client_info. */
-function issueTokens(ctx: SimulatorContext, client: SimulatedClient, g: Grant): Record<string, unknown> {
+/** The token response Entra v2 sends: access token (v1-shaped for Partner Center), rotated refresh token, id token, client_info. */
+function issueTokens(ctx: SimulatorContext, auth: AuthenticatedClient, g: Grant): Record<string, unknown> {
+  const { client } = auth;
   const granted = new Set(g.grantedScope.split(' ').filter(Boolean));
   const scopes = resourceScopes(g.responseScope).length ? resourceScopes(g.responseScope) : resourceScopes(g.grantedScope);
   const effective = scopes.length ? scopes : [DEFAULT_RESOURCE_SCOPE];
   const resource = resourceOf(effective);
-  const account = accountFor(g.tenant);
-  const iat = Math.floor(Date.now() / 1000); // JWT times are real time: callers verify them against their own clock.
-  const common = {
-    iss: issuerFor(ctx.baseUrl, g.tenant),
-    iat,
-    nbf: iat,
-    name: account.name,
-    oid: account.oid,
-    preferred_username: account.username,
-    sub: pairwiseSubject(account.oid, client.clientId),
-    tid: g.tenant,
-    uti: base64url(randomUUID()),
-    ver: '2.0',
-  };
+  const account = accountFor(g.tenant, g.account);
+  const t = { issuer: issuerFor(ctx.baseUrl, g.tenant), tenant: g.tenant, account, clientId: client.clientId, iat: Math.floor(Date.now() / 1000) }; // JWT times are real time: callers verify them against their own clock.
+  const scp = effective.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(' ');
+  const accessClaims =
+    resource.toLowerCase() === PARTNER_CENTER_RESOURCE ? v1AccessTokenClaims(t, resource, scp, g.amr, auth.method) : v2AccessTokenClaims(t, resource, scp, auth.method);
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
     scope: effective.join(' '),
     expires_in: ACCESS_TOKEN_SECONDS,
     ext_expires_in: ACCESS_TOKEN_SECONDS,
-    access_token: signJwt(ctx.state.signingKey, {
-      ...common,
-      aud: resource,
-      exp: iat + ACCESS_TOKEN_SECONDS,
-      azp: client.clientId,
-      azpacr: '1',
-      scp: effective.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(' '),
-    }),
+    access_token: signJwt(ctx.state.signingKey, accessClaims),
   };
   if (granted.has('offline_access')) {
-    body.refresh_token = ctx.state.issueRefreshToken({ clientId: client.clientId, tenant: g.tenant, oid: account.oid, scope: g.grantedScope });
+    body.refresh_token = ctx.state.issueRefreshToken({
+      clientId: client.clientId,
+      tenant: g.tenant,
+      oid: account.oid,
+      scope: g.grantedScope,
+      account: g.account,
+      amr: g.amr,
+      mfaRequested: g.mfaRequested,
+    });
     ctx.stats.refreshTokenIssued();
   }
-  if (granted.has('openid')) {
-    body.id_token = signJwt(ctx.state.signingKey, { ...common, aud: client.clientId, exp: iat + 3600, ...(g.nonce !== undefined ? { nonce: g.nonce } : {}) });
-  }
+  if (granted.has('openid')) body.id_token = signJwt(ctx.state.signingKey, idTokenClaims(t, g.nonce));
   if (g.clientInfoRequested) body.client_info = clientInfo(account.oid, g.tenant);
   return body;
-}
-
-function resourceScopes(scope: string): string[] {
-  return scope.split(' ').filter((s) => s && !OIDC_SCOPES.has(s));
-}
-
-/** The audience of an access token: the resource part of its scopes (https://api.partnercenter.microsoft.com/user_impersonation → https://api.partnercenter.microsoft.com). */
-function resourceOf(scopes: string[]): string {
-  const first = scopes[0] ?? DEFAULT_RESOURCE_SCOPE;
-  const slash = first.lastIndexOf('/');
-  return slash > 'https://'.length ? first.slice(0, slash) : 'https://graph.microsoft.com';
 }
 
 function parseBasicAuth(header: string | undefined): { id: string; secret: string } | undefined {

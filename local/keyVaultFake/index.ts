@@ -1,9 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { defaultTopic, isNearExpiry, nearExpiryEvent, type KeyVaultEventGridEvent } from './events';
 import { FaultControl, SlidingWindowLimiter, faultCommandSchema, type AppliedFault, type RequestKind } from './faults';
-import { issueAccessToken, keyVaultResource, verifyAccessToken } from './msi';
+import { isTokenExchangeResource, issueAccessToken, keyVaultResource, verifyAccessToken, type ManagedIdentityTokenRequest, type MintedToken } from './msi';
 import { FakeVault, VaultError, type FakeSecretVersion } from './vault';
 
 /**
@@ -16,6 +18,8 @@ import { FakeVault, VaultError, type FakeSecretVersion } from './vault';
 
 export { FaultControl, type FaultRule, type FaultRuleInput, type FaultCommand, type FaultState, type RequestKind } from './faults';
 export type { FakeSecretVersion } from './vault';
+export { NEAR_EXPIRY_DAYS, SECRET_NEAR_EXPIRY, type KeyVaultEventData, type KeyVaultEventGridEvent } from './events';
+export { TOKEN_EXCHANGE_RESOURCE, type ManagedIdentityTokenRequest, type MintedToken } from './msi';
 
 export interface KeyVaultFakeOptions {
   /** PEM certificate and key (LOCAL_TLS_CERT / LOCAL_TLS_KEY); the SDK only talks HTTPS to a vault. */
@@ -38,7 +42,26 @@ export interface KeyVaultFakeOptions {
   tenantId?: string;
   /** Clock in epoch milliseconds (tests move time without waiting). */
   now?: () => number;
+  /**
+   * Where the managed-identity endpoint gets tokens for `api://AzureADTokenExchange` (the assertion of a
+   * federated identity credential): in Azure Entra issues them, so locally the identity simulator must, e.g.
+   * `(r) => simulator.mintManagedIdentityToken({ tenant, principalId, clientId: r.clientId ?? …, audience: r.resource })`.
+   * Without it such requests get the fake's own opaque token, which no token endpoint accepts. It may be
+   * async (e.g. a fake in another process asking the simulator's `POST /_simulator/managed-identity-tokens`).
+   */
+  mintTokenExchangeToken?: (request: ManagedIdentityTokenRequest) => MintedToken | Promise<MintedToken>;
+  /** Receives every Event Grid event the fake raises (see emitNearExpiry). */
+  onEvent?: (event: KeyVaultEventGridEvent) => void;
+  /** The vault's name in events (`VaultName`, the topic); default `kv-fake`. */
+  vaultName?: string;
+  /** Event Grid `topic` of the events; default a made-up resource id of a vault named vaultName. */
+  eventTopic?: string;
+  /** Delay added to every vault request (not the managed-identity endpoint); the same as `faults.setLatency(ms)`. */
+  latencyMs?: number;
 }
+
+/** The vault operations the fake counts (`stats.operations`), named as the REST API calls them. */
+export type VaultOperation = 'getSecret' | 'setSecret' | 'updateSecret' | 'listSecrets' | 'listSecretVersions' | 'deleteSecret';
 
 /** Request counters since start (or the last reset). */
 export interface FakeStats {
@@ -50,6 +73,10 @@ export interface FakeStats {
   throttled: number;
   /** Requests answered by an injected fault. */
   faultsInjected: number;
+  /** Authenticated vault requests by operation (finer than `requests`: listing secrets and listing versions apart). */
+  operations: Record<VaultOperation, number>;
+  /** Event Grid events raised. */
+  eventsRaised: number;
 }
 
 /** A running fake. */
@@ -71,8 +98,21 @@ export interface KeyVaultFake {
   /** Names of every stored secret, sorted. */
   secretNames(): string[];
   /** Stores a version directly (no HTTP, no limits): seeding for tests and benchmarks. */
-  seed(name: string, value: string, options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date }): FakeSecretVersion;
-  /** Forgets secrets, faults, counters and throttling windows. */
+  seed(name: string, value: string, options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date; notBefore?: Date; enabled?: boolean }): FakeSecretVersion;
+  /**
+   * Stores what Key Vault keeps for a PEM certificate: its secret (private key, then the certificate), with
+   * contentType `application/x-pem-file`, marked managed, nbf/exp from the certificate's validity.
+   */
+  seedCertificate(name: string, pem: { certificate: string; privateKey: string }, options?: { tags?: Record<string, string> }): FakeSecretVersion;
+  /**
+   * Raises `Microsoft.KeyVault.SecretNearExpiry` (to onEvent, and returned) for every enabled secret version
+   * whose `exp` falls within 30 days of `now` (default the fake's clock), once per version: a second call does
+   * not raise it again for the same version.
+   */
+  emitNearExpiry(now?: Date | number): KeyVaultEventGridEvent[];
+  /** Every event raised since start or reset, oldest first. */
+  events(): KeyVaultEventGridEvent[];
+  /** Forgets secrets, faults, counters, events and throttling windows. */
   reset(): void;
   /** Stops listening and drops open connections, including hung ones. */
   close(): Promise<void>;
@@ -83,8 +123,24 @@ const maxBodyBytes = 256 * 1024;
 const recoveryLevel = 'Recoverable'; // soft delete + purge protection, as infra/ deploys the vault
 
 function emptyStats(): FakeStats {
-  return { requests: { read: 0, write: 0, list: 0, patch: 0, msi: 0, delete: 0 }, challenges: 0, throttled: 0, faultsInjected: 0 };
+  return {
+    requests: { read: 0, write: 0, list: 0, patch: 0, msi: 0, delete: 0 },
+    challenges: 0,
+    throttled: 0,
+    faultsInjected: 0,
+    operations: { getSecret: 0, setSecret: 0, updateSecret: 0, listSecrets: 0, listSecretVersions: 0, deleteSecret: 0 },
+    eventsRaised: 0,
+  };
 }
+
+const operationOf: Record<VaultRoute['op'], VaultOperation> = {
+  get: 'getSecret',
+  set: 'setSecret',
+  update: 'updateSecret',
+  list: 'listSecrets',
+  listVersions: 'listSecretVersions',
+  delete: 'deleteSecret',
+};
 
 // ---------------------------------------------------------------- routing (pure)
 
@@ -160,7 +216,7 @@ function attributesJson(v: FakeSecretVersion): Record<string, unknown> {
   };
 }
 
-/** A SecretBundle: what get, set and update return (with the value). */
+/** A SecretBundle: what get, set and update return (with the value). A certificate's secret also names its key. */
 function bundleJson(vaultUrl: string, v: FakeSecretVersion): Record<string, unknown> {
   return {
     value: v.value,
@@ -168,6 +224,7 @@ function bundleJson(vaultUrl: string, v: FakeSecretVersion): Record<string, unkn
     ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
     attributes: attributesJson(v),
     ...(v.tags !== undefined ? { tags: v.tags } : {}),
+    ...(v.managed ? { kid: `${vaultUrl}/keys/${v.name}/${v.version}`, managed: true } : {}),
   };
 }
 
@@ -181,12 +238,15 @@ function itemJson(vaultUrl: string, v: FakeSecretVersion, withVersion: boolean):
     ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
     attributes: attributesJson(v),
     ...(v.tags !== undefined ? { tags: v.tags } : {}),
+    ...(v.managed ? { managed: true } : {}),
   };
 }
 
 function errorJson(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
 }
+
+const nearExpiryCommand = z.object({ now: z.union([z.iso.datetime(), z.number().int()]).optional() }).strict();
 
 // ---------------------------------------------------------------- HTTP helpers
 
@@ -243,6 +303,11 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
 
   const vault = new FakeVault(nowSeconds);
   const faults = new FaultControl();
+  if (options.latencyMs) faults.setLatency(options.latencyMs);
+  const vaultName = options.vaultName ?? 'kv-fake';
+  const raised: KeyVaultEventGridEvent[] = [];
+  /** `name/version` of every version whose near-expiry event was raised: once per version. */
+  const nearExpiryRaised = new Set<string>();
   const writes = new SlidingWindowLimiter(writeLimit.max, writeLimit.windowMs, now);
   const reads = new SlidingWindowLimiter(readLimit.max, readLimit.windowMs, now);
   const stats = emptyStats();
@@ -327,6 +392,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     }
     const kind = kindOf(route);
     stats.requests[kind] += 1;
+    stats.operations[operationOf[route.op]] += 1;
     if (kind === 'delete') {
       req.resume();
       sendJson(res, 403, errorJson('Forbidden', 'This service never deletes secrets; the fake refuses deletes.'));
@@ -374,13 +440,51 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
       if (latency > 0) await sleep(latency);
       const fault = faults.take('msi');
       if (fault) return sendFault(res, fault);
+      const q = url.searchParams;
+      const clientId = q.get('client_id') ?? undefined;
+      if (options.mintTokenExchangeToken && isTokenExchangeResource(resource)) {
+        // In Azure the token a federated credential trusts comes from Entra itself, not from the host.
+        const minted = await options.mintTokenExchangeToken({
+          resource,
+          ...(clientId ? { clientId } : {}),
+          ...(q.get('object_id') ? { objectId: q.get('object_id')! } : {}),
+          ...(q.get('mi_res_id') ? { resourceId: q.get('mi_res_id')! } : {}),
+        });
+        return sendJson(res, 200, { access_token: minted.accessToken, expires_on: String(minted.expiresOn), resource, token_type: 'Bearer', client_id: clientId ?? 'kv-fake-managed-identity' });
+      }
       const { token, expiresOn } = issueAccessToken(resource, nowSeconds(), tokenLifetimeSeconds);
-      sendJson(res, 200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: 'kv-fake-managed-identity' });
+      sendJson(res, 200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: clientId ?? 'kv-fake-managed-identity' });
     })();
+  }
+
+  function emitNearExpiry(at?: Date | number): KeyVaultEventGridEvent[] {
+    const nowMs = at === undefined ? now() : typeof at === 'number' ? at : at.getTime();
+    const source = { vaultUrl: base, vaultName, topic: options.eventTopic ?? defaultTopic(vaultName) };
+    const due = vault.allVersions().filter((v) => isNearExpiry(v, nowMs) && !nearExpiryRaised.has(`${v.name}/${v.version}`));
+    const events = due.map((v) => {
+      nearExpiryRaised.add(`${v.name}/${v.version}`);
+      return nearExpiryEvent(v, source, nowMs);
+    });
+    for (const e of events) {
+      raised.push(e);
+      stats.eventsRaised += 1;
+      options.onEvent?.(e);
+    }
+    return events;
   }
 
   async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname;
+    if (path === '/_fake/events/near-expiry' && req.method === 'POST') {
+      // JSON only, so no cross-site form can raise events; they carry names and dates, never a value.
+      if ((req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+        req.resume();
+        return sendJson(res, 415, { error: 'Content-Type must be application/json' });
+      }
+      const parsed = nearExpiryCommand.safeParse(await readJson(req));
+      if (!parsed.success) return sendJson(res, 400, { error: 'invalid near-expiry command', issues: parsed.error.issues });
+      return sendJson(res, 200, { events: emitNearExpiry(parsed.data.now === undefined ? undefined : new Date(parsed.data.now)) });
+    }
     if (path === '/_fake/faults' && req.method === 'POST') {
       const parsed = faultCommandSchema.safeParse(await readJson(req));
       if (!parsed.success) return sendJson(res, 400, { error: 'invalid fault command', issues: parsed.error.issues });
@@ -395,6 +499,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
       return sendJson(res, 200, { ok: true });
     }
     if (path === '/_fake/secrets' && req.method === 'GET') return sendJson(res, 200, { names: vault.names() });
+    if (path === '/_fake/events' && req.method === 'GET') return sendJson(res, 200, { events: raised });
     const versionsMatch = /^\/_fake\/secrets\/([^/]+)\/versions$/.exec(path);
     if (versionsMatch?.[1] && req.method === 'GET') {
       // Other processes get a digest, not the value: the control API is for checks, not for reading tokens.
@@ -409,6 +514,8 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
 
   function reset(): void {
     vault.clear();
+    raised.length = 0;
+    nearExpiryRaised.clear();
     faults.clear();
     writes.reset();
     reads.reset();
@@ -456,8 +563,28 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
         value,
         ...(seedOptions.contentType !== undefined ? { contentType: seedOptions.contentType } : {}),
         ...(seedOptions.tags !== undefined ? { tags: seedOptions.tags } : {}),
-        ...(seedOptions.expiresOn !== undefined ? { attributes: { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } } : {}),
+        attributes: {
+          ...(seedOptions.expiresOn !== undefined ? { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } : {}),
+          ...(seedOptions.notBefore !== undefined ? { nbf: Math.floor(seedOptions.notBefore.getTime() / 1000) } : {}),
+          ...(seedOptions.enabled !== undefined ? { enabled: seedOptions.enabled } : {}),
+        },
       }),
+    seedCertificate: (name, pem, certOptions = {}) => {
+      const cert = new X509Certificate(pem.certificate);
+      return vault.set(
+        name,
+        {
+          // Key Vault's PEM export of a certificate's secret: the private key, then the certificate.
+          value: `${pem.privateKey.trim()}\n${pem.certificate.trim()}\n`,
+          contentType: 'application/x-pem-file',
+          ...(certOptions.tags !== undefined ? { tags: certOptions.tags } : {}),
+          attributes: { nbf: Math.floor(Date.parse(cert.validFrom) / 1000), exp: Math.floor(Date.parse(cert.validTo) / 1000) },
+        },
+        { managed: true },
+      );
+    },
+    emitNearExpiry,
+    events: () => raised.map((e) => structuredClone(e)),
     reset,
     close: () =>
       new Promise<void>((resolve) => {

@@ -2,11 +2,38 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 
 /**
  * Access tokens of the fake's managed-identity endpoint: `payload.signature`, HMAC-SHA256 over
- * the audience and expiry. Only the fake reads them, so they need no JWT shape.
+ * the audience and expiry. Only the fake reads them, so they need no JWT shape. Tokens for
+ * `api://AzureADTokenExchange` are the exception: a token endpoint verifies those, so the endpoint
+ * can hand their requests (the types below) to a minting function (index.ts, mintTokenExchangeToken).
  */
 
 /** The resource Key Vault access tokens are for (the challenge's `resource`). */
 export const keyVaultResource = 'https://vault.azure.net';
+
+/** The resource of a managed-identity token meant as a federated identity credential's assertion. */
+export const TOKEN_EXCHANGE_RESOURCE = 'api://AzureADTokenExchange';
+
+/** `api://AzureADTokenExchange`, also as the scope `…/.default` some clients send as the resource. */
+export function isTokenExchangeResource(resource: string): boolean {
+  return resource.replace(/\/(\.default)?$/, '').toLowerCase() === TOKEN_EXCHANGE_RESOURCE.toLowerCase();
+}
+
+/** A token request to the managed-identity endpoint, as App Service receives it (user-assigned identities name themselves). */
+export interface ManagedIdentityTokenRequest {
+  resource: string;
+  /** `client_id` of a user-assigned identity. */
+  clientId?: string;
+  /** `object_id` (principal id) of a user-assigned identity. */
+  objectId?: string;
+  /** `mi_res_id`: Azure resource id of a user-assigned identity. */
+  resourceId?: string;
+}
+
+/** A token and its expiry (unix seconds), as the endpoint answers them (`access_token`, `expires_on`). */
+export interface MintedToken {
+  accessToken: string;
+  expiresOn: number;
+}
 
 /**
  * One signing key per process, shared by every fake in it. msal-node keeps managed-identity

@@ -27,6 +27,8 @@ export interface FakeSecretVersion {
   updated: number;
   exp?: number;
   nbf?: number;
+  /** The backing secret of a Key Vault certificate (Key Vault marks those `managed`). */
+  managed?: boolean;
 }
 
 /** A refusal the fake answers with Key Vault's error shape `{ error: { code, message } }`. */
@@ -106,8 +108,8 @@ export class FakeVault {
 
   constructor(private readonly nowSeconds: () => number) {}
 
-  /** `PUT /secrets/{name}`: appends a new version. */
-  set(name: string, body: unknown): FakeSecretVersion {
+  /** `PUT /secrets/{name}`: appends a new version. `managed` only for a certificate's secret, which no client can set. */
+  set(name: string, body: unknown, origin: { managed?: boolean } = {}): FakeSecretVersion {
     checkSecretName(name);
     const input = parseBody(setBodySchema, body);
     if (Buffer.byteLength(input.value, 'utf8') > vaultLimits.maxValueBytes) {
@@ -125,6 +127,7 @@ export class FakeVault {
       ...(input.tags !== undefined ? { tags: { ...input.tags } } : {}),
       ...(input.attributes?.exp !== undefined ? { exp: input.attributes.exp } : {}),
       ...(input.attributes?.nbf !== undefined ? { nbf: input.attributes.nbf } : {}),
+      ...(origin.managed ? { managed: true } : {}),
     };
     const versions = this.secrets.get(name) ?? [];
     versions.push(version);
@@ -172,6 +175,11 @@ export class FakeVault {
   /** Every version of one secret, oldest first; empty when the name was never set. */
   peek(name: string): FakeSecretVersion[] {
     return (this.secrets.get(name) ?? []).map(copyOf);
+  }
+
+  /** Every version of every secret, by name, oldest first. */
+  allVersions(): FakeSecretVersion[] {
+    return this.names().flatMap((name) => this.peek(name));
   }
 
   /** Names of every stored secret, sorted. */
