@@ -1029,7 +1029,7 @@ function whatStandsInTheWay(r: Report): string {
         `**Warm throughput** (GET ${pct(gt.rps, h.rps)}, POST ${pct(pt.rps, h.rps)} of hello-world). On this host hello-world costs ${us(t(h))} per request, so 80 % leaves ` +
           `${us(t(h) / 0.8 - t(h))} per request for everything the service does beyond it.`,
         `Answering with the start function's own response, replayed without any of its work, already costs ${us(t(sg) - t(h))} more than hello-world for the GET ` +
-          `(${pct(sg.rps, h.rps)} of hello) and ${us(t(sp) - t(h))} for the POST (${pct(sp.rps, h.rps)}): ${r.shape.getHeaders} headers (the security headers and CSP of security.md) ` +
+          `(${pct(sg.rps, h.rps)} of hello) and ${us(t(sp) - t(h))} for the POST (${pct(sp.rps, h.rps)}): ${r.shape.getHeaders} headers (the security headers and CSP of docs/SECURITY.md) ` +
           `go through \`Headers\` in the host and in \`@azure/functions\`, the page is ${kib(r.shape.getBodyBytes)} on the wire, the POST reads a form body.` +
           (replayCeiling < 0.8 ? ' No change to the service\'s code can reach 80 % on this host: the response it must give is already below it.' : ''),
         `The service's own code adds ${us(t(gt) - t(sg))} per GET (rendering the page with a fresh CSP nonce) and ${us(t(pt) - t(sp))} per POST.`,

@@ -136,7 +136,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // MUST (security.md 4): the URL handed to functions is this host's own, never built from the
+    // MUST (docs/SECURITY.md 4): the URL handed to functions is this host's own, never built from the
     // Host header a client sends; only the path and query are the client's.
     let url: URL;
     try {

@@ -27,8 +27,16 @@ export const settingsShape = {
   AUTHORITY_HOST: httpUrl.default('https://login.microsoftonline.com'),
   /** Client id of the service's own multi-tenant app (CPV model). */
   CPV_CLIENT_ID: z.string().min(1).optional(),
-  /** Key Vault secret name holding the CPV app's client secret. */
+  /**
+   * How the CPV app proves itself to Entra: `federated` (a managed-identity token of this
+   * Function App, trusted by the app as a federated identity credential: no secret to expire)
+   * or `secret` (CPV_CLIENT_SECRET_NAME).
+   */
+  CPV_CREDENTIAL: z.enum(['federated', 'secret']).default('secret'),
+  /** Key Vault secret name holding the CPV app's client secret (CPV_CREDENTIAL=secret). */
   CPV_CLIENT_SECRET_NAME: secretNameSchema.optional(),
+  /** Partner Center API, where every new token is proven before it counts. */
+  PARTNER_CENTER_API_URL: httpUrl.default('https://api.partnercenter.microsoft.com'),
   /** Key Vault URL (https://<name>.vault.azure.net). Required in Azure; local mode uses LOCAL_SECRET_STORE_DIR instead. */
   KEY_VAULT_URL: httpUrl.optional(),
   /** Local mode only: folder of the file-backed secret store. */
@@ -57,8 +65,8 @@ export const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
       message: 'set exactly one of KEY_VAULT_URL (Azure) and LOCAL_SECRET_STORE_DIR (local mode)',
     });
   }
-  if (!s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
-    ctx.addIssue({ code: 'custom', path: ['CPV_CLIENT_ID'], message: 'CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together' });
+  if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
+    ctx.addIssue({ code: 'custom', path: ['CPV_CLIENT_ID'], message: 'with CPV_CREDENTIAL=secret, CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together' });
   }
 });
 

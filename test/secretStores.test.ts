@@ -225,7 +225,7 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
     await put(tokenInput('MP-10003'));
     const [, latest] = await t.versionsOf(tokenSecretName('MP-10003', 'test'));
     expect(latest?.tags).toEqual({ marketplace: 'MP-10003', environment: 'test', model: 'CSP', tenant: '11111111-2222-3333-4444-555555555555', issuedAt: '2026-11-01T00:00:00.000Z', status: 'active' });
-    // Tags describe the token without containing it (security.md 14).
+    // Tags describe the token without containing it (docs/SECURITY.md 14).
     expect(JSON.stringify(latest?.tags)).not.toContain(written[1]?.value);
   });
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * new version, the latest version is the most recently created one, nothing is ever removed.
  */
 
-/** Key Vault's limits on secrets (facts.md); the fake enforces them so local runs fail like Azure would. */
+/** Key Vault's limits on secrets ; the fake enforces them so local runs fail like Azure would. */
 export const vaultLimits = {
   namePattern: /^[0-9a-zA-Z-]{1,127}$/,
   maxTags: 15,

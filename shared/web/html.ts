@@ -1,5 +1,5 @@
 /**
- * HTML built with escaping by default (security.md 8): every `${value}` in an `html` template is
+ * HTML built with escaping by default (docs/SECURITY.md 8): every `${value}` in an `html` template is
  * escaped unless it is itself Html made by this module. There is no other way to make Html.
  */
 export class Html {

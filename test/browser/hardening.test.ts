@@ -1,5 +1,5 @@
 /**
- * security.md in a real browser (issue 5, "Browser checks in Chromium"): what only a browser can
+ * docs/SECURITY.md in a real browser ("Browser checks in Chromium"): what only a browser can
  * show — the CSP really lets the copy button work and refuses anything else, no request leaves the app
  * and the authority, the pages cannot be framed, cross-site form posts are refused while the page's
  * own post (Origin: null under Referrer-Policy: no-referrer) passes, the transaction cookie's

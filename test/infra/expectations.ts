@@ -28,9 +28,6 @@ export const tokenSecretPrefix = ((a: string, b: string) => {
 /** The queue the app's near-expiry trigger reads (app.storageQueue in functions/). */
 export const nearExpiryQueueName = 'secret-near-expiry';
 
-/** Settings the templates write that the app reads (beside shared/settings.ts's schema, which gains them with the near-expiry and federated-credential code). */
-export const settingsTheAppWillRead = ['PARTNER_CENTER_API_URL', 'CPV_CREDENTIAL'];
-
 /** Fields of RotationRunCompleted (shared/rotation.ts) the workbook's run table shows. */
 const runFields = ['total', 'rotated', 'transient', 'needsReauth', 'invalidClient', 'storeFailed', 'skipped', 'notReached', 'failed'];
 

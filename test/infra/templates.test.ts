@@ -34,7 +34,7 @@ import {
 } from './checks';
 import { buildAll, buildParams, compilerTestsEnabled, copies, formatDiagnostic, infra, lintAll, removeWorkDirs, repo } from './compiler';
 import { broadRoleMentions, roleNameCommentProblems } from './source-checks';
-import { alertedEvents, nearExpiryQueueName, testParameters, productionParameters, settingsTheAppWillRead, tokenSecretPrefix, workbookSections } from './expectations';
+import { alertedEvents, nearExpiryQueueName, testParameters, productionParameters, tokenSecretPrefix, workbookSections } from './expectations';
 
 const describeCompiled = compilerTestsEnabled() ? describe : describe.skip;
 
@@ -167,13 +167,13 @@ describeCompiled('app settings', () => {
 
   test('every setting the schema requires is set, none Flex Consumption refuses, storage through the identity, no host home page', () => {
     expect(appSettingProblems(testEnv, requiredBySchema)).toEqual([]);
-    const azure = ['KEY_VAULT_URL', 'AUTHORITY_HOST', 'ROTATION_SCHEDULE', 'CPV_CLIENT_ID', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH', ...settingsTheAppWillRead];
+    const azure = ['KEY_VAULT_URL', 'AUTHORITY_HOST', 'ROTATION_SCHEDULE', 'CPV_CLIENT_ID', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH', 'PARTNER_CENTER_API_URL', 'CPV_CREDENTIAL'];
     expect(appSettingProblems(testEnv, azure)).toEqual([]);
   });
 
   test('every service setting written is one the app reads (no misspelt names)', () => {
     const platform = /^(AzureWebJobs|APPLICATIONINSIGHTS_|AZURE_CLIENT_ID$)/;
-    const known = [...Object.keys(settingsShape), ...settingsTheAppWillRead];
+    const known = Object.keys(settingsShape);
     expect(Object.keys(appSettings(testEnv)!).filter((key) => !platform.test(key) && !known.includes(key))).toEqual([]);
   });
 
@@ -259,7 +259,7 @@ describeCompiled("Key Vault's near-expiry events", () => {
 
 describeCompiled('the portal pack', () => {
   test('a Standard availability test of the start page, with the TLS certificate lifetime check, and its alert', () => {
-    const pages = readFileSync(join(repo, 'shared', 'pages.ts'), 'utf8');
+    const pages = readFileSync(join(repo, 'shared', 'web', 'pages', 'start.ts'), 'utf8');
     expect(pages).toContain('Generate Refresh Token');
     expect(availabilityProblems(production, 'Generate Refresh Token', productionActionGroups(production))).toEqual([]);
   });

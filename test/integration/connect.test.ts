@@ -1,5 +1,5 @@
 /**
- * Writing the token into Connect (issue 7), through the real handlers served by the local host,
+ * Writing the token into Connect, through the real handlers served by the local host,
  * the real rotation run, the Key Vault fake and the Connect stand-in: generation and rotation
  * update Connect; each failure class ends in the right status with no token lost; a later run
  * repairs a transient failure; the API key never leaks.

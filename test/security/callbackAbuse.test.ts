@@ -1,5 +1,5 @@
 /**
- * Callback abuse (issue 5; security.md 1, 2, 7): every way to bring the callback something that
+ * Callback abuse (docs/SECURITY.md 1, 2, 7): every way to bring the callback something that
  * is not the answer to this browser's own sign-in. Each case is refused with a 400 or 403 page,
  * the cookie is spent, nothing is stored, and the simulator's token-call counter proves whether
  * the token endpoint was asked: never when the service itself can tell, exactly once when only
@@ -106,7 +106,7 @@ afterAll(async () => {
   });
 });
 
-describe('state (security.md 2)', () => {
+describe('state (docs/SECURITY.md 2)', () => {
   abuse('state', 'missing state', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
     expectRefused(await attempt(withParams(s.callback, (p) => p.delete('state')), s.cookie), { heading: refusals.unverified, calls: 0 });
@@ -168,7 +168,7 @@ describe('state (security.md 2)', () => {
   });
 });
 
-describe('the transaction cookie (security.md 2, 3)', () => {
+describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
   abuse('cookie', 'no cookie (cookies blocked, or a link opened elsewhere)', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
     expectRefused(await attempt(s.callback), { heading: refusals.missing, calls: 0 });
@@ -252,7 +252,7 @@ describe('the transaction cookie (security.md 2, 3)', () => {
     const value = (r.setCookies[0] ?? '').split(';')[0]?.split('=')[1] ?? '';
     const opened = await openTransaction(value, testKey());
     if (!opened.ok) throw new Error('the test could not open the cookie');
-    // security.md 1: the verifier (≥ 32 random bytes) never travels in clear; the URL has only its S256 challenge.
+    // docs/SECURITY.md 1: the verifier (≥ 32 random bytes) never travels in clear; the URL has only its S256 challenge.
     expect(Buffer.from(opened.transaction.verifier, 'base64url').length).toBeGreaterThanOrEqual(32);
     const authorize = new URL(r.location ?? '');
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
@@ -263,7 +263,7 @@ describe('the transaction cookie (security.md 2, 3)', () => {
   });
 });
 
-describe('the authorization code (security.md 1)', () => {
+describe('the authorization code (docs/SECURITY.md 1)', () => {
   abuse('code', 'replayed code at the same instance (callback URL and cookie copied)', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
     expect((await attempt(s.callback, s.cookie)).status).toBe(200);
@@ -309,7 +309,7 @@ describe('the authorization code (security.md 1)', () => {
   });
 });
 
-describe('issuer and tenant (security.md 7)', () => {
+describe('issuer and tenant (docs/SECURITY.md 7)', () => {
   abuse('issuer', 'mix-up: the id token was issued by another authority than the configured one', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
     // The same Entra under another name: tokens say https://localhost:PORT, the service is configured for https://127.0.0.1:PORT.

@@ -1,5 +1,5 @@
 /**
- * Headers and caching on every response (issue 5; security.md 9, 10, 11). The walk starts from
+ * Headers and caching on every response (docs/SECURITY.md 9, 10, 11). The walk starts from
  * the registrations the function files made (listRegistrations), so a route added later is
  * probed too, and fails here until it has scenarios of its own.
  */
@@ -107,7 +107,7 @@ function httpRoutes(): { r: Registration; path: string; methods: string[] }[] {
 const observed: Observed[] = [];
 const problems: string[] = [];
 
-/** Everything security.md 9–11 asks of one response. */
+/** Everything docs/SECURITY.md 9–11 asks of one response. */
 function check(o: Observed): void {
   const say = (p: string) => problems.push(`${o.what} (${o.status}): ${p}`);
   const h = headerProblems(o.headers, { authority: world.simulator.url, https: false });
@@ -149,7 +149,7 @@ afterAll(async () => {
   });
 });
 
-describe('every registered route, success and error, HTML and JSON (security.md 9–11)', () => {
+describe('every registered route, success and error, HTML and JSON (docs/SECURITY.md 9–11)', () => {
   run.it('has scenarios for every registered HTTP function (a new route must add its own here)', () => {
     const names = httpRoutes().map((r) => r.r.name);
     expect(names.length).toBeGreaterThanOrEqual(4);
@@ -231,7 +231,7 @@ describe('every registered route, success and error, HTML and JSON (security.md 
   });
 });
 
-describe('HSTS only on https (security.md 9), by direct invocation of every handler', () => {
+describe('HSTS only on https (docs/SECURITY.md 9), by direct invocation of every handler', () => {
   async function invokeAll(callbackUrl: string): Promise<{ name: string; method: string; response: HttpResponseInit }[]> {
     const saved = process.env.CALLBACK_URL;
     process.env.CALLBACK_URL = callbackUrl;

@@ -1,5 +1,5 @@
 /**
- * Hostile input corpora against every public parameter (issue 5; security.md 4, 5, 6, 8, 11).
+ * Hostile input corpora against every public parameter (docs/SECURITY.md 4, 5, 6, 8, 11).
  *
  * For each input: the answer is a clear refusal with the right status; the page reflects no
  * active markup (parsed: same elements and attributes as for a harmless input; the input only
@@ -15,7 +15,7 @@ import { judge, originsOf, parserRefusals, sealed, Shapes, storeSnapshot, Tally,
 import { header } from './support/checks';
 
 const form = 'application/x-www-form-urlencoded';
-/** A browser's own same-origin form POST under Referrer-Policy: no-referrer (security.md 6). */
+/** A browser's own same-origin form POST under Referrer-Policy: no-referrer (docs/SECURITY.md 6). */
 const sameOrigin = { 'sec-fetch-site': 'same-origin', origin: 'null' };
 /** What an authorization code can look like (RFC 6749 VSCHAR, as the service reads it): only these may reach Entra. */
 const couldBeCode = (v: string) => /^[\x21-\x7e]{1,4096}$/.test(v);
@@ -87,7 +87,7 @@ afterAll(async () => {
   });
 });
 
-describe('the marketplace ID (security.md 5, 8)', () => {
+describe('the marketplace ID (docs/SECURITY.md 5, 8)', () => {
   run.it('POST /api/start refuses every hostile ID with the form again (400) or 413, reflecting it only escaped', async () => {
     for (const p of corpus) {
       const body = formBody(p.value);
@@ -122,7 +122,7 @@ describe('the marketplace ID (security.md 5, 8)', () => {
   });
 });
 
-describe('the callback parameters (security.md 2, 8)', () => {
+describe('the callback parameters (docs/SECURITY.md 2, 8)', () => {
   run.it('state: a hostile state never matches the transaction (400, no token call)', async () => {
     const { cookie } = await sealed('MP-00001');
     for (const p of corpus) {
@@ -194,7 +194,7 @@ describe('the callback parameters (security.md 2, 8)', () => {
   });
 });
 
-describe('headers the service reads (security.md 4, 6, 11)', () => {
+describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
   const attackerOrigins = (site: string) => [
     'null',
     'https://evil.example',
@@ -227,7 +227,7 @@ describe('headers the service reads (security.md 4, 6, 11)', () => {
     expect(tally.failuresFor('Origin')).toEqual([]);
   });
 
-  run.it('security.md 6 as a table: Sec-Fetch-Site decides when sent, Origin otherwise; Origin: null alone does not refuse a same-origin post', async () => {
+  run.it('docs/SECURITY.md 6 as a table: Sec-Fetch-Site decides when sent, Origin otherwise; Origin: null alone does not refuse a same-origin post', async () => {
     const site = world.baseUrl;
     const table: [Record<string, string>, number][] = [
       [{ 'sec-fetch-site': 'same-origin', origin: 'null' }, 303],

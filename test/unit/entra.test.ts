@@ -16,7 +16,7 @@ describe('authorize URL', () => {
   });
 });
 
-describe('token failure classes (security.md 17)', () => {
+describe('token failure classes (docs/SECURITY.md 17)', () => {
   it.each([
     [{ error: 'invalid_grant', aadsts: 700082 }, 'needs-reauth', 'expired'],
     [{ error: 'invalid_grant', aadsts: 70008 }, 'needs-reauth', 'expired'],

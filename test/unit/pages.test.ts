@@ -45,7 +45,7 @@ describe('errors', () => {
     const page = errorPage({ nonce: 'n', ...d, correlationId: 'corr-1' }).text;
     expect(page).toContain('corr-1');
   });
-  it('the not-found answer is the troubleshooting text of design.md', () => {
+  it('the not-found answer is the troubleshooting text for a marketplace missing from the configuration', () => {
     const d = describeError(new AppError('marketplace_not_found', 'x', { marketplace: 'MP-99999' }));
     const page = errorPage({ nonce: 'n', ...d, correlationId: 'c' }).text;
     expect(page).toContain('The marketplace ID was not found in the configuration file');

@@ -1,5 +1,5 @@
 /**
- * What every response of the service must look like (security.md 8–11), as functions that return
+ * What every response of the service must look like (docs/SECURITY.md 8–11), as functions that return
  * the list of problems found: a test prints them all at once instead of stopping at the first.
  */
 import { attr, scanHtml, shapeOf, type ScannedPage } from './htmlScan';
@@ -20,7 +20,7 @@ export interface Origins {
   authority: string;
 }
 
-/** security.md 9: the exact policy of an HTML response. Returns the nonce, or a problem. */
+/** docs/SECURITY.md 9: the exact policy of an HTML response. Returns the nonce, or a problem. */
 export function cspNonce(csp: string | undefined, authority: string): { nonce: string } | { problem: string } {
   if (!csp) return { problem: 'no Content-Security-Policy' };
   const esc = authority.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -41,7 +41,7 @@ export function kindOf(h: HeaderSource): BodyKind {
   return 'none';
 }
 
-/** Headers every response carries (security.md 9–11); HTML responses get the full policy. */
+/** Headers every response carries (docs/SECURITY.md 9–11); HTML responses get the full policy. */
 export function headerProblems(h: HeaderSource, o: { authority: string; https: boolean }): { problems: string[]; nonce?: string } {
   const problems: string[] = [];
   const expect = (name: string, ok: (v: string | undefined) => boolean, what: string) => {

@@ -1,6 +1,6 @@
 /**
  * Hostile inputs, generated from short lists of attack shapes and the ways attackers disguise them.
- * Families (issue 5): reflected XSS, open redirect, malformed IDs, oversize. Every list is data;
+ * Families: reflected XSS, open redirect, malformed IDs, oversize. Every list is data;
  * the combinations are computed, so adding one shape adds all its disguises.
  */
 
