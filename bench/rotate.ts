@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { redeemRefreshTokenLazy } from '../shared/identity/lazy';
 import { parseMarketplaceConfig } from '../shared/marketplaces/config';
+import { verifyAtPartnerCenter } from '../shared/partnerCenter/verify';
 import type { RotationOutcome } from '../shared/rotation/outcomes';
 import { rotateAll } from '../shared/rotation/rotateAll';
 import { createKeyVaultStore } from '../shared/secrets/keyVaultStore';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       store: createKeyVaultStore({ vaultUrl: settings.KEY_VAULT_URL }),
       logger: { info: count, warn: count, error: count },
       redeem: redeemRefreshTokenLazy,
+      verify: (accessToken, marketplace) => verifyAtPartnerCenter({ baseUrl: settings.PARTNER_CENTER_API_URL, accessToken, marketplace: marketplace.id }),
     },
     { trigger: 'timer', concurrency, ...(timeBudgetMs !== undefined ? { timeBudgetMs } : {}) },
   );

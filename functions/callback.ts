@@ -34,9 +34,12 @@ export async function callback(request: HttpRequest, context: InvocationContext)
       );
       switch (result.kind) {
         case 'consent-granted':
-          return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce }), { cookies });
+          return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce, marketplace: result.marketplace }), { cookies });
         case 'consent-needed':
-          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }), { cookies });
+          // The consent return is bound to this browser by a cookie of its own (docs/SECURITY.md 27).
+          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }), {
+            cookies: [result.cookie],
+          });
         case 'token': {
           const pushed = result.connect?.pushed;
           const connect = pushed && {
@@ -47,7 +50,18 @@ export async function callback(request: HttpRequest, context: InvocationContext)
           return htmlResponse(
             200,
             site,
-            (nonce) => tokenPage({ environment, nonce, marketplace: result.marketplace.id, token: result.token.value, parameterName: result.parameterName, ...(connect ? { connect } : {}) }),
+            (nonce) =>
+              tokenPage({
+                environment,
+                nonce,
+                marketplace: result.marketplace.id,
+                token: result.token.value,
+                parameterName: result.parameterName,
+                partner: result.partner,
+                signer: result.signer,
+                ...(result.replacedSigner ? { replacedSigner: result.replacedSigner } : {}),
+                ...(connect ? { connect } : {}),
+              }),
             { cookies },
           );
         }

@@ -3,6 +3,7 @@ import { AppError } from '../shared/errors';
 import { events } from '../shared/events';
 import { logEvent } from '../shared/log';
 import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { parseMarketplaceId } from '../shared/marketplaces/id';
 import { beginSignIn } from '../shared/signIn/begin';
 import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
 import { startPage } from '../shared/web/pages/start';
@@ -18,7 +19,9 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
 
     if (request.method === 'GET' || request.method === 'HEAD') {
-      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce }));
+      // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
+      const prefill = parseMarketplaceId(request.query.get('marketplace'));
+      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
     }
     if (request.method !== 'POST') return methodNotAllowed(['GET', 'POST'], { settings, correlationId, logger: context });
 

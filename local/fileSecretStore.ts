@@ -10,11 +10,12 @@ import {
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
+  type ListedToken,
   type StoredToken,
-  type StoredTokenInfo,
   type TokenTags,
+  type TokenVersionRef,
 } from '../shared/secrets/store';
-import { parseTokenTags, storedTokenFrom, withoutValue } from '../shared/secrets/tags';
+import { listedTokenFrom, storedTokenFrom } from '../shared/secrets/tags';
 import type { Environment } from '../shared/settings';
 
 /**
@@ -33,6 +34,8 @@ export interface FileSecretVersion {
   created: number;
   updated: number;
   exp?: number;
+  /** Absent means enabled (files written before versions could be disabled). */
+  enabled?: boolean;
 }
 
 const versionSchema = z.object({
@@ -43,6 +46,7 @@ const versionSchema = z.object({
   created: z.number().int(),
   updated: z.number().int(),
   exp: z.number().int().optional(),
+  enabled: z.boolean().optional(),
 });
 const secretFileSchema = z.object({ name: z.string(), versions: z.array(versionSchema) });
 type SecretFile = z.infer<typeof secretFileSchema>;
@@ -103,8 +107,8 @@ export class FileSecretStore implements SecretStore {
   }
 
   async getSecret(name: string): Promise<string | undefined> {
-    const file = await this.read('getSecret', name);
-    return file?.versions.at(-1)?.value;
+    const latest = (await this.read('getSecret', name))?.versions.at(-1);
+    return latest && readable('getSecret', name, latest).value;
   }
 
   /** Local-mode seeding of plain secrets (client secrets, the Connect API key): appends a version. */
@@ -118,11 +122,12 @@ export class FileSecretStore implements SecretStore {
     });
   }
 
-  async getToken(marketplace: string, environment: Environment): Promise<StoredToken | undefined> {
+  async getToken(marketplace: string, environment: Environment, version?: string): Promise<StoredToken | undefined> {
     const name = tokenSecretName(marketplace, environment);
-    const latest = (await this.read('getToken', name))?.versions.at(-1);
-    if (!latest) return undefined;
-    const token = toStoredToken(latest, marketplace, environment);
+    const versions = (await this.read('getToken', name))?.versions ?? [];
+    const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+    if (!found) return undefined;
+    const token = toStoredToken(readable('getToken', name, found), marketplace, environment);
     if (!token) throw notATokenError('getToken', name);
     return token;
   }
@@ -135,32 +140,32 @@ export class FileSecretStore implements SecretStore {
     return token;
   }
 
-  async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
+  async updateTokenTags(token: TokenVersionRef, tags: TokenTags): Promise<void> {
     const { name, record } = prepareTokenWrite('updateTokenTags', token, tags);
-    await withFileLock(this.pathOf(name), async () => {
-      const file = await this.read('updateTokenTags', name);
-      const version = file?.versions.find((v) => v.version === token.version);
-      if (!file || !version) {
-        throw new SecretStoreError('updateTokenTags', name, { errorCode: 'SecretNotFound', transient: false }, `File store updateTokenTags: secret '${name}' has no version '${token.version}'`);
-      }
+    await this.patchVersion('updateTokenTags', name, token.version, (version) => {
       // Like a Key Vault PATCH with only tags: the tag set is replaced, nothing else changes.
       version.tags = record;
-      version.updated = toSeconds(this.now());
-      await this.write('updateTokenTags', name, file);
     });
   }
 
-  async listTokens(environment: Environment): Promise<StoredTokenInfo[]> {
-    const names = await this.secretNames();
-    const tokens: StoredTokenInfo[] = [];
-    for (const name of names) {
+  async disableTokenVersion(token: TokenVersionRef): Promise<void> {
+    const name = tokenSecretName(token.marketplace, token.environment);
+    await this.patchVersion('disableTokenVersion', name, token.version, (version) => {
+      version.enabled = false;
+    });
+  }
+
+  async listTokens(environment: Environment): Promise<ListedToken[]> {
+    const tokens: ListedToken[] = [];
+    for (const name of await this.secretNames()) {
       const latest = (await this.read('listTokens', name))?.versions.at(-1);
-      const tags = parseTokenTags(latest?.tags);
-      // Same filter as the Key Vault store: content type, environment, and the name the tags imply.
-      if (!latest || latest.contentType !== tokenContentType || tags?.environment !== environment) continue;
-      if (name !== tokenSecretName(tags.marketplace, environment)) continue;
-      const token = toStoredToken(latest, tags.marketplace, environment);
-      if (token) tokens.push(withoutValue(token));
+      // Same filter as the Key Vault store: enabled, content type, environment, and the name the tags imply.
+      if (!latest || latest.enabled === false) continue;
+      const listed = listedTokenFrom(
+        { name, contentType: latest.contentType, tags: latest.tags, createdOn: fromSeconds(latest.created), expiresOn: latest.exp === undefined ? undefined : fromSeconds(latest.exp) },
+        environment,
+      );
+      if (listed) tokens.push(listed);
     }
     return tokens;
   }
@@ -171,6 +176,19 @@ export class FileSecretStore implements SecretStore {
   }
 
   // ---------------------------------------------------------------- files
+
+  private async patchVersion(operation: SecretStoreOperation, name: string, versionId: string, change: (version: FileSecretVersion) => void): Promise<void> {
+    await withFileLock(this.pathOf(name), async () => {
+      const file = await this.read(operation, name);
+      const version = file?.versions.find((v) => v.version === versionId);
+      if (!file || !version) {
+        throw new SecretStoreError(operation, name, { statusCode: 404, errorCode: 'SecretNotFound', transient: false }, `File store ${operation}: secret '${name}' has no version '${versionId}'`);
+      }
+      change(version);
+      version.updated = toSeconds(this.now());
+      await this.write(operation, name, file);
+    });
+  }
 
   private pathOf(name: string): string {
     // Safe to join: the name matched ^[0-9a-zA-Z-]{1,127}$ (no separators, no dots).
@@ -247,6 +265,14 @@ export class FileSecretStore implements SecretStore {
 }
 
 // ---------------------------------------------------------------- mapping and errors (pure)
+
+/** A disabled version cannot be read, as in Key Vault (403 Forbidden). */
+function readable(operation: SecretStoreOperation, name: string, version: FileSecretVersion): FileSecretVersion {
+  if (version.enabled === false) {
+    throw new SecretStoreError(operation, name, { statusCode: 403, errorCode: 'Forbidden', transient: false }, `File store ${operation}: version '${version.version}' of secret '${name}' is disabled`);
+  }
+  return version;
+}
 
 /** A secret file's content, or undefined when it is not one. */
 function parseSecretFile(text: string): SecretFile | undefined {

@@ -11,6 +11,7 @@ import { startConnectStandIn } from './connectStandIn';
 import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
 import { startIdentitySimulator } from './identitySimulator';
+import { startPartnerCenterStandIn } from './partnerCenterStandIn';
 import { localApps, localConnect, sampleMarketplaces } from './sample';
 import { provideLocalSecretStore } from '../shared/secrets/open';
 import { FileSecretStore } from './fileSecretStore';
@@ -29,15 +30,17 @@ async function main(): Promise<void> {
 
   const localSecrets = new Map<string, string>();
   let simulatorUrl: string | undefined;
+  let partnerCenterUrl: string | undefined;
   if (!env.AUTHORITY_HOST) {
     if (!env.LOCAL_TLS_CERT || !env.LOCAL_TLS_KEY) throw new Error('Run through `npm start` (scripts/with-local-tls.mjs makes the loopback certificate).');
     const cpvSecret = persisted(join(dataDir, 'cpv-client-secret'));
     const cspSecret = persisted(join(dataDir, 'csp-client-secret'));
     localSecrets.set(localApps.cpv.secretName, cpvSecret);
     localSecrets.set(localApps.csp.secretName, cspSecret);
+    const tls = { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') };
     const simulator = await startIdentitySimulator({
       port: simulatorPort,
-      tls: { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') },
+      tls,
       clients: [
         { clientId: localApps.cpv.clientId, clientSecret: cpvSecret, redirectUris: [env.CALLBACK_URL], multiTenant: true },
         { clientId: localApps.csp.clientId, clientSecret: cspSecret, redirectUris: [env.CALLBACK_URL], multiTenant: false },
@@ -46,6 +49,12 @@ async function main(): Promise<void> {
     });
     simulatorUrl = simulator.url;
     env.AUTHORITY_HOST = simulator.url;
+    if (!env.PARTNER_CENTER_API_URL) {
+      // Partner Center checks the simulator's tokens as the real one checks Entra's.
+      const partnerCenter = await startPartnerCenterStandIn({ port: Number(env.PARTNER_CENTER_PORT ?? port + 3), tls, jwksUrl: simulator.jwksUrl });
+      partnerCenterUrl = partnerCenter.url;
+      env.PARTNER_CENTER_API_URL = partnerCenter.url;
+    }
     env.CPV_CLIENT_ID ??= localApps.cpv.clientId;
     env.CPV_CLIENT_SECRET_NAME ??= localApps.cpv.secretName;
   }
@@ -94,6 +103,7 @@ async function main(): Promise<void> {
   console.log(`  Status:      ${host.url}/api/status`);
   if (simulatorUrl) console.log(`  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`);
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
+  if (partnerCenterUrl) console.log(`  Partner Center stand-in: ${partnerCenterUrl} (checks MFA and the Partner Center role of every new token)`);
   if (connectUrl) console.log(`  Connect API stand-in: ${connectUrl} (MP-00001's token goes to ${localConnect.product}; faults via ${new URL(connectUrl).origin}/_connect/faults)`);
   console.log('  Ctrl+C stops.');
   console.log('');

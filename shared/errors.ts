@@ -34,6 +34,18 @@ export type ErrorCode =
   | 'identity_unavailable'
   | 'secret_store_failed'
   | 'connect_call_failed'
+  /** An administrator of the partner tenant declined the CPV app's access. */
+  | 'consent_declined'
+  /** The admin-consent return cannot be tied to a consent started in this browser. */
+  | 'consent_unconfirmed'
+  /** Partner Center refused the token: the sign-in carried no MFA claim. */
+  | 'mfa_required'
+  /** Partner Center refused the token: the account has no Partner Center role. */
+  | 'partner_center_role_missing'
+  /** Partner Center refused the token for another reason (401). */
+  | 'partner_center_refused'
+  /** Partner Center did not answer, or asked us to wait. */
+  | 'partner_center_unavailable'
   | 'not_found'
   | 'internal';
 

@@ -6,6 +6,7 @@ export const events = {
   tokenGenerated: 'TokenGenerated',
   tokenGenerationFailed: 'TokenGenerationFailed',
   consentRequired: 'ConsentRequired',
+  consentGranted: 'ConsentGranted',
   requestRefused: 'RequestRefused',
   rotationRunCompleted: 'RotationRunCompleted',
   rotationRunFailed: 'RotationRunFailed',

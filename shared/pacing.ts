@@ -28,7 +28,8 @@ export class SlidingWindowLimiter {
 }
 
 /**
- * Key Vault allows 300 secret writes per 10 s per vault. One process paces itself to 250 so
+ * Key Vault allows 300 secret creations (every PUT is a new version) per 10 s per vault; tag
+ * changes and reads share a separate budget of 4,000. One process paces its creations to 250 so
  * the portal, a deployment or a second instance still has room; throttling answers (429) are
  * handled as transient on top of this.
  */

@@ -30,9 +30,9 @@ export interface KeyVaultFakeOptions {
   host?: string;
   /** Items per `GET /secrets` page. Key Vault's own maximum is 25; small values exercise paging. */
   pageSize?: number;
-  /** Accepted writes (PUT, PATCH) per sliding window. Key Vault: 300 per 10 s per vault. */
+  /** Accepted secret creations (PUT: every set is a new version) per sliding window. Key Vault: 300 per 10 s per vault. */
   writeLimit?: { max: number; windowMs: number };
-  /** Accepted other calls per sliding window. Key Vault: 4,000 per 10 s per vault. */
+  /** Accepted other calls (GET, PATCH, lists) per sliding window. Key Vault: 4,000 per 10 s per vault. */
   readLimit?: { max: number; windowMs: number };
   /** Value the managed-identity endpoint expects in `X-IDENTITY-HEADER`; random by default. */
   identityHeader?: string;
@@ -408,7 +408,9 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
       return;
     }
     const isWrite = kind === 'write' || kind === 'patch';
-    const admitted = (isWrite ? writes : reads).tryAcquire();
+    // Key Vault's 300-per-10-s budget is for creating secrets (a PUT is a new version); PATCH and
+    // reads share the 4,000 of "all other transactions".
+    const admitted = (kind === 'write' ? writes : reads).tryAcquire();
     if (!admitted.ok) {
       req.resume();
       stats.throttled += 1;

@@ -21,6 +21,8 @@ export type TokenCheck =
 export class SigningKeys {
   private keys = new Map<string, KeyObject>();
   private fetchedAt = 0;
+  /** The fetch under way: concurrent first calls wait for it instead of finding no key. */
+  private fetching: Promise<void> | undefined;
 
   constructor(private readonly source: { keys?: { keys: JsonWebKey[] }; jwksUrl?: string }) {
     if (source.keys) this.load(source.keys);
@@ -30,11 +32,20 @@ export class SigningKeys {
   /** The key for `kid`; with a URL, fetched at most once per second when unknown (key rotation, or first use). */
   async keyFor(kid: string): Promise<KeyObject | undefined> {
     const known = this.keys.get(kid);
-    if (known || !this.source.jwksUrl || Date.now() - this.fetchedAt < 1000) return known;
-    this.fetchedAt = Date.now();
-    const res = await fetch(this.source.jwksUrl);
-    if (!res.ok) throw new Error(`JWKS ${this.source.jwksUrl} answered ${res.status}`);
-    this.load((await res.json()) as { keys: JsonWebKey[] });
+    const url = this.source.jwksUrl;
+    if (known || !url) return known;
+    if (this.fetching) await this.fetching;
+    else if (Date.now() - this.fetchedAt >= 1000) {
+      this.fetchedAt = Date.now();
+      this.fetching = (async () => {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
+        this.load((await res.json()) as { keys: JsonWebKey[] });
+      })().finally(() => {
+        this.fetching = undefined;
+      });
+      await this.fetching;
+    }
     return this.keys.get(kid);
   }
 

@@ -19,7 +19,7 @@ import { ensureAppError, retryAfterOf } from '../errors';
 import { events } from '../events';
 import { logEvent, type EventFields, type Logger } from '../log';
 import type { Marketplace } from '../marketplaces/marketplace';
-import { forEachBounded, keyVaultWrites, type SlidingWindowLimiter } from '../pacing';
+import { forEachBounded } from '../pacing';
 import { withRetries, type Sleep } from '../retry';
 import type { SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Settings } from '../settings';
@@ -64,7 +64,6 @@ export interface ConnectPushOptions {
   maxWaitMs?: number;
   sleep?: Sleep;
   now?: () => number;
-  writeLimiter?: SlidingWindowLimiter;
 }
 
 const productConcurrency = 4;
@@ -189,13 +188,10 @@ export class ConnectPush {
       delete tags.lastError;
       delete tags.lastErrorAt;
     }
-    const limiter = this.o.writeLimiter ?? keyVaultWrites;
     try {
+      // A tag change is not a new version: it is outside Key Vault's 300 creations per 10 s.
       await withRetries(
-        async () => {
-          await limiter.acquire();
-          await this.o.store.updateTokenTags(token, tags);
-        },
+        () => this.o.store.updateTokenTags(token, tags),
         { attempts: 3, backoff: { baseMs: 500, maxMs: 5_000 }, retryAfterMs: (err) => Math.min(5_000, retryAfterOf(err) ?? 0), ...(this.o.sleep ? { sleep: this.o.sleep } : {}) },
       );
       token.tags = tags;

@@ -10,7 +10,8 @@ import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
 import { lookupMarketplace } from '../marketplaces/marketplace';
 import { forEachBounded } from '../pacing';
-import type { SecretStore, StoredTokenInfo } from '../secrets/store';
+import { readCurrentToken } from '../secrets/currentToken';
+import type { ListedToken, SecretStore } from '../secrets/store';
 import type { Environment } from '../settings';
 import type { ConnectPush } from './push';
 import { decodeConnectTag, overallState, type ProductSyncState } from './tag';
@@ -36,7 +37,7 @@ const pendingProducts = (tag: string | undefined) => [...decodeConnectTag(tag).v
 export async function retryPendingPushes(
   push: ConnectPush,
   deps: { config: MarketplaceConfig; store: SecretStore; environment: Environment; logger: Logger },
-  tokens: StoredTokenInfo[],
+  tokens: ListedToken[],
   run: RetryRun,
 ): Promise<RetryCounts> {
   const counts: RetryCounts = { retried: 0, ok: 0, pending: 0, failed: 0, results: [] };
@@ -51,17 +52,19 @@ export async function retryPendingPushes(
       if (found.kind !== 'found') return;
       const marketplace = found.marketplace;
       try {
-        let token = await store.getToken(info.marketplace, environment);
-        // A newer version has its own push (and its own tag): leave it to that.
-        if (!token || token.version !== info.version) return;
+        // Only the current (proven) version is ever pushed; a pending one is not yet a token that works.
+        const read = await readCurrentToken(store, info.marketplace, environment);
+        const token = read?.current;
+        // A version written since the listing has its own push (and its own tag): leave it to that.
+        if (!token || read.staged || token.createdOn.getTime() !== info.createdOn.getTime()) return;
         const pending = pendingProducts(token.tags.connect);
         if (pending.length === 0) return;
         const outcome = await push.sync(marketplace, token, { trigger: 'retry', runId: run.runId, products: pending, timeLeft: run.timeLeft });
         if (!outcome) return;
         // A version written while we pushed (a sign-in elsewhere) may now be older in Connect
         // than in the vault: push the newest one too, so Connect ends with the latest.
-        token = await store.getToken(info.marketplace, environment);
-        if (token && token.version !== info.version) await push.sync(marketplace, token, { trigger: 'retry', runId: run.runId, timeLeft: run.timeLeft });
+        const now = await readCurrentToken(store, info.marketplace, environment);
+        if (now && now.current.version !== token.version) await push.sync(marketplace, now.current, { trigger: 'retry', runId: run.runId, timeLeft: run.timeLeft });
         const state = overallState(outcome.pushed);
         counts.retried++;
         counts[state]++;

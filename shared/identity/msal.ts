@@ -23,20 +23,36 @@ import { classifyTokenFailure, TokenRequestError } from './tokenFailure';
 
 export interface TokenGrant {
   refreshToken: string;
-  /** From the id token (code redemption only). */
-  idToken?: { tid?: string; iss?: string; nonce?: string; aud?: string };
+  /** The access token of the same redemption, for the Partner Center resource: the proof that the token works. */
+  accessToken: string;
+  /** From the id token (code redemption only; a refresh answer may come without one). */
+  idToken?: IdTokenClaims;
+}
+
+/** The id token claims the service checks and records. */
+export interface IdTokenClaims {
+  tid?: string;
+  iss?: string;
+  nonce?: string;
+  aud?: string;
+  /** Object id and user name of who signed in (docs/SECURITY.md 26). */
+  oid?: string;
+  preferredUsername?: string;
 }
 
 /** Bounds every call to Entra so a hung connection cannot eat a rotation run's time budget. */
 const requestTimeoutMs = 15_000;
 
 /**
- * msal-node's network seam, on Node's fetch: adds a timeout and keeps the Retry-After of the
- * last answer, which msal-node's errors do not carry.
+ * msal-node's network seam, on Node's fetch: adds a timeout and keeps what msal-node's errors do
+ * not carry: the Retry-After and status of the last answer, and Entra's own identifiers of a
+ * failed request (`trace_id`, `correlation_id`), which Microsoft support asks for.
  */
 class EntraNetwork implements INetworkModule {
   lastRetryAfterMs: number | undefined;
   lastStatus: number | undefined;
+  lastTraceId: string | undefined;
+  lastCorrelationId: string | undefined;
 
   async sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
     return this.send<T>(url, 'GET', options, timeout);
@@ -66,8 +82,16 @@ class EntraNetwork implements INetworkModule {
       // Gateways answer 502/503/429 with HTML; msal-node wants an object and then reports the status.
       body = { error: response.status >= 500 ? 'temporarily_unavailable' : response.status === 429 ? 'slow_down' : 'invalid_response' };
     }
+    const ids = body as { trace_id?: unknown; correlation_id?: unknown };
+    this.lastTraceId = entraId(ids.trace_id);
+    this.lastCorrelationId = entraId(ids.correlation_id);
     return { headers, body: body as T, status: response.status };
   }
+}
+
+/** Entra's request identifiers are GUIDs; anything else is not kept (it would be logged). */
+function entraId(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[0-9a-fA-F-]{36}$/.test(value) ? value : undefined;
 }
 
 /** A fresh client (and so a fresh in-memory cache) per request: a shared cache could hand one partner's token to another. */
@@ -105,6 +129,8 @@ function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
         ...(aadsts !== undefined ? { aadsts } : {}),
         ...(status !== undefined ? { status } : {}),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        ...(network.lastTraceId ? { traceId: network.lastTraceId } : {}),
+        ...(network.lastCorrelationId ? { correlationId: network.lastCorrelationId } : {}),
       }),
       { cause: err },
     );
@@ -117,19 +143,24 @@ function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
   );
 }
 
-function idTokenOf(result: AuthenticationResult): TokenGrant['idToken'] {
-  const c = result.idTokenClaims as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const out: NonNullable<TokenGrant['idToken']> = {};
-  const tid = str(c.tid);
-  const iss = str(c.iss);
-  const nonce = str(c.nonce);
-  const aud = str(c.aud);
-  if (tid) out.tid = tid;
-  if (iss) out.iss = iss;
-  if (nonce) out.nonce = nonce;
-  if (aud) out.aud = aud;
+function idTokenOf(result: AuthenticationResult): IdTokenClaims {
+  const c = (result.idTokenClaims ?? {}) as Record<string, unknown>;
+  const out: IdTokenClaims = {};
+  const keep = (key: keyof IdTokenClaims, value: unknown) => {
+    if (typeof value === 'string' && value.length > 0 && value.length <= 256) out[key] = value;
+  };
+  keep('tid', c.tid);
+  keep('iss', c.iss);
+  keep('nonce', c.nonce);
+  keep('aud', c.aud);
+  keep('oid', c.oid);
+  keep('preferredUsername', c.preferred_username);
   return out;
+}
+
+function accessTokenOf(result: AuthenticationResult): string {
+  if (!result.accessToken) throw new AppError('refresh_token_missing', 'Entra returned no access token for Partner Center');
+  return result.accessToken;
 }
 
 /** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
@@ -146,7 +177,7 @@ export async function redeemCode(app: AppCredentials, request: { code: string; c
       nonce: request.nonce,
     });
     const refreshToken = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
-    return { refreshToken, idToken: idTokenOf(result) };
+    return { refreshToken, accessToken: accessTokenOf(result), idToken: idTokenOf(result) };
   } catch (err) {
     if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
     // MUST: an id token minted for another sign-in (replay, mix-up) is refused, never retried.
@@ -166,7 +197,7 @@ export async function redeemRefreshToken(app: AppCredentials, refreshToken: stri
     const result = await client.acquireTokenByRefreshToken({ refreshToken, scopes: [partnerCenterScope, 'offline_access'], forceCache: true });
     if (!result) throw new AppError('refresh_token_missing', 'Entra returned no result for the refresh token grant');
     const next = refreshTokenFromCache(client.getTokenCache().serialize(), result.account?.homeAccountId, app.clientId);
-    return { refreshToken: next };
+    return { refreshToken: next, accessToken: accessTokenOf(result) };
   } catch (err) {
     if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
     throw toTokenError(err, network);

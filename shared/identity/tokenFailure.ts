@@ -24,6 +24,11 @@ export type FailureReason =
   | 'expired-secret'
   | 'invalid-client'
   | 'invalid-request'
+  /** The application is not in the partner tenant (AADSTS700016): removed, or never consented there. */
+  | 'app-not-in-tenant'
+  | 'scope'
+  | 'resource'
+  | 'access-denied'
   | 'unknown';
 
 export interface TokenFailure {
@@ -37,6 +42,9 @@ export interface TokenFailure {
   status?: number;
   /** Milliseconds the server asked us to wait (Retry-After). */
   retryAfterMs?: number;
+  /** Entra's `trace_id` and `correlation_id` of the failed request: what Microsoft support asks for. */
+  traceId?: string;
+  correlationId?: string;
 }
 
 const reauthReasons: Record<number, FailureReason> = {
@@ -54,12 +62,14 @@ const reauthReasons: Record<number, FailureReason> = {
  * Classifies a token endpoint failure. MUST branch on the OAuth `error` field first: AADSTS
  * codes are diagnosis and Microsoft adds new ones; the `error` values are the protocol.
  */
-export function classifyTokenFailure(f: { error?: string; aadsts?: number; status?: number; network?: boolean; retryAfterMs?: number }): TokenFailure {
+export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> & { network?: boolean }): TokenFailure {
   const base = {
     ...(f.error ? { error: f.error } : {}),
     ...(f.aadsts !== undefined ? { aadsts: f.aadsts } : {}),
     ...(f.status !== undefined ? { status: f.status } : {}),
     ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+    ...(f.traceId ? { traceId: f.traceId } : {}),
+    ...(f.correlationId ? { correlationId: f.correlationId } : {}),
   };
   if (f.network) return { ...base, class: 'transient', reason: 'network' };
   switch (f.error) {
@@ -73,9 +83,21 @@ export function classifyTokenFailure(f: { error?: string; aadsts?: number; statu
     case 'consent_required':
     case 'login_required':
       return { ...base, class: 'needs-reauth', reason: (f.aadsts !== undefined && reauthReasons[f.aadsts]) || (f.error === 'consent_required' ? 'consent' : 'invalid-grant') };
+    // What the token was granted for is no longer allowed: only a person can sign in again (or an
+    // administrator grant it again). Retrying would only run the token into its 90 days.
+    case 'invalid_scope':
+      return { ...base, class: 'needs-reauth', reason: 'scope' };
+    case 'invalid_resource':
+      return { ...base, class: 'needs-reauth', reason: 'resource' };
+    case 'access_denied':
+      return { ...base, class: 'needs-reauth', reason: 'access-denied' };
     case 'invalid_client':
     case 'unauthorized_client':
-      return { ...base, class: 'invalid-client', reason: f.aadsts === 7000222 ? 'expired-secret' : f.aadsts === 7000215 ? 'invalid-secret' : 'invalid-client' };
+      return {
+        ...base,
+        class: 'invalid-client',
+        reason: f.aadsts === 7000222 ? 'expired-secret' : f.aadsts === 7000215 ? 'invalid-secret' : f.aadsts === 700016 ? 'app-not-in-tenant' : 'invalid-client',
+      };
     default:
       break;
   }
@@ -107,6 +129,6 @@ export class TokenRequestError extends AppError {
 
   override diagnosis(): EventFields {
     const f = this.failure;
-    return { ...super.diagnosis(), class: f.class, reason: f.reason, error: f.error, aadsts: f.aadsts, status: f.status };
+    return { ...super.diagnosis(), class: f.class, reason: f.reason, error: f.error, aadsts: f.aadsts, status: f.status, entraTraceId: f.traceId, entraCorrelationId: f.correlationId };
   }
 }

@@ -10,7 +10,7 @@ import { ensureAppError } from '../errors';
 import { events } from '../events';
 import { logEvent } from '../log';
 import { forEachBounded, keyVaultWrites } from '../pacing';
-import type { StoredTokenInfo } from '../secrets/store';
+import type { ListedToken } from '../secrets/store';
 import { isClaimed } from './inFlight';
 import { countOutcomes, type ConnectRunCounts, type RotationSummary, type TokenResult } from './outcomes';
 import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
@@ -31,7 +31,7 @@ export interface RotationOptions {
 
 export interface RunDeps extends RotationDeps {
   /** After the rotation pass: retries pending Connect pushes of tokens the pass did not rotate. */
-  retryPendingSync?: (tokens: StoredTokenInfo[], run: RunContext) => Promise<RetryCounts>;
+  retryPendingSync?: (tokens: ListedToken[], run: RunContext) => Promise<RetryCounts>;
 }
 
 export async function rotateAll(deps: RunDeps, options: RotationOptions): Promise<RotationSummary> {
@@ -65,7 +65,7 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     },
   };
 
-  let listed: StoredTokenInfo[];
+  let listed: ListedToken[];
   try {
     listed = await store.listTokens(environment);
   } catch (err) {

@@ -1,8 +1,14 @@
 /**
- * One token's rotation, in this order: read → redeem → write a new version → read back and
- * compare → only then count it as rotated (docs/SECURITY.md 15). Entra does not revoke a refresh
- * token when it is redeemed, so until the new version is safely stored the old one stays a valid
- * fallback; a crash at any step leaves a valid token readable.
+ * One token's rotation (docs/SECURITY.md 15, 24, 25), in this order:
+ *
+ *   read the current version → redeem it → write the new version as `pending` → disable every
+ *   version but these two → prove the new one at Partner Center → promote it to `active` →
+ *   read it back and compare → only then count it as rotated (and push it to Connect).
+ *
+ * Entra does not revoke a refresh token when it is redeemed, so until the new version is proven,
+ * promoted and read back, the current one stays valid and current; a crash at any step leaves a
+ * proven token readable. A new version Partner Center has not accepted is never shown, pushed
+ * or counted.
  */
 import type { ProductSyncState } from '../connect/tag';
 import { AppError, ensureAppError } from '../errors';
@@ -15,9 +21,13 @@ import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
 import { lookupMarketplace, type Marketplace } from '../marketplaces/marketplace';
 import type { SlidingWindowLimiter } from '../pacing';
+import { PartnerCenterError } from '../partnerCenter/partnerCenterError';
+import type { PartnerProfile } from '../partnerCenter/verify';
 import { withRetries, type Sleep } from '../retry';
+import { readCurrentToken, type TokenState } from '../secrets/currentToken';
 import { putNewTokenVersion } from '../secrets/newVersion';
-import type { SecretStore, StoredToken, StoredTokenInfo, TokenTags } from '../secrets/store';
+import { retireVersions, versionsToRetire } from '../secrets/retire';
+import type { ListedToken, SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Settings } from '../settings';
 import { claim, release } from './inFlight';
 import type { TokenResult } from './outcomes';
@@ -35,15 +45,17 @@ export interface RotationDeps {
   store: SecretStore;
   logger: Logger;
   redeem: (app: AppCredentials, refreshToken: string) => Promise<TokenGrant>;
+  /** Proves a new token with the access token of its redemption (Partner Center). */
+  verify: (accessToken: string, marketplace: Marketplace) => Promise<PartnerProfile>;
   now?: () => number;
   sleep?: Sleep;
   writeLimiter?: SlidingWindowLimiter;
   /**
-   * Called after a token is rotated and verified (Connect push). Its failures never undo the
+   * Called after a token is rotated and proven (Connect push). Its failures never undo the
    * rotation. May return the worst Connect product state, which the run's summary counts.
    */
   afterRotate?: (marketplace: Marketplace, token: StoredToken, run: RunContext) => Promise<ProductSyncState | undefined>;
-  /** The `connect` tag a new version is written with (every product pending until pushed), so a crash before the push leaves it to the retry step. */
+  /** The `connect` tag a new version is promoted with (every product pending until pushed), so a crash before the push leaves it to the retry step. */
   connectPendingTag?: (marketplace: Marketplace) => string | undefined;
 }
 
@@ -54,7 +66,7 @@ export interface RunState {
   now: () => number;
   timeLeft: () => number;
   concurrency: number;
-  /** Redeem and store attempts per token within the run (transient failures). */
+  /** Attempts per step within the run (transient failures). */
   attempts: number;
   /** Tokens used more recently than this are left alone unless forced. */
   minAgeMs: number;
@@ -67,7 +79,7 @@ export interface RunState {
 }
 
 /** When a token was last issued or rotated: its 90-day clock started then. */
-export function lastActivity(t: StoredTokenInfo): number {
+export function lastActivity(t: Pick<ListedToken, 'tags' | 'createdOn'>): number {
   return Date.parse(t.tags.rotatedAt ?? t.tags.issuedAt) || t.createdOn.getTime();
 }
 
@@ -76,12 +88,13 @@ function failureOf(err: unknown): TokenFailure {
 }
 
 /** Rotates one listed token; never throws, every failure is a result. */
-export async function rotateToken(run: RunState, info: StoredTokenInfo): Promise<TokenResult> {
+export async function rotateToken(run: RunState, listed: ListedToken): Promise<TokenResult> {
   const { deps } = run;
   const environment = deps.settings.SERVICE_ENVIRONMENT;
-  const mp = info.marketplace;
-  if (info.tags.status === 'needs-reauth') return { marketplace: mp, outcome: 'skipped', reason: 'needs-reauth' };
-  if (!run.force && run.now() - lastActivity(info) < run.minAgeMs) return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
+  const mp = listed.marketplace;
+  if (listed.tags.status === 'needs-reauth') return { marketplace: mp, outcome: 'skipped', reason: 'needs-reauth' };
+  // A pending latest version means the last attempt was not finished: due now, whatever its age.
+  if (!run.force && listed.tags.status !== 'pending' && run.now() - lastActivity(listed) < run.minAgeMs) return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
   if (!claim(environment, mp)) return { marketplace: mp, outcome: 'skipped', reason: 'in-progress' };
   try {
     const found = lookupMarketplace(deps.config, mp, environment);
@@ -89,7 +102,7 @@ export async function rotateToken(run: RunState, info: StoredTokenInfo): Promise
       logEvent(deps.logger, 'warn', events.rotationTokenFailed, { runId: run.runId, marketplace: mp, class: 'not-configured' });
       return { marketplace: mp, outcome: 'skipped', reason: 'not-configured' };
     }
-    return await rotateClaimed(run, info, found.marketplace);
+    return await rotateClaimed(run, listed, found.marketplace);
   } catch (err) {
     // Reads that kept failing: nothing was redeemed or written, so nothing changed.
     const e = ensureAppError(err);
@@ -100,71 +113,97 @@ export async function rotateToken(run: RunState, info: StoredTokenInfo): Promise
   }
 }
 
-async function rotateClaimed(run: RunState, info: StoredTokenInfo, marketplace: Marketplace): Promise<TokenResult> {
+async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Marketplace): Promise<TokenResult> {
   const { deps, runId } = run;
   const { settings, store, logger } = deps;
   const environment = settings.SERVICE_ENVIRONMENT;
-  const mp = info.marketplace;
+  const mp = listed.marketplace;
   const retries = { attempts: run.attempts, timeLeft: run.timeLeft, ...(deps.sleep ? { sleep: deps.sleep } : {}) };
   const onRetry = (step: string) => (attempt: number, waitMs: number) => logEvent(logger, 'warn', events.rotationRetry, { runId, step, attempt, waitMs: Math.round(waitMs) });
 
-  // 1. Read the latest version; if another run rotated it since we listed, leave it.
-  const current = await withRetries(() => store.getToken(mp, environment), { ...retries, onRetry: onRetry('read') });
-  if (!current) return { marketplace: mp, outcome: 'skipped', reason: 'missing' };
-  if (current.version !== info.version) return { marketplace: mp, outcome: 'skipped', reason: 'rotated-by-another-run' };
+  // 1. Read the current version; if another run wrote a version since we listed, leave it.
+  const state = await withRetries(() => readCurrentToken(store, mp, environment), { ...retries, onRetry: onRetry('read') });
+  if (!state) return { marketplace: mp, outcome: 'skipped', reason: 'missing' };
+  const latest = state.staged ?? state.current;
+  // The listing names no version: its creation time (whole seconds) and last-activity tag stand for it.
+  if (latest.createdOn.getTime() !== listed.createdOn.getTime() || lastActivity(latest) !== lastActivity(listed)) {
+    return { marketplace: mp, outcome: 'skipped', reason: 'rotated-by-another-run' };
+  }
+  const current = state.current;
 
   const creds = await credentialsFor(run, marketplace);
   if ('outcome' in creds) return creds;
-  const { app, appKey } = creds;
 
-  // 2. Redeem.
+  // 2. Redeem the current version.
   let grant: TokenGrant;
   try {
-    grant = await withRetries(() => deps.redeem(app, current.value), { ...retries, onRetry: onRetry('redeem') });
+    grant = await withRetries(() => deps.redeem(creds.app, current.value), { ...retries, onRetry: onRetry('redeem') });
   } catch (err) {
-    return redeemFailed(run, current, marketplace, appKey, failureOf(err));
+    return redeemFailed(run, state, marketplace, creds.appKey, failureOf(err));
   }
 
-  // 3. Write the new version and 4. read it back.
+  // 3. Write the new version, pending until Partner Center accepts it. It keeps the current
+  // version as its fallback; a write that failed or timed out may still have landed, so
+  // putNewTokenVersion looks before writing again (one run never adds two versions).
   const at = new Date(run.now());
-  const tags: TokenTags = { ...current.tags, rotatedAt: at.toISOString(), status: 'active' };
-  delete tags.lastError;
-  delete tags.lastErrorAt;
-  // The `connect` tag speaks for its own version: the new one has not been pushed yet.
-  delete tags.connect;
-  const pendingTag = deps.connectPendingTag?.(marketplace);
-  if (pendingTag) tags.connect = pendingTag;
-  let stored: StoredToken;
+  const pendingTags: TokenTags = { ...current.tags, rotatedAt: at.toISOString(), status: 'pending', fallback: current.version };
+  for (const key of ['lastError', 'lastErrorAt', 'verifiedAt', 'retire', 'connect'] as const) delete pendingTags[key];
+  let pending: StoredToken;
   try {
-    const input = { marketplace: mp, environment, value: grant.refreshToken, tags, expiresOn: expiryAfterUse(at.getTime()) };
-    // A write that failed or timed out may still have landed: putNewTokenVersion looks before
-    // writing again, so one run never adds two versions for one token.
-    const written = await putNewTokenVersion(store, input, {
-      ...retries,
-      previousVersion: current.version,
-      beforeWrite: () => run.limiter.acquire(),
-      onRetry: onRetry('write'),
-    });
-    // Read back and compare before counting it as done (docs/SECURITY.md 15).
-    const back = await withRetries(() => store.getToken(mp, environment), { ...retries, onRetry: onRetry('read-back') });
-    if (!back || back.value !== grant.refreshToken) {
-      throw new AppError('secret_store_failed', 'Read-back of the new version did not return it', { marketplace: mp });
-    }
-    stored = { ...written, value: grant.refreshToken };
+    pending = await putNewTokenVersion(
+      store,
+      { marketplace: mp, environment, value: grant.refreshToken, tags: pendingTags, expiresOn: expiryAfterUse(at.getTime()) },
+      // Creating a version is what Key Vault's 300 per 10 s counts: paced (docs/SECURITY.md 21).
+      { ...retries, beforeWrite: () => run.limiter.acquire(), previousVersion: latest.version, onRetry: onRetry('write') },
+    );
   } catch (err) {
-    const e = ensureAppError(err);
-    logEvent(logger, 'error', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', ...e.diagnosis(), code: e.code });
-    return { marketplace: mp, outcome: 'store-failed', reason: e.code };
+    return storeFailed(run, mp, 'write', err);
   }
+
+  // 4. Only the current version and the new one stay enabled.
+  const notDisabled = await retireVersions(store, pending, versionsToRetire(current, state.staged), { ...retries, onRetry: onRetry('disable') });
+  if (notDisabled.length > 0) logEvent(logger, 'warn', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', step: 'disable', versions: notDisabled.length });
+
+  // 5. Prove it at Partner Center with the access token of the same redemption.
+  let profile: PartnerProfile;
+  try {
+    profile = await withRetries(() => deps.verify(grant.accessToken, marketplace), { ...retries, onRetry: onRetry('verify') });
+  } catch (err) {
+    return verifyFailed(run, pending, marketplace, err, notDisabled);
+  }
+
+  // 6. Promote it, and 7. read it back before counting it as done.
+  const promotedTags: TokenTags = { ...pending.tags, status: 'active', verifiedAt: new Date(run.now()).toISOString(), partner: profile.companyName };
+  if (notDisabled.length > 0) promotedTags.retire = notDisabled.join(' ');
+  const pendingConnect = deps.connectPendingTag?.(marketplace);
+  if (pendingConnect) promotedTags.connect = pendingConnect;
+  try {
+    await withRetries(() => store.updateTokenTags(pending, promotedTags), { ...retries, onRetry: onRetry('promote') });
+    const back = await withRetries(() => store.getToken(mp, environment), { ...retries, onRetry: onRetry('read-back') });
+    if (!back || back.version !== pending.version || back.value !== grant.refreshToken || back.tags.status !== 'active') {
+      throw new AppError('secret_store_failed', 'Read-back of the promoted version did not return it', { marketplace: mp });
+    }
+  } catch (err) {
+    return storeFailed(run, mp, 'promote', err);
+  }
+  const promoted: StoredToken = { ...pending, value: grant.refreshToken, tags: promotedTags };
+  logEvent(logger, 'info', events.tokenVerified, { runId, marketplace: mp, trigger: 'rotate', partner: profile.companyName, msCorrelationId: profile.trace.correlationId });
+
   const result: TokenResult = { marketplace: mp, outcome: 'rotated' };
   if (deps.afterRotate) {
-    const state = await deps.afterRotate(marketplace, stored, { runId, timeLeft: run.timeLeft, concurrency: run.concurrency }).catch((err: unknown) => {
+    const state = await deps.afterRotate(marketplace, promoted, { runId, timeLeft: run.timeLeft, concurrency: run.concurrency }).catch((err: unknown) => {
       logEvent(logger, 'error', events.connectSyncFailed, { runId, marketplace: mp, code: ensureAppError(err).code });
       return 'failed' as const;
     });
     if (state) result.connect = state;
   }
   return result;
+}
+
+function storeFailed(run: RunState, marketplace: string, step: string, err: unknown): TokenResult {
+  const e = ensureAppError(err);
+  logEvent(run.deps.logger, 'error', events.rotationTokenFailed, { runId: run.runId, marketplace, class: 'store', step, ...e.diagnosis(), code: e.code });
+  return { marketplace, outcome: 'store-failed', reason: e.code };
 }
 
 const isMisconfigured = (err: unknown): err is AppError => err instanceof AppError && err.code === 'marketplace_misconfigured';
@@ -200,29 +239,46 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
   }
 }
 
-async function redeemFailed(run: RunState, current: StoredToken, marketplace: Marketplace, appKey: string, failure: TokenFailure): Promise<TokenResult> {
+/**
+ * Marks the token as needing a person, so the status page, the alert and the next runs know;
+ * the value is untouched. The latest version carries the mark, as it is what the listing shows.
+ */
+async function markNeedsReauth(run: RunState, token: StoredToken, reason: string): Promise<void> {
+  const tags: TokenTags = { ...token.tags, status: 'needs-reauth', lastError: `needs-reauth:${reason}`, lastErrorAt: new Date(run.now()).toISOString() };
+  await withRetries(() => run.deps.store.updateTokenTags(token, tags), { attempts: run.attempts, timeLeft: run.timeLeft, ...(run.deps.sleep ? { sleep: run.deps.sleep } : {}) }).catch((markErr: unknown) => {
+    logEvent(run.deps.logger, 'error', events.rotationTokenFailed, { runId: run.runId, marketplace: token.marketplace, class: 'store', step: 'mark', code: ensureAppError(markErr).code });
+  });
+}
+
+async function redeemFailed(run: RunState, state: TokenState, marketplace: Marketplace, appKey: string, failure: TokenFailure): Promise<TokenResult> {
   const { deps, runId } = run;
-  const { logger, store } = deps;
-  const mp = current.marketplace;
-  const fields = { runId, marketplace: mp, model: marketplace.model, tenant: marketplace.tenantId, class: failure.class, reason: failure.reason, error: failure.error, aadsts: failure.aadsts, status: failure.status };
-  const diagnosis = { reason: failure.reason, ...(failure.aadsts ? { aadsts: failure.aadsts } : {}) };
-  if (failure.class === 'needs-reauth') {
-    // Mark it so the status page, the alert and the next runs know a person must act; the
-    // token value is untouched (it is dead at Microsoft anyway, and nothing deletes versions).
-    const tags: TokenTags = { ...current.tags, status: 'needs-reauth', lastError: `needs-reauth:${failure.reason}`, lastErrorAt: new Date(run.now()).toISOString() };
-    await withRetries(
-      async () => {
-        await run.limiter.acquire();
-        await store.updateTokenTags(current, tags);
-      },
-      { attempts: run.attempts, timeLeft: run.timeLeft, ...(deps.sleep ? { sleep: deps.sleep } : {}) },
-    ).catch((markErr: unknown) => {
-      logEvent(logger, 'error', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', step: 'mark', code: ensureAppError(markErr).code });
-    });
+  const { logger } = deps;
+  const mp = marketplace.id;
+  // AADSTS700016 for the CPV app: it is gone from this one partner tenant (removed, consent
+  // withdrawn). That tenant's administrator must approve it again; the other CPV marketplaces
+  // and the app itself are fine.
+  const appGoneFromTenant = failure.reason === 'app-not-in-tenant' && marketplace.model === 'CPV';
+  const effective: TokenFailure = appGoneFromTenant ? { ...failure, class: 'needs-reauth', reason: 'consent' } : failure;
+  const fields = {
+    runId,
+    marketplace: mp,
+    model: marketplace.model,
+    tenant: marketplace.tenantId,
+    class: effective.class,
+    reason: effective.reason,
+    error: effective.error,
+    aadsts: effective.aadsts,
+    status: effective.status,
+    entraTraceId: effective.traceId,
+    entraCorrelationId: effective.correlationId,
+  };
+  const diagnosis = { reason: effective.reason, ...(effective.aadsts ? { aadsts: effective.aadsts } : {}) };
+  if (effective.class === 'needs-reauth') {
+    await markNeedsReauth(run, state.staged ?? state.current, effective.reason);
     logEvent(logger, 'error', events.tokenNeedsReauth, fields);
     return { marketplace: mp, outcome: 'needs-reauth', ...diagnosis };
   }
-  if (failure.class === 'invalid-client') {
+  if (effective.class === 'invalid-client') {
     // An operator problem (the app's credential): alert once per app, mark no token dead.
     if (!run.blockedApps.has(appKey)) {
       run.blockedApps.add(appKey);
@@ -232,4 +288,23 @@ async function redeemFailed(run: RunState, current: StoredToken, marketplace: Ma
   }
   logEvent(logger, 'warn', events.rotationTokenFailed, fields);
   return { marketplace: mp, outcome: 'transient', ...diagnosis };
+}
+
+/**
+ * Partner Center did not accept the new version. Transient: it stays pending and the current one
+ * stays current; the next run rotates again. A refusal a person must answer (no MFA claim, no
+ * Partner Center role): the token needs a person, and the previous version stays the fallback.
+ */
+async function verifyFailed(run: RunState, pending: StoredToken, marketplace: Marketplace, err: unknown, notDisabled: string[]): Promise<TokenResult> {
+  const { logger } = run.deps;
+  const e = err instanceof PartnerCenterError ? err : new PartnerCenterError('network', {}, { cause: err });
+  const fields = { runId: run.runId, marketplace: marketplace.id, model: marketplace.model, tenant: marketplace.tenantId, step: 'verify', ...e.diagnosis() };
+  if (e.needsPerson) {
+    const reason = `partner-center-${e.reason}`;
+    await markNeedsReauth(run, notDisabled.length > 0 ? { ...pending, tags: { ...pending.tags, retire: notDisabled.join(' ') } } : pending, reason);
+    logEvent(logger, 'error', events.tokenNeedsReauth, { ...fields, class: 'needs-reauth', reason });
+    return { marketplace: marketplace.id, outcome: 'needs-reauth', reason };
+  }
+  logEvent(logger, 'warn', events.rotationTokenFailed, { ...fields, class: 'transient' });
+  return { marketplace: marketplace.id, outcome: 'transient', reason: `partner-center-${e.reason}` };
 }

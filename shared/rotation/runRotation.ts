@@ -9,6 +9,7 @@ import { overallState } from '../connect/tag';
 import { redeemRefreshTokenLazy } from '../identity/lazy';
 import type { Logger } from '../log';
 import { getMarketplaceConfig } from '../marketplaces/config';
+import { verifyAtPartnerCenter } from '../partnerCenter/verify';
 import { openSecretStore } from '../secrets/open';
 import type { Settings } from '../settings';
 import type { RotationSummary } from './outcomes';
@@ -19,7 +20,14 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
   const store = await openSecretStore(settings);
   // One push per run: the API key is read from the vault once per run.
   const connect = connectPushFor(settings, store, logger);
-  const deps: RunDeps = { settings, config, store, logger, redeem: redeemRefreshTokenLazy };
+  const deps: RunDeps = {
+    settings,
+    config,
+    store,
+    logger,
+    redeem: redeemRefreshTokenLazy,
+    verify: (accessToken, marketplace) => verifyAtPartnerCenter({ baseUrl: settings.PARTNER_CENTER_API_URL, accessToken, marketplace: marketplace.id }),
+  };
   if (connect) {
     deps.connectPendingTag = (marketplace) => connect.pendingTag(marketplace);
     deps.afterRotate = async (marketplace, token, run) => {

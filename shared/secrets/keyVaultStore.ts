@@ -1,19 +1,19 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient, type KeyVaultSecret, type SecretClientOptions } from '@azure/keyvault-secrets';
-import { mapBounded } from '../pacing';
 import type { Environment } from '../settings';
 import { storeError, failureOf } from './keyVaultFailure';
 import { isSecretName, prepareTokenWrite } from './limits';
 import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from './storeErrors';
-import { parseTokenTags, storedTokenFrom, withoutValue } from './tags';
+import { listedTokenFrom, storedTokenFrom } from './tags';
 import {
   tokenContentType,
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
+  type ListedToken,
   type StoredToken,
-  type StoredTokenInfo,
   type TokenTags,
+  type TokenVersionRef,
 } from './store';
 
 /**
@@ -40,8 +40,6 @@ export interface KeyVaultStoreOptions {
  */
 export const defaultKeyVaultRetryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4000 } as const;
 const defaultRequestTimeoutMs = 15_000;
-/** Parallel reads when listing (the listing itself names no versions; see listTokens). */
-const listConcurrency = 8;
 
 type PipelinePolicy = NonNullable<SecretClientOptions['additionalPolicies']>[number]['policy'];
 
@@ -72,9 +70,9 @@ export class KeyVaultSecretStore implements SecretStore {
     return secret?.value;
   }
 
-  async getToken(marketplace: string, environment: Environment): Promise<StoredToken | undefined> {
+  async getToken(marketplace: string, environment: Environment, version?: string): Promise<StoredToken | undefined> {
     const name = tokenSecretName(marketplace, environment);
-    const secret = await this.fetchLatest('getToken', name);
+    const secret = await this.fetchLatest('getToken', name, version);
     if (!secret) return undefined;
     const token = toStoredToken(secret, marketplace, environment);
     // A secret under a token's name that is not a token (someone edited it by hand) is not
@@ -98,7 +96,7 @@ export class KeyVaultSecretStore implements SecretStore {
     return token;
   }
 
-  async updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void> {
+  async updateTokenTags(token: TokenVersionRef, tags: TokenTags): Promise<void> {
     const { name, record } = prepareTokenWrite('updateTokenTags', token, tags);
     try {
       // Only tags are sent: the SDK leaves out contentType and attributes it was not given, and
@@ -109,33 +107,38 @@ export class KeyVaultSecretStore implements SecretStore {
     }
   }
 
-  async listTokens(environment: Environment): Promise<StoredTokenInfo[]> {
-    const marketplaces: string[] = [];
+  async disableTokenVersion(token: TokenVersionRef): Promise<void> {
+    const name = tokenSecretName(token.marketplace, token.environment);
+    if (!isSecretName(name)) throw invalidSecretError('disableTokenVersion', undefined, 'the secret name is not a valid Key Vault name');
+    try {
+      // Disabled, never deleted (docs/SECURITY.md 13, 25): the version stays for audit and recovery.
+      await this.client.updateSecretProperties(name, token.version, { enabled: false });
+    } catch (err) {
+      throw storeError('disableTokenVersion', name, err);
+    }
+  }
+
+  async listTokens(environment: Environment): Promise<ListedToken[]> {
+    // The listing alone (one request per page of 25): tags and attributes of each secret's
+    // latest version. No secret is read, so the status page costs Key Vault almost nothing.
+    const tokens: ListedToken[] = [];
     try {
       for await (const properties of this.client.listPropertiesOfSecrets()) {
-        if (properties.contentType !== tokenContentType || properties.enabled === false) continue;
-        const tags = parseTokenTags(properties.tags);
-        // A token's tags under some other name (a copy) are not that marketplace's token.
-        if (tags?.environment !== environment || properties.name !== tokenSecretName(tags.marketplace, environment)) continue;
-        marketplaces.push(tags.marketplace);
+        if (properties.enabled === false) continue;
+        const listed = listedTokenFrom(properties, environment);
+        if (listed) tokens.push(listed);
       }
     } catch (err) {
       throw storeError('listTokens', undefined, err);
     }
-    // Key Vault's listing ids carry no version, and callers need the version to update tags,
-    // so each token's latest version is read (values are dropped again below).
-    const tokens = await mapBounded(marketplaces, listConcurrency, async (marketplace) => {
-      const secret = await this.fetchLatest('listTokens', tokenSecretName(marketplace, environment));
-      return secret && toStoredToken(secret, marketplace, environment);
-    });
-    return tokens.flatMap((t) => (t ? [withoutValue(t)] : []));
+    return tokens;
   }
 
   /** The latest version of a secret, or undefined when Key Vault has no secret by that name. */
-  private async fetchLatest(operation: SecretStoreOperation, name: string): Promise<KeyVaultSecret | undefined> {
+  private async fetchLatest(operation: SecretStoreOperation, name: string, version?: string): Promise<KeyVaultSecret | undefined> {
     if (!isSecretName(name)) throw invalidSecretError(operation, undefined, 'the secret name is not a valid Key Vault name');
     try {
-      return await this.client.getSecret(name);
+      return await this.client.getSecret(name, version ? { version } : {});
     } catch (err) {
       if (failureOf(err).statusCode === 404) return undefined;
       throw storeError(operation, name, err);

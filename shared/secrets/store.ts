@@ -1,12 +1,19 @@
 import type { Environment } from '../settings';
 
-/** Health of a stored refresh token, kept in the secret's `status` tag. */
-export type TokenStatus = 'active' | 'needs-reauth' | 'connect-sync-failed';
+/**
+ * Health and stage of a stored refresh-token version, kept in its `status` tag.
+ * - `pending`: written by rotation, not yet accepted by Partner Center; never shown, pushed or
+ *   counted (docs/SECURITY.md 24). The version named by its `fallback` tag is still current.
+ * - `active`: proven at Partner Center.
+ * - `needs-reauth`: Entra or Partner Center refused it for a reason only a person can fix.
+ * - `connect-sync-failed`: proven, but Connect refused it.
+ */
+export type TokenStatus = 'pending' | 'active' | 'needs-reauth' | 'connect-sync-failed';
 export type Model = 'CPV' | 'CSP';
 
 /**
- * Tags on a refresh-token secret. They describe the token and never contain it.
- * Key Vault allows 15 tags of 256 characters; keep it that way.
+ * Tags on a refresh-token version. They describe the token and never contain it.
+ * Key Vault allows 15 tags of 256 characters: this is all 15, so a new one replaces another.
  */
 export interface TokenTags {
   marketplace: string;
@@ -17,6 +24,12 @@ export interface TokenTags {
   issuedAt: string;
   /** ISO time of the last successful rotation (absent until the first). */
   rotatedAt?: string;
+  /** ISO time Partner Center last accepted this version (absent while pending). */
+  verifiedAt?: string;
+  /** Who signed in to generate the token: `<object id> <user name>` (docs/SECURITY.md 26). */
+  signer?: string;
+  /** The partner organization's name, as Partner Center's profile gives it. */
+  partner?: string;
   status: TokenStatus;
   /** Failure class and reason of the last failed attempt, e.g. `needs-reauth:expired`. */
   lastError?: string;
@@ -24,6 +37,10 @@ export interface TokenTags {
   lastErrorAt?: string;
   /** Connect sync state, e.g. `ok` or `failed:<code>` (Connect push). */
   connect?: string;
+  /** The version this one replaced: the fallback while this one is current, or the current one while this one is pending. */
+  fallback?: string;
+  /** Older versions whose disabling failed, space-separated: the next promotion disables them (docs/SECURITY.md 25). */
+  retire?: string;
 }
 
 /** One version of a marketplace's refresh token. */
@@ -39,8 +56,21 @@ export interface StoredToken {
   expiresOn?: Date;
 }
 
-/** A token's metadata without its value (what listing returns). */
-export type StoredTokenInfo = Omit<StoredToken, 'value'>;
+/**
+ * What a listing says about a marketplace's latest version: its tags and attributes, no value
+ * and no version id (Key Vault's listing carries neither; reading them costs a request each).
+ */
+export interface ListedToken {
+  marketplace: string;
+  environment: Environment;
+  tags: TokenTags;
+  /** Identifies the latest version as of the listing: a read that finds another has raced a writer. */
+  createdOn: Date;
+  expiresOn?: Date;
+}
+
+/** A version's identity and tags, enough to change its tags or disable it. */
+export type TokenVersionRef = Pick<StoredToken, 'marketplace' | 'environment' | 'version'>;
 
 export interface PutTokenInput {
   marketplace: string;
@@ -51,20 +81,23 @@ export interface PutTokenInput {
 }
 
 /**
- * The one narrow port to secrets. Implementations: Azure Key Vault (keyVaultStore.ts) and a
- * file-backed store for local mode (fileStore.ts). Nothing here ever deletes a version.
+ * The one narrow port to secrets. Implementations: Azure Key Vault (keyVaultStore.ts) and, in
+ * local mode only, a file-backed store (local/fileSecretStore.ts). Nothing here ever deletes a
+ * version: old ones are disabled.
  */
 export interface SecretStore {
   /** A plain secret by name (client secrets, the Connect API key); undefined when absent. */
   getSecret(name: string): Promise<string | undefined>;
-  /** The latest version of a marketplace's token; undefined when none was ever stored. */
-  getToken(marketplace: string, environment: Environment): Promise<StoredToken | undefined>;
+  /** The latest version of a marketplace's token, or the given version; undefined when none was ever stored. */
+  getToken(marketplace: string, environment: Environment, version?: string): Promise<StoredToken | undefined>;
   /** Writes a new version (never overwrites one) and returns it as stored. */
   putToken(input: PutTokenInput): Promise<StoredToken>;
   /** Replaces the tags of the given version (status changes without a new token). */
-  updateTokenTags(token: StoredTokenInfo, tags: TokenTags): Promise<void>;
-  /** Every token of an environment, latest version each, without values. */
-  listTokens(environment: Environment): Promise<StoredTokenInfo[]>;
+  updateTokenTags(token: TokenVersionRef, tags: TokenTags): Promise<void>;
+  /** Disables one version: it stays in the vault but can no longer be read or used. */
+  disableTokenVersion(token: TokenVersionRef): Promise<void>;
+  /** Every token of an environment: the latest version's tags and attributes, from the listing alone. */
+  listTokens(environment: Environment): Promise<ListedToken[]>;
 }
 
 /** Secret name of a marketplace's token. Only ever built from a validated marketplace ID. */

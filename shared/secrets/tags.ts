@@ -4,10 +4,10 @@
  */
 import * as z from 'zod';
 import { environments, type Environment } from '../settings';
-import { tokenContentType, type Model, type StoredToken, type StoredTokenInfo, type TokenStatus, type TokenTags } from './store';
+import { tokenContentType, tokenSecretName, type ListedToken, type Model, type StoredToken, type TokenStatus, type TokenTags } from './store';
 
 // Records keyed by the unions make the compiler flag a status or model added in store.ts but not here.
-const tokenStatuses: Record<TokenStatus, true> = { active: true, 'needs-reauth': true, 'connect-sync-failed': true };
+const tokenStatuses: Record<TokenStatus, true> = { pending: true, active: true, 'needs-reauth': true, 'connect-sync-failed': true };
 const models: Record<Model, true> = { CPV: true, CSP: true };
 const enumOf = <T extends string>(record: Record<T, true>) => z.enum(Object.keys(record) as [T, ...T[]]);
 
@@ -19,11 +19,18 @@ const tokenTagsSchema = z.object({
   tenant: z.string().min(1),
   issuedAt: z.string().min(1),
   rotatedAt: z.string().min(1).optional(),
+  verifiedAt: z.string().min(1).optional(),
+  signer: z.string().min(1).optional(),
+  partner: z.string().min(1).optional(),
   status: enumOf(tokenStatuses),
   lastError: z.string().optional(),
   lastErrorAt: z.string().optional(),
   connect: z.string().optional(),
+  fallback: z.string().min(1).optional(),
+  retire: z.string().min(1).optional(),
 });
+
+const optionalTags = ['rotatedAt', 'verifiedAt', 'signer', 'partner', 'lastError', 'lastErrorAt', 'connect', 'fallback', 'retire'] as const;
 
 /** Token tags as stored: string values only, unset ones left out (Key Vault has no null tags). */
 export function tokenTagsToRecord(tags: TokenTags): Record<string, string> {
@@ -45,7 +52,7 @@ export function parseTokenTags(record: Record<string, string> | undefined): Toke
     status: parsed.data.status,
   };
   // exactOptionalPropertyTypes-safe: only copy what is present.
-  for (const key of ['rotatedAt', 'lastError', 'lastErrorAt', 'connect'] as const) {
+  for (const key of optionalTags) {
     const value = parsed.data[key];
     if (value !== undefined) tags[key] = value;
   }
@@ -78,10 +85,21 @@ export function storedTokenFrom(parts: SecretVersionParts, marketplace: string, 
   };
 }
 
-/** A token without its value (what listTokens returns). */
-export function withoutValue(token: StoredToken): StoredTokenInfo {
-  const { value: _value, ...info } = token;
-  return info;
+/** What the listing says of a secret, or undefined when it is not one of this environment's tokens under its own name. */
+export function listedTokenFrom(
+  parts: { name: string; contentType?: string | undefined; tags?: Record<string, string> | undefined; createdOn?: Date | undefined; expiresOn?: Date | undefined },
+  environment: Environment,
+): ListedToken | undefined {
+  const tags = parseTokenTags(parts.tags);
+  if (parts.contentType !== tokenContentType || !tags || tags.environment !== environment || !parts.createdOn) return undefined;
+  // A token's tags under some other name (a copy) are not that marketplace's token.
+  if (parts.name !== tokenSecretName(tags.marketplace, environment)) return undefined;
+  return { marketplace: tags.marketplace, environment, tags, createdOn: parts.createdOn, ...(parts.expiresOn ? { expiresOn: parts.expiresOn } : {}) };
+}
+
+/** Versions named in a `retire` tag (or several), without duplicates. */
+export function versionList(...values: (string | undefined)[]): string[] {
+  return [...new Set(values.flatMap((v) => (v ?? '').split(' ')).filter((v) => /^[0-9A-Za-z]{1,64}$/.test(v)))];
 }
 
 /** True when tags describe the token of exactly this marketplace and environment. */

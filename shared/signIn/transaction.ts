@@ -1,13 +1,17 @@
 import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import type * as Jose from 'jose';
+import { loadJose } from '../jose';
 import type { Environment } from '../settings';
 
 /**
  * The one-time sign-in transaction: created by POST /api/start, consumed by GET /api/callback.
  * It travels in a sealed (AES-256-GCM, JWE `dir`) `__Host-` cookie, so any instance can serve the
  * callback (scale-out, restarts) and nothing is kept in memory between the two requests.
+ * A CPV marketplace whose tenant has not consented gets a second one, for the admin-consent
+ * return: that return is bound to this browser the same way (docs/SECURITY.md 27).
  */
 export interface Transaction {
+  /** What the return from Microsoft completes: a sign-in, or an administrator's approval. */
+  purpose: 'sign-in' | 'consent';
   /** Sent to Entra and compared on return; binds the callback to this browser (CSRF). */
   state: string;
   /** PKCE code verifier; only its S256 challenge leaves the server in clear. */
@@ -30,8 +34,8 @@ function randomToken(bytes = 32): string {
 }
 
 /** New transaction with ≥ 256-bit state, nonce and verifier (RFC 7636: 43–128 chars). */
-export function newTransaction(marketplace: string, environment: Environment, now = Date.now()): Transaction {
-  return { state: randomToken(), verifier: randomToken(), nonce: randomToken(), marketplace, environment, createdAt: now };
+export function newTransaction(marketplace: string, environment: Environment, now = Date.now(), purpose: Transaction['purpose'] = 'sign-in'): Transaction {
+  return { purpose, state: randomToken(), verifier: randomToken(), nonce: randomToken(), marketplace, environment, createdAt: now };
 }
 
 /** RFC 7636 S256 challenge of a verifier. */
@@ -48,14 +52,6 @@ export function transactionKey(secret: string): Uint8Array {
     keys.set(secret, key);
   }
   return key;
-}
-
-let jose: typeof Jose | undefined;
-/** jose is loaded on the first seal or open: the start page's GET (the cold start a person waits on) never needs it. */
-function loadJose(): typeof Jose {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose: the start page's GET must not pay for jose
-  jose ??= require('jose') as typeof Jose;
-  return jose;
 }
 
 const encoder = new TextEncoder();
@@ -84,7 +80,14 @@ export async function openTransaction(sealed: string | undefined, key: Uint8Arra
   } catch {
     return { ok: false, reason: 'invalid' };
   }
-  if (typeof tx.state !== 'string' || typeof tx.verifier !== 'string' || typeof tx.nonce !== 'string' || typeof tx.createdAt !== 'number') {
+  if (
+    (tx.purpose !== 'sign-in' && tx.purpose !== 'consent') ||
+    typeof tx.state !== 'string' ||
+    typeof tx.verifier !== 'string' ||
+    typeof tx.nonce !== 'string' ||
+    typeof tx.marketplace !== 'string' ||
+    typeof tx.createdAt !== 'number'
+  ) {
     return { ok: false, reason: 'invalid' };
   }
   const age = now - tx.createdAt;

@@ -1,8 +1,10 @@
-/** Every stored token's health for the status page: status, days left, last error, Connect. */
+/** Every stored token's health for the status page, from the vault's listing alone (no secret is read). */
 import { productHealth, type ProductHealth } from '../connect/tag';
 import { dayMs } from '../identity/lifetime';
-import type { SecretStore } from '../secrets/store';
+import type { ListedToken, SecretStore } from '../secrets/store';
+import { versionList } from '../secrets/tags';
 import type { Settings } from '../settings';
+import { signerFromTag } from '../signIn/signer';
 
 /** One row of the status page. */
 export interface TokenHealth {
@@ -12,6 +14,14 @@ export interface TokenHealth {
   tenant: string;
   issuedAt: string;
   rotatedAt?: string;
+  /** When Partner Center last accepted the current version (absent while the latest is pending). */
+  verifiedAt?: string;
+  /** The partner organization Partner Center named. */
+  partner?: string;
+  /** Who generated the token. */
+  signer?: { objectId: string; userName: string };
+  /** Versions the service keeps enabled: the current one, its fallback, and any it could not disable yet. */
+  enabledVersions: number;
   expiresAt?: string;
   daysLeft?: number;
   lastError?: string;
@@ -20,9 +30,38 @@ export interface TokenHealth {
   connect?: ProductHealth[];
 }
 
+/** Tokens that need a person first, then fewest days left. */
+function urgency(h: TokenHealth): number {
+  return h.status === 'needs-reauth' ? 0 : h.status === 'connect-sync-failed' ? 1 : 2;
+}
+
+export function healthOf(t: ListedToken, now: number, products: string[]): TokenHealth {
+  const signer = signerFromTag(t.tags.signer);
+  const h: TokenHealth = {
+    marketplace: t.marketplace,
+    model: t.tags.model,
+    status: t.tags.status,
+    tenant: t.tags.tenant,
+    issuedAt: t.tags.issuedAt,
+    enabledVersions: 1 + versionList(t.tags.fallback, t.tags.retire).length,
+  };
+  if (t.tags.rotatedAt) h.rotatedAt = t.tags.rotatedAt;
+  if (t.tags.verifiedAt) h.verifiedAt = t.tags.verifiedAt;
+  if (t.tags.partner) h.partner = t.tags.partner;
+  if (signer) h.signer = signer;
+  if (t.expiresOn) {
+    h.expiresAt = t.expiresOn.toISOString();
+    h.daysLeft = Math.floor((t.expiresOn.getTime() - now) / dayMs);
+  }
+  if (t.tags.lastError) h.lastError = t.tags.lastError;
+  if (t.tags.lastErrorAt) h.lastErrorAt = t.tags.lastErrorAt;
+  if (products.length > 0) h.connect = productHealth(t.tags.connect, products);
+  return h;
+}
+
 /**
- * Every token of the environment, fewest days left first. `connectProducts` (given when the
- * Connect push is on) names each marketplace's configured products.
+ * Every token of the environment, those that need a person first, then fewest days left.
+ * `connectProducts` (given when the Connect push is on) names each marketplace's configured products.
  */
 export async function tokenHealth(
   store: SecretStore,
@@ -32,18 +71,6 @@ export async function tokenHealth(
 ): Promise<TokenHealth[]> {
   const tokens = await store.listTokens(environment);
   return tokens
-    .map((t) => {
-      const h: TokenHealth = { marketplace: t.marketplace, model: t.tags.model, status: t.tags.status, tenant: t.tags.tenant, issuedAt: t.tags.issuedAt };
-      if (t.tags.rotatedAt) h.rotatedAt = t.tags.rotatedAt;
-      if (t.expiresOn) {
-        h.expiresAt = t.expiresOn.toISOString();
-        h.daysLeft = Math.floor((t.expiresOn.getTime() - now) / dayMs);
-      }
-      if (t.tags.lastError) h.lastError = t.tags.lastError;
-      if (t.tags.lastErrorAt) h.lastErrorAt = t.tags.lastErrorAt;
-      const products = connectProducts?.(t.marketplace) ?? [];
-      if (products.length > 0) h.connect = productHealth(t.tags.connect, products);
-      return h;
-    })
-    .sort((a, b) => (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || a.marketplace.localeCompare(b.marketplace));
+    .map((t) => healthOf(t, now, connectProducts?.(t.marketplace) ?? []))
+    .sort((a, b) => urgency(a) - urgency(b) || (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || a.marketplace.localeCompare(b.marketplace));
 }

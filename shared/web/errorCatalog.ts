@@ -125,6 +125,54 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     }),
   },
   connect_call_failed: { status: 502, describe: () => ({ title: 'Connect did not answer', message: 'CloudBlue Connect refused or did not answer the request.', todo: retryLater }) },
+  consent_declined: {
+    status: 403,
+    describe: (err) => ({
+      title: 'Approval was declined',
+      message: `An administrator of the partner tenant declined access for the CloudBlue application${err.marketplace ? ` (marketplace ${err.marketplace})` : ''}. No token can be generated until access is approved.`,
+      todo: 'Ask an administrator of the partner tenant (Global Administrator or Privileged Role Administrator) to approve access, then start again.',
+    }),
+  },
+  consent_unconfirmed: {
+    status: 400,
+    describe: () => ({
+      title: 'Approval could not be confirmed here',
+      message: 'This answer from Microsoft does not belong to an approval started in this browser, so the service cannot say whether access was approved.',
+      todo: 'If an administrator approved access, go back to the browser where the sign-in started and generate the token again.',
+    }),
+  },
+  mfa_required: {
+    status: 403,
+    describe: () => ({
+      title: 'Multi-factor authentication is required',
+      message: 'Partner Center accepts only sign-ins that completed multi-factor authentication (MFA), and this one did not. No token was stored or sent to Connect.',
+      todo: 'Set up MFA for the account and sign in again. If the tenant signs in through a federated identity provider, that provider must pass the MFA claim to Microsoft Entra ID.',
+    }),
+  },
+  partner_center_role_missing: {
+    status: 403,
+    describe: () => ({
+      title: 'The account has no Partner Center role',
+      message: 'Partner Center refused this account: it has no Partner Center role (guest accounts have none). No token was stored or sent to Connect.',
+      todo: 'Sign in with an account of the partner tenant that has the Admin Agent role in Partner Center, or ask a Partner Center administrator to give it that role.',
+    }),
+  },
+  partner_center_refused: {
+    status: 403,
+    describe: () => ({
+      title: 'Partner Center refused the token',
+      message: 'Microsoft issued a token, but Partner Center did not accept it. No token was stored or sent to Connect.',
+      todo: 'Start again with an administrator account of the partner tenant. If it fails again, send the reference below to the operator of this service.',
+    }),
+  },
+  partner_center_unavailable: {
+    status: 503,
+    describe: () => ({
+      title: 'Partner Center did not answer',
+      message: 'Your sign-in worked, but Partner Center did not answer in time, so the token could not be proven and was not stored.',
+      todo: 'Wait a minute and start again.',
+    }),
+  },
   not_found: { status: 404, describe: () => ({ title: 'Page not found', message: 'There is no page at this address.', todo: 'Open the start page of this service.' }) },
   internal: { status: 500, describe: () => ({ title: 'Something went wrong', message: 'The service could not complete the request.', todo: retryLater }) },
 };

@@ -56,12 +56,29 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(consentUrl.pathname).toBe(`/${tenants.cpv}/v2.0/adminconsent`);
     expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
 
+    // The link asks for every scope the sign-in will need, with a state bound to this browser.
+    expect(consentUrl.searchParams.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['https://api.partnercenter.microsoft.com/user_impersonation', 'offline_access']));
+    const consentCookie = cookieHeader(first.callback.setCookies);
+    expect(consentCookie).toMatch(/^__Host-ms-auth-tx=.+/);
+
     const consentPage = await request(consentUrl.toString());
     const accepted = await submitForm(consentUrl.toString(), consentPage.body, 'Accept');
     expect(accepted.location).toMatch(/admin_consent=True/);
-    const back = await request(accepted.location ?? '');
+    expect(new URL(accepted.location ?? '').searchParams.get('state')).toBe(consentUrl.searchParams.get('state'));
+    // Another browser (no cookie) cannot be told that access was approved.
+    const elsewhere = await request(accepted.location ?? '');
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body).not.toContain('Access approved');
+    const back = await request(accepted.location ?? '', { headers: { cookie: consentCookie } });
     expect(back.status).toBe(200);
     expect(back.body).toContain('Now try again');
+    // "Try again" keeps the marketplace ID filled in.
+    const again = /<a class="button" id="try-again" href="([^"]+)"/.exec(back.body)?.[1]?.replace(/&amp;/g, '&');
+    expect(again).toBe('start?marketplace=MP-00002');
+    const prefilled = await request(new URL(again ?? '', world.startUrl).toString());
+    expect(prefilled.body).toContain('value="MP-00002"');
+    // The approval is single-use: the same return again is not an approval.
+    expect((await request(accepted.location ?? '', { headers: { cookie: consentCookie } })).status).toBe(400);
 
     const second = await signIn(world, 'MP-00002');
     expect(second.callback.status).toBe(200);

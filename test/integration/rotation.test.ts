@@ -1,18 +1,23 @@
 /**
- * Rotation never loses a token (issue: rotate every stored refresh token on a timer).
- * Real msal-node against the identity simulator, real SecretClient against the Key Vault fake;
- * faults are produced by those servers (429, 503, hangs, Entra errors), armed at the exact step.
+ * Rotation never loses a token, and a token counts only once Partner Center accepts it.
+ * Real msal-node against the identity simulator, real SecretClient against the Key Vault fake,
+ * real fetch against the Partner Center stand-in; faults are produced by those servers (429, 503,
+ * hangs, Entra and Partner Center refusals), armed at the exact step.
  */
 import { join } from 'node:path';
 import { redeemRefreshToken } from '../../shared/identity/msal';
 import { parseMarketplaceConfig, type MarketplaceConfig } from '../../shared/marketplaces/config';
 import { SlidingWindowLimiter } from '../../shared/pacing';
+import { verifyAtPartnerCenter } from '../../shared/partnerCenter/verify';
 import type { RotationOutcome } from '../../shared/rotation/outcomes';
 import { rotateAll, type RunDeps as RotationDeps } from '../../shared/rotation/rotateAll';
+import { readCurrentToken } from '../../shared/secrets/currentToken';
 import { createKeyVaultStore } from '../../shared/secrets/keyVaultStore';
-import type { SecretStore, StoredToken } from '../../shared/secrets/store';
+import { tokenContentType, tokenSecretName, type SecretStore, type StoredToken, type TokenTags } from '../../shared/secrets/store';
+import { tokenTagsToRecord } from '../../shared/secrets/tags';
 import { getSettings } from '../../shared/settings';
 import type { Fault } from '../../local/identitySimulator';
+import type { PartnerCenterFaultInput } from '../../local/partnerCenterStandIn';
 import { cpvClientId, cpvEntry } from '../fixtures/config';
 import { request } from '../support/flow';
 import { writeGenerated } from '../support/generatedDocs';
@@ -42,16 +47,36 @@ afterAll(async () => {
   await world.close();
 });
 
+/**
+ * A marketplace's token as rotation finds it in steady state: a proven current version whose
+ * fallback (the one it replaced) is still enabled. Returns the current version.
+ */
 async function seed(n: number, daysAgo = 2): Promise<StoredToken> {
-  const value = world.simulator.issueRefreshTokenFor({ clientId: cpvClientId, tenant: tenantOf(n) });
   const issued = new Date(Date.now() - daysAgo * 86_400_000);
-  return store.putToken({
+  const tags = (extra: Partial<TokenTags>): TokenTags => ({
     marketplace: mpOf(n),
     environment: 'test',
-    value,
-    tags: { marketplace: mpOf(n), environment: 'test', model: 'CPV', tenant: tenantOf(n), issuedAt: issued.toISOString(), status: 'active' },
-    expiresOn: new Date(issued.getTime() + 90 * 86_400_000),
+    model: 'CPV',
+    tenant: tenantOf(n),
+    issuedAt: issued.toISOString(),
+    verifiedAt: issued.toISOString(),
+    status: 'active',
+    ...extra,
   });
+  // Seeded directly into the fake (no HTTP): Key Vault's 300 creations per 10 s are for the
+  // runs under test, not for setting the scene.
+  const put = async (extra: Partial<TokenTags>): Promise<StoredToken> => {
+    const seeded = world.vault?.seed(tokenSecretName(mpOf(n), 'test'), world.simulator.issueRefreshTokenFor({ clientId: cpvClientId, tenant: tenantOf(n) }), {
+      contentType: tokenContentType,
+      tags: tokenTagsToRecord(tags(extra)),
+      expiresOn: new Date(issued.getTime() + 90 * 86_400_000),
+    });
+    const token = await store.getToken(mpOf(n), 'test', seeded?.version);
+    if (!token) throw new Error('seeding failed');
+    return token;
+  };
+  const fallback = await put({});
+  return put({ fallback: fallback.version });
 }
 
 /** Is this refresh token accepted by "Microsoft" (the simulator)? */
@@ -65,6 +90,7 @@ async function isValid(value: string, n: number): Promise<boolean> {
 }
 
 const versionsOf = (n: number) => world.vault?.versions(`refresh-token-test-${mpOf(n)}`) ?? [];
+const enabledVersionsOf = (n: number) => versionsOf(n).filter((v) => v.enabled).length;
 const waits: number[] = [];
 const fastSleep = (ms: number) => {
   waits.push(ms);
@@ -78,6 +104,7 @@ function deps(overrides: Partial<RotationDeps> = {}): RotationDeps {
     store,
     logger,
     redeem: redeemRefreshToken,
+    verify: (accessToken, marketplace) => verifyAtPartnerCenter({ baseUrl: world.partnerCenter.url, accessToken, marketplace: marketplace.id }),
     sleep: fastSleep,
     writeLimiter: new SlidingWindowLimiter(250, 10_000),
     ...overrides,
@@ -86,19 +113,23 @@ function deps(overrides: Partial<RotationDeps> = {}): RotationDeps {
 
 // ------------------------------------------------------------------ the fault matrix
 
-type Step = 'read' | 'redeem' | 'write' | 'read-back' | 'run';
+type Step = 'read' | 'redeem' | 'write' | 'disable' | 'verify' | 'promote' | 'read-back' | 'run';
 interface Cell {
   step: Step;
   fault: string;
-  /** Arms the fault just before the step's call (at the Key Vault fake or the simulator). */
+  /** Arms the fault just before the step's call (at the Key Vault fake, the simulator or Partner Center). */
   arm?: (token: StoredToken) => void;
   /** The process dies at this step: the call never returns. `afterCommit`: the write lands first. */
   crash?: 'before' | 'afterCommit';
   expected: RotationOutcome | 'crashed';
-  /** Expected status tag afterwards. */
-  status: 'active' | 'needs-reauth';
+  /** Expected status tag of the latest version afterwards. */
+  status: 'active' | 'pending' | 'needs-reauth';
   /** Expected new versions. */
   added: 0 | 1 | '0-1';
+  /** Whether the token is dead at Microsoft afterwards (then no valid token can be readable). */
+  deadAtMicrosoft?: true;
+  /** A fault that keeps the fallback's predecessor enabled until the next run (disable failing for good). */
+  enabledAfter?: 3;
 }
 
 const vault = () => {
@@ -106,6 +137,7 @@ const vault = () => {
   return world.vault.faults;
 };
 const sim = (f: Fault) => world.simulator.faults.apply(f);
+const pc = (f: PartnerCenterFaultInput) => world.partnerCenter.setFault(f);
 
 const cells: Cell[] = [
   // read
@@ -120,23 +152,44 @@ const cells: Cell[] = [
   { step: 'redeem', fault: '503', arm: () => sim({ kind: 'transient', count: 1, status: 503 }), expected: 'rotated', status: 'active', added: 1 },
   { step: 'redeem', fault: 'timeout (connection dropped)', arm: () => sim({ kind: 'networkFailure', count: 1 }), expected: 'rotated', status: 'active', added: 1 },
   { step: 'redeem', fault: '503 persistent', arm: () => sim({ kind: 'transient', count: 10, status: 503 }), expected: 'transient', status: 'active', added: 0 },
-  { step: 'redeem', fault: 'invalid_grant expired (700082)', arm: (t) => sim({ kind: 'refreshTokenExpired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
-  { step: 'redeem', fault: 'invalid_grant revoked (50173)', arm: (t) => sim({ kind: 'refreshTokenRevoked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
-  { step: 'redeem', fault: 'invalid_grant sign-in frequency (70043)', arm: (t) => sim({ kind: 'signInFrequency', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
-  { step: 'redeem', fault: 'MFA required (50076)', arm: (t) => sim({ kind: 'mfaRequired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
-  { step: 'redeem', fault: 'conditional access (53003)', arm: (t) => sim({ kind: 'conditionalAccessBlocked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
-  { step: 'redeem', fault: 'consent required (65001)', arm: (t) => sim({ kind: 'consentRequired', tenant: t.tags.tenant }), expected: 'needs-reauth', status: 'needs-reauth', added: 0 },
+  { step: 'redeem', fault: 'invalid_grant expired (700082)', arm: (t) => sim({ kind: 'refreshTokenExpired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'invalid_grant revoked (50173)', arm: (t) => sim({ kind: 'refreshTokenRevoked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'invalid_grant sign-in frequency (70043)', arm: (t) => sim({ kind: 'signInFrequency', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'MFA required (50076)', arm: (t) => sim({ kind: 'mfaRequired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'conditional access (53003)', arm: (t) => sim({ kind: 'conditionalAccessBlocked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'consent required (65001)', arm: (t) => sim({ kind: 'consentRequired', tenant: t.tags.tenant }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'CPV app removed from the tenant (700016)', arm: (t) => sim({ kind: 'appRemovedFromTenant', tenant: t.tags.tenant, clientId: cpvClientId }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'invalid_scope (70011)', arm: (t) => sim({ kind: 'invalidScope', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
+  { step: 'redeem', fault: 'access_denied (50105)', arm: (t) => sim({ kind: 'accessDenied', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
   { step: 'redeem', fault: 'invalid_client (7000215)', arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'invalidSecret' }), expected: 'invalid-client', status: 'active', added: 0 },
   { step: 'redeem', fault: 'invalid_client expired secret (7000222)', arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'expiredSecret' }), expected: 'invalid-client', status: 'active', added: 0 },
-  // write
+  // write (the new version, pending)
   { step: 'write', fault: 'crash before the write', crash: 'before', expected: 'crashed', status: 'active', added: 0 },
-  { step: 'write', fault: 'crash after the write landed', crash: 'afterCommit', expected: 'crashed', status: 'active', added: 1 },
+  { step: 'write', fault: 'crash after the write landed', crash: 'afterCommit', expected: 'crashed', status: 'pending', added: 1, enabledAfter: 3 },
   { step: 'write', fault: '429', arm: () => vault().throttle('write', 1, 1), expected: 'rotated', status: 'active', added: 1 },
   { step: 'write', fault: '503', arm: () => vault().unavailable('write', 1), expected: 'rotated', status: 'active', added: 1 },
   { step: 'write', fault: 'timeout', arm: () => vault().hang('write', 1), expected: 'rotated', status: 'active', added: 1 },
   { step: 'write', fault: 'timeout after the write landed', arm: () => vault().hang('write', 1, { afterCommit: true }), expected: 'rotated', status: 'active', added: '0-1' },
   { step: 'write', fault: '500 after the write landed', arm: () => vault().error('write', 1, { afterCommit: true }), expected: 'rotated', status: 'active', added: '0-1' },
   { step: 'write', fault: '503 persistent', arm: () => vault().unavailable('write', 50), expected: 'store-failed', status: 'active', added: 0 },
+  // disable (the version before the current one)
+  { step: 'disable', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1, enabledAfter: 3 },
+  { step: 'disable', fault: '503', arm: () => vault().unavailable('patch', 1), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'disable', fault: '503 persistent (kept in the retire tag for the next run)', arm: () => vault().unavailable('patch', 9), expected: 'rotated', status: 'active', added: 1, enabledAfter: 3 },
+  // verify (Partner Center)
+  { step: 'verify', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1 },
+  { step: 'verify', fault: '503', arm: () => pc({ kind: 'serverError', status: 503, count: 1 }), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'verify', fault: '429 with Retry-After', arm: () => pc({ kind: 'throttle', count: 1, retryAfterSeconds: 1 }), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'verify', fault: 'connection dropped', arm: () => pc({ kind: 'networkFailure', count: 1 }), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'verify', fault: '503 persistent', arm: () => pc({ kind: 'serverError', status: 503, count: 50 }), expected: 'transient', status: 'pending', added: 1 },
+  { step: 'verify', fault: 'MFA claim missing (401, 900421)', arm: () => pc({ kind: 'mfaMissing' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
+  { step: 'verify', fault: 'no Partner Center role (403)', arm: () => pc({ kind: 'forbidden' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
+  { step: 'verify', fault: 'token refused (401)', arm: () => pc({ kind: 'unauthorized' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
+  // promote
+  { step: 'promote', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1 },
+  { step: 'promote', fault: '429', arm: () => vault().throttle('patch', 1, 1), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'promote', fault: '503', arm: () => vault().unavailable('patch', 1), expected: 'rotated', status: 'active', added: 1 },
+  { step: 'promote', fault: '503 persistent', arm: () => vault().unavailable('patch', 50), expected: 'store-failed', status: 'pending', added: 1 },
   // read back
   { step: 'read-back', fault: 'crash', crash: 'before', expected: 'crashed', status: 'active', added: 1 },
   { step: 'read-back', fault: '429', arm: () => vault().throttle('read', 1, 1), expected: 'rotated', status: 'active', added: 1 },
@@ -147,10 +200,22 @@ const cells: Cell[] = [
 
 const never = <T>() => new Promise<T>(() => undefined);
 
-/** Wraps the store (and redeem) to arm the cell's fault at exactly its step. */
-function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store' | 'redeem'> {
+/** rotateAll as a freshly started process has it: its own module instances, no claims of a crashed run. */
+function restartedRotateAll(): typeof rotateAll {
+  let fresh: typeof rotateAll | undefined;
+  jest.isolateModules(() => {
+    fresh = (require('../../shared/rotation/rotateAll') as typeof import('../../shared/rotation/rotateAll')).rotateAll;
+  });
+  if (!fresh) throw new Error('rotateAll did not load');
+  return fresh;
+}
+
+/** Wraps the store, redeem and verify to arm the cell's fault at exactly its step. */
+function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store' | 'redeem' | 'verify'> {
   let armed = false;
   let wrote = false;
+  let promoted = false;
+  const base = deps();
   const fire = (step: Step): 'crash' | 'go' => {
     if (armed || cell.step !== step) return 'go';
     armed = true;
@@ -161,8 +226,13 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
   const wrapped: SecretStore = {
     getSecret: (n) => store.getSecret(n),
     listTokens: (e) => store.listTokens(e),
-    updateTokenTags: (t, tags) => store.updateTokenTags(t, tags),
-    getToken: async (m, e) => ((fire(wrote ? 'read-back' : 'read') === 'crash' ? never() : store.getToken(m, e)) as Promise<StoredToken | undefined>),
+    updateTokenTags: async (t, tags) => {
+      if (tags.status === 'active' && fire('promote') === 'crash') return never();
+      await store.updateTokenTags(t, tags);
+      if (tags.status === 'active') promoted = true;
+    },
+    disableTokenVersion: async (t) => ((fire('disable') === 'crash' ? never() : store.disableTokenVersion(t)) as Promise<void>),
+    getToken: async (m, e, v) => ((fire(promoted ? 'read-back' : wrote ? 'write' : 'read') === 'crash' ? never() : store.getToken(m, e, v)) as Promise<StoredToken | undefined>),
     putToken: async (input) => {
       if (fire('write') === 'crash') return never();
       const r = await store.putToken(input);
@@ -174,6 +244,7 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
   return {
     store: wrapped,
     redeem: async (app, rt) => (fire('redeem') === 'crash' ? never() : redeemRefreshToken(app, rt)),
+    verify: async (accessToken, marketplace) => (fire('verify') === 'crash' ? never() : base.verify(accessToken, marketplace)),
   };
 }
 
@@ -183,7 +254,9 @@ interface MatrixRow {
   outcome: string;
   expected: string;
   versionsAdded: number;
-  validTokenReadable: boolean | 'n/a (token dead at Microsoft)';
+  /** A proven version is current and Entra accepts it. */
+  provenTokenReadable: boolean | 'n/a (token dead at Microsoft)';
+  enabledVersions: number;
   status: string;
   othersUnchanged: boolean;
   pass: boolean;
@@ -194,6 +267,7 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
   afterEach(() => {
     world.simulator.reset();
     world.vault?.faults.clear();
+    world.partnerCenter.clearFaults();
   });
   afterAll(() => {
     writeMatrix(matrix);
@@ -219,31 +293,50 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     }
     world.simulator.reset();
     world.vault?.faults.clear();
+    world.partnerCenter.clearFaults();
 
     const after = versionsOf(n).length - before;
     const latest = await store.getToken(mpOf(n), 'test');
-    const valid = cell.status === 'needs-reauth' ? ('n/a (token dead at Microsoft)' as const) : await isValid(latest?.value ?? '', n);
+    const current = (await readCurrentToken(store, mpOf(n), 'test'))?.current;
+    const proven = cell.deadAtMicrosoft ? ('n/a (token dead at Microsoft)' as const) : current?.tags.verifiedAt !== undefined && (await isValid(current.value, n));
+    const enabled = enabledVersionsOf(n);
     const othersUnchanged = versionsOf(bystander).length === bystanderBefore;
     const addedOk = cell.added === '0-1' ? after <= 1 : after === cell.added;
+    const enabledOk = enabled <= (cell.enabledAfter ?? 2);
     const row: MatrixRow = {
       step: cell.step,
       fault: cell.fault,
       outcome,
       expected: cell.expected,
       versionsAdded: after,
-      validTokenReadable: valid,
+      provenTokenReadable: proven,
+      enabledVersions: enabled,
       status: latest?.tags.status ?? 'missing',
       othersUnchanged,
-      pass: outcome === cell.expected && addedOk && valid !== false && latest?.tags.status === cell.status && othersUnchanged,
+      pass: outcome === cell.expected && addedOk && enabledOk && proven !== false && latest?.tags.status === cell.status && othersUnchanged,
     };
     matrix.push(row);
     expect(row).toMatchObject({ outcome: cell.expected, status: cell.status, othersUnchanged: true });
     expect(addedOk).toBe(true);
-    expect(valid).not.toBe(false);
-    if (cell.status === 'needs-reauth') {
-      // The dead token is kept (nothing deletes versions); it is the same value as before, marked with the reason.
-      expect(latest?.value).toBe(seeded.value);
+    expect(enabledOk).toBe(true);
+    expect(proven).not.toBe(false);
+    if (cell.deadAtMicrosoft) {
+      // The dead token is kept (nothing deletes versions), still current, marked with the reason.
+      expect(current?.value).toBe(seeded.value);
       expect(latest?.tags.lastError).toMatch(/^needs-reauth:/);
+    }
+    if (cell.status === 'needs-reauth' && !cell.deadAtMicrosoft) {
+      // Partner Center refused the new version: it is never current; the previous one stays current.
+      expect(current?.version).toBe(seeded.version);
+      expect(latest?.tags.lastError).toMatch(/^needs-reauth:partner-center-/);
+    }
+    if (cell.status === 'pending') expect(current?.version).toBe(seeded.version);
+    if (enabled > 2) {
+      // Whatever a crash or a failing vault left enabled, the next run disables — in a restarted
+      // process (its own modules: the crashed run's claim on the token died with it).
+      const next = await restartedRotateAll()(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) });
+      expect(next.results[0]?.outcome).toBe('rotated');
+      expect(enabledVersionsOf(n)).toBeLessThanOrEqual(2);
     }
   });
 
@@ -256,7 +349,8 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     expect(outcomes).toEqual(['rotated', 'skipped']);
     expect(versionsOf(n).length - before).toBe(1);
     expect(await isValid((await store.getToken(mpOf(n), 'test'))?.value ?? '', n)).toBe(true);
-    matrix.push({ step: 'run', fault: 'double fire (concurrent)', outcome: outcomes.join('+'), expected: 'rotated+skipped', versionsAdded: 1, validTokenReadable: true, status: 'active', othersUnchanged: true, pass: true });
+    expect(enabledVersionsOf(n)).toBe(2);
+    matrix.push({ step: 'run', fault: 'double fire (concurrent)', outcome: outcomes.join('+'), expected: 'rotated+skipped', versionsAdded: 1, provenTokenReadable: true, enabledVersions: 2, status: 'active', othersUnchanged: true, pass: true });
   });
 
   it('the timer firing twice in a row leaves the second run with nothing to do', async () => {
@@ -266,7 +360,7 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     const second = await rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) });
     expect(first.results[0]?.outcome).toBe('rotated');
     expect(second.results[0]).toMatchObject({ outcome: 'skipped', reason: 'recently-rotated' });
-    matrix.push({ step: 'run', fault: 'double fire (sequential)', outcome: 'rotated, then skipped', expected: 'rotated, then skipped', versionsAdded: 1, validTokenReadable: true, status: 'active', othersUnchanged: true, pass: true });
+    matrix.push({ step: 'run', fault: 'double fire (sequential)', outcome: 'rotated, then skipped', expected: 'rotated, then skipped', versionsAdded: 1, provenTokenReadable: true, enabledVersions: enabledVersionsOf(n), status: 'active', othersUnchanged: true, pass: true });
   });
 
   it('a manual rotation overlapping a timer run loses nothing and adds one version per run at most', async () => {
@@ -282,24 +376,27 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     expect(added).toBeLessThanOrEqual(2);
     expect([t.results[0]?.outcome, manual.results[0]?.outcome]).toContain('rotated');
     expect(await isValid((await store.getToken(mpOf(n), 'test'))?.value ?? '', n)).toBe(true);
-    matrix.push({ step: 'run', fault: 'manual rotation overlapping a timer run', outcome: `${t.results[0]?.outcome}+${manual.results[0]?.outcome}`, expected: 'one rotates, the other skips', versionsAdded: added, validTokenReadable: true, status: 'active', othersUnchanged: true, pass: true });
+    expect(enabledVersionsOf(n)).toBeLessThanOrEqual(2);
+    matrix.push({ step: 'run', fault: 'manual rotation overlapping a timer run', outcome: `${t.results[0]?.outcome}+${manual.results[0]?.outcome}`, expected: 'one rotates, the other skips', versionsAdded: added, provenTokenReadable: true, enabledVersions: enabledVersionsOf(n), status: 'active', othersUnchanged: true, pass: true });
   });
 });
 
 function writeMatrix(rows: MatrixRow[]): void {
-  // Only a complete run rewrites the published matrix (`jest -t` would publish a partial one).
+  // Only a complete run publishes the matrix (`jest -t` would publish a partial one).
   if (rows.length < cells.length + 3) return;
   const passed = rows.filter((r) => r.pass).length;
   const lines = [
     '# Rotation fault matrix',
     '',
-    'Measured by `test/integration/rotation.test.ts` and published by `npm run docs:generate` (real msal-node against the identity simulator, real `SecretClient` against the Key Vault fake; each fault is produced by those servers at the exact step, or the run is abandoned there to stand for a crash).',
+    'Measured by `test/integration/rotation.test.ts` and published by `npm run docs:generate` (real msal-node against the identity simulator, real `SecretClient` against the Key Vault fake, real calls to the Partner Center stand-in; each fault is produced by those servers at the exact step, or the run is abandoned there to stand for a crash). Every token starts as a proven current version with its fallback enabled.',
     '',
-    `**${passed} of ${rows.length} cells ended with zero token loss** (a valid token readable afterwards, or — for tokens Microsoft declared dead — the token kept and marked \`needs-reauth\`), the status telling the truth, at most one new version per run, and the other marketplace untouched.`,
+    'The steps, in order: **read** the current version, **redeem** it at Entra, **write** the new version as `pending`, **disable** every version but the current one and the new one, **verify** the new one at Partner Center, **promote** it to `active`, **read back** and compare.',
     '',
-    '| step | fault | outcome | versions added | valid token readable | status | pass |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.step} | ${r.fault} | ${r.outcome} | ${r.versionsAdded} | ${r.validTokenReadable} | ${r.status} | ${r.pass ? 'yes' : '**no**'} |`),
+    `**${passed} of ${rows.length} cells ended with zero token loss**: afterwards a proven version is current and Entra accepts it (or, for tokens Microsoft declared dead, the token is kept, still current, and marked \`needs-reauth\`); a version Partner Center did not accept is never current; at most one new version per run; at most two versions enabled (a crash or a failing vault can leave a third, which the next run disables — checked in those cells); the status telling the truth; the other marketplace untouched.`,
+    '',
+    '| step | fault | outcome | versions added | proven token readable | versions enabled | latest status | pass |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.step} | ${r.fault} | ${r.outcome} | ${r.versionsAdded} | ${r.provenTokenReadable} | ${r.enabledVersions} | ${r.status} | ${r.pass ? 'yes' : '**no**'} |`),
     '',
   ];
   writeGenerated('rotation-fault-matrix.md', lines.join('\n'));
@@ -342,7 +439,8 @@ describe('rotation runs', () => {
     const ids = [41, 42, 43, 44, 45, 46];
     for (const [k, n] of ids.entries()) await seed(n, 10 - k); // 41 is the oldest
     const subset = parseMarketplaceConfig({ marketplaces: ids.map((n) => cpvEntry(mpOf(n), tenantOf(n))) });
-    world.simulator.faults.apply({ kind: 'latency', ms: 300 });
+    // Each redemption takes 0.5 s: six of them cannot fit in a budget of 1.5 s.
+    world.simulator.faults.apply({ kind: 'latency', ms: 500 });
     const first = await rotateAll(deps({ config: subset, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }), { trigger: 'timer', concurrency: 1, timeBudgetMs: 1_500 });
     expect(first.stoppedByTimeBudget).toBe(true);
     const mine = new Set(ids.map(mpOf));

@@ -13,6 +13,7 @@ import { newStandInApiKey, startConnectStandIn, type ConnectStandIn } from '../.
 import { startHost, type LocalHost } from '../../local/host';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
+import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../local/partnerCenterStandIn';
 import { FileSecretStore } from '../../local/fileSecretStore';
 import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
 import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
@@ -66,6 +67,8 @@ export interface LogLine {
 export interface World {
   host: LocalHost;
   simulator: IdentitySimulator;
+  /** Partner Center, which proves every token before it counts. */
+  partnerCenter: PartnerCenterStandIn;
   vault?: KeyVaultFake;
   /** The Connect stand-in and its accepted key, when `connect` was given. */
   connect?: ConnectStandIn;
@@ -119,6 +122,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
   });
 
+  const partnerCenter = await startPartnerCenterStandIn({ tls: certs, jwksUrl: simulator.jwksUrl });
+
   const connectProducts = options.connect?.products ?? {};
   const withConnect = (entry: unknown): unknown => {
     const id = (entry as { id?: unknown }).id;
@@ -143,6 +148,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     SERVICE_ENVIRONMENT: environment,
     CALLBACK_URL: callbackUrl,
     AUTHORITY_HOST: simulator.url,
+    PARTNER_CENTER_API_URL: partnerCenter.url,
     CPV_CLIENT_ID: cpvClientId,
     CPV_CLIENT_SECRET_NAME: 'cpv-client-secret',
     TRANSACTION_COOKIE_KEY: 'test-cookie-key-'.padEnd(48, 'k'),
@@ -181,6 +187,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   return {
     host,
     simulator,
+    partnerCenter,
     ...(vault ? { vault } : {}),
     ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
     store,
@@ -192,6 +199,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     close: async () => {
       await host.close();
       await simulator.close();
+      await partnerCenter.close();
       await vault?.close();
       await connect?.close();
       resetSecretStoreCache();

@@ -27,11 +27,20 @@ describe('pages escape by default', () => {
     expect(page).toMatch(/<button type="submit">Generate Refresh Token<\/button>/);
   });
   it('the token page shows the token read-only, the parameter, and a nonce-bound copy script', () => {
-    const page = tokenPage({ environment: 'production', nonce: 'abc', marketplace: 'MP-00001', token: '1.A<b>', parameterName: 'refresh_token_production' }).text;
+    const page = tokenPage({
+      environment: 'production',
+      nonce: 'abc',
+      marketplace: 'MP-00001',
+      token: '1.A<b>',
+      parameterName: 'refresh_token_production',
+      partner: 'Contoso <Partner>',
+      signer: { objectId: 'o', userName: 'admin@contoso.example' },
+    }).text;
     expect(page).toMatch(/<label for="token">Refresh token<\/label>\s*<textarea id="token" rows="7" readonly>1\.A&lt;b&gt;<\/textarea>/);
     expect(page).toContain('<code id="parameter-name">refresh_token_production</code>');
     expect(page).toContain('<script nonce="abc">');
     expect(page).toContain('Production environment');
+    expect(page).toContain('Verified with Partner Center: it works for <strong>Contoso &lt;Partner&gt;</strong>');
   });
 });
 

@@ -16,14 +16,14 @@ ${p.correlationId ? reference(p.correlationId) : ''}`,
   });
 }
 
-export function consentGrantedPage(p: { environment: Environment; nonce: string }): Html {
+export function consentGrantedPage(p: { environment: Environment; nonce: string; marketplace: string }): Html {
   return layout({
     title: 'Access approved',
     environment: p.environment,
     nonce: p.nonce,
     body: html`<h1>Access approved</h1>
-<p>The administrator approved access for the partner tenant. Now try again: generate the refresh token.</p>
-<p><a class="button" href="${startPath}">Try again</a></p>`,
+<p>The administrator approved access for the partner tenant of marketplace <strong>${p.marketplace}</strong>. Now try again: generate the refresh token.</p>
+<p><a class="button" id="try-again" href="${startPath}?marketplace=${encodeURIComponent(p.marketplace)}">Try again</a></p>`,
   });
 }
 

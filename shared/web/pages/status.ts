@@ -40,11 +40,11 @@ ${
     : ''
 }
 <table>
-<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Rotated</th><th scope="col">Issued</th><th scope="col">Last error</th>${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}</tr></thead>
+<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Verified</th><th scope="col">Rotated</th><th scope="col">Issued by</th><th scope="col">Versions</th><th scope="col">Last error</th>${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}</tr></thead>
 <tbody>
 ${p.rows.map(
   (r) =>
-    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
+    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}${r.signer ? html`<br>${r.signer.userName}` : ''}</td><td>${r.enabledVersions}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
 )}
 </tbody>
 </table>`,
