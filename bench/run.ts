@@ -18,6 +18,7 @@ import { figuresPath, repoRoot } from './lib/paths';
 import { round } from './lib/stats';
 import { callbackSuite } from './suites/callback';
 import { coldStartSuite } from './suites/coldStart';
+import { layoutsSuite } from './suites/layouts';
 import { rotationSuite } from './suites/rotation';
 import { statusSuite } from './suites/status';
 import type { Suite } from './suites/suite';
@@ -25,7 +26,7 @@ import { warmStartSuite } from './suites/warmStart';
 import { World } from './world/world';
 
 /** In the order `npm run bench` runs them: the cheap ones first. */
-export const suites: Suite[] = [coldStartSuite, warmStartSuite, callbackSuite, statusSuite, rotationSuite];
+export const suites: Suite[] = [coldStartSuite, layoutsSuite, warmStartSuite, callbackSuite, statusSuite, rotationSuite];
 
 function show(f: Figure): string {
   const value = f.value === null ? 'not measured' : `${f.value}${f.unit ? ` ${f.unit}` : ''}`;
@@ -49,13 +50,22 @@ async function main(): Promise<void> {
   const progress = (line: string) => process.stderr.write(line + '\n');
   const world = new World();
   const results: SuiteResult[] = [];
+  const failed: string[] = [];
   try {
     for (const suite of chosen) {
       progress(`${suite.id}: ${suite.title} …`);
       const measuredAt = new Date().toISOString();
       const t0 = performance.now();
       const load = watchLoad();
-      const out = await suite.run({ world, quick, progress });
+      let out;
+      try {
+        out = await suite.run({ world, quick, progress });
+      } catch (err) {
+        // The other suites still run; a failed suite's earlier figures stay in the file as they were.
+        failed.push(suite.id);
+        progress(`${suite.id} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        continue;
+      }
       const result: SuiteResult = {
         suite: suite.id,
         title: suite.title,
@@ -76,12 +86,13 @@ async function main(): Promise<void> {
   } finally {
     await world.close();
   }
-  if (write) {
+  if (write && results.length) {
     writeFigures(figuresPath, results);
     console.log(`\nwrote ${figuresPath}; run \`npm run bench:table\` to update the tables in docs/PERFORMANCE.md`);
   } else {
     console.log(`\nfigures in .local/bench/figures.json (docs/ left alone${quick ? ': --quick' : ''})`);
   }
+  if (failed.length) throw new Error(`suites failed: ${failed.join(', ')}`);
 }
 
 main().catch((err: unknown) => {

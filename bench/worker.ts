@@ -17,7 +17,7 @@
  * Usage: node worker.js <appDir>  (cwd = the app folder, as on Azure; PORT picks the port, 0 by default;
  * BENCH_SOURCE_MAPS=off keeps the package from turning source maps on)
  * Prints one line when listening: { "url", "loadedMs", "readyMs" } (ms since this process started).
- * GET /_bench/usage answers { maxRssBytes, heapUsedBytes, cpuMs, invocations, evaluated, sdkLoaded }.
+ * GET /_bench/usage answers { maxRssBytes, rssBytes, heapUsedBytes, cpuMs, invocations, evaluated, sdkLoaded }.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -195,6 +195,7 @@ function usage(): Record<string, unknown> {
   const sdkLoaded = Object.keys(cache).some((f) => /[\\/]dist[\\/]sdk\.js$/.test(f));
   return {
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    rssBytes: process.memoryUsage().rss,
     heapUsedBytes: process.memoryUsage().heapUsed,
     cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     invocations,

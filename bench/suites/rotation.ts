@@ -48,25 +48,48 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
     env: { MARKETPLACE_CONFIG_PATH: configPath, ROTATION_CONCURRENCY: String(concurrency), ROTATION_TIME_BUDGET_SECONDS: '1800' },
   });
   let summary: RotationSummary;
+  let httpStatus: number;
   let wallMs: number;
-  let t0: number;
+  let t0 = performance.now();
   let maxRssBytes: number;
   let cpuMs: number;
+  const idle = await world.usage(child);
+  // Memory over the run, from the worker's own counters, while the run goes on.
+  const memory: { s: number; rss: number; heap: number }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      if (!sampling) break;
+      const u = await world.usage(child).catch(() => undefined);
+      if (u) memory.push({ s: (performance.now() - t0) / 1000, rss: u.rssBytes, heap: u.heapUsedBytes });
+    }
+  })();
   try {
     progress(`  rotation: ${tokens} tokens, concurrency ${concurrency} …`);
     t0 = performance.now();
     const answer = await send(`${child.first.url}/api/rotate`, { method: 'POST', timeoutMs: 1_900_000 });
     wallMs = performance.now() - t0;
-    if (answer.status !== 200) throw new Error(`POST /api/rotate answered ${answer.status}: ${child.stderr()}`);
-    summary = JSON.parse(answer.body) as RotationSummary;
+    sampling = false;
+    await sampler;
+    httpStatus = answer.status;
+    if (answer.status !== 200) progress(`  rotation: POST /api/rotate answered ${answer.status}`);
+    summary = answer.status === 200 ? (JSON.parse(answer.body) as RotationSummary) : {};
     const usage = await world.usage(child);
     maxRssBytes = usage.maxRssBytes;
     cpuMs = usage.cpuMs;
   } finally {
+    sampling = false;
     await stopChild(child.process);
     fake.faults.clear();
   }
-  const counts = vaultCounts(recorder.between(t0));
+  const spans = recorder.between(t0);
+  const counts = vaultCounts(spans);
+  // Until the first new version is written the run is listing (and reading) what it will rotate.
+  const firstWrite = spans.filter((x) => x.server === 'vault' && x.method === 'PUT').reduce((m, x) => Math.min(m, x.start), Infinity);
+  const listingSeconds = (firstWrite - t0) / 1000;
+  const mb = (bytes: number) => round(bytes / 1e6, 0);
+  const at = (share: number) => memory[Math.min(memory.length - 1, Math.floor(share * memory.length))];
   const rotated = summary.counts?.rotated ?? 0;
   const per = (n: number) => (rotated > 0 ? n / rotated : NaN);
   const k = counts.byKind;
@@ -80,7 +103,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   progress(`  rotation: ${rotated}/${tokens} in ${round(wallMs / 1000, 1)} s = ${round(throughput, 1)} tokens/s`);
 
   const figures: Figure[] = [
-    figure({ id: 'rotation.rotated', label: 'Tokens rotated', value: rotated, unit: `of ${tokens}`, digits: 0, note: summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined }),
+    figure({ id: 'rotation.rotated', label: 'Tokens rotated', value: rotated, unit: `of ${tokens}`, digits: 0, note: httpStatus !== 200 ? `POST /api/rotate answered ${httpStatus}` : summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined }),
     figure({
       id: 'rotation.requests-per-token',
       label: 'Key Vault requests per rotated token beyond the list pages',
@@ -115,8 +138,13 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       unit: 'MB',
       digits: 0,
       goal: { op: '<', value: 150, text: '< 150 MB' },
+      baseline: { label: 'the same process idle, package loaded, before the run', value: mb(idle.rssBytes), unit: 'MB', digits: 0 },
     }),
   ];
+  const memoryRows = [0.1, 0.5, 0.9]
+    .map((share) => [share, at(share)] as const)
+    .filter((x): x is readonly [number, { s: number; rss: number; heap: number }] => x[1] !== undefined)
+    .map(([share, m]) => [`RSS / heap used at ${round(share * 100, 0)} % of the run (${round(m.s, 0)} s) (MB)`, `${mb(m.rss)} / ${mb(m.heap)}`] as [string, string]);
   return {
     parameters: {
       tokens,
@@ -132,6 +160,8 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
         columns: ['figure', 'value'],
         rows: [
           ['wall time of POST /api/rotate (s)', round(wallMs / 1000, 1)],
+          ['of which before the first new version was written: listing and first reads (s)', round(listingSeconds, 1)],
+          ['throughput after that (tokens/s)', round(rotated / (wallMs / 1000 - listingSeconds), 1)],
           ['the run’s own durationMs (s)', round((summary.durationMs ?? NaN) / 1000, 1)],
           ['outcomes', Object.entries(summary.counts ?? {}).filter(([, n]) => n > 0).map(([o, n]) => `${o} ${n}`).join(', ')],
           ['refresh-token grants at the simulator', simulator.stats.tokenCalls.refresh_token - identityBefore],
@@ -140,6 +170,9 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           ['Key Vault: throttled (429)', counts.throttled],
           ['bound from concurrency alone: concurrency ÷ (requests per token × latency) (tokens/s)', round(concurrencyBound, 0)],
           ['CPU time of the process (s)', round(cpuMs / 1000, 1)],
+          ['RSS / heap used idle, before the run (MB)', `${mb(idle.rssBytes)} / ${mb(idle.heapUsedBytes)}`],
+          ...memoryRows,
+          ['peak RSS of the process (MB)', mb(maxRssBytes)],
         ],
       },
     ],

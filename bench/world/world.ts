@@ -41,7 +41,9 @@ export interface WorkerReady {
 }
 
 export interface Usage {
+  /** Peak resident set size of the process so far. */
   maxRssBytes: number;
+  rssBytes: number;
   heapUsedBytes: number;
   cpuMs: number;
   invocations: { name: string; ms: number }[];
