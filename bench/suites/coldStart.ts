@@ -85,7 +85,7 @@ function moduleTables(rows: ModuleRow[], hello: ModuleRow[], sdkLoaded: boolean)
 }
 
 async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutput> {
-  const rounds = quick ? 5 : 21;
+  const rounds = quick ? 5 : 31;
   const packages = await world.packages();
   const variants: Variant[] = [
     { key: 'hello', label: 'hello-world (baseline, source maps off)', pkg: packages.hello, path: '/api/hello', sourceMaps: false },
