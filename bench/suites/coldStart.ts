@@ -137,7 +137,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       digits: 2,
       goal: { op: '<=', value: 1.15, text: '≤ 1.15×' },
       baseline: { label: 'hello-world, spawn → first 200', value: round(hello, 1), unit: 'ms', digits: 1 },
-      note: `medians of ${rounds} interleaved runs each; ratio of the runs paired by round: p25 ${round(percentile(paired, 0.25), 2)}×, p75 ${round(percentile(paired, 0.75), 2)}×`,
+      note: `medians of ${rounds} interleaved runs each; the ratio of the two runs of each round: median ${round(median(paired), 2)}×, p25 ${round(percentile(paired, 0.25), 2)}×, p75 ${round(percentile(paired, 0.75), 2)}×`,
     }),
     ms('Cold start of GET /api/start, deployment package (spawn → first 200)', service, { id: 'cold-start.service-ms' }),
     ms('Cold start of GET /api/hello, hello-world (spawn → first 200)', hello, { id: 'cold-start.hello-ms' }),

@@ -103,7 +103,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   progress(`  rotation: ${rotated}/${tokens} in ${round(wallMs / 1000, 1)} s = ${round(throughput, 1)} tokens/s`);
 
   const figures: Figure[] = [
-    figure({ id: 'rotation.rotated', label: 'Tokens rotated', value: rotated, unit: `of ${tokens}`, digits: 0, note: httpStatus !== 200 ? `POST /api/rotate answered ${httpStatus}` : summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined }),
+    figure({ id: 'rotation.rotated', label: 'Tokens rotated', value: rotated, unit: `of ${tokens.toLocaleString('en-US')}`, digits: 0, note: httpStatus !== 200 ? `POST /api/rotate answered ${httpStatus}` : summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined }),
     figure({
       id: 'rotation.requests-per-token',
       label: 'Key Vault requests per rotated token beyond the list pages',
@@ -121,7 +121,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       unit: '×',
       digits: 2,
       goal: { op: '>=', value: 0.9, text: '≥ 0.9×' },
-      baseline: { label: `bound: 30 writes/s ÷ ${round(writesPerToken, 2)} writes per token`, value: round(kvBound, 1), unit: 'tokens/s', digits: 1 },
+      baseline: { label: `bound: 30 writes/s ÷ ${writesPerToken.toFixed(2)} writes per token`, value: round(kvBound, 1), unit: 'tokens/s', digits: 1 },
     }),
     figure({
       id: 'rotation.throughput-vs-paced-bound',
@@ -129,7 +129,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       value: round(throughput / pacedBound, 2),
       unit: '×',
       digits: 2,
-      baseline: { label: `bound: 25 new versions/s ÷ ${round(newVersionsPerToken, 2)} per token`, value: round(pacedBound, 1), unit: 'tokens/s', digits: 1 },
+      baseline: { label: `bound: 25 new versions/s ÷ ${newVersionsPerToken.toFixed(2)} new versions per token`, value: round(pacedBound, 1), unit: 'tokens/s', digits: 1 },
     }),
     figure({
       id: 'rotation.peak-rss-mb',

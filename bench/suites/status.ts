@@ -77,7 +77,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           digits: 0,
           ...(atGoalSize ? { goal: { op: '<' as const, value: 2000, text: '< 2 s' } } : {}),
           note:
-            `first request of the process ${round(first.ms, 0)} ms (HTTP ${first.status}); ${last.rows} rows` +
+            `first request of the process ${round(first.ms, 0).toLocaleString('en-US')} ms (HTTP ${first.status}); ${last.rows.toLocaleString('en-US')} rows` +
             (ok.length < warm.length ? `; ${warm.length - ok.length} of ${warm.length} warm requests failed (HTTP ${warm.filter((s) => s.status !== 200).map((s) => s.status).join(', ')})` : ''),
         }),
         figure({
