@@ -89,6 +89,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const firstWrite = spans.filter((x) => x.server === 'vault' && x.method === 'PUT').reduce((m, x) => Math.min(m, x.start), Infinity);
   const listingSeconds = (firstWrite - t0) / 1000;
   const mb = (bytes: number) => round(bytes / 1e6, 0);
+  const highest = memory.reduce<(typeof memory)[number] | undefined>((h, m) => (!h || m.rss > h.rss ? m : h), undefined);
   const at = (share: number) => memory[Math.min(memory.length - 1, Math.floor(share * memory.length))];
   const rotated = summary.counts?.rotated ?? 0;
   const per = (n: number) => (rotated > 0 ? n / rotated : NaN);
@@ -172,6 +173,8 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           ['CPU time of the process (s)', round(cpuMs / 1000, 1)],
           ['RSS / heap used idle, before the run (MB)', `${mb(idle.rssBytes)} / ${mb(idle.heapUsedBytes)}`],
           ...memoryRows,
+          ...(highest ? [[`highest RSS sample (MB), at (s)`, `${mb(highest.rss)} at ${round(highest.s, 0)}`] as [string, string]] : []),
+          ['samples (every 2 s)', memory.length],
           ['peak RSS of the process (MB)', mb(maxRssBytes)],
         ],
       },
