@@ -213,6 +213,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_SOURCE_MAPS === 'off') disableSourceMapSwitch();
   for (const file of entryFiles(appDir, pkg.main)) {
     if (file.endsWith('.mjs')) await import(pathToFileURL(file).href);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker require()s CommonJS entry files
     else require(file);
   }
   const loadedMs = performance.now();
