@@ -1,0 +1,145 @@
+/**
+ * The stand-ins the service talks to, run in the bench process: the Microsoft identity simulator
+ * and the Key Vault fake (both from local/, real HTTPS on loopback, so the real msal-node and the
+ * real SecretClient in the package talk to them), and a recorder of every request they answer.
+ *
+ * The recorder listens on Node's own HTTP server diagnostics channels, so it needs nothing from
+ * the fake or the simulator: it sees each request's method, path, status and server-side time,
+ * and tells Key Vault requests apart by kind (list pages, version listings, secret reads, writes,
+ * tag updates, managed-identity tokens), with the challenges (401) and throttling answers (429).
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
+import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
+
+export type VaultKind = 'list page' | 'version listing' | 'secret read' | 'write' | 'tag update' | 'managed identity' | 'other';
+export const vaultKinds: VaultKind[] = ['list page', 'version listing', 'secret read', 'write', 'tag update', 'managed identity', 'other'];
+
+/** What Key Vault request a method and path are (the REST surface @azure/keyvault-secrets uses). */
+export function vaultKindOf(method: string, path: string): VaultKind | undefined {
+  if (path === '/msi/token') return 'managed identity';
+  if (path.startsWith('/_fake/')) return undefined; // the fake's control API: not Key Vault
+  const parts = path.replace(/\/$/, '').split('/').slice(1);
+  if (parts[0] !== 'secrets') return 'other';
+  if (parts.length === 1) return method === 'GET' ? 'list page' : 'other';
+  if (parts[2] === 'versions') return 'version listing';
+  if (method === 'GET') return 'secret read';
+  if (method === 'PUT') return 'write';
+  if (method === 'PATCH') return 'tag update';
+  return 'other';
+}
+
+export interface Span {
+  server: 'vault' | 'identity';
+  method: string;
+  path: string;
+  status: number;
+  start: number;
+  end: number;
+}
+
+/** Every request the two stand-ins answered, with server-side start and end (performance.now()). */
+export class RequestRecorder {
+  readonly spans: Span[] = [];
+  private readonly open = new WeakMap<IncomingMessage, number>();
+  private readonly ports = new Map<number, Span['server']>();
+  private readonly onStart = (m: unknown) => {
+    this.open.set((m as { request: IncomingMessage }).request, performance.now());
+  };
+  private readonly onFinish = (m: unknown) => {
+    const { request, response, server } = m as { request: IncomingMessage; response: ServerResponse; server: Server };
+    const start = this.open.get(request);
+    const address = server.address();
+    const which = typeof address === 'object' && address ? this.ports.get(address.port) : undefined;
+    if (start === undefined || !which) return;
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    if (path.startsWith('/_fake/') || path.startsWith('/_simulator/')) return;
+    this.spans.push({ server: which, method: request.method ?? 'GET', path, status: response.statusCode, start, end: performance.now() });
+  };
+
+  constructor() {
+    subscribe('http.server.request.start', this.onStart);
+    subscribe('http.server.response.finish', this.onFinish);
+  }
+
+  watch(port: number, server: Span['server']): void {
+    this.ports.set(port, server);
+  }
+
+  /** Spans that started at or after `from` (and ended by `to`, when given). */
+  between(from: number, to = Infinity): Span[] {
+    return this.spans.filter((s) => s.start >= from && s.end <= to);
+  }
+
+  clear(): void {
+    this.spans.length = 0;
+  }
+
+  stop(): void {
+    unsubscribe('http.server.request.start', this.onStart);
+    unsubscribe('http.server.response.finish', this.onFinish);
+  }
+}
+
+/** Key Vault requests among spans: answered ones by kind, plus challenges (401) and throttling answers (429). */
+export interface VaultCounts {
+  byKind: Record<VaultKind, number>;
+  challenges: number;
+  throttled: number;
+  total: number;
+}
+
+export function vaultCounts(spans: Span[]): VaultCounts {
+  const byKind = Object.fromEntries(vaultKinds.map((k) => [k, 0])) as Record<VaultKind, number>;
+  let challenges = 0;
+  let throttled = 0;
+  let total = 0;
+  for (const s of spans) {
+    if (s.server !== 'vault') continue;
+    const kind = vaultKindOf(s.method, s.path);
+    if (!kind) continue;
+    total += 1;
+    if (s.status === 401) challenges += 1;
+    else if (s.status === 429) throttled += 1;
+    else byKind[kind] += 1;
+  }
+  return { byKind, challenges, throttled, total };
+}
+
+export interface Servers {
+  simulator: IdentitySimulator;
+  fake: KeyVaultFake;
+  recorder: RequestRecorder;
+  close(): Promise<void>;
+}
+
+/** The bench's CSP app registration at the simulator, and where its client secret lives in the vault. */
+export const benchApp = { clientId: 'b0000000-0000-4000-8000-00000000b001', secretName: 'bench-csp-secret' };
+export const callbackUrl = 'http://localhost:7071/api/callback';
+
+export async function startServers(clientSecret: string): Promise<Servers> {
+  const certPath = process.env.LOCAL_TLS_CERT;
+  const keyPath = process.env.LOCAL_TLS_KEY;
+  if (!certPath || !keyPath) throw new Error('Run through scripts/with-local-tls.mjs (npm run bench): it makes and trusts the loopback certificate.');
+  const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+  const recorder = new RequestRecorder();
+  const simulator = await startIdentitySimulator({
+    tls,
+    clients: [{ clientId: benchApp.clientId, clientSecret, redirectUris: [callbackUrl], multiTenant: false }],
+  });
+  const fake = await startKeyVaultFake({ tls });
+  recorder.watch(Number(new URL(simulator.url).port), 'identity');
+  recorder.watch(Number(new URL(fake.url).port), 'vault');
+  return {
+    simulator,
+    fake,
+    recorder,
+    close: async () => {
+      recorder.stop();
+      await simulator.close();
+      await fake.close();
+    },
+  };
+}
