@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
+import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../local/partnerCenterStandIn';
 import type { Registration } from '../local/functionsCore';
 import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
 import { tokenTagsToRecord } from '../shared/secrets/tags';
@@ -216,6 +217,7 @@ const sdkLoaded = () => Object.keys(require.cache).some((f) => f === join(appDir
 describe('the bundle under a worker-like @azure/functions-core', () => {
   let simulator: IdentitySimulator;
   let fake: KeyVaultFake;
+  let partnerCenter: PartnerCenterStandIn;
 
   beforeAll(async () => {
     const certPath = process.env.LOCAL_TLS_CERT;
@@ -224,6 +226,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
     simulator = await startIdentitySimulator({ tls, clients: [{ clientId: client.clientId, clientSecret: client.secret, redirectUris: [callbackUrl], multiTenant: false }] });
     fake = await startKeyVaultFake({ tls });
+    partnerCenter = await startPartnerCenterStandIn({ tls, jwksUrl: simulator.jwksUrl });
     fake.seed(client.secretName, client.secret);
     fake.seed(tokenSecretName('MP-00001', 'test'), simulator.issueRefreshTokenFor({ clientId: client.clientId, tenant }), {
       contentType: tokenContentType,
@@ -235,6 +238,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
   afterAll(async () => {
     await simulator?.close();
     await fake?.close();
+    await partnerCenter?.close();
   });
 
   test('serves the start page without loading the SDKs, loads them for status and rotation, and maps stack traces to TypeScript', async () => {
@@ -250,6 +254,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
           SERVICE_ENVIRONMENT: 'test',
           CALLBACK_URL: callbackUrl,
           AUTHORITY_HOST: simulator.url,
+          PARTNER_CENTER_API_URL: partnerCenter.url,
           KEY_VAULT_URL: fake.url,
           ...fake.identityEnv,
           TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),

@@ -107,7 +107,7 @@ describe('requests', () => {
     await Promise.all([page.waitForURL((u) => u.origin === world.simulator.url), page.getByRole('link', { name: 'Approve access as an administrator' }).click()]);
     await Promise.all([page.waitForURL(isCallbackUrl(world)), page.getByRole('button', { name: 'Accept' }).click()]);
     expect(await heading(page)).toBe('Access approved');
-    await Promise.all([page.waitForURL(world.startUrl), page.getByRole('link', { name: 'Try again' }).click()]);
+    await Promise.all([page.waitForURL(`${world.startUrl}?marketplace=MP-00002`), page.getByRole('link', { name: 'Try again' }).click()]);
     await startSignIn(page, world, 'MP-00002');
     await signInAtSimulator(page, world);
     expect(await shownToken(page)).toBe((await world.store.getToken('MP-00002', 'test'))?.value);

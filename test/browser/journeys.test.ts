@@ -137,8 +137,10 @@ describe('journeys in the test environment', () => {
     await expect(page.locator('main').innerText()).resolves.toMatch(/try again/i);
     await shoot(page, 'consent-granted');
 
-    await Promise.all([page.waitForURL(world.startUrl), page.getByRole('link', { name: 'Try again' }).click()]);
-    await startSignIn(page, world, 'MP-00002');
+    await Promise.all([page.waitForURL(`${world.startUrl}?marketplace=MP-00002`), page.getByRole('link', { name: 'Try again' }).click()]);
+    // The box keeps the marketplace ID: Generate is one click away.
+    await expect(page.getByLabel('Marketplace ID').inputValue()).resolves.toBe('MP-00002');
+    await Promise.all([page.waitForURL(isAuthorizeUrl(world)), page.getByRole('button', { name: 'Generate Refresh Token' }).click()]);
     expect(new URL(page.url()).pathname).toBe(`/${tenants.cpv}/oauth2/v2.0/authorize`);
     await signInAtSimulator(page, world);
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00002');

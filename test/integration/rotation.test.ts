@@ -36,9 +36,10 @@ const logs: string[] = [];
 const logger = { info: (m: unknown) => logs.push(String(m)), warn: (m: unknown) => logs.push(String(m)), error: (m: unknown) => logs.push(String(m)) };
 
 beforeAll(async () => {
-  const entries = Array.from({ length: 400 }, (_, i) => cpvEntry(mpOf(i), tenantOf(i)));
+  // 0–99: single cases, 300–399: the 1-of-100 run, 500–599: matrix cells, 600–699: their bystanders.
+  const entries = Array.from({ length: 700 }, (_, i) => cpvEntry(mpOf(i), tenantOf(i)));
   world = await startWorld({ store: 'keyvault', marketplaces: entries });
-  for (let i = 0; i < 400; i++) world.simulator.grantConsent(cpvClientId, tenantOf(i));
+  for (let i = 0; i < 700; i++) world.simulator.grantConsent(cpvClientId, tenantOf(i));
   config = parseMarketplaceConfig({ marketplaces: entries });
   // A short per-request timeout so "timeout" faults finish quickly; everything else as in production.
   store = createKeyVaultStore({ vaultUrl: world.vault?.url ?? '', requestTimeoutMs: 400 });
@@ -274,8 +275,9 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
   });
 
   it.each(cells.map((c, i) => [`${c.step} × ${c.fault}`, c, i] as const))('%s', async (_name, cell, i) => {
-    const n = i + 1;
-    const bystander = 150 + i;
+    // Numbers of their own: a crashed cell's run never releases its claim on the token.
+    const n = 500 + i;
+    const bystander = 600 + i;
     const seeded = await seed(n);
     await seed(bystander);
     const bystanderBefore = versionsOf(bystander).length;

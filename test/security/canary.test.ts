@@ -12,7 +12,7 @@ import { openTransaction } from '../../shared/signIn/transaction';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
-import { request, signIn, submitForm, tokenFromPage } from '../support/flow';
+import { cookieHeader, request, signIn, submitForm, tokenFromPage } from '../support/flow';
 import { secrets, startWorld, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { signInUntilCallback, testKey } from './support/probe';
@@ -135,7 +135,7 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     const link = /id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
     const page = await request(link);
     const accepted = await submitForm(link, page.body, 'Accept');
-    expect((await request(accepted.location ?? '')).status).toBe(200);
+    expect((await request(accepted.location ?? '', { headers: { cookie: cookieHeader(first.callback.setCookies) } })).status).toBe(200);
     expect((await signIn(world, 'MP-00002')).callback.status).toBe(200);
   });
 

@@ -175,10 +175,10 @@ describe('the callback parameters (docs/SECURITY.md 2, 8)', () => {
       const path = callbackPath({ admin_consent: 'False', error: 'access_denied', tenant: p.value });
       await probe('tenant', 'callback', p, { path }, { status: queryStatus(path, [400]) });
     }
-    // With admin_consent=True the page only says "try again": the tenant is still not shown or used.
+    // admin_consent=True without this browser's consent transaction is not an approval (400, docs/SECURITY.md 27): the tenant is still not shown or used.
     for (const p of sample(60)) {
       const path = callbackPath({ admin_consent: 'True', tenant: p.value });
-      await probe('tenant (admin_consent=True)', 'callback', p, { path }, { status: queryStatus(path, [200]) });
+      await probe('tenant (admin_consent=True)', 'callback', p, { path }, { status: queryStatus(path, [400]) });
     }
     expect(tally.failuresFor('tenant')).toEqual([]);
     expect(tally.failuresFor('tenant (admin_consent=True)')).toEqual([]);
