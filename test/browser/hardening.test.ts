@@ -25,7 +25,7 @@ import {
   type OtherSite,
   type Session,
 } from '../support/browser';
-import { startWorld, type World } from '../support/world';
+import { startWorld, unboundedSignIns, type World } from '../support/world';
 
 const cookieName = '__Host-ms-auth-tx';
 
@@ -34,7 +34,7 @@ let world: World;
 let session: Session;
 beforeAll(async () => {
   browser = await launchBrowser();
-  world = await startWorld({ store: 'file' });
+  world = await startWorld({ store: 'file', signInBounds: unboundedSignIns });
 });
 afterAll(async () => {
   await browser?.close();
