@@ -6,8 +6,10 @@
  * Set-Cookie carrying its own cookie), redirect URL, exception message and Key Vault tag is
  * searched for each of them. Zero hits.
  */
+import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
+import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { openTransaction } from '../../shared/signIn/transaction';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
@@ -217,6 +219,25 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     await post('/api/start', 'marketplace=MP-99999');
     await post('/api/start', 'marketplace=mp-1');
     await request(`${world.baseUrl}/api/callback?admin_consent=False&error=access_denied`);
+  });
+
+  run.it('refused by the abuse guards: a rate-limited callback and a full replay guard, both with a real code and cookie, and a cross-site rotate', async () => {
+    const pending = await signInUntilCallback(world, 'MP-00001');
+    const again = () => request(pending.callback.toString(), { headers: { cookie: pending.cookie } });
+    // One callback a minute: the garbage one takes it, the real one is refused (429).
+    const one = { capacity: 1, refillEveryMs: 60_000 };
+    resetSignInBounds({ bounds: { callback: { perClient: one, overall: one, maxClients: 10 } } });
+    await request(`${world.baseUrl}/api/callback?state=y`);
+    expect((await again()).status).toBe(429);
+    // The replay guard full (503).
+    resetSignInBounds(unboundedSignIns);
+    resetReplayGuard(0);
+    expect((await again()).status).toBe(503);
+    resetReplayGuard();
+    expect((await post('/api/rotate', undefined, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // Neither refusal spent the code: the same callback completes now.
+    expect((await again()).status).toBe(200);
+    harvestVault();
   });
 
   run.it('invalid settings: the message names the setting, never its value', async () => {
