@@ -43,7 +43,9 @@ export function admitSignIn(step: SignInStep, headers: { get(name: string): stri
   const admission = limiters[step].admit(clientKeyOf(headers));
   if (admission.admitted) return undefined;
   // The message names the bound, never the address (it is personal data, and not needed to act).
-  return new AppError('rate_limited', `Too many ${stepNames[step]} ${limitNames[admission.limit]}`, { retry: { transient: true, retryAfterMs: admission.retryAfterMs } });
+  return new AppError('rate_limited', `Too many ${stepNames[step]} ${limitNames[admission.limit]}`, {
+    retry: { transient: true, retryAfterMs: admission.retryAfterMs },
+  });
 }
 
 /** Fresh, empty bounds, as a new instance starts with; tests may choose other bounds and a clock. */

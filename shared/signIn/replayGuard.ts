@@ -33,7 +33,9 @@ export class ReplayGuard {
     if (this.seen.has(state)) return false;
     if (this.seen.size >= this.capacity) {
       const oldest = this.seen.values().next().value ?? now;
-      throw new AppError('sign_in_busy', 'Replay guard full: callback refused', { retry: { transient: true, retryAfterMs: Math.max(1_000, oldest + lifetimeMs - now) } });
+      throw new AppError('sign_in_busy', 'Replay guard full: callback refused', {
+        retry: { transient: true, retryAfterMs: Math.max(1_000, oldest + lifetimeMs - now) },
+      });
     }
     this.seen.set(state, now);
     return true;

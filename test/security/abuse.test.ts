@@ -55,7 +55,11 @@ const garbageCallback = (c: RawClient = client) => c.send({ path: '/api/callback
 
 /** Everything a refusal by a bound must be: 429, Retry-After, a page saying when, the same headers, a logged reference, no redirect, no cookie. */
 function expectRateLimited(r: RawResponse, retryAfterSeconds: number): void {
-  expect({ status: r.status, retryAfter: header(r.headers, 'retry-after'), heading: headingOf(r.body) }).toEqual({ status: 429, retryAfter: String(retryAfterSeconds), heading: 'Too many sign-in attempts' });
+  expect({ status: r.status, retryAfter: header(r.headers, 'retry-after'), heading: headingOf(r.body) }).toEqual({
+    status: 429,
+    retryAfter: String(retryAfterSeconds),
+    heading: 'Too many sign-in attempts',
+  });
   expect(r.body).toContain(`Wait ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}, then start again.`);
   expect(header(r.headers, 'location')).toBeUndefined();
   expect(r.headers['set-cookie']).toBeUndefined();
@@ -106,7 +110,10 @@ describe('code redemptions: callbacks per client address and overall (docs/SECUR
     const statuses: number[] = [];
     for (let i = 0; i < 30; i++) {
       const { tx, cookie } = await sealed('MP-00001');
-      const r = await client.send({ path: `/api/callback?${new URLSearchParams({ code: `garbage-${i}`, state: tx.state }).toString()}`, headers: { cookie } });
+      const r = await client.send({
+        path: `/api/callback?${new URLSearchParams({ code: `garbage-${i}`, state: tx.state }).toString()}`,
+        headers: { cookie },
+      });
       statuses.push(r.status);
     }
     expect(tokenCalls(world) - before).toBe(10);
@@ -120,7 +127,10 @@ describe('code redemptions: callbacks per client address and overall (docs/SECUR
       const location = header(start.headers, 'location');
       const cookie = (start.headers['set-cookie'] ?? [])[0]?.split(';')[0];
       const state = location ? new URL(location).searchParams.get('state') : 'none';
-      await client.send({ path: `/api/callback?${new URLSearchParams({ code: `garbage-${i}`, state: state ?? '' }).toString()}`, headers: cookie ? { cookie } : {} });
+      await client.send({
+        path: `/api/callback?${new URLSearchParams({ code: `garbage-${i}`, state: state ?? '' }).toString()}`,
+        headers: cookie ? { cookie } : {},
+      });
     }
     expect(tokenCalls(world) - before).toBe(10);
   });
@@ -173,7 +183,12 @@ describe('local mode (docs/SECURITY.md 6)', () => {
     const admin = await signInUntilCallback(world, 'MP-00001');
     expect((await request(admin.callback.toString(), { headers: { cookie: admin.cookie } })).status).toBe(200);
     const before = { store: storeSnapshot(world), calls: tokenCalls(world) };
-    const forged: Record<string, string>[] = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site', origin: 'null', 'content-type': form }];
+    const forged: Record<string, string>[] = [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'http://evil.example' },
+      { 'sec-fetch-site': 'cross-site', origin: 'null', 'content-type': form },
+    ];
     for (const headers of forged) {
       const r = await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-00001', headers });
       expect({ headers, status: r.status, type: header(r.headers, 'content-type'), body: JSON.parse(r.body) as { error?: string } }).toEqual({
@@ -186,25 +201,42 @@ describe('local mode (docs/SECURITY.md 6)', () => {
     expect({ store: storeSnapshot(world), calls: tokenCalls(world) }).toEqual(before);
     // A tool (no browser headers) and the site's own page may still rotate.
     expect((await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-00001' })).status).toBe(200);
-    expect((await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-00001', headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
+    expect(
+      (await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-00001', headers: { 'sec-fetch-site': 'same-origin' } })).status,
+    ).toBe(200);
   });
 
   it('the local host answers only its own names (DNS rebinding): any other Host gets a 421 page and reaches no function', async () => {
     const port = new URL(world.baseUrl).port;
     const before = { store: storeSnapshot(world), calls: tokenCalls(world), logs: world.logs.filter((l) => l.functionName !== 'host').length };
-    for (const host of ['rebound.example', `rebound.example:${port}`, 'localhost', `localhost:${Number(port) + 1}`, `localhost.rebound.example:${port}`, `127.0.0.1.nip.io:${port}`, `0.0.0.0:${port}`]) {
+    for (const host of [
+      'rebound.example',
+      `rebound.example:${port}`,
+      'localhost',
+      `localhost:${Number(port) + 1}`,
+      `localhost.rebound.example:${port}`,
+      `127.0.0.1.nip.io:${port}`,
+      `0.0.0.0:${port}`,
+    ]) {
       for (const req of [
         { path: '/api/status' },
         { method: 'POST', path: '/api/rotate' },
         { method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: startBody() },
       ]) {
         const r = await client.send({ ...req, headers: { ...req.headers, host } });
-        expect({ host, path: req.path, status: r.status, heading: headingOf(r.body) }).toEqual({ host, path: req.path, status: 421, heading: 'Wrong address' });
+        expect({ host, path: req.path, status: r.status, heading: headingOf(r.body) }).toEqual({
+          host,
+          path: req.path,
+          status: 421,
+          heading: 'Wrong address',
+        });
         expect(r.body).not.toContain('rebound');
       }
     }
     // No function ran: nothing rotated, nothing logged by a function, no token call.
-    expect({ store: storeSnapshot(world), calls: tokenCalls(world), logs: world.logs.filter((l) => l.functionName !== 'host').length }).toEqual(before);
+    expect({ store: storeSnapshot(world), calls: tokenCalls(world), logs: world.logs.filter((l) => l.functionName !== 'host').length }).toEqual(
+      before,
+    );
     expect((await client.send({ path: '/api/status', headers: { host: `localhost:${port}` } })).status).toBe(200);
   });
 });
@@ -243,7 +275,10 @@ describe('the replay guard fails closed (docs/SECURITY.md 28)', () => {
       expect(r.body).toMatch(/Try again in (\d+ seconds|\d+ minutes|a minute)/);
     }
     // A flood state replayed with a code is a replay (400), still without a token call.
-    const replay = await client.send({ path: `/api/callback?${new URLSearchParams({ code: 'x', state: spent[0]?.state ?? '' }).toString()}`, headers: { cookie: spent[0]?.cookie ?? '' } });
+    const replay = await client.send({
+      path: `/api/callback?${new URLSearchParams({ code: 'x', state: spent[0]?.state ?? '' }).toString()}`,
+      headers: { cookie: spent[0]?.cookie ?? '' },
+    });
     expect(replay.status).toBe(400);
     expect(tokenCalls(world) - before).toBe(0);
   });
@@ -252,7 +287,26 @@ describe('the replay guard fails closed (docs/SECURITY.md 28)', () => {
     await flood();
     // Ten minutes and a second later for the whole process (cookies, the simulator, msal-node): only
     // Date moves. Last in this file, so no other test sees versions written in that future.
-    jest.useFakeTimers({ doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'], now: Date.now() + 601_000, advanceTimers: true });
+    jest.useFakeTimers({
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'requestAnimationFrame',
+        'cancelAnimationFrame',
+        'requestIdleCallback',
+        'cancelIdleCallback',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+      now: Date.now() + 601_000,
+      advanceTimers: true,
+    });
     try {
       const admin = await signInUntilCallback(world, 'MP-00001');
       const done = await request(admin.callback.toString(), { headers: { cookie: admin.cookie } });

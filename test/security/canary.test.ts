@@ -6,6 +6,8 @@
  * Set-Cookie carrying its own cookie), redirect URL, exception message and Key Vault tag is
  * searched for each of them. Zero hits.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
@@ -270,6 +272,19 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) => recordException('redeemRefreshToken wrong secret', err));
     world.simulator.faults.clear();
     expect(exceptions.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('telemetry the Functions host writes (docs/SECURITY.md 12)', () => {
+  run.it("request telemetry keeps the callback's query string (the authorization code) out: host.json pins enableQueryStringTracing off, and nothing exports the front end's HTTP logs", () => {
+    const repo = join(__dirname, '..', '..');
+    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { logging?: { applicationInsights?: Record<string, unknown> } };
+    // Off by default in the host; written out so that no later edit turns it on by accident.
+    expect(host.logging?.applicationInsights?.enableQueryStringTracing).toBe(false);
+    // App Service's HTTP logs record the query string (CsUriQuery); no diagnostic setting may export them.
+    const bicep = readdirSync(join(repo, 'infra'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bicep'));
+    expect(bicep.length).toBeGreaterThan(3);
+    expect(bicep.filter((f) => /AppServiceHTTPLogs|enableQueryStringTracing/i.test(readFileSync(join(repo, 'infra', f), 'utf8')))).toEqual([]);
   });
 });
 

@@ -39,7 +39,10 @@ describe('token bucket', () => {
 describe('per-client and overall limiter', () => {
   function limiter(o: { maxClients?: number } = {}) {
     let now = 0;
-    const l = new ClientRateLimiter({ perClient: { capacity: 2, refillEveryMs: 10_000 }, overall: { capacity: 3, refillEveryMs: 1_000 }, maxClients: o.maxClients ?? 100 }, () => now);
+    const l = new ClientRateLimiter(
+      { perClient: { capacity: 2, refillEveryMs: 10_000 }, overall: { capacity: 3, refillEveryMs: 1_000 }, maxClients: o.maxClients ?? 100 },
+      () => now,
+    );
     return { l, at: (t: number) => (now = t) };
   }
 
@@ -119,7 +122,7 @@ describe('the production bounds cannot lock a person out for long, nor fill the 
   });
 });
 
-describe('client address (the rightmost X-Forwarded-For entry, the front end\'s own)', () => {
+describe("client address (the rightmost X-Forwarded-For entry, the front end's own)", () => {
   it.each([
     ['203.0.113.7', 'ipv4:203.0.113.7'],
     ['203.0.113.7:54321', 'ipv4:203.0.113.7'],
