@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { connectPushFor } from '../shared/connect/push';
+import { admitSignIn } from '../shared/guards/signInBounds';
 import { getMarketplaceConfig } from '../shared/marketplaces/config';
 import { openSecretStore } from '../shared/secrets/open';
 import { clearedTransactionCookie } from '../shared/signIn/cookie';
@@ -15,6 +16,9 @@ export async function callback(request: HttpRequest, context: InvocationContext)
   const correlationId = context.invocationId;
   return withSettings(correlationId, context, async (settings) => {
     if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context });
+    // Before the request is read: refused, it makes no token-endpoint call and leaves the cookie (docs/SECURITY.md 29).
+    const refused = admitSignIn('callback', request.headers);
+    if (refused) return errorResponse(refused, { settings, correlationId, logger: context });
     const site = siteOf(settings);
     const environment = settings.SERVICE_ENVIRONMENT;
     // The transaction is single-use: whatever happens next, this browser's cookie is spent.

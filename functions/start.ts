@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { AppError } from '../shared/errors';
 import { events } from '../shared/events';
+import { admitSignIn } from '../shared/guards/signInBounds';
 import { logEvent } from '../shared/log';
 import { getMarketplaceConfig } from '../shared/marketplaces/config';
 import { parseMarketplaceId } from '../shared/marketplaces/id';
@@ -43,6 +44,9 @@ export async function start(request: HttpRequest, context: InvocationContext): P
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
       return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
     }
+    // Only a sign-in that would begin counts (docs/SECURITY.md 29); refused, it sets no cookie.
+    const refused = admitSignIn('start', request.headers);
+    if (refused) return fail(refused);
     return redirectResponse(result.location, site, [result.cookie]);
   });
 }

@@ -9,6 +9,10 @@ import Module from 'node:module';
 import { format } from 'node:util';
 import type { HttpResponseInit, Timer } from '@azure/functions';
 import { Cron } from 'croner';
+import { AppError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { getSettings, type Settings } from '../shared/settings';
+import { errorResponse } from '../shared/web/errorResponse';
 import type { Registration } from './functionsCore';
 
 /** Makes `require('@azure/functions-core')` resolve to our stand-in. Call before @azure/functions loads. */
@@ -77,6 +81,13 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
   return Buffer.concat(chunks);
 }
 
+/** The TCP peer as App Service writes it into X-Forwarded-For: `ip:port`, `[v6]:port`. */
+function peerOf(req: IncomingMessage): string {
+  const { remoteAddress, remotePort } = req.socket;
+  if (!remoteAddress) return '';
+  return `${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}:${remotePort ?? 0}`;
+}
+
 function serializeCookie(c: NonNullable<HttpResponseInit['cookies']>[number]): string {
   const parts = [`${c.name}=${c.value}`];
   if (c.domain) parts.push(`Domain=${c.domain}`);
@@ -102,8 +113,9 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     .map((r) => ({ r, regex: routeRegex(r.trigger.route ?? r.name), methods: (r.trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()) }));
   const timers = options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'timertrigger');
 
-  /** This host's own origin (known once listening); request URLs are built on it. */
-  let origin = `http://localhost:${options.port}`;
+  /** This host's own port and origin (known once listening); request URLs are built on it. */
+  let port = options.port;
+  let origin = `http://localhost:${port}`;
 
   const contextFor = (functionName: string) => {
     const invocationId = randomUUID();
@@ -116,26 +128,42 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
 
   /**
    * What the host itself answers (no route, a method the route does not declare, a body over the
-   * host limit, a crash): the same protective headers as the functions' answers, and a
-   * correlation id that is also logged, so these refusals are as safe and as traceable.
+   * host limit, a foreign Host, a crash): the service's own error page, through the same function
+   * the handlers use, so these answers carry the same headers, language, title and a correlation
+   * id that is also logged.
    */
-  function hostAnswer(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+  function hostAnswer(req: IncomingMessage, res: ServerResponse, err: AppError, extra: Record<string, string> = {}): void {
     const correlationId = randomUUID();
-    log({ level: status >= 500 ? 'error' : 'warning', functionName: 'host', invocationId: correlationId, message: JSON.stringify({ event: 'RequestRefused', status, correlationId }) });
-    res
-      .writeHead(status, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'X-Content-Type-Options': 'nosniff',
-        'Referrer-Policy': 'no-referrer',
-        'Cache-Control': 'no-store',
-        'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-        'X-Correlation-Id': correlationId,
-        ...extra,
-      })
-      .end(`${message} (reference ${correlationId})\n`);
+    const logger = hostLogger(correlationId);
+    let settings: Settings | undefined;
+    try {
+      settings = getSettings();
+    } catch {
+      // Invalid settings are the functions' to report; the host still answers with a page.
+      settings = undefined;
+    }
+    const answer = errorResponse(err, { settings, correlationId, logger, headers: extra });
+    res.writeHead(answer.status, answer.headers);
+    res.end(req.method === 'HEAD' ? undefined : answer.body);
+  }
+
+  function hostLogger(invocationId: string): Logger {
+    const line = (level: string) => (...args: unknown[]) => log({ level, functionName: 'host', invocationId, message: format(...args) });
+    return { info: line('information'), warn: line('warning'), error: line('error') };
+  }
+
+  /**
+   * MUST: only this host's own names are answered. A page on any site can point a name it owns at
+   * 127.0.0.1 (DNS rebinding) and then read this host's answers as same-origin; the Host header
+   * is the one thing that still names the attacker's site, so anything else is refused.
+   */
+  function isOwnHost(host: string | undefined): boolean {
+    const value = (host ?? '').toLowerCase();
+    return [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`].includes(value);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isOwnHost(req.headers.host)) return hostAnswer(req, res, new AppError('host_not_allowed', 'Host header is not this host'));
     // MUST (docs/SECURITY.md 4): the URL handed to functions is this host's own, never built from the
     // Host header a client sends; only the path and query are the client's.
     let url: URL;
@@ -143,17 +171,20 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
       const target = new URL(req.url ?? '/', 'http://target.invalid');
       url = new URL(`${target.pathname}${target.search}`, origin);
     } catch {
-      return hostAnswer(res, 400, 'Bad request');
+      return hostAnswer(req, res, new AppError('not_found', 'Request target is not a URL path'));
     }
     const path = url.pathname.replace(/^\/+/, '');
     const match = path.startsWith(`${prefix}/`) ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m) : undefined;
-    if (!match) return hostAnswer(res, 404, 'Not found');
+    if (!match) return hostAnswer(req, res, new AppError('not_found', 'No function at this path'));
     const method = (req.method ?? 'GET').toUpperCase();
-    if (!match.h.methods.includes(method)) return hostAnswer(res, 405, 'Method not allowed', { Allow: match.h.methods.join(', ') });
+    if (!match.h.methods.includes(method)) return hostAnswer(req, res, new AppError('method_not_allowed', 'Method not declared by the function'), { Allow: match.h.methods.join(', ') });
     const body = await readBody(req, maxBody);
-    if (body === 'too-large') return hostAnswer(res, 413, 'Request body too large', { Connection: 'close' });
+    if (body === 'too-large') return hostAnswer(req, res, new AppError('body_too_large', 'Request body over the host limit'), { Connection: 'close' });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    // As the App Service front end does: the peer's address is appended, after whatever the client
+    // sent, so the rightmost entry is the one a client cannot choose (shared/guards/clientAddress.ts).
+    headers['x-forwarded-for'] = [headers['x-forwarded-for'], peerOf(req)].filter(Boolean).join(', ');
     const request = new HttpRequest({
       method,
       url: url.toString(),
@@ -179,7 +210,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}` });
-      if (!res.headersSent) hostAnswer(res, 500, 'Internal error');
+      if (!res.headersSent) hostAnswer(req, res, new AppError('internal', 'Unhandled error in the local host'));
       else res.end();
     });
   });
@@ -188,7 +219,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
+  port = typeof address === 'object' && address ? address.port : options.port;
   origin = `http://localhost:${port}`;
 
   async function invokeTimer(name: string, timer: Partial<Timer> = {}): Promise<unknown> {

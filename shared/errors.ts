@@ -47,7 +47,13 @@ export type ErrorCode =
   /** Partner Center did not answer, or asked us to wait. */
   | 'partner_center_unavailable'
   | 'not_found'
-  | 'internal';
+  | 'internal'
+  /** A bound on sign-ins refused the request (docs/SECURITY.md 29); `retry.retryAfterMs` says when to come back. */
+  | 'rate_limited'
+  /** The callback replay guard is full and refuses new states rather than forget them (docs/SECURITY.md 28). */
+  | 'sign_in_busy'
+  /** The local host refuses a Host header that is not its own (DNS rebinding). */
+  | 'host_not_allowed';
 
 /** Whether the same call may succeed later, and how long the server asked us to wait. */
 export interface RetryFacts {

@@ -175,7 +175,38 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
   },
   not_found: { status: 404, describe: () => ({ title: 'Page not found', message: 'There is no page at this address.', todo: 'Open the start page of this service.' }) },
   internal: { status: 500, describe: () => ({ title: 'Something went wrong', message: 'The service could not complete the request.', todo: retryLater }) },
+  // Abuse bounds (docs/SECURITY.md 28, 29): each page says when to try again, as Retry-After does.
+  rate_limited: {
+    status: 429,
+    describe: (err) => ({
+      title: 'Too many sign-in attempts',
+      message: 'This service lets only a few sign-ins through per minute, to keep Microsoft sign-in working for everyone. Nothing was sent to Microsoft.',
+      todo: `Wait ${waitOf(err)}, then start again.`,
+    }),
+  },
+  sign_in_busy: {
+    status: 503,
+    describe: (err) => ({
+      title: 'Too many sign-ins in progress',
+      message: 'The service is completing more sign-ins than it can safely check at once, so it did not complete yours. Nothing was sent to Microsoft.',
+      todo: `Try again in ${waitOf(err, 'a minute')}: start again from the start page.`,
+    }),
+  },
+  host_not_allowed: {
+    status: 421,
+    describe: () => ({ title: 'Wrong address', message: 'This local service answers only at its own address (localhost).', todo: 'Open the start URL that the service printed when it started.' }),
+  },
 };
+
+/** The wait an error asks for, in words a person reads ("6 seconds", "2 minutes"). */
+function waitOf(err: AppError, otherwise = 'a few seconds'): string {
+  const ms = err.retry.retryAfterMs;
+  if (ms === undefined) return otherwise;
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
 
 const notThisSignIn: DescribedError = {
   title: 'Sign-in could not be verified',

@@ -37,7 +37,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
 
   const site = siteOf(o.settings);
   const described = describeError(e);
-  const headers = { 'X-Correlation-Id': o.correlationId, ...o.headers };
+  const headers = { 'X-Correlation-Id': o.correlationId, ...retryAfterHeader(e, status), ...o.headers };
   if (o.json) return jsonResponse(status, site, { error: e.code, message: described.message, correlationId: o.correlationId }, { headers });
   return htmlResponse(
     status,
@@ -51,6 +51,13 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
       }),
     { headers, ...(o.cookies ? { cookies: o.cookies } : {}) },
   );
+}
+
+/** Retry-After (whole seconds) on a 429 or 503 whose error says how long to wait (RFC 9110 10.2.3). */
+function retryAfterHeader(e: AppError, status: number): Record<string, string> {
+  const ms = e.retry.retryAfterMs;
+  if ((status !== 429 && status !== 503) || ms === undefined) return {};
+  return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) };
 }
 
 export function methodNotAllowed(allow: string[], o: ErrorResponseOptions): WebResponse {

@@ -5,9 +5,11 @@
  * own post (Origin: null under Referrer-Policy: no-referrer) passes, the transaction cookie's
  * attributes as the browser stored them, and Back / reload never shows a token again.
  */
-import type { Browser, Page, Response } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import {
   allowedOrigins,
+  chromiumArgs,
+  chromiumPath,
   escapeAttribute,
   eventually,
   foreignRequests,
@@ -25,7 +27,7 @@ import {
   type OtherSite,
   type Session,
 } from '../support/browser';
-import { startWorld, type World } from '../support/world';
+import { startWorld, unboundedSignIns, type World } from '../support/world';
 
 const cookieName = '__Host-ms-auth-tx';
 
@@ -34,7 +36,7 @@ let world: World;
 let session: Session;
 beforeAll(async () => {
   browser = await launchBrowser();
-  world = await startWorld({ store: 'file' });
+  world = await startWorld({ store: 'file', signInBounds: unboundedSignIns });
 });
 afterAll(async () => {
   await browser?.close();
@@ -269,5 +271,80 @@ describe('after the token page', () => {
     // The store still holds the token from the one real sign-in; the replays changed nothing.
     expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
     expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
+  });
+});
+
+describe('form posts to /api/rotate (local mode asks no function key)', () => {
+  let other: OtherSite;
+  beforeAll(async () => {
+    const form = `<!doctype html><title>crafted</title>
+<form id="f" method="post" action="${escapeAttribute(`${world.baseUrl}/api/rotate?marketplace=MP-00001`)}"></form>
+<script>document.getElementById('f').submit();</script>`;
+    other = await startOtherSite({ '/rotate.html': form });
+  });
+  afterAll(async () => {
+    await other?.close();
+  });
+
+  it.each(['cross-site', 'same-site'] as const)('a %s page auto-submitting a rotation is refused with a JSON 403: nothing is rotated', async (fetchSite) => {
+    const { page } = session;
+    await generate(page, world, 'MP-00001');
+    const token = await shownToken(page);
+    const refreshes = world.simulator.stats.tokenCalls.refresh_token;
+    const base = fetchSite === 'cross-site' ? other.crossSiteUrl : other.sameSiteUrl;
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${world.baseUrl}/api/rotate`)), page.goto(`${base}/rotate.html`)]);
+    expect((await response.request().allHeaders())['sec-fetch-site']).toBe(fetchSite);
+    expect(response.status()).toBe(403);
+    expect(JSON.parse(await response.text())).toMatchObject({ error: 'cross_site_request' });
+    expect(world.simulator.stats.tokenCalls.refresh_token).toBe(refreshes);
+    expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
+  });
+});
+
+describe("the local host's own answers", () => {
+  it('an unknown address gets the service\'s page: language, title, heading, reference, and nothing the CSP refuses', async () => {
+    const { page } = session;
+    const response = await page.goto(`${world.baseUrl}/api/no-such-page`);
+    expect(response?.status()).toBe(404);
+    expect(await page.evaluate<string>('document.documentElement.lang')).toBe('en');
+    expect(await page.title()).toMatch(/^Page not found · /);
+    expect(await heading(page)).toBe('Page not found');
+    expect(await page.locator('#correlation-id').innerText()).toBe((await response?.allHeaders())?.['x-correlation-id']);
+    expect(session.cspViolations).toEqual([]);
+  });
+});
+
+describe('DNS rebinding (local mode)', () => {
+  let rebinding: Browser;
+  beforeAll(async () => {
+    // A name the attacker controls, now resolving to this machine: the browser treats the local
+    // service as that name's origin, so its own same-origin checks no longer help.
+    rebinding = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--host-resolver-rules=MAP rebound.test 127.0.0.1'], headless: true, timeout: 20_000 });
+  });
+  afterAll(async () => {
+    await rebinding?.close();
+  });
+
+  it("a page on a rebound name can neither read the status nor start a rotation: the host refuses its Host (421)", async () => {
+    // The attacker's page has no CSP of ours (it was served by the attacker before the name moved).
+    const context = await rebinding.newContext({ bypassCSP: true });
+    try {
+      const page = await context.newPage();
+      const origin = `http://rebound.test:${new URL(world.baseUrl).port}`;
+      const landing = await page.goto(`${origin}/api/status`);
+      expect(landing?.status()).toBe(421);
+      expect(await heading(page)).toBe('Wrong address');
+      const calls = world.simulator.stats.tokenCalls.total;
+      const answers = await page.evaluate(async () => {
+        const status = await fetch('/api/status?format=json');
+        const rotate = await fetch('/api/rotate', { method: 'POST' });
+        return { status: status.status, rotate: rotate.status, body: await status.text() };
+      });
+      expect({ status: answers.status, rotate: answers.rotate }).toEqual({ status: 421, rotate: 421 });
+      expect(answers.body).not.toMatch(/"tokens"|MP-0000/);
+      expect(world.simulator.stats.tokenCalls.total).toBe(calls);
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -14,7 +14,7 @@ import { transactionCookieName } from '../../shared/signIn/cookie';
 import { openTransaction, pkceChallenge, sealTransaction, transactionKey } from '../../shared/signIn/transaction';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
 import { request, type Step } from '../support/flow';
-import { secrets, startWorld, tls, type World } from '../support/world';
+import { secrets, startWorld, tls, unboundedSignIns, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { authorizeFor, headingOf, sealed, signInUntilCallback, storeSnapshot, testKey, tokenCalls } from './support/probe';
 
@@ -86,7 +86,7 @@ function onHost(url: URL, base: string): URL {
 }
 
 beforeAll(async () => {
-  world = await startWorld({ store: 'keyvault' });
+  world = await startWorld({ store: 'keyvault', signInBounds: unboundedSignIns });
 });
 
 afterAll(async () => {

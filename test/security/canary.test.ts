@@ -6,14 +6,18 @@
  * Set-Cookie carrying its own cookie), redirect URL, exception message and Key Vault tag is
  * searched for each of them. Zero hits.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
+import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { openTransaction } from '../../shared/signIn/transaction';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
 import { cookieHeader, request, signIn, submitForm, tokenFromPage } from '../support/flow';
-import { secrets, startWorld, type World } from '../support/world';
+import { secrets, startWorld, unboundedSignIns, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { signInUntilCallback, testKey } from './support/probe';
 
@@ -106,7 +110,7 @@ const post = (path: string, body?: string, headers: Record<string, string> = {})
 
 beforeAll(async () => {
   // The Connect push on, so the Connect API key is read and used by generate and rotate.
-  world = await startWorld({ store: 'keyvault', connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } } });
+  world = await startWorld({ store: 'keyvault', signInBounds: unboundedSignIns, connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } } });
   canaries.cookieKey.add(process.env.TRANSACTION_COOKIE_KEY ?? '');
   canaries.apiKey.add(world.connectApiKey ?? '');
   globalThis.fetch = recordingFetch as typeof fetch;
@@ -219,6 +223,25 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     await request(`${world.baseUrl}/api/callback?admin_consent=False&error=access_denied`);
   });
 
+  run.it('refused by the abuse guards: a rate-limited callback and a full replay guard, both with a real code and cookie, and a cross-site rotate', async () => {
+    const pending = await signInUntilCallback(world, 'MP-00001');
+    const again = () => request(pending.callback.toString(), { headers: { cookie: pending.cookie } });
+    // One callback a minute: the garbage one takes it, the real one is refused (429).
+    const one = { capacity: 1, refillEveryMs: 60_000 };
+    resetSignInBounds({ bounds: { callback: { perClient: one, overall: one, maxClients: 10 } } });
+    await request(`${world.baseUrl}/api/callback?state=y`);
+    expect((await again()).status).toBe(429);
+    // The replay guard full (503).
+    resetSignInBounds(unboundedSignIns);
+    resetReplayGuard(0);
+    expect((await again()).status).toBe(503);
+    resetReplayGuard();
+    expect((await post('/api/rotate', undefined, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // Neither refusal spent the code: the same callback completes now.
+    expect((await again()).status).toBe(200);
+    harvestVault();
+  });
+
   run.it('invalid settings: the message names the setting, never its value', async () => {
     const saved = process.env.TRANSACTION_COOKIE_KEY;
     process.env.TRANSACTION_COOKIE_KEY = shortKeyCanary;
@@ -249,6 +272,19 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) => recordException('redeemRefreshToken wrong secret', err));
     world.simulator.faults.clear();
     expect(exceptions.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('telemetry the Functions host writes (docs/SECURITY.md 12)', () => {
+  run.it("request telemetry keeps the callback's query string (the authorization code) out: host.json pins enableQueryStringTracing off, and nothing exports the front end's HTTP logs", () => {
+    const repo = join(__dirname, '..', '..');
+    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { logging?: { applicationInsights?: Record<string, unknown> } };
+    // Off by default in the host; written out so that no later edit turns it on by accident.
+    expect(host.logging?.applicationInsights?.enableQueryStringTracing).toBe(false);
+    // App Service's HTTP logs record the query string (CsUriQuery); no diagnostic setting may export them.
+    const bicep = readdirSync(join(repo, 'infra'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bicep'));
+    expect(bicep.length).toBeGreaterThan(3);
+    expect(bicep.filter((f) => /AppServiceHTTPLogs|enableQueryStringTracing/i.test(readFileSync(join(repo, 'infra', f), 'utf8')))).toEqual([]);
   });
 });
 
@@ -302,9 +338,7 @@ describe('the search', () => {
     const owners = fragmentOwners();
     const shortest = Math.min(...[...owners.keys()].map((k) => k.length));
     const hits = new Set<string>();
-    let scanned = 0;
     for (const h of haystacks) {
-      scanned += h.text.length;
       for (let i = 0; i + shortest <= h.text.length; i++) {
         for (const len of shortest === fragmentLength ? [fragmentLength] : [shortest, fragmentLength]) {
           const owner = owners.get(h.text.slice(i, i + len));

@@ -180,14 +180,20 @@ describe('every registered route, success and error, HTML and JSON (docs/SECURIT
     }
     const refused = observed.slice(before).filter((o) => o.status === 405);
     expect(refused.length).toBeGreaterThan(0);
+    const declared = (o: Observed) => {
+      const [method = '', path] = o.what.split(' ');
+      const route = httpRoutes().find((r) => r.path === path);
+      return { route, byRegistration: route?.methods.includes(method) ?? false };
+    };
     for (const o of refused) {
-      // The handler's own 405 names what it serves; the host's (a method the registration does not declare) names the declared ones.
-      if (kindOf(o.headers) === 'none') expect(header(o.headers, 'allow')).toMatch(/^[A-Z]+(, [A-Z]+)*$/);
+      // The host's 405 (a method the registration does not declare) names the declared ones; the handler's own names what it serves.
+      const { route, byRegistration } = declared(o);
+      if (!byRegistration) expect(header(o.headers, 'allow')).toBe(route?.methods.join(', '));
       else expect(header(o.headers, 'allow')).toMatch(/^(GET|POST)(, (GET|POST))*$/);
     }
-    // And the methods a 405 names are served: none of them is refused with 405 in turn.
+    // And the methods a handler's 405 names are served: none of them is refused with 405 in turn.
     for (const route of httpRoutes()) {
-      const served = observed.slice(before).find((o) => o.status === 405 && kindOf(o.headers) !== 'none' && o.what.includes(` ${route.path} `));
+      const served = observed.slice(before).find((o) => o.status === 405 && o.what.includes(` ${route.path} `) && declared(o).byRegistration);
       for (const method of (header(served?.headers ?? {}, 'allow') ?? '').split(', ').filter(Boolean)) {
         expect({ route: route.path, method, status: observed.slice(before).find((o) => o.what.startsWith(`${method} ${route.path} `))?.status }).not.toEqual({ route: route.path, method, status: 405 });
       }
@@ -203,6 +209,35 @@ describe('every registered route, success and error, HTML and JSON (docs/SECURIT
       expect(r.status).toBe(413);
       check(raw(`POST 1 MB ${route.path}`, r));
     }
+    expect(problems.slice(from)).toEqual([]);
+  });
+
+  run.it("the local host's own answers (404, 405, 413, 421) are the service's pages: language, title, the same headers, a logged reference", async () => {
+    const from = problems.length;
+    // A handler's error page, to compare with.
+    const handlerPage = await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': 'application/json', ...sameOrigin }, body: '{}' });
+    expect(handlerPage.status).toBe(415);
+    const answers = [
+      raw('host 404 /', await client.send({ path: '/' })),
+      raw('host 404 /api/nothing', await client.send({ path: '/api/nothing?x=1' })),
+      raw('host 405 TRACE', await client.send({ method: 'TRACE', path: '/api/start' })),
+      raw('host 413', await client.send({ method: 'POST', path: '/api/callback', headers: { 'content-type': form, ...sameOrigin }, body: Buffer.alloc(1024 * 1024 + 1, 'a') })),
+      raw('host 421', await client.send({ path: '/api/start', headers: { host: 'rebound.example' } })),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([404, 404, 405, 413, 421]);
+    const protective = ['content-type', 'x-content-type-options', 'referrer-policy', 'cache-control', 'pragma', 'x-frame-options', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'permissions-policy', 'strict-transport-security'];
+    const policy = (h: HeaderSource) => header(h, 'content-security-policy')?.replace(/'nonce-[^']+'/g, "'nonce'");
+    for (const a of answers) {
+      check(a);
+      expect({ what: a.what, kind: kindOf(a.headers) }).toEqual({ what: a.what, kind: 'html' });
+      expect(a.body).toMatch(/^<!doctype html>\n<html lang="en">/);
+      expect(/<title>([^<]+)<\/title>/.exec(a.body)?.[1]).toMatch(/\S/);
+      expect(/<h1>([^<]+)<\/h1>/.exec(a.body)?.[1]).toMatch(/\S/);
+      for (const name of protective) expect({ what: a.what, name, value: header(a.headers, name) }).toEqual({ what: a.what, name, value: header(handlerPage.headers, name) });
+      expect({ what: a.what, csp: policy(a.headers) }).toEqual({ what: a.what, csp: policy(handlerPage.headers) });
+    }
+    // The foreign name is not echoed.
+    expect(answers[4]?.body).not.toContain('rebound.example');
     expect(problems.slice(from)).toEqual([]);
   });
 

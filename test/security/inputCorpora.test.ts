@@ -7,7 +7,7 @@
  * is unchanged; and the token endpoint is not called unless the input could be valid. The counts
  * go to docs/security-figures.json.
  */
-import { startWorld, type World } from '../support/world';
+import { startWorld, unboundedSignIns, type World } from '../support/world';
 import { asHeaderValue, corpus, countByFamily, malformedPayloads, sample, xssPayloads } from './support/corpus';
 import { trackRun, writeFigures } from './support/figures';
 import { RawClient, type RawRequest } from './support/rawHttp';
@@ -57,7 +57,7 @@ function queryStatus(path: string, status: number[]): number[] {
 }
 
 beforeAll(async () => {
-  world = await startWorld({ store: 'keyvault' });
+  world = await startWorld({ store: 'keyvault', signInBounds: unboundedSignIns });
   client = new RawClient(world.baseUrl);
   // Baseline pages from harmless inputs, per route and status.
   const post = (body: string, headers: Record<string, string> = {}) =>
@@ -69,6 +69,8 @@ beforeAll(async () => {
   shapes.learn('callback 400', await client.send({ path: callbackPath({ state: 'x' }) }));
   shapes.learn('callback 200', await client.send({ path: callbackPath({ admin_consent: 'True' }) }));
   shapes.learn('status 200', await client.send({ path: '/api/status' }));
+  // The local host's own page for a body over its limit (the same error page as the functions').
+  shapes.learn('rotate 413', await client.send({ method: 'POST', path: '/api/rotate', body: Buffer.alloc(1024 * 1024 + 1, 'a') }));
 });
 
 afterAll(async () => {
@@ -330,7 +332,7 @@ describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
     expect(tally.failuresFor('Accept (GET /api/status)')).toEqual([]);
   });
 
-  run.it('Host and X-Forwarded-Host never reach a URL: the redirect URI and every link stay the configured ones', async () => {
+  run.it('Host and X-Forwarded-Host never reach a URL: the redirect URI and every link stay the configured ones (a foreign Host is refused by the local host: 421)', async () => {
     const hosts = ['evil.example', 'evil.example:443', 'localhost.evil.example', 'login.microsoftonline.com@evil.example', 'evil.example/api/callback?', '127.0.0.1', 'a b', '<script>', ...sample(20, xssPayloads).map((p) => asHeaderValue(p.value))];
     let influenced = 0;
     const problems: string[] = [];
@@ -344,11 +346,12 @@ describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
         const refused = await client.send({ path: callbackPath({ state: 'x' }), headers: extra });
         const location = header(start.headers, 'location') ?? '';
         const target = location ? new URL(location) : undefined;
+        const reflected = [page.body, refused.body, location].some((text) => text.includes(value) || text.includes(encodeURIComponent(value)));
+        // A Host that is not the host's own never reaches a function (DNS rebinding): 421, no redirect.
         const bad =
-          start.status !== 303 ||
-          target?.origin !== world.simulator.url ||
-          target.searchParams.get('redirect_uri') !== world.callbackUrl ||
-          [page.body, refused.body, location].some((text) => text.includes(value) || text.includes(encodeURIComponent(value)));
+          name === 'host'
+            ? [start, page, refused].some((r) => r.status !== 421) || location !== '' || reflected
+            : start.status !== 303 || target?.origin !== world.simulator.url || target.searchParams.get('redirect_uri') !== world.callbackUrl || reflected;
         if (bad) {
           influenced++;
           problems.push(`${name}: ${value} → ${start.status} ${location.slice(0, 80)}`);
@@ -358,6 +361,12 @@ describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
     }
     expect(problems).toEqual([]);
     expect(influenced).toBe(0);
+    // The host's own names are served, and still redirect with the configured redirect URI.
+    const port = new URL(world.baseUrl).port;
+    for (const own of [`127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`]) {
+      const start = await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin, host: own }, body: formBody('MP-00001') });
+      expect({ own, status: start.status, redirectUri: new URL(header(start.headers, 'location') ?? 'x:').searchParams.get('redirect_uri') }).toEqual({ own, status: 303, redirectUri: world.callbackUrl });
+    }
   });
 
   run.it('wrong methods: every route answers 405 with Allow', async () => {

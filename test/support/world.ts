@@ -15,10 +15,12 @@ import { startIdentitySimulator, type IdentitySimulator } from '../../local/iden
 import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
 import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../local/partnerCenterStandIn';
 import { FileSecretStore } from '../../local/fileSecretStore';
+import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
 import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
 import type { SecretStore } from '../../shared/secrets/store';
 import { getSettings, resetSettingsCache, settingsShape, type Environment } from '../../shared/settings';
+import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { cpvClientId, cpvEntry, cspClientId, cspEntry, tenants } from '../fixtures/config';
 
 // The real function files, registered with the local core stand-in (jest.config.js maps it).
@@ -42,6 +44,13 @@ export interface WorldOptions {
   cpvConsented?: boolean;
   /** Turns the Connect push on, against a Connect stand-in. */
   connect?: WorldConnectOptions;
+  /**
+   * Other bounds on sign-ins than production's, or another clock (docs/SECURITY.md 29). Every
+   * request of a test comes from 127.0.0.1, so a suite that sends hundreds raises them.
+   */
+  signInBounds?: Parameters<typeof resetSignInBounds>[0];
+  /** Capacity of the callback replay guard (docs/SECURITY.md 28); production's by default. */
+  replayGuardCapacity?: number;
 }
 
 export interface WorldConnectOptions {
@@ -54,6 +63,16 @@ export interface WorldConnectOptions {
   /** Set CONNECT_API_KEY_SECRET_NAME but do not store the secret (an operator's mistake). */
   secretMissing?: boolean;
 }
+
+/**
+ * Bounds no test reaches, for suites that send many sign-ins from 127.0.0.1 to prove something
+ * else; the production bounds are proven in test/security/abuse.test.ts.
+ */
+export const unboundedSignIns: NonNullable<WorldOptions['signInBounds']> = (() => {
+  const huge = { capacity: 1e9, refillEveryMs: 1 };
+  const bounds = { perClient: huge, overall: huge, maxClients: 10_000 };
+  return { bounds: { start: bounds, callback: bounds } };
+})();
 
 /** Key Vault secret name of the Connect API key in the world. */
 export const connectApiKeySecretName = 'connect-api-key';
@@ -173,6 +192,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   resetSettingsCache();
   resetMarketplaceConfigCache();
   resetSecretStoreCache();
+  // A fresh instance: empty guards.
+  resetSignInBounds(options.signInBounds);
+  resetReplayGuard(options.replayGuardCapacity);
   const store = await openSecretStore(getSettings());
   if (!vault) {
     const fileStore = store as SecretStore & { setSecret(name: string, value: string): Promise<unknown> };

@@ -22,7 +22,11 @@ export interface RawRequest {
 
 export class RawClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  constructor(private readonly baseUrl: string) {}
+  /** `from`: the loopback address to connect from (127.0.0.2, …): another client address, as the server sees it. */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly from?: string,
+  ) {}
 
   send(r: RawRequest): Promise<RawResponse> {
     const base = new URL(this.baseUrl);
@@ -30,8 +34,9 @@ export class RawClient {
       let answered = false;
       const req = request(
         {
-          host: base.hostname,
+          host: this.from ? '127.0.0.1' : base.hostname,
           port: base.port,
+          ...(this.from ? { localAddress: this.from } : {}),
           method: r.method ?? 'GET',
           path: r.path,
           headers: r.headers ?? {},
