@@ -103,7 +103,12 @@ function provideFunctionsCore(): void {
 function entryFiles(appDir: string, main: string): string[] {
   if (!main.includes('*')) return [join(appDir, main)];
   const dir = join(appDir, dirname(main));
-  const pattern = new RegExp(`^${basename(main).split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const pattern = new RegExp(
+    `^${basename(main)
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
   return readdirSync(dir)
     .filter((f) => pattern.test(f))
     .sort()
@@ -138,7 +143,15 @@ function routesOf(): Route[] {
         return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
       })
       .join('/');
-    routes.push({ name: metadata.name, triggerName, metadata, handler, regex: new RegExp(`^${pattern}$`, 'i'), params, methods: (binding.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()) });
+    routes.push({
+      name: metadata.name,
+      triggerName,
+      metadata,
+      handler,
+      regex: new RegExp(`^${pattern}$`, 'i'),
+      params,
+      methods: (binding.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+    });
   }
   return routes;
 }
@@ -180,7 +193,20 @@ async function invoke(route: Route, req: IncomingMessage, url: URL, params: Reco
       invocationId,
       functionId: route.name,
       triggerMetadata: {},
-      inputData: [{ name: route.triggerName, data: { http: { method: req.method ?? 'GET', url: url.toString(), headers, params, ...(body.length ? { body: { string: body.toString('utf8') } } : {}) } } }],
+      inputData: [
+        {
+          name: route.triggerName,
+          data: {
+            http: {
+              method: req.method ?? 'GET',
+              url: url.toString(),
+              headers,
+              params,
+              ...(body.length ? { body: { string: body.toString('utf8') } } : {}),
+            },
+          },
+        },
+      ],
     },
   };
   const model = programmingModel.getInvocationModel(coreCtx);

@@ -41,9 +41,15 @@ export async function callback(request: HttpRequest, context: InvocationContext)
           return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce, marketplace: result.marketplace }), { cookies });
         case 'consent-needed':
           // The consent return is bound to this browser by a cookie of its own (docs/SECURITY.md 27).
-          return htmlResponse(403, site, (nonce) => consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }), {
-            cookies: [result.cookie],
-          });
+          return htmlResponse(
+            403,
+            site,
+            (nonce) =>
+              consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }),
+            {
+              cookies: [result.cookie],
+            },
+          );
         case 'token': {
           const pushed = result.connect?.pushed;
           const connect = pushed && {

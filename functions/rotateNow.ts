@@ -16,7 +16,8 @@ export async function rotateNow(request: HttpRequest, context: InvocationContext
       const o = { settings, correlationId, logger: context, json: true };
       if (request.method !== 'POST') return methodNotAllowed(['POST'], o);
       // The function key stops a forged post in Azure; locally no key is asked, so this is the guard (docs/SECURITY.md 6).
-      if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin)) return errorResponse(new AppError('cross_site_request', 'Cross-site POST refused'), o);
+      if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin))
+        return errorResponse(new AppError('cross_site_request', 'Cross-site POST refused'), o);
       const raw = request.query.get('marketplace');
       let marketplace: string | undefined;
       if (raw !== null) {

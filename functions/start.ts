@@ -32,7 +32,8 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const declared = Number(request.headers.get('content-length') ?? '0');
     if (!Number.isFinite(declared) || declared > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
     const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-    if (contentType !== 'application/x-www-form-urlencoded') return fail(new AppError('unsupported_media_type', 'Form must be application/x-www-form-urlencoded'));
+    if (contentType !== 'application/x-www-form-urlencoded')
+      return fail(new AppError('unsupported_media_type', 'Form must be application/x-www-form-urlencoded'));
     const body = await request.text();
     if (Buffer.byteLength(body) > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
 

@@ -22,10 +22,12 @@ export async function status(request: HttpRequest, context: InvocationContext): 
       // Connect columns only when the push is on: per configured product, does Connect hold the latest version?
       const connectPush = Boolean(settings.CONNECT_API_KEY_SECRET_NAME);
       const config = connectPush ? getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH) : undefined;
-      const connectProducts = config && ((marketplace: string) => {
-        const found = lookupMarketplace(config, marketplace, environment);
-        return found.kind === 'found' ? found.marketplace.connectProducts : [];
-      });
+      const connectProducts =
+        config &&
+        ((marketplace: string) => {
+          const found = lookupMarketplace(config, marketplace, environment);
+          return found.kind === 'found' ? found.marketplace.connectProducts : [];
+        });
       const rows = await tokenHealth(await openSecretStore(settings), environment, now.getTime(), connectProducts);
       if (wantsJson) return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows });
       return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ environment, nonce, rows, generatedAt: now.toISOString(), connectPush }));

@@ -101,7 +101,10 @@ export class FileSecretStore implements SecretStore {
   private readonly now: () => Date;
 
   constructor(dir: string, options: { now?: () => Date; env?: Record<string, string | undefined> } = {}) {
-    if (runningInAzure(options.env)) throw new AppError('settings_invalid', 'The file secret store is for local mode only; set KEY_VAULT_URL on Azure', { field: 'LOCAL_SECRET_STORE_DIR' });
+    if (runningInAzure(options.env))
+      throw new AppError('settings_invalid', 'The file secret store is for local mode only; set KEY_VAULT_URL on Azure', {
+        field: 'LOCAL_SECRET_STORE_DIR',
+      });
     this.dir = resolve(dir);
     this.now = options.now ?? (() => new Date());
   }
@@ -162,7 +165,13 @@ export class FileSecretStore implements SecretStore {
       // Same filter as the Key Vault store: enabled, content type, environment, and the name the tags imply.
       if (!latest || latest.enabled === false) continue;
       const listed = listedTokenFrom(
-        { name, contentType: latest.contentType, tags: latest.tags, createdOn: fromSeconds(latest.created), expiresOn: latest.exp === undefined ? undefined : fromSeconds(latest.exp) },
+        {
+          name,
+          contentType: latest.contentType,
+          tags: latest.tags,
+          createdOn: fromSeconds(latest.created),
+          expiresOn: latest.exp === undefined ? undefined : fromSeconds(latest.exp),
+        },
         environment,
       );
       if (listed) tokens.push(listed);
@@ -177,12 +186,22 @@ export class FileSecretStore implements SecretStore {
 
   // ---------------------------------------------------------------- files
 
-  private async patchVersion(operation: SecretStoreOperation, name: string, versionId: string, change: (version: FileSecretVersion) => void): Promise<void> {
+  private async patchVersion(
+    operation: SecretStoreOperation,
+    name: string,
+    versionId: string,
+    change: (version: FileSecretVersion) => void,
+  ): Promise<void> {
     await withFileLock(this.pathOf(name), async () => {
       const file = await this.read(operation, name);
       const version = file?.versions.find((v) => v.version === versionId);
       if (!file || !version) {
-        throw new SecretStoreError(operation, name, { statusCode: 404, errorCode: 'SecretNotFound', transient: false }, `File store ${operation}: secret '${name}' has no version '${versionId}'`);
+        throw new SecretStoreError(
+          operation,
+          name,
+          { statusCode: 404, errorCode: 'SecretNotFound', transient: false },
+          `File store ${operation}: secret '${name}' has no version '${versionId}'`,
+        );
       }
       change(version);
       version.updated = toSeconds(this.now());
@@ -223,13 +242,22 @@ export class FileSecretStore implements SecretStore {
     const file = parseSecretFile(text);
     if (file?.name !== name) {
       // No parse details: they could quote the file, which holds secret values.
-      throw new SecretStoreError(operation, name, { errorCode: 'CorruptFile', transient: false }, `File store ${operation}: the file of secret '${name}' is not a valid secret file`);
+      throw new SecretStoreError(
+        operation,
+        name,
+        { errorCode: 'CorruptFile', transient: false },
+        `File store ${operation}: the file of secret '${name}' is not a valid secret file`,
+      );
     }
     return file;
   }
 
   /** Appends a version (the only way a value is ever written). */
-  private async append(operation: SecretStoreOperation, name: string, input: Omit<FileSecretVersion, 'version' | 'created' | 'updated'>): Promise<FileSecretVersion> {
+  private async append(
+    operation: SecretStoreOperation,
+    name: string,
+    input: Omit<FileSecretVersion, 'version' | 'created' | 'updated'>,
+  ): Promise<FileSecretVersion> {
     return withFileLock(this.pathOf(name), async () => {
       const file = (await this.read(operation, name)) ?? { name, versions: [] };
       const now = toSeconds(this.now());
@@ -269,7 +297,12 @@ export class FileSecretStore implements SecretStore {
 /** A disabled version cannot be read, as in Key Vault (403 Forbidden). */
 function readable(operation: SecretStoreOperation, name: string, version: FileSecretVersion): FileSecretVersion {
   if (version.enabled === false) {
-    throw new SecretStoreError(operation, name, { statusCode: 403, errorCode: 'Forbidden', transient: false }, `File store ${operation}: version '${version.version}' of secret '${name}' is disabled`);
+    throw new SecretStoreError(
+      operation,
+      name,
+      { statusCode: 403, errorCode: 'Forbidden', transient: false },
+      `File store ${operation}: version '${version.version}' of secret '${name}' is disabled`,
+    );
   }
   return version;
 }

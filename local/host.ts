@@ -148,7 +148,10 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   }
 
   function hostLogger(invocationId: string): Logger {
-    const line = (level: string) => (...args: unknown[]) => log({ level, functionName: 'host', invocationId, message: format(...args) });
+    const line =
+      (level: string) =>
+      (...args: unknown[]) =>
+        log({ level, functionName: 'host', invocationId, message: format(...args) });
     return { info: line('information'), warn: line('warning'), error: line('error') };
   }
 
@@ -174,12 +177,16 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
       return hostAnswer(req, res, new AppError('not_found', 'Request target is not a URL path'));
     }
     const path = url.pathname.replace(/^\/+/, '');
-    const match = path.startsWith(`${prefix}/`) ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m) : undefined;
+    const match = path.startsWith(`${prefix}/`)
+      ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m)
+      : undefined;
     if (!match) return hostAnswer(req, res, new AppError('not_found', 'No function at this path'));
     const method = (req.method ?? 'GET').toUpperCase();
-    if (!match.h.methods.includes(method)) return hostAnswer(req, res, new AppError('method_not_allowed', 'Method not declared by the function'), { Allow: match.h.methods.join(', ') });
+    if (!match.h.methods.includes(method))
+      return hostAnswer(req, res, new AppError('method_not_allowed', 'Method not declared by the function'), { Allow: match.h.methods.join(', ') });
     const body = await readBody(req, maxBody);
-    if (body === 'too-large') return hostAnswer(req, res, new AppError('body_too_large', 'Request body over the host limit'), { Connection: 'close' });
+    if (body === 'too-large')
+      return hostAnswer(req, res, new AppError('body_too_large', 'Request body over the host limit'), { Connection: 'close' });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     // As the App Service front end does: the peer's address is appended, after whatever the client
@@ -209,7 +216,12 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      log({ level: 'error', functionName: 'host', invocationId: '-', message: `unhandled: ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}` });
+      log({
+        level: 'error',
+        functionName: 'host',
+        invocationId: '-',
+        message: `unhandled: ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}`,
+      });
       if (!res.headersSent) hostAnswer(req, res, new AppError('internal', 'Unhandled error in the local host'));
       else res.end();
     });
@@ -225,7 +237,12 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   async function invokeTimer(name: string, timer: Partial<Timer> = {}): Promise<unknown> {
     const r = timers.find((t) => t.name === name);
     if (!r) throw new Error(`No timer function ${name}`);
-    const info: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' }, ...timer } as Timer;
+    const info: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: true },
+      scheduleStatus: { last: '', next: '', lastUpdated: '' },
+      ...timer,
+    } as Timer;
     return r.handler(info, contextFor(name));
   }
 

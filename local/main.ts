@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   let simulatorUrl: string | undefined;
   let partnerCenterUrl: string | undefined;
   if (!env.AUTHORITY_HOST) {
-    if (!env.LOCAL_TLS_CERT || !env.LOCAL_TLS_KEY) throw new Error('Run through `npm start` (scripts/with-local-tls.mjs makes the loopback certificate).');
+    if (!env.LOCAL_TLS_CERT || !env.LOCAL_TLS_KEY)
+      throw new Error('Run through `npm start` (scripts/with-local-tls.mjs makes the loopback certificate).');
     const cpvSecret = persisted(join(dataDir, 'cpv-client-secret'));
     const cspSecret = persisted(join(dataDir, 'csp-client-secret'));
     localSecrets.set(localApps.cpv.secretName, cpvSecret);
@@ -90,7 +91,9 @@ async function main(): Promise<void> {
 
   installFunctionsCore();
   const functionsDir = join(__dirname, '..', 'functions');
-  for (const file of readdirSync(functionsDir).filter((f) => f.endsWith('.js')).sort()) {
+  for (const file of readdirSync(functionsDir)
+    .filter((f) => f.endsWith('.js'))
+    .sort()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- each compiled function file registers itself when loaded, as in the Functions worker
     require(join(functionsDir, file));
   }
@@ -101,10 +104,16 @@ async function main(): Promise<void> {
   console.log(`  connect-ms-auth, local mode (${env.SERVICE_ENVIRONMENT} environment)`);
   console.log(`  Start URL:   ${startUrl}`);
   console.log(`  Status:      ${host.url}/api/status`);
-  if (simulatorUrl) console.log(`  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`);
+  if (simulatorUrl)
+    console.log(
+      `  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`,
+    );
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
   if (partnerCenterUrl) console.log(`  Partner Center stand-in: ${partnerCenterUrl} (checks MFA and the Partner Center role of every new token)`);
-  if (connectUrl) console.log(`  Connect API stand-in: ${connectUrl} (MP-00001's token goes to ${localConnect.product}; faults via ${new URL(connectUrl).origin}/_connect/faults)`);
+  if (connectUrl)
+    console.log(
+      `  Connect API stand-in: ${connectUrl} (MP-00001's token goes to ${localConnect.product}; faults via ${new URL(connectUrl).origin}/_connect/faults)`,
+    );
   console.log('  Ctrl+C stops.');
   console.log('');
 

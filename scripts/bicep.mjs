@@ -176,7 +176,8 @@ export function check() {
           runBicep(bicep, ['build-params', 'infra/main.bicepparam', '--outfile', join(out, `main.${name}.parameters.json`), ...sarif], { env }),
         ) && ok;
     }
-    ok = step('bicep lint infra/main.bicepparam', runBicep(bicep, ['lint', 'infra/main.bicepparam', ...sarif], { env: sampleEnvironments.test })) && ok;
+    ok =
+      step('bicep lint infra/main.bicepparam', runBicep(bicep, ['lint', 'infra/main.bicepparam', ...sarif], { env: sampleEnvironments.test })) && ok;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -56,7 +56,9 @@ if (mode === 'write') {
   for (const [path, text] of stale) writeFileSync(join(root, path), text);
   console.log(stale.length === 0 ? 'docs: up to date' : `docs: wrote ${stale.map(([p]) => p).join(', ')}`);
 } else if (stale.length > 0) {
-  console.error(`docs: ${stale.map(([p]) => p).join(', ')} no longer match what the tests measured; run \`npm run docs:generate\` and commit the result.`);
+  console.error(
+    `docs: ${stale.map(([p]) => p).join(', ')} no longer match what the tests measured; run \`npm run docs:generate\` and commit the result.`,
+  );
   process.exit(1);
 } else {
   console.log('docs: generated documents match the last test run');

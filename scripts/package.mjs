@@ -213,7 +213,13 @@ export async function packageApp({
       plugins: [zodEnglishOnly],
     });
     metafiles.push(built.metafile);
-    writeFileSync(join(dist, 'index.mjs'), loaderSource(entries.map((f) => `./esm/functions/${baseName(f)}.mjs`), true));
+    writeFileSync(
+      join(dist, 'index.mjs'),
+      loaderSource(
+        entries.map((f) => `./esm/functions/${baseName(f)}.mjs`),
+        true,
+      ),
+    );
     main = 'dist/index.mjs';
   }
 
@@ -263,7 +269,10 @@ function parseArgs(argv) {
     else if (arg === '--out') options.outDir = resolve(argv[++i] ?? '');
     else if (arg === '--layout') options.layout = argv[++i];
     else if (arg === '--config') options.configFile = resolve(argv[++i] ?? '');
-    else throw new Error(`Unknown argument ${arg} (usage: package.mjs [--out DIR] [--config FILE] [--allow-missing-config] [--layout ${layouts.join('|')}] [--minify])`);
+    else
+      throw new Error(
+        `Unknown argument ${arg} (usage: package.mjs [--out DIR] [--config FILE] [--allow-missing-config] [--layout ${layouts.join('|')}] [--minify])`,
+      );
   }
   return options;
 }
@@ -273,7 +282,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     const result = await packageApp(parseArgs(process.argv.slice(2)));
     const { statSync } = await import('node:fs');
     const bytes = result.files.reduce((sum, f) => sum + statSync(join(result.outDir, f)).size, 0);
-    console.log(`${relative(process.cwd(), result.outDir) || '.'}: ${result.files.length} files, ${(bytes / 1024).toFixed(0)} KiB (layout ${result.layout})`);
+    console.log(
+      `${relative(process.cwd(), result.outDir) || '.'}: ${result.files.length} files, ${(bytes / 1024).toFixed(0)} KiB (layout ${result.layout})`,
+    );
     for (const f of result.files) console.log(`  ${f}`);
   } catch (err) {
     console.error(`package failed: ${err instanceof Error ? err.message : String(err)}`);

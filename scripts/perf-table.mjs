@@ -18,11 +18,17 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function cell(value) {
-  return String(value ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return String(value ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 }
 
 function table(columns, rows) {
-  return [`| ${columns.map(cell).join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${columns.map(cell).join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 function number(value, digits = 0) {
@@ -75,13 +81,20 @@ function suiteBlock(s) {
       ['figure', 'measured', 'goal', '', 'note'],
       s.figures.map((f) => [
         f.label,
-        withUnit(f.value, f.unit, f.digits) + (f.baseline ? ` (${f.baseline.label}: ${withUnit(f.baseline.value, f.baseline.unit, f.baseline.digits)})` : ''),
+        withUnit(f.value, f.unit, f.digits) +
+          (f.baseline ? ` (${f.baseline.label}: ${withUnit(f.baseline.value, f.baseline.unit, f.baseline.digits)})` : ''),
         f.goal?.text ?? '',
         verdict(f),
         f.note ?? '',
       ]),
     ),
-    ...s.tables.map((t) => `${t.title}:\n\n${table(t.columns, t.rows.map((r) => r.map((c) => (typeof c === 'number' ? number(c, Number.isInteger(c) ? 0 : 1) : c))))}`),
+    ...s.tables.map(
+      (t) =>
+        `${t.title}:\n\n${table(
+          t.columns,
+          t.rows.map((r) => r.map((c) => (typeof c === 'number' ? number(c, Number.isInteger(c) ? 0 : 1) : c))),
+        )}`,
+    ),
   ];
   return parts.filter(Boolean).join('\n\n');
 }
@@ -120,7 +133,9 @@ function main(argv) {
   const next = render(doc, file);
   if (argv.includes('--check')) {
     if (next !== doc) {
-      console.error(`${relative(repoRoot, docPath)}: the tables are stale; run \`npm run bench:table\` (they come from ${relative(repoRoot, figuresPath)})`);
+      console.error(
+        `${relative(repoRoot, docPath)}: the tables are stale; run \`npm run bench:table\` (they come from ${relative(repoRoot, figuresPath)})`,
+      );
       process.exit(1);
     }
     console.log(`${relative(repoRoot, docPath)}: tables up to date`);

@@ -66,7 +66,11 @@ export const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
     });
   }
   if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
-    ctx.addIssue({ code: 'custom', path: ['CPV_CLIENT_ID'], message: 'with CPV_CREDENTIAL=secret, CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CPV_CLIENT_ID'],
+      message: 'with CPV_CREDENTIAL=secret, CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together',
+    });
   }
 });
 
@@ -79,9 +83,14 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   // When App Service cannot resolve a Key Vault reference (secret missing, role not yet in
   // effect) it hands over the reference text itself. Never run on that: for the cookie key it
   // would mean sealing with a publicly known value.
-  const unresolved = Object.entries(picked).filter(([, v]) => v?.startsWith('@Microsoft.KeyVault(')).map(([k]) => k);
+  const unresolved = Object.entries(picked)
+    .filter(([, v]) => v?.startsWith('@Microsoft.KeyVault('))
+    .map(([k]) => k);
   if (unresolved.length > 0) {
-    throw new AppError('settings_invalid', `App settings are unresolved Key Vault references: ${unresolved.join(', ')} (check the secret exists and the app's identity may read it)`);
+    throw new AppError(
+      'settings_invalid',
+      `App settings are unresolved Key Vault references: ${unresolved.join(', ')} (check the secret exists and the app's identity may read it)`,
+    );
   }
   const parsed = settingsSchema.safeParse(picked);
   if (!parsed.success) {

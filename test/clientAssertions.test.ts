@@ -23,7 +23,12 @@ const MI_CLIENT_ID = 'a1b2c3d4-e5f6-4718-8293-a4b5c6d7e8f9';
 const MI_PRINCIPAL_ID = 'f9e8d7c6-b5a4-4392-8170-6f5e4d3c2b1a';
 
 const ficApp: SimulatedClient = { clientId: '0a1b2c3d-4e5f-4607-8819-2a3b4c5d6e7f', redirectUris: [REDIRECT], multiTenant: true };
-const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [REDIRECT], multiTenant: false } satisfies SimulatedClient;
+const secretApp = {
+  clientId: '11111111-2222-4333-8444-555555555555',
+  clientSecret: 'csp-secret~value',
+  redirectUris: [REDIRECT],
+  multiTenant: false,
+} satisfies SimulatedClient;
 
 interface TestCertificate {
   pem: string;
@@ -35,23 +40,46 @@ interface TestCertificate {
 async function makeCertificate(validity: { notBeforeDate?: Date; notAfterDate?: Date } = {}): Promise<TestCertificate> {
   const made = await selfsigned.generate([{ name: 'commonName', value: 'connect-ms-auth test app' }], { keyType: 'rsa', keySize: 2048, ...validity });
   const der = new X509Certificate(made.cert).raw;
-  return { pem: made.cert, privateKey: made.private, sha1: createHash('sha1').update(der).digest('hex'), sha256: createHash('sha256').update(der).digest('hex') };
+  return {
+    pem: made.cert,
+    privateKey: made.private,
+    sha1: createHash('sha1').update(der).digest('hex'),
+    sha256: createHash('sha256').update(der).digest('hex'),
+  };
 }
 
 /** A certificate assertion made by hand, to send what msal-node never would. */
 function handmadeAssertion(cert: TestCertificate, claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-  const h = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', 'x5t#S256': Buffer.from(cert.sha256, 'hex').toString('base64url'), ...header })).toString('base64url');
+  const h = Buffer.from(
+    JSON.stringify({ alg: 'RS256', typ: 'JWT', 'x5t#S256': Buffer.from(cert.sha256, 'hex').toString('base64url'), ...header }),
+  ).toString('base64url');
   const p = Buffer.from(JSON.stringify(claims)).toString('base64url');
   const signature = sign('sha256', Buffer.from(`${h}.${p}`), createPrivateKey(cert.privateKey)).toString('base64url');
   return `${h}.${p}.${signature}`;
 }
 
 async function postToken(tenant: string, form: Record<string, string>) {
-  const res = await fetch(`${sim.authority(tenant)}/oauth2/v2.0/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  const res = await fetch(`${sim.authority(tenant)}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const identityVars = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'AZURE_TOKEN_CREDENTIALS'];
+const identityVars = [
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'AZURE_CLIENT_ID',
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'MSI_ENDPOINT',
+  'MSI_SECRET',
+  'IMDS_ENDPOINT',
+  'IDENTITY_SERVER_THUMBPRINT',
+  'AZURE_TOKEN_CREDENTIALS',
+];
 const savedEnv: Record<string, string | undefined> = {};
 let sim: IdentitySimulator;
 let fake: KeyVaultFake;
@@ -68,13 +96,26 @@ beforeAll(async () => {
     makeCertificate({ notBeforeDate: new Date(Date.now() - 2 * 365 * 864e5), notAfterDate: new Date(Date.now() - 365 * 864e5) }),
   ]);
   certApp = { clientId: '3c4d5e6f-7081-4923-a4b5-c6d7e8f90a1b', redirectUris: [REDIRECT], multiTenant: false, certificates: [cert.pem] };
-  expiredCertApp = { clientId: '4d5e6f70-8192-4a34-b5c6-d7e8f90a1b2c', redirectUris: [REDIRECT], multiTenant: false, certificates: [expiredCert.pem] };
-  sim = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [ficApp, secretApp, certApp, expiredCertApp], consentedTenants: [{ clientId: ficApp.clientId, tenant: PARTNER }] });
+  expiredCertApp = {
+    clientId: '4d5e6f70-8192-4a34-b5c6-d7e8f90a1b2c',
+    redirectUris: [REDIRECT],
+    multiTenant: false,
+    certificates: [expiredCert.pem],
+  };
+  sim = await startIdentitySimulator({
+    tls: tlsFromEnv(),
+    clients: [ficApp, secretApp, certApp, expiredCertApp],
+    consentedTenants: [{ clientId: ficApp.clientId, tenant: PARTNER }],
+  });
   // The credential names the simulator's issuer, whose port is known only now.
-  sim.registerClient({ ...ficApp, federatedCredentials: [{ issuer: sim.issuer(HOME), subject: MI_PRINCIPAL_ID, audience: 'api://AzureADTokenExchange' }] });
+  sim.registerClient({
+    ...ficApp,
+    federatedCredentials: [{ issuer: sim.issuer(HOME), subject: MI_PRINCIPAL_ID, audience: 'api://AzureADTokenExchange' }],
+  });
   fake = await startKeyVaultFake({
     tls: tlsFromEnv(),
-    mintTokenExchangeToken: (r) => sim.mintManagedIdentityToken({ tenant: HOME, principalId: MI_PRINCIPAL_ID, clientId: r.clientId ?? MI_CLIENT_ID, audience: r.resource }),
+    mintTokenExchangeToken: (r) =>
+      sim.mintManagedIdentityToken({ tenant: HOME, principalId: MI_PRINCIPAL_ID, clientId: r.clientId ?? MI_CLIENT_ID, audience: r.resource }),
   });
   for (const name of identityVars) {
     savedEnv[name] = process.env[name];
@@ -114,8 +155,8 @@ function minted(p: { tenant?: string; principalId?: string; audience?: string; l
   };
 }
 
-describe('federated identity credential: the managed identity is the CPV app\'s credential', () => {
-  it('redeems with the real ManagedIdentityCredential\'s token, fetched from the fake\'s endpoint and minted by the simulator', async () => {
+describe("federated identity credential: the managed identity is the CPV app's credential", () => {
+  it("redeems with the real ManagedIdentityCredential's token, fetched from the fake's endpoint and minted by the simulator", async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
     const { result, refreshToken } = await refresh(sim, rt, ficApp, PARTNER, federated());
     expect(result.tenantId).toBe(PARTNER);
@@ -133,16 +174,31 @@ describe('federated identity credential: the managed identity is the CPV app\'s 
     expect(sim.stats.clientAuthentications.federated).toBe(1);
   });
 
-  it('keeps the managed-identity endpoint\'s own tokens for other resources', async () => {
+  it("keeps the managed-identity endpoint's own tokens for other resources", async () => {
     const token = await new ManagedIdentityCredential({ clientId: MI_CLIENT_ID }).getToken('https://vault.azure.net/.default');
     expect(token.token.split('.')).toHaveLength(2); // the fake's HMAC token, not a JWT
     expect(sim.stats.managedIdentityTokensMinted).toBe(0);
   });
 
   const refusals = [
-    { name: 'an assertion for another audience', credential: () => minted({ audience: 'api://SomethingElse' }), errorNo: 700212, text: "presented assertion audience 'api://SomethingElse'" },
-    { name: 'another identity (subject)', credential: () => minted({ principalId: randomUUID() }), errorNo: 700213, text: 'presented assertion subject' },
-    { name: 'an identity of another tenant (issuer)', credential: () => minted({ tenant: PARTNER }), errorNo: 700211, text: 'presented assertion issuer' },
+    {
+      name: 'an assertion for another audience',
+      credential: () => minted({ audience: 'api://SomethingElse' }),
+      errorNo: 700212,
+      text: "presented assertion audience 'api://SomethingElse'",
+    },
+    {
+      name: 'another identity (subject)',
+      credential: () => minted({ principalId: randomUUID() }),
+      errorNo: 700213,
+      text: 'presented assertion subject',
+    },
+    {
+      name: 'an identity of another tenant (issuer)',
+      credential: () => minted({ tenant: PARTNER }),
+      errorNo: 700211,
+      text: 'presented assertion issuer',
+    },
     { name: 'an expired assertion', credential: () => minted({ lifetimeSeconds: -60 }), errorNo: 700024, text: 'not within its valid time range' },
   ];
   it.each(refusals)('refuses $name with invalid_client AADSTS$errorNo', async ({ credential, errorNo, text }) => {
@@ -159,10 +215,13 @@ describe('federated identity credential: the managed identity is the CPV app\'s 
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const forged = `${header}.${payload}.${sign('sha256', Buffer.from(`${header}.${payload}`), privateKey).toString('base64url')}`;
     const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
-    expect(await msalError(refresh(sim, rt, ficApp, PARTNER, { clientAssertion: forged }))).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
+    expect(await msalError(refresh(sim, rt, ficApp, PARTNER, { clientAssertion: forged }))).toMatchObject({
+      errorCode: 'invalid_client',
+      errorNo: 700027,
+    });
   });
 
-  it('refuses an assertion for an app without federated credentials with AADSTS70021, in Entra\'s error body', async () => {
+  it("refuses an assertion for an app without federated credentials with AADSTS70021, in Entra's error body", async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: secretApp.clientId, tenant: PARTNER });
     const res = await postToken(PARTNER, {
       grant_type: 'refresh_token',
@@ -172,16 +231,30 @@ describe('federated identity credential: the managed identity is the CPV app\'s 
       client_assertion: minted().clientAssertion as string,
     });
     expect(res.status).toBe(401);
-    expect(res.body).toMatchObject({ error: 'invalid_client', error_codes: [70021], error_description: expect.stringMatching(/^AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: /) });
+    expect(res.body).toMatchObject({
+      error: 'invalid_client',
+      error_codes: [70021],
+      error_description: expect.stringMatching(
+        /^AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: /,
+      ),
+    });
   });
 
   it('refuses a secret for an app that has none, a wrong assertion type, and two credentials at once', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
-    expect(await msalError(refresh(sim, rt, ficApp, PARTNER, { clientSecret: 'guess' }))).toMatchObject({ errorCode: 'invalid_client', errorNo: 7000215 });
+    expect(await msalError(refresh(sim, rt, ficApp, PARTNER, { clientSecret: 'guess' }))).toMatchObject({
+      errorCode: 'invalid_client',
+      errorNo: 7000215,
+    });
     const assertion = minted().clientAssertion as string;
     const base = { grant_type: 'refresh_token', refresh_token: rt, client_id: ficApp.clientId, client_assertion: assertion };
-    expect((await postToken(PARTNER, { ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' })).body).toMatchObject({ error: 'invalid_request' });
-    expect((await postToken(PARTNER, { ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_secret: 'x' })).body).toMatchObject({ error: 'invalid_request' });
+    expect(
+      (await postToken(PARTNER, { ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' })).body,
+    ).toMatchObject({ error: 'invalid_request' });
+    expect(
+      (await postToken(PARTNER, { ...base, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_secret: 'x' }))
+        .body,
+    ).toMatchObject({ error: 'invalid_request' });
   });
 
   it('answers AADSTS700213 for every call under the noMatchingFederatedCredential switch', async () => {
@@ -201,26 +274,36 @@ describe('certificate credential (msal-node clientCertificate)', () => {
     await refresh(sim, modern.refreshToken, certApp, PARTNER, { clientCertificate: { thumbprint: cert.sha1, privateKey: cert.privateKey } });
     expect(sim.stats.clientAuthentications).toEqual({ secret: 0, certificate: 2, federated: 0 });
     // And at code redemption.
-    await redeemCode(sim, { client: certApp, tenant: PARTNER, credential: { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.privateKey } } });
+    await redeemCode(sim, {
+      client: certApp,
+      tenant: PARTNER,
+      credential: { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.privateKey } },
+    });
   });
 
   it('refuses a certificate not registered on the app, naming its thumbprint (AADSTS700027)', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: certApp.clientId, tenant: PARTNER });
-    const err = await msalError(refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: otherCert.sha256, privateKey: otherCert.privateKey } }));
+    const err = await msalError(
+      refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: otherCert.sha256, privateKey: otherCert.privateKey } }),
+    );
     expect(err).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
     expect(err.errorMessage).toContain(`The key was not found., Thumbprint of key used by client: '${otherCert.sha256.toUpperCase()}'`);
   });
 
   it('refuses a registered certificate past its validity (AADSTS700027, the key used is expired)', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: expiredCertApp.clientId, tenant: PARTNER });
-    const err = await msalError(refresh(sim, rt, expiredCertApp, PARTNER, { clientCertificate: { thumbprintSha256: expiredCert.sha256, privateKey: expiredCert.privateKey } }));
+    const err = await msalError(
+      refresh(sim, rt, expiredCertApp, PARTNER, { clientCertificate: { thumbprintSha256: expiredCert.sha256, privateKey: expiredCert.privateKey } }),
+    );
     expect(err).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
     expect(err.errorMessage).toContain('The key used is expired.');
   });
 
-  it('refuses the thumbprint of a registered certificate with another key\'s signature', async () => {
+  it("refuses the thumbprint of a registered certificate with another key's signature", async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: certApp.clientId, tenant: PARTNER });
-    const err = await msalError(refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: otherCert.privateKey } }));
+    const err = await msalError(
+      refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: otherCert.privateKey } }),
+    );
     expect(err).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
     expect(err.errorMessage).toContain('did not match the expected signature value');
   });
@@ -248,14 +331,20 @@ describe('certificate credential (msal-node clientCertificate)', () => {
     ];
     for (const [claims, errorNo] of cases) {
       const res = await send(claims);
-      expect({ status: res.status, error: res.body.error, codes: res.body.error_codes }).toEqual({ status: 401, error: 'invalid_client', codes: [errorNo] });
+      expect({ status: res.status, error: res.body.error, codes: res.body.error_codes }).toEqual({
+        status: 401,
+        error: 'invalid_client',
+        codes: [errorNo],
+      });
     }
   });
 
   it('answers AADSTS700027 for every call under the certificateExpired switch', async () => {
     sim.faults.apply({ kind: 'invalidClient', clientId: certApp.clientId, reason: 'certificateExpired' });
     const rt = sim.issueRefreshTokenFor({ clientId: certApp.clientId, tenant: PARTNER });
-    const err = await msalError(refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.privateKey } }));
+    const err = await msalError(
+      refresh(sim, rt, certApp, PARTNER, { clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.privateKey } }),
+    );
     expect(err).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
     expect(err.errorMessage).toContain(cert.sha256.toUpperCase());
   });

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
-import { PARTNER_CENTER_SCOPE, startIdentitySimulator, type AccountKind, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
+import {
+  PARTNER_CENTER_SCOPE,
+  startIdentitySimulator,
+  type AccountKind,
+  type IdentitySimulator,
+  type SimulatedClient,
+} from '../local/identitySimulator';
 import * as drive from './localStandIns';
 import { claimsOf, msalError, pkce, REDIRECT, SCOPES, tlsFromEnv } from './localStandIns';
 
@@ -18,11 +24,33 @@ const THIRD_TENANT = '5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
 const GRAPH_SCOPE = 'https://graph.microsoft.com/User.Read';
 
 /** A distributor's own app (CSP model). */
-const csp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [REDIRECT], multiTenant: false } satisfies SimulatedClient;
+const csp = {
+  clientId: '11111111-2222-4333-8444-555555555555',
+  clientSecret: 'csp-secret~value',
+  redirectUris: [REDIRECT],
+  multiTenant: false,
+} satisfies SimulatedClient;
 /** The service's multi-tenant app (CPV model); TENANT has consented, OTHER_TENANT has not. */
-const cpv = { clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa', clientSecret: 'cpv-secret~value', redirectUris: [REDIRECT], multiTenant: true } satisfies SimulatedClient;
+const cpv = {
+  clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+  clientSecret: 'cpv-secret~value',
+  redirectUris: [REDIRECT],
+  multiTenant: true,
+} satisfies SimulatedClient;
 
-function authorizeUrl(sim: IdentitySimulator, p: { tenant?: string; client?: SimulatedClient; redirectUri?: string; challenge?: string | null; state?: string; nonce?: string; extra?: Record<string, string>; scope?: string }): string {
+function authorizeUrl(
+  sim: IdentitySimulator,
+  p: {
+    tenant?: string;
+    client?: SimulatedClient;
+    redirectUri?: string;
+    challenge?: string | null;
+    state?: string;
+    nonce?: string;
+    extra?: Record<string, string>;
+    scope?: string;
+  },
+): string {
   return drive.authorizeUrl(sim, { ...p, client: p.client ?? csp, tenant: p.tenant ?? TENANT });
 }
 
@@ -34,7 +62,13 @@ function newCca(sim: IdentitySimulator, client: SimulatedClient = csp, tenant = 
   return drive.newCca(sim, client, tenant, { clientSecret: secret });
 }
 
-async function redeemCode(sim: IdentitySimulator, client: SimulatedClient = csp, tenant = TENANT, choices: drive.SignInChoices = {}, extra?: Record<string, string>) {
+async function redeemCode(
+  sim: IdentitySimulator,
+  client: SimulatedClient = csp,
+  tenant = TENANT,
+  choices: drive.SignInChoices = {},
+  extra?: Record<string, string>,
+) {
   return drive.redeemCode(sim, { client, tenant, choices, ...(extra ? { extra } : {}) });
 }
 
@@ -53,7 +87,9 @@ async function postToken(sim: IdentitySimulator, form: Record<string, string>, h
 
 /** The access token of a redemption, verified with the simulator's JWKS (as Partner Center would). */
 async function verifiedAccessToken(sim: IdentitySimulator, accessToken: string) {
-  const { payload } = await jwtVerify(accessToken, createLocalJWKSet(sim.jwks() as Parameters<typeof createLocalJWKSet>[0]), { audience: 'https://api.partnercenter.microsoft.com' });
+  const { payload } = await jwtVerify(accessToken, createLocalJWKSet(sim.jwks() as Parameters<typeof createLocalJWKSet>[0]), {
+    audience: 'https://api.partnercenter.microsoft.com',
+  });
   return payload;
 }
 
@@ -78,7 +114,9 @@ describe('discovery', () => {
     const common = (await (await fetch(`${sim.url}/common/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
     expect(common.issuer).toBe(`${sim.url}/{tenantid}/v2.0`);
 
-    const instance = await (await fetch(`${sim.url}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(config.authorization_endpoint!)}`)).json();
+    const instance = await (
+      await fetch(`${sim.url}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(config.authorization_endpoint!)}`)
+    ).json();
     expect(instance).toEqual({
       tenant_discovery_endpoint: `${sim.url}/${TENANT}/v2.0/.well-known/openid-configuration`,
       'api-version': '1.1',
@@ -115,18 +153,30 @@ describe('sign-in and code redemption with the real msal-node', () => {
 
   it('signs the id token with a key from the JWKS, for this client, with the nonce of the request', async () => {
     const { result } = await redeemCode(sim);
-    const { payload, protectedHeader } = await jwtVerify(result.idToken, createRemoteJWKSet(new URL(`${sim.authority(TENANT)}/discovery/v2.0/keys`)), {
-      issuer: `${sim.url}/${TENANT}/v2.0`,
-      audience: csp.clientId,
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      result.idToken,
+      createRemoteJWKSet(new URL(`${sim.authority(TENANT)}/discovery/v2.0/keys`)),
+      {
+        issuer: `${sim.url}/${TENANT}/v2.0`,
+        audience: csp.clientId,
+      },
+    );
     expect(protectedHeader.alg).toBe('RS256');
-    expect(payload).toMatchObject({ tid: TENANT, nonce: 'nonce-456', ver: '2.0', oid: sim.accountFor(TENANT).oid, preferred_username: sim.accountFor(TENANT).username });
+    expect(payload).toMatchObject({
+      tid: TENANT,
+      nonce: 'nonce-456',
+      ver: '2.0',
+      oid: sim.accountFor(TENANT).oid,
+      preferred_username: sim.accountFor(TENANT).username,
+    });
   });
 
   it('binds the nonce to the code: msal-node rejects an id token whose nonce is not the one it sent', async () => {
     const { verifier, challenge } = pkce();
     const code = (await signIn(sim, authorizeUrl(sim, { challenge, nonce: 'the-real-nonce' }))).searchParams.get('code')!;
-    const err = await msalError(newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'another-nonce' }));
+    const err = await msalError(
+      newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'another-nonce' }),
+    );
     expect(err.errorCode).toBe('nonce_mismatch');
   });
 
@@ -144,7 +194,11 @@ describe('sign-in and code redemption with the real msal-node', () => {
   it('offers the Account select (Admin agent by default) and the Sign in without MFA checkbox (unchecked)', async () => {
     const html = await (await fetch(authorizeUrl(sim, {}))).text();
     expect(html).toMatch(/<label for="account">Account<\/label>\s*<select id="account" name="account">/);
-    const options = [...html.matchAll(/<option value="([^"]+)"( selected)?>([^<]+)<\/option>/g)].map((m) => ({ value: m[1], selected: Boolean(m[2]), label: m[3] }));
+    const options = [...html.matchAll(/<option value="([^"]+)"( selected)?>([^<]+)<\/option>/g)].map((m) => ({
+      value: m[1],
+      selected: Boolean(m[2]),
+      label: m[3],
+    }));
     expect(options).toEqual([
       { value: 'adminAgent', selected: true, label: 'Admin agent' },
       { value: 'noPartnerCenterRole', selected: false, label: 'User without a Partner Center role' },
@@ -160,15 +214,27 @@ describe('sign-in and code redemption with the real msal-node', () => {
   it('refuses a wrong code verifier, a reused code and a different redirect URI', async () => {
     const { verifier, challenge } = pkce();
     const code = (await signIn(sim, authorizeUrl(sim, { challenge }))).searchParams.get('code')!;
-    const wrongVerifier = await msalError(newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: pkce().verifier, nonce: 'nonce-456' }));
+    const wrongVerifier = await msalError(
+      newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: pkce().verifier, nonce: 'nonce-456' }),
+    );
     expect(wrongVerifier).toBeInstanceOf(ServerError);
     expect(wrongVerifier).toMatchObject({ errorCode: 'invalid_grant', errorNo: 501481 });
 
-    const wrongRedirect = await msalError(newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: 'http://localhost:7071/other', codeVerifier: verifier, nonce: 'nonce-456' }));
+    const wrongRedirect = await msalError(
+      newCca(sim).acquireTokenByCode({
+        code,
+        scopes: SCOPES,
+        redirectUri: 'http://localhost:7071/other',
+        codeVerifier: verifier,
+        nonce: 'nonce-456',
+      }),
+    );
     expect(wrongRedirect).toMatchObject({ errorCode: 'invalid_grant', errorNo: 500112 });
 
     await newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' });
-    const reused = await msalError(newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }));
+    const reused = await msalError(
+      newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }),
+    );
     expect(reused).toMatchObject({ errorCode: 'invalid_grant', errorNo: 54005 });
     expect(reused.errorMessage).toContain('AADSTS54005');
   });
@@ -177,7 +243,9 @@ describe('sign-in and code redemption with the real msal-node', () => {
     const { verifier, challenge } = pkce();
     const code = (await signIn(sim, authorizeUrl(sim, { challenge }))).searchParams.get('code')!;
     sim.clock.advanceMs(10 * 60 * 1000 + 1000);
-    const err = await msalError(newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }));
+    const err = await msalError(
+      newCca(sim).acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }),
+    );
     expect(err).toMatchObject({ errorCode: 'invalid_grant', errorNo: 70008 });
   });
 
@@ -220,14 +288,29 @@ describe('admin consent (CPV)', () => {
     expect(page).toMatch(/<button[^>]*>Accept<\/button>/);
     expect(page).toMatch(/<button[^>]*>Cancel<\/button>/);
 
-    const cancel = await fetch(consentUrl, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=cancel' });
+    const cancel = await fetch(consentUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=cancel',
+    });
     const cancelled = new URL(cancel.headers.get('location')!);
     expect(Object.fromEntries(cancelled.searchParams)).toMatchObject({ error: 'access_denied', admin_consent: 'False', state: 'consent-1' });
     expect(cancelled.searchParams.get('error_description')).toMatch(/^AADSTS65004/);
 
-    const accept = await fetch(consentUrl, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=accept' });
+    const accept = await fetch(consentUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=accept',
+    });
     expect(accept.status).toBe(303);
-    expect(Object.fromEntries(new URL(accept.headers.get('location')!).searchParams)).toEqual({ admin_consent: 'True', tenant: OTHER_TENANT, state: 'consent-1', scope: PARTNER_CENTER_SCOPE });
+    expect(Object.fromEntries(new URL(accept.headers.get('location')!).searchParams)).toEqual({
+      admin_consent: 'True',
+      tenant: OTHER_TENANT,
+      state: 'consent-1',
+      scope: PARTNER_CENTER_SCOPE,
+    });
 
     const { result } = await redeemCode(sim, cpv, OTHER_TENANT);
     expect(result.tenantId).toBe(OTHER_TENANT);
@@ -306,7 +389,13 @@ describe('refresh-token faults, with the error fields msal-node exposes', () => 
     const err = await msalError(refresh(sim, target));
     expect(err).toBeInstanceOf(ServerError);
     expect(err).toMatchObject({ errorCode, errorNo });
-    const raw = await postToken(sim, { grant_type: 'refresh_token', refresh_token: target, client_id: csp.clientId, client_secret: csp.clientSecret, scope: PARTNER_CENTER_SCOPE });
+    const raw = await postToken(sim, {
+      grant_type: 'refresh_token',
+      refresh_token: target,
+      client_id: csp.clientId,
+      client_secret: csp.clientSecret,
+      scope: PARTNER_CENTER_SCOPE,
+    });
     expect(raw.status).toBe(400);
     expect(raw.body).toMatchObject({ error: errorCode, error_codes: [errorNo] });
     await refresh(sim, bystander, csp, OTHER_TENANT);
@@ -316,13 +405,19 @@ describe('refresh-token faults, with the error fields msal-node exposes', () => 
     const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
     sim.faults.apply({ kind: 'refreshTokenExpired', refreshToken: rt });
     const correlationId = '0b0c0d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e';
-    const res = await postToken(sim, { grant_type: 'refresh_token', refresh_token: rt, client_id: csp.clientId, client_secret: csp.clientSecret, scope: PARTNER_CENTER_SCOPE }, { 'client-request-id': correlationId });
+    const res = await postToken(
+      sim,
+      { grant_type: 'refresh_token', refresh_token: rt, client_id: csp.clientId, client_secret: csp.clientSecret, scope: PARTNER_CENTER_SCOPE },
+      { 'client-request-id': correlationId },
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(res.headers.get('cache-control')).toContain('no-store');
     expect(res.body).toEqual({
       error: 'invalid_grant',
-      error_description: expect.stringMatching(/^AADSTS700082: The refresh token has expired due to inactivity\..*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 0b0c0d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+      error_description: expect.stringMatching(
+        /^AADSTS700082: The refresh token has expired due to inactivity\..*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 0b0c0d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+      ),
       error_codes: [700082],
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
       trace_id: expect.any(String),
@@ -360,7 +455,7 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
     expect(id).not.toHaveProperty('amr');
   });
 
-  it('records amr_values=mfa; signed in without MFA the tokens lack mfa all the same, and every refresh keeps the sign-in\'s amr', async () => {
+  it("records amr_values=mfa; signed in without MFA the tokens lack mfa all the same, and every refresh keeps the sign-in's amr", async () => {
     const without = await redeemCode(sim, csp, TENANT, { withoutMfa: true }, { amr_values: 'mfa' });
     expect(sim.stats.signIns).toMatchObject({ total: 1, mfaRequested: 1, withoutMfa: 1 });
     expect(claimsOf(without.result.accessToken).amr).toEqual(['fed']);
@@ -401,15 +496,30 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
     expect(guest.upn).toBe(`someone_contoso.com#EXT#@${TENANT.slice(0, 8)}.example`);
     const { result, refreshToken } = await redeemCode(sim, csp, TENANT, { account: 'guest' });
     const at = await verifiedAccessToken(sim, result.accessToken);
-    expect(at).toMatchObject({ acct: 1, upn: guest.upn, unique_name: 'someone@contoso.com', email: 'someone@contoso.com', idp: `https://sts.windows.net/${guest.homeTenant}/` });
-    expect(claimsOf(result.idToken)).toMatchObject({ preferred_username: 'someone@contoso.com', idp: `https://sts.windows.net/${guest.homeTenant}/` });
+    expect(at).toMatchObject({
+      acct: 1,
+      upn: guest.upn,
+      unique_name: 'someone@contoso.com',
+      email: 'someone@contoso.com',
+      idp: `https://sts.windows.net/${guest.homeTenant}/`,
+    });
+    expect(claimsOf(result.idToken)).toMatchObject({
+      preferred_username: 'someone@contoso.com',
+      idp: `https://sts.windows.net/${guest.homeTenant}/`,
+    });
     // The refresh token carries the account: a refreshed token is still the guest's.
     expect(claimsOf((await refresh(sim, refreshToken)).result.accessToken)).toMatchObject({ oid: guest.oid, acct: 1 });
   });
 
   it('keeps v2 access tokens for other resources', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT, scope: `${GRAPH_SCOPE} openid offline_access` });
-    const res = await postToken(sim, { grant_type: 'refresh_token', refresh_token: rt, client_id: csp.clientId, client_secret: csp.clientSecret, scope: GRAPH_SCOPE });
+    const res = await postToken(sim, {
+      grant_type: 'refresh_token',
+      refresh_token: rt,
+      client_id: csp.clientId,
+      client_secret: csp.clientSecret,
+      scope: GRAPH_SCOPE,
+    });
     const at = claimsOf(res.body.access_token as string);
     expect(at).toMatchObject({ ver: '2.0', aud: 'https://graph.microsoft.com', iss: `${sim.url}/${TENANT}/v2.0` });
     expect(at).not.toHaveProperty('amr');
@@ -432,11 +542,20 @@ describe('consent per scope (CPV)', () => {
     const back = await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: THIRD_TENANT }));
     expect(back.searchParams.get('error')).toBe('consent_required');
     const rt = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: THIRD_TENANT });
-    expect(await msalError(refresh(sim, rt, cpv, THIRD_TENANT))).toMatchObject({ errorCode: 'invalid_grant', subError: 'consent_required', errorNo: 65001 });
+    expect(await msalError(refresh(sim, rt, cpv, THIRD_TENANT))).toMatchObject({
+      errorCode: 'invalid_grant',
+      subError: 'consent_required',
+      errorNo: 65001,
+    });
 
     // The admin consents to Partner Center's scope: now both are covered.
     const consentUrl = `${sim.authority(THIRD_TENANT)}/v2.0/adminconsent?client_id=${cpv.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s&scope=${encodeURIComponent(PARTNER_CENTER_SCOPE)}`;
-    const accepted = await fetch(consentUrl, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=accept' });
+    const accepted = await fetch(consentUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=accept',
+    });
     expect(new URL(accepted.headers.get('location')!).searchParams.get('admin_consent')).toBe('True');
     expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, `${PARTNER_CENTER_SCOPE} ${GRAPH_SCOPE}`)).toBe(true);
     await refresh(sim, rt, cpv, THIRD_TENANT);
@@ -475,12 +594,15 @@ describe('the app removed from one partner tenant', () => {
   });
 });
 
-describe('managed-identity tokens (the federated credential\'s assertion)', () => {
+describe("managed-identity tokens (the federated credential's assertion)", () => {
   it('mints what Entra issues to a managed identity: issuer of its home tenant, signed with the published keys', async () => {
     const principalId = '0f0e0d0c-0b0a-4908-8706-050403020100';
     const clientId = '1a2b3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d';
     const minted = sim.mintManagedIdentityToken({ tenant: TENANT, principalId, clientId });
-    const { payload, protectedHeader } = await jwtVerify(minted.accessToken, createRemoteJWKSet(new URL(sim.jwksUrl)), { issuer: sim.issuer(TENANT), audience: 'api://AzureADTokenExchange' });
+    const { payload, protectedHeader } = await jwtVerify(minted.accessToken, createRemoteJWKSet(new URL(sim.jwksUrl)), {
+      issuer: sim.issuer(TENANT),
+      audience: 'api://AzureADTokenExchange',
+    });
     expect(protectedHeader.alg).toBe('RS256');
     expect(payload).toMatchObject({ sub: principalId, oid: principalId, azp: clientId, tid: TENANT, idtyp: 'app', ver: '2.0' });
     expect(payload).not.toHaveProperty('scp');
@@ -492,7 +614,9 @@ describe('managed-identity tokens (the federated credential\'s assertion)', () =
 describe('client and transient faults', () => {
   it('answers invalid_client 401 for a wrong secret, and for the invalid/expired secret switches', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
-    const wrong = await msalError(newCca(sim, csp, TENANT, 'not-the-secret').acquireTokenByRefreshToken({ refreshToken: rt, scopes: SCOPES, forceCache: true }));
+    const wrong = await msalError(
+      newCca(sim, csp, TENANT, 'not-the-secret').acquireTokenByRefreshToken({ refreshToken: rt, scopes: SCOPES, forceCache: true }),
+    );
     expect(wrong).toBeInstanceOf(ServerError);
     expect(wrong).toMatchObject({ errorCode: 'invalid_client', errorNo: 7000215 });
 
@@ -505,9 +629,18 @@ describe('client and transient faults', () => {
   it('accepts HTTP Basic client authentication', async () => {
     const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
     const basic = Buffer.from(`${encodeURIComponent(csp.clientId)}:${encodeURIComponent(csp.clientSecret)}`).toString('base64');
-    const res = await postToken(sim, { grant_type: 'refresh_token', refresh_token: rt, scope: `${PARTNER_CENTER_SCOPE} offline_access openid` }, { authorization: `Basic ${basic}` });
+    const res = await postToken(
+      sim,
+      { grant_type: 'refresh_token', refresh_token: rt, scope: `${PARTNER_CENTER_SCOPE} offline_access openid` },
+      { authorization: `Basic ${basic}` },
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ token_type: 'Bearer', expires_in: 3599, scope: PARTNER_CENTER_SCOPE, refresh_token: expect.stringMatching(/^1\.A/) });
+    expect(res.body).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 3599,
+      scope: PARTNER_CENTER_SCOPE,
+      refresh_token: expect.stringMatching(/^1\.A/),
+    });
   });
 
   it('fails the next calls with 503, 429 + Retry-After, or a dropped connection, then recovers', async () => {
@@ -521,7 +654,12 @@ describe('client and transient faults', () => {
     expect(unavailable).toBeInstanceOf(ServerError);
     expect(unavailable).toMatchObject({ errorCode: 'temporarily_unavailable', errorNo: 90033 });
 
-    const throttled = await postToken(sim, { grant_type: 'refresh_token', refresh_token: rt, client_id: csp.clientId, client_secret: csp.clientSecret });
+    const throttled = await postToken(sim, {
+      grant_type: 'refresh_token',
+      refresh_token: rt,
+      client_id: csp.clientId,
+      client_secret: csp.clientSecret,
+    });
     expect(throttled.status).toBe(429);
     expect(throttled.headers.get('retry-after')).toBe('7');
 
@@ -569,10 +707,20 @@ describe('HTTP control API', () => {
   });
 
   it('takes the newer faults, account choices, scoped consents and managed-identity tokens over HTTP', async () => {
-    expect((await post('faults', [{ kind: 'invalidScope', tenant: OTHER_TENANT }, { kind: 'invalidClient', clientId: cpv.clientId, reason: 'noMatchingFederatedCredential' }])).status).toBe(204);
+    expect(
+      (
+        await post('faults', [
+          { kind: 'invalidScope', tenant: OTHER_TENANT },
+          { kind: 'invalidClient', clientId: cpv.clientId, reason: 'noMatchingFederatedCredential' },
+        ])
+      ).status,
+    ).toBe(204);
     const other = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: OTHER_TENANT });
     expect(await msalError(refresh(sim, other, csp, OTHER_TENANT))).toMatchObject({ errorCode: 'invalid_scope' });
-    expect(await msalError(refresh(sim, sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT }), cpv))).toMatchObject({ errorCode: 'invalid_client', errorNo: 700213 });
+    expect(await msalError(refresh(sim, sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT }), cpv))).toMatchObject({
+      errorCode: 'invalid_client',
+      errorNo: 700213,
+    });
     sim.faults.clear();
 
     const minted = await post('refresh-tokens', { clientId: csp.clientId, tenant: TENANT, account: 'guest', withoutMfa: true });
@@ -635,7 +783,10 @@ describe('persistence (local mode)', () => {
       first.grantConsent(cpv.clientId, OTHER_TENANT);
       const rt = first.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: OTHER_TENANT });
       await first.close();
-      const old = JSON.parse(readFileSync(stateFile, 'utf8')) as { consents: Record<string, unknown>[]; refreshTokens: Record<string, Record<string, unknown>> };
+      const old = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+        consents: Record<string, unknown>[];
+        refreshTokens: Record<string, Record<string, unknown>>;
+      };
       for (const c of old.consents) delete c.scopes;
       for (const r of Object.values(old.refreshTokens)) for (const k of ['account', 'amr', 'mfaRequested']) delete r[k];
       writeFileSync(stateFile, JSON.stringify(old));

@@ -26,7 +26,16 @@ beforeAll(async () => {
   sim = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp] });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 20_000,
   });
 });
@@ -57,7 +66,13 @@ it('lets a person choose the account and sign in without MFA, with the labels lo
     await Promise.all([page.waitForURL((u) => u.href.startsWith(redirectUri)), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
     const code = new URL(page.url()).searchParams.get('code')!;
 
-    const result = await newCca(sim, csp, TENANT).acquireTokenByCode({ code, scopes: SCOPES, redirectUri, codeVerifier: verifier, nonce: 'nonce-456' });
+    const result = await newCca(sim, csp, TENANT).acquireTokenByCode({
+      code,
+      scopes: SCOPES,
+      redirectUri,
+      codeVerifier: verifier,
+      nonce: 'nonce-456',
+    });
     const guest = sim.accountFor(TENANT, 'guest');
     expect(claimsOf(result.accessToken)).toMatchObject({ oid: guest.oid, upn: guest.upn, acct: 1, amr: ['fed'] });
     expect(sim.stats.signIns).toMatchObject({ mfaRequested: 1, withoutMfa: 1, byAccount: { guest: 1 } });

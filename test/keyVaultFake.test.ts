@@ -12,7 +12,19 @@ import { startKeyVaultFake, type KeyVaultEventGridEvent, type KeyVaultFake, type
 import { tlsFromEnv } from './localStandIns';
 
 const DAY = 24 * 3600 * 1000;
-const identityVars = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'AZURE_TOKEN_CREDENTIALS'];
+const identityVars = [
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'AZURE_CLIENT_ID',
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'MSI_ENDPOINT',
+  'MSI_SECRET',
+  'IMDS_ENDPOINT',
+  'IDENTITY_SERVER_THUMBPRINT',
+  'AZURE_TOKEN_CREDENTIALS',
+];
 const savedEnv: Record<string, string | undefined> = {};
 
 let fake: KeyVaultFake;
@@ -51,14 +63,20 @@ beforeEach(() => {
 });
 
 function client(vault: KeyVaultFake = fake): SecretClient {
-  return new SecretClient(vault.url, new ManagedIdentityCredential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } });
+  return new SecretClient(vault.url, new ManagedIdentityCredential(), {
+    disableChallengeResourceVerification: true,
+    retryOptions: { maxRetries: 0 },
+  });
 }
 
 const control = (path: string, body?: unknown) =>
-  fetch(`${fake.url}/_fake/${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(
+    `${fake.url}/_fake/${path}`,
+    body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
 
 describe('Microsoft.KeyVault.SecretNearExpiry', () => {
-  it('is raised once per enabled version whose exp is within 30 days, in Key Vault\'s Event Grid schema', async () => {
+  it("is raised once per enabled version whose exp is within 30 days, in Key Vault's Event Grid schema", async () => {
     const now = Date.now();
     const soon = fake.seed('refresh-token-mp-00001-test', 'v1', { expiresOn: new Date(now + 20 * DAY), notBefore: new Date(now - DAY) });
     const soonToo = fake.seed('refresh-token-mp-00001-test', 'v2', { expiresOn: new Date(now + 25 * DAY) });
@@ -113,19 +131,38 @@ describe('Microsoft.KeyVault.SecretNearExpiry', () => {
     const all = (await (await control('events')).json()) as { events: KeyVaultEventGridEvent[] };
     expect(all.events).toHaveLength(1);
     expect((await control('events/near-expiry', { now: 'yesterday' })).status).toBe(400);
-    expect((await fetch(`${fake.url}/_fake/events/near-expiry`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status).toBe(415);
+    expect(
+      (await fetch(`${fake.url}/_fake/events/near-expiry`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status,
+    ).toBe(415);
   });
 });
 
 describe('what rotation reads and writes, through the real SecretClient', () => {
   it('lists secret properties with tags and attributes in pages (maxresults, nextLink), counting each page', async () => {
-    for (let i = 1; i <= 5; i++) fake.seed(`refresh-token-mp-0000${i}-test`, `v${i}`, { contentType: 'text/plain', tags: { marketplace: `MP-0000${i}`, status: 'current' }, expiresOn: new Date(Date.now() + 90 * DAY) });
-    const pages: { name: string; tags: Record<string, string> | undefined; enabled: boolean | undefined; expiresOn: Date | undefined; contentType: string | undefined }[][] = [];
+    for (let i = 1; i <= 5; i++)
+      fake.seed(`refresh-token-mp-0000${i}-test`, `v${i}`, {
+        contentType: 'text/plain',
+        tags: { marketplace: `MP-0000${i}`, status: 'current' },
+        expiresOn: new Date(Date.now() + 90 * DAY),
+      });
+    const pages: {
+      name: string;
+      tags: Record<string, string> | undefined;
+      enabled: boolean | undefined;
+      expiresOn: Date | undefined;
+      contentType: string | undefined;
+    }[][] = [];
     for await (const page of client().listPropertiesOfSecrets().byPage({ maxPageSize: 2 })) {
       pages.push(page.map((p) => ({ name: p.name, tags: p.tags, enabled: p.enabled, expiresOn: p.expiresOn, contentType: p.contentType })));
     }
     expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
-    expect(pages[0]![0]).toEqual({ name: 'refresh-token-mp-00001-test', tags: { marketplace: 'MP-00001', status: 'current' }, enabled: true, expiresOn: expect.any(Date), contentType: 'text/plain' });
+    expect(pages[0]![0]).toEqual({
+      name: 'refresh-token-mp-00001-test',
+      tags: { marketplace: 'MP-00001', status: 'current' },
+      enabled: true,
+      expiresOn: expect.any(Date),
+      contentType: 'text/plain',
+    });
     expect(fake.stats.operations.listSecrets).toBe(3);
     expect(fake.stats.requests.list).toBe(3);
   });
@@ -137,7 +174,8 @@ describe('what rotation reads and writes, through the real SecretClient', () => 
     await sdk.updateSecretProperties('refresh-token-mp-00001-test', first.properties.version!, { enabled: false });
 
     const versions: { version: string | undefined; enabled: boolean | undefined; status: string | undefined }[] = [];
-    for await (const p of sdk.listPropertiesOfSecretVersions('refresh-token-mp-00001-test')) versions.push({ version: p.version, enabled: p.enabled, status: p.tags?.status });
+    for await (const p of sdk.listPropertiesOfSecretVersions('refresh-token-mp-00001-test'))
+      versions.push({ version: p.version, enabled: p.enabled, status: p.tags?.status });
     expect(versions).toEqual([
       { version: first.properties.version, enabled: false, status: 'fallback' },
       { version: second.properties.version, enabled: true, status: 'current' },
@@ -147,12 +185,16 @@ describe('what rotation reads and writes, through the real SecretClient', () => 
     expect(fake.stats.operations).toEqual({ getSecret: 2, setSecret: 2, updateSecret: 1, listSecrets: 0, listSecretVersions: 1, deleteSecret: 0 });
   });
 
-  it('keeps a content type, and stores a certificate\'s secret as Key Vault does (PEM, managed, validity as nbf/exp)', async () => {
+  it("keeps a content type, and stores a certificate's secret as Key Vault does (PEM, managed, validity as nbf/exp)", async () => {
     const sdk = client();
     await sdk.setSecret('partner-cert-note', 'pem…', { contentType: 'application/x-pem-file' });
     expect((await sdk.getSecret('partner-cert-note')).properties.contentType).toBe('application/x-pem-file');
 
-    const made = await selfsigned.generate([{ name: 'commonName', value: 'partner app' }], { keyType: 'rsa', keySize: 2048, notAfterDate: new Date(Date.now() + 200 * DAY) });
+    const made = await selfsigned.generate([{ name: 'commonName', value: 'partner app' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      notAfterDate: new Date(Date.now() + 200 * DAY),
+    });
     fake.seedCertificate('partner-certificate-mp-00001', { certificate: made.cert, privateKey: made.private });
     const secret = await sdk.getSecret('partner-certificate-mp-00001');
     expect(secret.value).toContain('-----BEGIN PRIVATE KEY-----');
@@ -178,11 +220,20 @@ describe('what rotation reads and writes, through the real SecretClient', () => 
 
 describe('the managed-identity endpoint and token exchange', () => {
   it('hands api://AzureADTokenExchange requests (with the identity they name) to the minting function', async () => {
-    const res = await fetch(`${fake.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent('api://AzureADTokenExchange')}&client_id=mi-client`, {
-      headers: { 'X-IDENTITY-HEADER': fake.identityHeader },
-    });
+    const res = await fetch(
+      `${fake.identityEndpoint}?api-version=2019-08-01&resource=${encodeURIComponent('api://AzureADTokenExchange')}&client_id=mi-client`,
+      {
+        headers: { 'X-IDENTITY-HEADER': fake.identityHeader },
+      },
+    );
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ access_token: 'header.payload.signature', expires_on: expect.stringMatching(/^\d+$/), resource: 'api://AzureADTokenExchange', token_type: 'Bearer', client_id: 'mi-client' });
+    expect(await res.json()).toEqual({
+      access_token: 'header.payload.signature',
+      expires_on: expect.stringMatching(/^\d+$/),
+      resource: 'api://AzureADTokenExchange',
+      token_type: 'Bearer',
+      client_id: 'mi-client',
+    });
     expect(mintRequests).toEqual([{ resource: 'api://AzureADTokenExchange', clientId: 'mi-client' }]);
 
     // The real credential (scope with /.default) goes the same way; Key Vault's own tokens do not.

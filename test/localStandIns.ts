@@ -75,7 +75,12 @@ export async function signIn(sim: IdentitySimulator, url: string, choices: SignI
   const form = new URLSearchParams();
   if (choices.account) form.set('account', choices.account);
   if (choices.withoutMfa) form.set('withoutMfa', 'on');
-  const posted = await fetch(new URL(action, sim.url), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+  const posted = await fetch(new URL(action, sim.url), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  });
   if (posted.status !== 303) throw new Error(`Sign in answered ${posted.status}`);
   return new URL(posted.headers.get('location')!);
 }
@@ -83,12 +88,19 @@ export async function signIn(sim: IdentitySimulator, url: string, choices: SignI
 /** A fresh msal client per request, as the service does (a shared cache can hand over another partner's token). */
 export function newCca(sim: IdentitySimulator, client: SimulatedClient, tenant: string, credential?: Credential) {
   return new ConfidentialClientApplication({
-    auth: { clientId: client.clientId, authority: sim.authority(tenant), knownAuthorities: [sim.host], ...(credential ?? { clientSecret: client.clientSecret }) },
+    auth: {
+      clientId: client.clientId,
+      authority: sim.authority(tenant),
+      knownAuthorities: [sim.host],
+      ...(credential ?? { clientSecret: client.clientSecret }),
+    },
   });
 }
 
 export function refreshTokenOf(cca: ConfidentialClientApplication, result: AuthenticationResult): string {
-  const cache = JSON.parse(cca.getTokenCache().serialize()) as { RefreshToken: Record<string, { home_account_id: string; client_id: string; secret: string }> };
+  const cache = JSON.parse(cca.getTokenCache().serialize()) as {
+    RefreshToken: Record<string, { home_account_id: string; client_id: string; secret: string }>;
+  };
   const entry = Object.values(cache.RefreshToken).find((rt) => rt.home_account_id === result.account?.homeAccountId);
   if (!entry) throw new Error('no refresh token in the cache');
   return entry.secret;
@@ -105,7 +117,11 @@ export async function redeemCode(
   p: { client: SimulatedClient; tenant: string; choices?: SignInChoices; extra?: Record<string, string>; credential?: Credential },
 ): Promise<Redemption> {
   const { verifier, challenge } = pkce();
-  const back = await signIn(sim, authorizeUrl(sim, { client: p.client, tenant: p.tenant, challenge, ...(p.extra ? { extra: p.extra } : {}) }), p.choices);
+  const back = await signIn(
+    sim,
+    authorizeUrl(sim, { client: p.client, tenant: p.tenant, challenge, ...(p.extra ? { extra: p.extra } : {}) }),
+    p.choices,
+  );
   const code = back.searchParams.get('code');
   if (!code) throw new Error(`no code: ${back.searchParams.get('error')}`);
   const cca = newCca(sim, p.client, p.tenant, p.credential);
@@ -117,7 +133,13 @@ export async function redeemCode(
   return { result, refreshToken: refreshTokenOf(cca, result) };
 }
 
-export async function refresh(sim: IdentitySimulator, refreshToken: string, client: SimulatedClient, tenant: string, credential?: Credential): Promise<Redemption> {
+export async function refresh(
+  sim: IdentitySimulator,
+  refreshToken: string,
+  client: SimulatedClient,
+  tenant: string,
+  credential?: Credential,
+): Promise<Redemption> {
   const cca = newCca(sim, client, tenant, credential);
   // forceCache: without it a fresh client (no account in its cache) drops the rotated refresh token.
   const result = await cca.acquireTokenByRefreshToken({ refreshToken, scopes: SCOPES, forceCache: true });

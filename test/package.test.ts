@@ -26,7 +26,11 @@ const work = mkdtempSync(join(tmpdir(), 'connect-ms-auth-package-'));
 const out = join(work, 'deploy');
 
 const tenant = '0b7c1f5e-0000-4000-8000-00000000a001';
-const client = { clientId: 'c5900000-0000-4000-8000-0000000000a1', secretName: 'partner-secret-MP-00001', secret: randomBytes(24).toString('base64url') };
+const client = {
+  clientId: 'c5900000-0000-4000-8000-0000000000a1',
+  secretName: 'partner-secret-MP-00001',
+  secret: randomBytes(24).toString('base64url'),
+};
 const callbackUrl = 'http://localhost:7071/api/callback';
 const marketplaces = {
   marketplaces: [
@@ -59,7 +63,14 @@ function listFiles(dir: string, base = dir): string[] {
 /** Name, trigger type, route, methods, auth level and schedule of each registration. */
 function shapeOf(registrations: Registration[]) {
   return registrations
-    .map((r) => ({ name: r.name, type: r.trigger.type, route: r.trigger.route, methods: r.trigger.methods, authLevel: r.trigger.authLevel, schedule: r.trigger.schedule }))
+    .map((r) => ({
+      name: r.name,
+      type: r.trigger.type,
+      route: r.trigger.route,
+      methods: r.trigger.methods,
+      authLevel: r.trigger.authLevel,
+      schedule: r.trigger.schedule,
+    }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -118,12 +129,23 @@ describe('the deployment package', () => {
 
   test('has linked source maps that point at the TypeScript sources, and turns them on before loading the bundle', () => {
     for (const js of ['app.js', 'sdk.js']) {
-      expect(readFileSync(join(out, 'dist', js), 'utf8').trimEnd().endsWith(`//# sourceMappingURL=${js}.map`)).toBe(true);
+      expect(
+        readFileSync(join(out, 'dist', js), 'utf8')
+          .trimEnd()
+          .endsWith(`//# sourceMappingURL=${js}.map`),
+      ).toBe(true);
     }
     const map = JSON.parse(readFileSync(join(out, 'dist', 'app.js.map'), 'utf8')) as { version: number; sources: string[]; mappings: string };
     expect(map.version).toBe(3);
     expect(map.mappings.length).toBeGreaterThan(0);
-    for (const file of ['functions/start.ts', 'functions/callback.ts', 'functions/status.ts', 'functions/rotate.ts', 'functions/rotateNow.ts', 'shared/signIn/complete.ts']) {
+    for (const file of [
+      'functions/start.ts',
+      'functions/callback.ts',
+      'functions/status.ts',
+      'functions/rotate.ts',
+      'functions/rotateNow.ts',
+      'shared/signIn/complete.ts',
+    ]) {
       expect(map.sources.some((s) => s.endsWith(file))).toBe(true);
     }
     const index = readFileSync(join(out, 'dist', 'index.js'), 'utf8');
@@ -137,7 +159,8 @@ describe('the deployment package', () => {
     // msal-node's own maps name its sources `@azure/src/…`; msal-common is what it is built on.
     const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|core-rest-pipeline)\//;
     expect(sourcesOf('app.js.map').filter((s) => sdkPackages.test(s))).toEqual([]);
-    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets']) expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
+    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets'])
+      expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
     expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain('require("./sdk.js")');
   });
 
@@ -224,13 +247,23 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     const keyPath = process.env.LOCAL_TLS_KEY;
     if (!certPath || !keyPath) throw new Error('Run the tests with: node scripts/with-local-tls.mjs npx jest');
     const tls = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-    simulator = await startIdentitySimulator({ tls, clients: [{ clientId: client.clientId, clientSecret: client.secret, redirectUris: [callbackUrl], multiTenant: false }] });
+    simulator = await startIdentitySimulator({
+      tls,
+      clients: [{ clientId: client.clientId, clientSecret: client.secret, redirectUris: [callbackUrl], multiTenant: false }],
+    });
     fake = await startKeyVaultFake({ tls });
     partnerCenter = await startPartnerCenterStandIn({ tls, jwksUrl: simulator.jwksUrl });
     fake.seed(client.secretName, client.secret);
     fake.seed(tokenSecretName('MP-00001', 'test'), simulator.issueRefreshTokenFor({ clientId: client.clientId, tenant }), {
       contentType: tokenContentType,
-      tags: tokenTagsToRecord({ marketplace: 'MP-00001', environment: 'test', model: 'CSP', tenant, issuedAt: '2026-10-01T00:00:00.000Z', status: 'active' }),
+      tags: tokenTagsToRecord({
+        marketplace: 'MP-00001',
+        environment: 'test',
+        model: 'CSP',
+        tenant,
+        issuedAt: '2026-10-01T00:00:00.000Z',
+        status: 'active',
+      }),
       expiresOn: new Date(Date.now() + 60 * 24 * 3600 * 1000),
     });
   });
@@ -311,14 +344,22 @@ describe('azd packaging on a clean copy of the repository', () => {
   const azureYaml = readFileSync(join(repo, 'azure.yaml'), 'utf8');
   const dist = /^ {4}dist: (\S+)$/m.exec(azureYaml)?.[1] ?? '';
   const hook = /^ {6}prepackage:\n(?: {8}.*\n)*? {8}posix:\n(?: {10}.*\n)*? {10}run: (.+)$/m.exec(azureYaml)?.[1] ?? '';
-  const sh = (command: string) => spawnSync('sh', ['-c', command], { cwd: clean, encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  const sh = (command: string) =>
+    spawnSync('sh', ['-c', command], {
+      cwd: clean,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+    });
   let install: ReturnType<typeof sh>;
   let prepackage: ReturnType<typeof sh>;
   let build: ReturnType<typeof sh>;
 
   beforeAll(() => {
     // The files a fresh clone has: tracked ones, plus new ones not ignored (this working tree's).
-    const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' }).stdout.split('\0').filter((f) => f && existsSync(join(repo, f)));
+    const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' })
+      .stdout.split('\0')
+      .filter((f) => f && existsSync(join(repo, f)));
     for (const file of files) cpSync(join(repo, file), join(clean, file), { recursive: false });
     // What an earlier `npm run package` by hand leaves behind, which azd must not upload.
     mkdirSync(join(clean, dist), { recursive: true });
@@ -335,19 +376,41 @@ describe('azd packaging on a clean copy of the repository', () => {
 
   test('azure.yaml deploys the `api` service as a TypeScript Function App from deploy/, with a prepackage hook that runs `npm run package`', () => {
     expect(azureYaml).toMatch(/^services:\n {2}api:\n/m);
-    for (const line of ['project: .', 'language: ts', 'host: function', 'dist: deploy', 'remoteBuild: false']) expect(azureYaml).toContain(`    ${line}`);
+    for (const line of ['project: .', 'language: ts', 'host: function', 'dist: deploy', 'remoteBuild: false'])
+      expect(azureYaml).toContain(`    ${line}`);
     expect(dist).toBe('deploy');
     expect(hook).toBe('npm run package');
     expect(/^ {6}prepackage:\n(?: {8}.*\n)*? {8}windows:\n(?: {10}.*\n)*? {10}run: npm run package$/m.test(azureYaml)).toBe(true);
   });
 
   test('npm install, the prepackage hook and npm run build succeed in that order, and the dist folder is a fresh package', () => {
-    expect({ step: 'npm install', status: install.status, stderr: install.status ? install.stderr : '' }).toEqual({ step: 'npm install', status: 0, stderr: '' });
-    expect({ step: 'prepackage', status: prepackage.status, stderr: prepackage.status ? prepackage.stderr : '' }).toEqual({ step: 'prepackage', status: 0, stderr: '' });
-    expect({ step: 'npm run build', status: build.status, stderr: build.status ? build.stderr : '' }).toEqual({ step: 'npm run build', status: 0, stderr: '' });
+    expect({ step: 'npm install', status: install.status, stderr: install.status ? install.stderr : '' }).toEqual({
+      step: 'npm install',
+      status: 0,
+      stderr: '',
+    });
+    expect({ step: 'prepackage', status: prepackage.status, stderr: prepackage.status ? prepackage.stderr : '' }).toEqual({
+      step: 'prepackage',
+      status: 0,
+      stderr: '',
+    });
+    expect({ step: 'npm run build', status: build.status, stderr: build.status ? build.stderr : '' }).toEqual({
+      step: 'npm run build',
+      status: 0,
+      stderr: '',
+    });
     const files = listFiles(join(clean, dist));
     expect(files).not.toContain('STALE');
-    expect(files).toEqual(['config/marketplaces.json', 'dist/app.js', 'dist/app.js.map', 'dist/index.js', 'dist/sdk.js', 'dist/sdk.js.map', 'host.json', 'package.json']);
+    expect(files).toEqual([
+      'config/marketplaces.json',
+      'dist/app.js',
+      'dist/app.js.map',
+      'dist/index.js',
+      'dist/sdk.js',
+      'dist/sdk.js.map',
+      'host.json',
+      'package.json',
+    ]);
     expect(JSON.parse(readFileSync(join(clean, dist, 'config', 'marketplaces.json'), 'utf8'))).toEqual(marketplaces);
     expect(readFileSync(join(clean, dist, 'host.json'), 'utf8')).toBe(readFileSync(join(repo, 'host.json'), 'utf8'));
   });

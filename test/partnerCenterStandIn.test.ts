@@ -12,7 +12,12 @@ import { claimsOf, msalError, redeemCode, refresh, REDIRECT, tlsFromEnv } from '
 
 const TENANT = '3f1a7c2e-9b4d-4e6f-8a1b-2c3d4e5f6a7b';
 const OTHER_TENANT = '9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4';
-const csp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [REDIRECT], multiTenant: false } satisfies SimulatedClient;
+const csp = {
+  clientId: '11111111-2222-4333-8444-555555555555',
+  clientSecret: 'csp-secret~value',
+  redirectUris: [REDIRECT],
+  multiTenant: false,
+} satisfies SimulatedClient;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let sim: IdentitySimulator;
@@ -29,8 +34,16 @@ beforeEach(() => {
   pc.reset();
 });
 
-async function organization(accessToken: string | undefined, headers: Record<string, string> = {}, path = '/v1/profiles/organization', method = 'GET') {
-  const res = await fetch(`${pc.url}${path}`, { method, headers: { Accept: 'application/json', ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}), ...headers } });
+async function organization(
+  accessToken: string | undefined,
+  headers: Record<string, string> = {},
+  path = '/v1/profiles/organization',
+  method = 'GET',
+) {
+  const res = await fetch(`${pc.url}${path}`, {
+    method,
+    headers: { Accept: 'application/json', ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}), ...headers },
+  });
   return { status: res.status, statusText: res.statusText, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -40,7 +53,7 @@ async function signedIn(choices: { account?: 'adminAgent' | 'noPartnerCenterRole
 }
 
 describe('GET /v1/profiles/organization', () => {
-  it('answers an admin agent who signed in with MFA with the partner\'s organization profile', async () => {
+  it("answers an admin agent who signed in with MFA with the partner's organization profile", async () => {
     const { result } = await signedIn();
     const correlationId = 'a1b2c3d4-0000-4000-8000-000000000001';
     const res = await organization(result.accessToken, { 'MS-CorrelationId': correlationId });
@@ -57,7 +70,9 @@ describe('GET /v1/profiles/organization', () => {
       attributes: { etag: expect.any(String), objectType: 'OrganizationProfile' },
     });
     expect(pc.stats.byOutcome.ok).toBe(1);
-    expect(pc.calls).toEqual([expect.objectContaining({ outcome: 'ok', status: 200, tenantId: TENANT, objectId: sim.accountFor(TENANT).oid, correlationId })]);
+    expect(pc.calls).toEqual([
+      expect.objectContaining({ outcome: 'ok', status: 200, tenantId: TENANT, objectId: sim.accountFor(TENANT).oid, correlationId }),
+    ]);
   });
 
   it('accepts the token of a rotation (refresh redemption) too, and names other partners by default or as configured', async () => {
@@ -72,7 +87,7 @@ describe('GET /v1/profiles/organization', () => {
     expect((await organization(rotated.result.accessToken)).body.companyName).toBe('Fabrikam Distribution Ltd');
   });
 
-  it('refuses a sign-in without MFA with 401 and Partner Center\'s 900421, also after every rotation', async () => {
+  it("refuses a sign-in without MFA with 401 and Partner Center's 900421, also after every rotation", async () => {
     const { result, refreshToken } = await signedIn({ withoutMfa: true });
     expect(sim.stats.signIns.mfaRequested).toBe(1); // MFA was asked for, the identity provider did not pass the claim
     const res = await organization(result.accessToken);
@@ -119,9 +134,16 @@ describe('GET /v1/profiles/organization', () => {
 
     const idToken = await organization(result.idToken); // v2, for the client: not a Partner Center token
     expect({ status: idToken.status, code: idToken.body.code }).toEqual({ status: 401, code: 400 });
-    expect(idToken.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="the token version 2\.0 is not accepted/);
+    expect(idToken.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_token", error_description="the token version 2\.0 is not accepted/,
+    );
 
-    const managedIdentity = sim.mintManagedIdentityToken({ tenant: TENANT, principalId: 'p', clientId: 'c', audience: 'https://api.partnercenter.microsoft.com' }).accessToken;
+    const managedIdentity = sim.mintManagedIdentityToken({
+      tenant: TENANT,
+      principalId: 'p',
+      clientId: 'c',
+      audience: 'https://api.partnercenter.microsoft.com',
+    }).accessToken;
     expect((await organization(managedIdentity)).status).toBe(401);
 
     const [header, , signature] = result.accessToken.split('.');
@@ -140,7 +162,10 @@ describe('GET /v1/profiles/organization', () => {
     pc.clock.advanceMs(2 * 3600 * 1000); // an hour's token is past its lifetime and the five minutes of skew
     try {
       const expired = await organization(result.accessToken);
-      expect({ status: expired.status, description: expired.body.description }).toEqual({ status: 401, description: 'Access denied: the token is expired' });
+      expect({ status: expired.status, description: expired.body.description }).toEqual({
+        status: 401,
+        description: 'Access denied: the token is expired',
+      });
     } finally {
       pc.clock.advanceMs(-2 * 3600 * 1000);
     }
@@ -187,7 +212,10 @@ describe('faults', () => {
 
   it('403 and 401 on demand, counted or standing', async () => {
     const token = (await signedIn()).result.accessToken;
-    pc.setFault([{ kind: 'forbidden', count: 1 }, { kind: 'unauthorized', count: 1 }]);
+    pc.setFault([
+      { kind: 'forbidden', count: 1 },
+      { kind: 'unauthorized', count: 1 },
+    ]);
     expect((await organization(token)).status).toBe(403);
     const refused = await organization(token);
     expect(refused.status).toBe(401);
@@ -204,7 +232,11 @@ describe('faults', () => {
     ]);
     for (let i = 0; i < 2; i++) {
       const r = await organization(token);
-      expect({ status: r.status, retryAfter: r.headers.get('retry-after'), code: r.body.code }).toEqual({ status: 502, retryAfter: '4', code: 800003 });
+      expect({ status: r.status, retryAfter: r.headers.get('retry-after'), code: r.body.code }).toEqual({
+        status: 502,
+        retryAfter: '4',
+        code: 800003,
+      });
     }
     const throttled = await organization(token);
     expect({ status: throttled.status, retryAfter: throttled.headers.get('retry-after') }).toEqual({ status: 429, retryAfter: '9' });
@@ -223,7 +255,8 @@ describe('faults', () => {
 
   it('over the JSON-only control API, without a token in any record', async () => {
     const { result } = await signedIn();
-    const post = (path: string, body: unknown, type = 'application/json') => fetch(`${pc.url}/_partnercenter/${path}`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown, type = 'application/json') =>
+      fetch(`${pc.url}/_partnercenter/${path}`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify(body) });
     expect((await post('faults', { kind: 'mfaMissing' }, 'text/plain')).status).toBe(415);
     expect((await post('faults', { kind: 'explode' })).status).toBe(400);
     expect((await post('faults', { kind: 'forbidden', count: 1 })).status).toBe(204);
@@ -238,7 +271,11 @@ describe('faults', () => {
     expect((await fetch(`${pc.url}/_partnercenter/faults`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })).status).toBe(204);
     expect((await post('clock', { advanceMs: 0 })).status).toBe(200);
 
-    const stats = (await (await fetch(`${pc.url}/_partnercenter/stats`)).json()) as { requests: number; byOutcome: Record<string, number>; faultsActive: unknown[] };
+    const stats = (await (await fetch(`${pc.url}/_partnercenter/stats`)).json()) as {
+      requests: number;
+      byOutcome: Record<string, number>;
+      faultsActive: unknown[];
+    };
     expect(stats).toMatchObject({ requests: 3, byOutcome: { forbidden: 2, ok: 1 }, faultsActive: [] });
     expect(JSON.stringify(pc.calls)).not.toContain(result.accessToken.split('.')[2]!);
     expect((await post('reset', {})).status).toBe(204);
@@ -246,7 +283,7 @@ describe('faults', () => {
   });
 });
 
-describe('with the simulator\'s refusals upstream', () => {
+describe("with the simulator's refusals upstream", () => {
   it('never sees a token the simulator refused to issue (MFA required by Conditional Access at refresh)', async () => {
     const { refreshToken } = await signedIn();
     sim.faults.apply({ kind: 'mfaRequired', tenant: TENANT });

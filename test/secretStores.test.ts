@@ -38,7 +38,15 @@ const expiresOn = new Date('2027-02-01T10:20:30.000Z');
 const canary = () => `rt-canary-${randomUUID()}`;
 
 function tagsFor(marketplace: string, environment: Environment = 'test', extra: Partial<TokenTags> = {}): TokenTags {
-  return { marketplace, environment, model: 'CSP', tenant: '11111111-2222-3333-4444-555555555555', issuedAt: '2026-11-01T00:00:00.000Z', status: 'active', ...extra };
+  return {
+    marketplace,
+    environment,
+    model: 'CSP',
+    tenant: '11111111-2222-3333-4444-555555555555',
+    issuedAt: '2026-11-01T00:00:00.000Z',
+    status: 'active',
+    ...extra,
+  };
 }
 
 function tokenInput(marketplace: string, environment: Environment = 'test', extra: Partial<TokenTags> = {}): PutTokenInput {
@@ -69,7 +77,10 @@ async function failureOf(promise: Promise<unknown>): Promise<AppError> {
 }
 
 /** A raw HTTPS request to the fake (for what the SDK never sends). */
-function rawRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -83,7 +94,19 @@ function rawRequest(url: string, init: { method?: string; headers?: Record<strin
 
 // ---------------------------------------------------------------- the fake and the environment it needs
 
-const identityVars = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'AZURE_TOKEN_CREDENTIALS'];
+const identityVars = [
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'AZURE_CLIENT_ID',
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'MSI_ENDPOINT',
+  'MSI_SECRET',
+  'IMDS_ENDPOINT',
+  'IDENTITY_SERVER_THUMBPRINT',
+  'AZURE_TOKEN_CREDENTIALS',
+];
 const savedEnv: Record<string, string | undefined> = {};
 let fake: KeyVaultFake;
 
@@ -111,7 +134,10 @@ function keyVaultStore(options: Partial<KeyVaultStoreOptions> & { maxRetries?: n
   return createKeyVaultStore({
     vaultUrl: fake.url,
     ...rest,
-    clientOptions: { retryOptions: { retryDelayInMs: 5, maxRetryDelayInMs: 20, ...(maxRetries === undefined ? {} : { maxRetries }) }, ...rest.clientOptions },
+    clientOptions: {
+      retryOptions: { retryDelayInMs: 5, maxRetryDelayInMs: 20, ...(maxRetries === undefined ? {} : { maxRetries }) },
+      ...rest.clientOptions,
+    },
   });
 }
 
@@ -224,7 +250,14 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
 
     await put(tokenInput('MP-10003'));
     const [, latest] = await t.versionsOf(tokenSecretName('MP-10003', 'test'));
-    expect(latest?.tags).toEqual({ marketplace: 'MP-10003', environment: 'test', model: 'CSP', tenant: '11111111-2222-3333-4444-555555555555', issuedAt: '2026-11-01T00:00:00.000Z', status: 'active' });
+    expect(latest?.tags).toEqual({
+      marketplace: 'MP-10003',
+      environment: 'test',
+      model: 'CSP',
+      tenant: '11111111-2222-3333-4444-555555555555',
+      issuedAt: '2026-11-01T00:00:00.000Z',
+      status: 'active',
+    });
     // Tags describe the token without containing it (docs/SECURITY.md 14).
     expect(JSON.stringify(latest?.tags)).not.toContain(written[1]?.value);
   });
@@ -232,7 +265,11 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
   it('updateTokenTags changes the tags of that version only: no new version, same value and expiry', async () => {
     const older = await put(tokenInput('MP-10004'));
     const latest = await put(tokenInput('MP-10004'));
-    const reauth = tagsFor('MP-10004', 'test', { status: 'needs-reauth', lastError: 'needs-reauth:revoked', lastErrorAt: '2026-11-05T00:00:00.000Z' });
+    const reauth = tagsFor('MP-10004', 'test', {
+      status: 'needs-reauth',
+      lastError: 'needs-reauth:revoked',
+      lastErrorAt: '2026-11-05T00:00:00.000Z',
+    });
 
     await t.store.updateTokenTags(latest, reauth);
     expect(await t.store.getToken('MP-10004', 'test')).toEqual({ ...latest, tags: reauth });
@@ -322,15 +359,25 @@ describe('Key Vault store against the fake', () => {
 
     const noToken = await rawRequest(`${fake.url}/secrets/absent/?api-version=2025-07-01`);
     expect(noToken.status).toBe(401);
-    expect(noToken.headers['www-authenticate']).toMatch(/^Bearer authorization="https:\/\/login\.microsoftonline\.com\/[^"]+", resource="https:\/\/vault\.azure\.net"$/);
-    const forged = await rawRequest(`${fake.url}/secrets/absent/?api-version=2025-07-01`, { headers: { authorization: 'Bearer eyJmb3JnZWQiOnRydWV9.c2ln' } });
+    expect(noToken.headers['www-authenticate']).toMatch(
+      /^Bearer authorization="https:\/\/login\.microsoftonline\.com\/[^"]+", resource="https:\/\/vault\.azure\.net"$/,
+    );
+    const forged = await rawRequest(`${fake.url}/secrets/absent/?api-version=2025-07-01`, {
+      headers: { authorization: 'Bearer eyJmb3JnZWQiOnRydWV9.c2ln' },
+    });
     expect(forged.status).toBe(401);
 
-    const wrongHeader = await rawRequest(`${fake.identityEndpoint}?resource=https://vault.azure.net&api-version=2019-08-01`, { headers: { 'x-identity-header': 'guess' } });
+    const wrongHeader = await rawRequest(`${fake.identityEndpoint}?resource=https://vault.azure.net&api-version=2019-08-01`, {
+      headers: { 'x-identity-header': 'guess' },
+    });
     expect(wrongHeader.status).toBe(401);
-    const otherResource = await rawRequest(`${fake.identityEndpoint}?resource=https://storage.azure.com&api-version=2019-08-01`, { headers: { 'x-identity-header': fake.identityHeader } });
+    const otherResource = await rawRequest(`${fake.identityEndpoint}?resource=https://storage.azure.com&api-version=2019-08-01`, {
+      headers: { 'x-identity-header': fake.identityHeader },
+    });
     const { access_token: storageToken } = JSON.parse(otherResource.body) as { access_token: string };
-    const wrongAudience = await rawRequest(`${fake.url}/secrets/absent/?api-version=2025-07-01`, { headers: { authorization: `Bearer ${storageToken}` } });
+    const wrongAudience = await rawRequest(`${fake.url}/secrets/absent/?api-version=2025-07-01`, {
+      headers: { authorization: `Bearer ${storageToken}` },
+    });
     expect(wrongAudience.status).toBe(401);
   });
 
@@ -339,12 +386,18 @@ describe('Key Vault store against the fake', () => {
     const input = tokenInput('MP-40001');
     const stored = await store.putToken(input);
     expect((await store.getToken('MP-40001', 'test'))?.value).toBe(input.value);
-    expect(fake.versions(tokenSecretName('MP-40001', 'test'))).toEqual([expect.objectContaining({ version: stored.version, contentType: tokenContentType, exp: expiresOn.getTime() / 1000 })]);
+    expect(fake.versions(tokenSecretName('MP-40001', 'test'))).toEqual([
+      expect.objectContaining({ version: stored.version, contentType: tokenContentType, exp: expiresOn.getTime() / 1000 }),
+    ]);
   });
 
   it('lists in pages of 25 by following nextLink', async () => {
     const store = keyVaultStore();
-    for (let i = 0; i < 26; i++) fake.seed(tokenSecretName(`MP-5${String(i).padStart(4, '0')}`, 'test'), canary(), { contentType: tokenContentType, tags: { ...tagsFor(`MP-5${String(i).padStart(4, '0')}`) } });
+    for (let i = 0; i < 26; i++)
+      fake.seed(tokenSecretName(`MP-5${String(i).padStart(4, '0')}`, 'test'), canary(), {
+        contentType: tokenContentType,
+        tags: { ...tagsFor(`MP-5${String(i).padStart(4, '0')}`) },
+      });
     expect(await store.listTokens('test')).toHaveLength(26);
     expect(fake.stats.requests.list).toBe(2);
 
@@ -448,14 +501,20 @@ describe('Key Vault store against the fake', () => {
 
   it('refuses deletes (the service never deletes a secret version)', async () => {
     fake.seed('kept', canary());
-    const client = new SecretClient(fake.url, new ManagedIdentityCredential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } });
+    const client = new SecretClient(fake.url, new ManagedIdentityCredential(), {
+      disableChallengeResourceVerification: true,
+      retryOptions: { maxRetries: 0 },
+    });
     await expect(client.beginDeleteSecret('kept')).rejects.toMatchObject({ statusCode: 403 });
     expect(fake.stats.requests.delete).toBe(1);
     expect(fake.versions('kept')).toHaveLength(1);
   });
 
   it('validates names, tag counts and value size like Key Vault', async () => {
-    const client = new SecretClient(fake.url, new ManagedIdentityCredential(), { disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } });
+    const client = new SecretClient(fake.url, new ManagedIdentityCredential(), {
+      disableChallengeResourceVerification: true,
+      retryOptions: { maxRetries: 0 },
+    });
     await expect(client.setSecret('bad_name', 'v')).rejects.toMatchObject({ statusCode: 400 });
     const sixteenTags = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`t${i}`, 'v']));
     await expect(client.setSecret('ok-name', 'v', { tags: sixteenTags })).rejects.toMatchObject({ statusCode: 400 });
@@ -485,7 +544,9 @@ describe('Key Vault store against the fake', () => {
     fake.seed('seen-from-outside', 'value-not-shown');
     const versions = await rawRequest(`${fake.url}/_fake/secrets/seen-from-outside/versions`);
     expect(versions.body).not.toContain('value-not-shown');
-    expect(JSON.parse(versions.body)).toMatchObject({ versions: [{ name: 'seen-from-outside', valueSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }] });
+    expect(JSON.parse(versions.body)).toMatchObject({
+      versions: [{ name: 'seen-from-outside', valueSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }],
+    });
   });
 });
 

@@ -10,7 +10,11 @@ export interface Child<T> {
 }
 
 /** Starts `node script args…` and resolves with the first line it prints, parsed as JSON. */
-export function startChild<T>(script: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Child<T>> {
+export function startChild<T>(
+  script: string,
+  args: string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Child<T>> {
   const child = spawn(process.execPath, [script, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {

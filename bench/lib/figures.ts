@@ -90,7 +90,11 @@ export function readFigures(path: string): FiguresFile {
 export function writeFigures(path: string, results: SuiteResult[]): void {
   const file = readFigures(path);
   for (const r of results) file.suites[r.suite] = r;
-  const ordered: FiguresFile = { schema: 1, generatedBy: 'npm run bench', suites: Object.fromEntries(Object.entries(file.suites).sort(([a], [b]) => a.localeCompare(b))) };
+  const ordered: FiguresFile = {
+    schema: 1,
+    generatedBy: 'npm run bench',
+    suites: Object.fromEntries(Object.entries(file.suites).sort(([a], [b]) => a.localeCompare(b))),
+  };
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(ordered, null, 2) + '\n');
 }

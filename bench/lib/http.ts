@@ -19,7 +19,8 @@ export interface SendInit {
 /** One request, no keep-alive. Only loopback URLs: the bench never sends traffic anywhere else. */
 export function send(url: string, init: SendInit = {}): Promise<Answer> {
   const target = new URL(url);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) return Promise.reject(new Error(`bench refuses non-loopback URL ${target.origin}`));
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname))
+    return Promise.reject(new Error(`bench refuses non-loopback URL ${target.origin}`));
   const headers = { ...init.headers, ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) };
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const method = init.method ?? 'GET';

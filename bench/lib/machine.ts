@@ -52,7 +52,10 @@ function ownTicks(): number | undefined {
   try {
     // Fields after the command name: utime, stime, cutime, cstime are the 12th–15th.
     const text = readFileSync('/proc/self/stat', 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+    const f = text
+      .slice(text.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     return (f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0);
   } catch {
     return undefined;

@@ -61,7 +61,10 @@ function moduleTables(rows: ModuleRow[], hello: ModuleRow[], sdkLoaded: boolean)
     byOwner.set(r.owner, o);
   }
   const owners = [...byOwner].sort((a, b) => b[1].bytes - a[1].bytes);
-  const total = owners.reduce((s, [, o]) => ({ bytes: s.bytes + o.bytes, atLoad: s.atLoad + o.atLoad, onRequest: s.onRequest + o.onRequest, no: s.no + o.no }), { bytes: 0, atLoad: 0, onRequest: 0, no: 0 });
+  const total = owners.reduce(
+    (s, [, o]) => ({ bytes: s.bytes + o.bytes, atLoad: s.atLoad + o.atLoad, onRequest: s.onRequest + o.onRequest, no: s.no + o.no }),
+    { bytes: 0, atLoad: 0, onRequest: 0, no: 0 },
+  );
   const helloBytes = hello.reduce((s, r) => s + r.bytes, 0);
   return [
     {
@@ -127,7 +130,8 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const evaluatedBytes = rows.filter((r) => r.evaluated !== 'no').reduce((s, r) => s + r.bytes, 0);
   const size = packageBytes(packages.service);
 
-  const ms = (label: string, value: number, extra: Partial<Figure> = {}) => figure({ id: '', label, value: round(value, 1), unit: 'ms', digits: 1, ...extra });
+  const ms = (label: string, value: number, extra: Partial<Figure> = {}) =>
+    figure({ id: '', label, value: round(value, 1), unit: 'ms', digits: 1, ...extra });
   const figures: Figure[] = [
     figure({
       id: 'cold-start.ratio',
@@ -157,21 +161,57 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       digits: 2,
       note: 'diagnostic: not the goal’s baseline',
     }),
-    figure({ id: 'cold-start.app-bytes', label: 'dist/app.js of the deployment package', value: kib(rows.reduce((s, r) => s + r.bytes, 0)), unit: 'KiB', digits: 0 }),
-    figure({ id: 'cold-start.evaluated-bytes', label: 'Of which a cold GET /api/start evaluates', value: kib(evaluatedBytes), unit: 'KiB', digits: 0 }),
-    figure({ id: 'cold-start.package-bytes', label: `Deployment package (${size.files} files; source maps ${kib(size.mapBytes)} KiB of it)`, value: kib(size.bytes), unit: 'KiB', digits: 0 }),
+    figure({
+      id: 'cold-start.app-bytes',
+      label: 'dist/app.js of the deployment package',
+      value: kib(rows.reduce((s, r) => s + r.bytes, 0)),
+      unit: 'KiB',
+      digits: 0,
+    }),
+    figure({
+      id: 'cold-start.evaluated-bytes',
+      label: 'Of which a cold GET /api/start evaluates',
+      value: kib(evaluatedBytes),
+      unit: 'KiB',
+      digits: 0,
+    }),
+    figure({
+      id: 'cold-start.package-bytes',
+      label: `Deployment package (${size.files} files; source maps ${kib(size.mapBytes)} KiB of it)`,
+      value: kib(size.bytes),
+      unit: 'KiB',
+      digits: 0,
+    }),
   ];
   const phases: Table = {
     title: 'Cold start by variant (medians)',
-    columns: ['variant', 'request', 'spawn → first 200 (ms)', 'vs hello-world', 'process start → package loaded (ms)', 'process start → listening (ms)', 'first invocation (ms)', 'runs'],
+    columns: [
+      'variant',
+      'request',
+      'spawn → first 200 (ms)',
+      'vs hello-world',
+      'process start → package loaded (ms)',
+      'process start → listening (ms)',
+      'first invocation (ms)',
+      'runs',
+    ],
     rows: variants.map((v) => [
       v.label,
       v.path,
       round(total(v.key), 1),
       `${round(total(v.key) / hello, 2)}×`,
-      round(med(v.key, (s) => s.loadedMs), 1),
-      round(med(v.key, (s) => s.readyMs), 1),
-      round(med(v.key, (s) => s.invocationMs), 1),
+      round(
+        med(v.key, (s) => s.loadedMs),
+        1,
+      ),
+      round(
+        med(v.key, (s) => s.readyMs),
+        1,
+      ),
+      round(
+        med(v.key, (s) => s.invocationMs),
+        1,
+      ),
       samples.get(v.key)!.length,
     ]),
   };

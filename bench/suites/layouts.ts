@@ -36,9 +36,15 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const packages = await world.packages();
   const built: { layout: string; pkg: BuiltPackage }[] = [];
   for (const layout of packaging.layouts) {
-    built.push({ layout, pkg: await packaging.packageApp({ root: repoRoot, outDir: join(world.work, `layout-${layout}`), configFile: world.configPath, layout }) });
+    built.push({
+      layout,
+      pkg: await packaging.packageApp({ root: repoRoot, outDir: join(world.work, `layout-${layout}`), configFile: world.configPath, layout }),
+    });
   }
-  const targets = [{ label: 'hello-world (baseline, source maps off)', pkg: packages.hello, path: '/api/hello', sourceMaps: false }, ...built.map((b) => ({ label: b.layout, pkg: b.pkg, path: '/api/start', sourceMaps: true }))];
+  const targets = [
+    { label: 'hello-world (baseline, source maps off)', pkg: packages.hello, path: '/api/hello', sourceMaps: false },
+    ...built.map((b) => ({ label: b.layout, pkg: b.pkg, path: '/api/start', sourceMaps: true })),
+  ];
   const samples = targets.map(() => [] as number[]);
   for (const [i, t] of targets.entries()) samples[i]!.push(await spawnToFirst200(world, t.pkg, t.path, t.sourceMaps));
   for (const s of samples) s.length = 0; // the throw-away start of each: OS file cache warm
@@ -68,7 +74,13 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       {
         title: 'Cold start by package layout (medians; spawn → first 200)',
         columns: ['package', 'main', 'ms', 'vs hello-world', 'runs'],
-        rows: targets.map((t, i) => [t.label, (t.pkg as BuiltPackage).main ?? '', round(median(samples[i]!), 1), `${round(median(samples[i]!) / hello, 2)}×`, samples[i]!.length]),
+        rows: targets.map((t, i) => [
+          t.label,
+          (t.pkg as BuiltPackage).main ?? '',
+          round(median(samples[i]!), 1),
+          `${round(median(samples[i]!) / hello, 2)}×`,
+          samples[i]!.length,
+        ]),
       },
     ],
   };

@@ -104,7 +104,14 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   progress(`  rotation: ${rotated}/${tokens} in ${round(wallMs / 1000, 1)} s = ${round(throughput, 1)} tokens/s`);
 
   const figures: Figure[] = [
-    figure({ id: 'rotation.rotated', label: 'Tokens rotated', value: rotated, unit: `of ${tokens.toLocaleString('en-US')}`, digits: 0, note: httpStatus !== 200 ? `POST /api/rotate answered ${httpStatus}` : summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined }),
+    figure({
+      id: 'rotation.rotated',
+      label: 'Tokens rotated',
+      value: rotated,
+      unit: `of ${tokens.toLocaleString('en-US')}`,
+      digits: 0,
+      note: httpStatus !== 200 ? `POST /api/rotate answered ${httpStatus}` : summary.stoppedByTimeBudget ? 'stopped by its time budget' : undefined,
+    }),
     figure({
       id: 'rotation.requests-per-token',
       label: 'Key Vault requests per rotated token beyond the list pages',
@@ -114,7 +121,13 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       goal: { op: '<=', value: 3, text: '≤ 3 (read, write, read-back)' },
       note: `secret reads ${round(per(k['secret read']), 2)}, writes ${round(per(k.write), 2)}, tag updates ${round(per(k['tag update']), 2)}, version listings ${round(per(k['version listing']), 2)}; list pages ${k['list page']} for the run`,
     }),
-    figure({ id: 'rotation.tokens-per-second', label: 'Rotation throughput (tokens rotated ÷ wall time of the run)', value: round(throughput, 1), unit: 'tokens/s', digits: 1 }),
+    figure({
+      id: 'rotation.tokens-per-second',
+      label: 'Rotation throughput (tokens rotated ÷ wall time of the run)',
+      value: round(throughput, 1),
+      unit: 'tokens/s',
+      digits: 1,
+    }),
     figure({
       id: 'rotation.throughput-vs-key-vault-bound',
       label: 'Throughput ÷ the bound of Key Vault’s 300 writes per 10 s',
@@ -122,7 +135,12 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       unit: '×',
       digits: 2,
       goal: { op: '>=', value: 0.9, text: '≥ 0.9×' },
-      baseline: { label: `bound: 30 writes/s ÷ ${writesPerToken.toFixed(2)} writes per token`, value: round(kvBound, 1), unit: 'tokens/s', digits: 1 },
+      baseline: {
+        label: `bound: 30 writes/s ÷ ${writesPerToken.toFixed(2)} writes per token`,
+        value: round(kvBound, 1),
+        unit: 'tokens/s',
+        digits: 1,
+      },
     }),
     figure({
       id: 'rotation.throughput-vs-paced-bound',
@@ -130,7 +148,12 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       value: round(throughput / pacedBound, 2),
       unit: '×',
       digits: 2,
-      baseline: { label: `bound: 25 new versions/s ÷ ${newVersionsPerToken.toFixed(2)} new versions per token`, value: round(pacedBound, 1), unit: 'tokens/s', digits: 1 },
+      baseline: {
+        label: `bound: 25 new versions/s ÷ ${newVersionsPerToken.toFixed(2)} new versions per token`,
+        value: round(pacedBound, 1),
+        unit: 'tokens/s',
+        digits: 1,
+      },
     }),
     figure({
       id: 'rotation.peak-rss-mb',
@@ -145,11 +168,14 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const memoryRows = [0.1, 0.5, 0.9]
     .map((share) => [share, at(share)] as const)
     .filter((x): x is readonly [number, { s: number; rss: number; heap: number }] => x[1] !== undefined)
-    .map(([share, m]) => [`RSS / heap used at ${round(share * 100, 0)} % of the run (${round(m.s, 0)} s) (MB)`, `${mb(m.rss)} / ${mb(m.heap)}`] as [string, string]);
+    .map(
+      ([share, m]) =>
+        [`RSS / heap used at ${round(share * 100, 0)} % of the run (${round(m.s, 0)} s) (MB)`, `${mb(m.rss)} / ${mb(m.heap)}`] as [string, string],
+    );
   return {
     parameters: {
       tokens,
-      'ROTATION_CONCURRENCY': concurrency,
+      ROTATION_CONCURRENCY: concurrency,
       'Key Vault latency per request (ms)': vaultLatencyMs,
       'token endpoint latency (ms)': 0,
       'run started by': 'POST /api/rotate',
@@ -164,7 +190,13 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           ['of which before the first new version was written: listing and first reads (s)', round(listingSeconds, 1)],
           ['throughput after that (tokens/s)', round(rotated / (wallMs / 1000 - listingSeconds), 1)],
           ['the run’s own durationMs (s)', round((summary.durationMs ?? NaN) / 1000, 1)],
-          ['outcomes', Object.entries(summary.counts ?? {}).filter(([, n]) => n > 0).map(([o, n]) => `${o} ${n}`).join(', ')],
+          [
+            'outcomes',
+            Object.entries(summary.counts ?? {})
+              .filter(([, n]) => n > 0)
+              .map(([o, n]) => `${o} ${n}`)
+              .join(', '),
+          ],
           ['refresh-token grants at the simulator', simulator.stats.tokenCalls.refresh_token - identityBefore],
           ...vaultKinds.map((kind) => [`Key Vault: ${kind}`, k[kind]] as [string, number]),
           ['Key Vault: challenges (401)', counts.challenges],

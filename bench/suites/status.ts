@@ -78,7 +78,12 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           ...(atGoalSize ? { goal: { op: '<' as const, value: 2000, text: '< 2 s' } } : {}),
           note:
             `first request of the process ${round(first.ms, 0).toLocaleString('en-US')} ms (HTTP ${first.status}); ${last.rows.toLocaleString('en-US')} rows` +
-            (ok.length < warm.length ? `; ${warm.length - ok.length} of ${warm.length} warm requests failed (HTTP ${warm.filter((s) => s.status !== 200).map((s) => s.status).join(', ')})` : ''),
+            (ok.length < warm.length
+              ? `; ${warm.length - ok.length} of ${warm.length} warm requests failed (HTTP ${warm
+                  .filter((s) => s.status !== 200)
+                  .map((s) => s.status)
+                  .join(', ')})`
+              : ''),
         }),
         figure({
           id: `status.${size}.secret-reads`,
@@ -98,14 +103,28 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
         }),
       );
       for (const [label, s] of [['first of the process', first], ...warm.map((w, i) => [`warm ${i + 1}`, w] as const)] as const) {
-        rows.push([size, label, round(s.ms, 0), s.status, s.rows, ...vaultKinds.map((kind) => s.counts.byKind[kind]), s.counts.challenges, s.counts.throttled]);
+        rows.push([
+          size,
+          label,
+          round(s.ms, 0),
+          s.status,
+          s.rows,
+          ...vaultKinds.map((kind) => s.counts.byKind[kind]),
+          s.counts.challenges,
+          s.counts.throttled,
+        ]);
       }
     }
   } finally {
     fake.faults.clear();
   }
   return {
-    parameters: { 'Key Vault latency per request (ms)': vaultLatencyMs, sizes: sizes.join(', '), 'warm requests per size': warmRuns, 'Key Vault page size': pageSize },
+    parameters: {
+      'Key Vault latency per request (ms)': vaultLatencyMs,
+      sizes: sizes.join(', '),
+      'warm requests per size': warmRuns,
+      'Key Vault page size': pageSize,
+    },
     figures,
     tables: [
       {

@@ -38,7 +38,12 @@ async function load(url: string, t: Target, seconds: number, connections: number
   });
   const answered = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
   const expected = t.expect === '2xx' ? result['2xx'] : result['3xx'];
-  return { rps: answered / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, unexpected: answered - expected + result.errors + result.timeouts };
+  return {
+    rps: answered / (result.duration || seconds),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    unexpected: answered - expected + result.errors + result.timeouts,
+  };
 }
 
 async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutput> {
@@ -50,7 +55,15 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const targets: Target[] = [
     { key: 'hello', label: 'GET /api/hello (hello-world)', path: '/api/hello', method: 'GET', expect: '2xx' },
     { key: 'get', label: 'GET /api/start', path: '/api/start', method: 'GET', expect: '2xx' },
-    { key: 'post', label: 'POST /api/start (marketplace=MP-00001)', path: '/api/start', method: 'POST', headers: form, body: 'marketplace=MP-00001', expect: '3xx' },
+    {
+      key: 'post',
+      label: 'POST /api/start (marketplace=MP-00001)',
+      path: '/api/start',
+      method: 'POST',
+      headers: form,
+      body: 'marketplace=MP-00001',
+      expect: '3xx',
+    },
   ];
   const hello = await world.serve(packages.hello, { sourceMaps: false });
   const service = await world.serve(packages.service);
@@ -70,7 +83,10 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
         figure({
           id: `warm-start.${t.key}-rps`,
           label: `${t.label}, throughput`,
-          value: round(m(t.key, (s) => s.rps), 0),
+          value: round(
+            m(t.key, (s) => s.rps),
+            0,
+          ),
           unit: 'req/s',
           digits: 0,
           ...(t.key !== 'hello' ? { baseline: { label: 'hello-world', value: round(helloRps, 0), unit: 'req/s', digits: 0 } } : {}),
@@ -86,10 +102,19 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           columns: ['request', 'throughput (req/s)', 'vs hello-world', 'p50 (ms)', 'p99 (ms)', 'unexpected answers'],
           rows: targets.map((t) => [
             t.label,
-            round(m(t.key, (s) => s.rps), 0),
+            round(
+              m(t.key, (s) => s.rps),
+              0,
+            ),
             `${round((100 * m(t.key, (s) => s.rps)) / helloRps, 0)} %`,
-            round(m(t.key, (s) => s.p50), 1),
-            round(m(t.key, (s) => s.p99), 1),
+            round(
+              m(t.key, (s) => s.p50),
+              1,
+            ),
+            round(
+              m(t.key, (s) => s.p99),
+              1,
+            ),
             samples.get(t.key)!.reduce((a, s) => a + s.unexpected, 0),
           ]),
         },

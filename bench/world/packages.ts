@@ -107,7 +107,8 @@ export function moduleRows(pkg: BuiltPackage, output: string, atLoad: Set<string
       owner: ownerOf(module),
       module,
       bytes: v.bytesInOutput,
-      evaluated: !lazy.has(module) || atLoad.has(module) ? ('at load' as const) : afterRequest.has(module) ? ('by the request' as const) : ('no' as const),
+      evaluated:
+        !lazy.has(module) || atLoad.has(module) ? ('at load' as const) : afterRequest.has(module) ? ('by the request' as const) : ('no' as const),
     }));
 }
 

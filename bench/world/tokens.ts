@@ -21,7 +21,8 @@ export interface TokenTemplate {
 /** The token secret a sign-in for signInMarketplace wrote: the one new secret whose name holds the marketplace ID. */
 export function templateFrom(fake: KeyVaultFake, namesBefore: string[]): TokenTemplate {
   const added = fake.secretNames().filter((n) => !namesBefore.includes(n) && n.toLowerCase().includes(signInMarketplace.id.toLowerCase()));
-  if (added.length !== 1) throw new Error(`expected one new token secret after the sign-in, found ${added.length}: the bench cannot copy the store's format`);
+  if (added.length !== 1)
+    throw new Error(`expected one new token secret after the sign-in, found ${added.length}: the bench cannot copy the store's format`);
   const name = added[0] as string;
   const latest = fake.versions(name).at(-1);
   if (!latest) throw new Error(`no version of ${name}`);
@@ -59,7 +60,9 @@ export function tokenTemplate(world: World): Promise<TokenTemplate> {
 /** `text` with the sign-in's marketplace ID and tenant replaced by another's, in the same letter case. */
 function retarget(text: string, marketplace: string, tenant: string): string {
   const swap = (s: string, from: string, to: string) =>
-    s.replace(new RegExp(from.replace(/[-]/g, '\\-'), 'gi'), (hit) => (hit === hit.toLowerCase() ? to.toLowerCase() : hit === hit.toUpperCase() ? to.toUpperCase() : to));
+    s.replace(new RegExp(from.replace(/[-]/g, '\\-'), 'gi'), (hit) =>
+      hit === hit.toLowerCase() ? to.toLowerCase() : hit === hit.toUpperCase() ? to.toUpperCase() : to,
+    );
   return swap(swap(text, signInMarketplace.id, marketplace), signInMarketplace.tenant, tenant);
 }
 
@@ -75,7 +78,8 @@ export function seedTokens(fake: KeyVaultFake, simulator: IdentitySimulator, tem
     const marketplace = marketplaceOf(i);
     const tenant = tenantOf(100_000 + i);
     const name = retarget(template.name, marketplace, tenant);
-    if (name === template.name) throw new Error(`the token secret's name ${template.name} does not hold the marketplace ID: the bench cannot copy it`);
+    if (name === template.name)
+      throw new Error(`the token secret's name ${template.name} does not hold the marketplace ID: the bench cannot copy it`);
     const tags = Object.fromEntries(Object.entries(template.tags).map(([k, v]) => [k, retarget(v, marketplace, tenant)]));
     const value = simulator.issueRefreshTokenFor({ clientId: benchApp.clientId, tenant });
     fake.seed(name, value, {

@@ -8,7 +8,10 @@ const match = {
   /** Which calls it hits: the write (POST), the read-back (GET), or either (default). */
   method: z.enum(['POST', 'GET']).optional(),
   /** Only calls for this product. */
-  product: z.string().regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/).optional(),
+  product: z
+    .string()
+    .regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/)
+    .optional(),
   /** How many matching calls it hits. */
   count: z.int().min(1).max(10_000).default(1),
 };
@@ -23,9 +26,26 @@ const match = {
  * - `lostWrite`: a POST answers 201 but stores nothing (only the read-back can tell).
  */
 export const connectFaultSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('unavailable'), status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(503), retryAfterSeconds: z.int().min(0).max(3600).optional(), ...match }).strict(),
+  z
+    .object({
+      kind: z.literal('unavailable'),
+      status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(503),
+      retryAfterSeconds: z.int().min(0).max(3600).optional(),
+      ...match,
+    })
+    .strict(),
   z.object({ kind: z.literal('throttle'), retryAfterSeconds: z.int().min(0).max(3600).default(1), ...match }).strict(),
-  z.object({ kind: z.literal('reject'), status: z.union([z.literal(400), z.literal(401), z.literal(403), z.literal(404)]), errorCode: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).optional(), ...match }).strict(),
+  z
+    .object({
+      kind: z.literal('reject'),
+      status: z.union([z.literal(400), z.literal(401), z.literal(403), z.literal(404)]),
+      errorCode: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,40}$/)
+        .optional(),
+      ...match,
+    })
+    .strict(),
   z.object({ kind: z.literal('drop'), ...match }).strict(),
   z.object({ kind: z.literal('hang'), ...match }).strict(),
   z.object({ kind: z.literal('lostWrite'), ...match, method: z.literal('POST').default('POST') }).strict(),
@@ -59,7 +79,10 @@ export class ConnectFaults {
   }
 
   /** The next `count` calls answer 503 (or another 5xx), with Retry-After when given. */
-  unavailable(count = 1, options: { status?: 500 | 502 | 503 | 504; retryAfterSeconds?: number; method?: 'POST' | 'GET'; product?: string } = {}): void {
+  unavailable(
+    count = 1,
+    options: { status?: 500 | 502 | 503 | 504; retryAfterSeconds?: number; method?: 'POST' | 'GET'; product?: string } = {},
+  ): void {
     this.add({ kind: 'unavailable', count, ...options });
   }
 

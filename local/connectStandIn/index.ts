@@ -172,7 +172,13 @@ export async function startConnectStandIn(options: ConnectStandInOptions): Promi
     switch (fault.kind) {
       case 'unavailable':
         record.status = fault.status;
-        sendError(res, fault.status, 'SRV_001', 'Service unavailable.', fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) });
+        sendError(
+          res,
+          fault.status,
+          'SRV_001',
+          'Service unavailable.',
+          fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) },
+        );
         return true;
       case 'throttle':
         record.status = 429;
@@ -253,7 +259,13 @@ export async function startConnectStandIn(options: ConnectStandInOptions): Promi
         record.status = 400;
         return sendError(res, 400, standInErrorCodes[400], `Parameter ${body.data.parameter.id} is not a configuration parameter of ${product}.`);
       }
-      const stored: StoredConfiguration = { product, parameter: body.data.parameter.id, marketplace: body.data.marketplace.id, value: body.data.value, updatedAt: new Date().toISOString() };
+      const stored: StoredConfiguration = {
+        product,
+        parameter: body.data.parameter.id,
+        marketplace: body.data.marketplace.id,
+        value: body.data.value,
+        updatedAt: new Date().toISOString(),
+      };
       if (fault?.kind !== 'lostWrite') values.set(keyOf(product, stored.parameter, stored.marketplace), stored);
       record.status = 201;
       return sendJson(res, 201, toJson(stored));
@@ -262,7 +274,10 @@ export async function startConnectStandIn(options: ConnectStandInOptions): Promi
     stats.reads++;
     const { filters, limit, offset } = parseFilter(url.search.replace(/^\?/, ''));
     const all = [...values.values()].filter(
-      (c) => c.product === product && (!filters.has('parameter.id') || filters.get('parameter.id') === c.parameter) && (!filters.has('marketplace.id') || filters.get('marketplace.id') === c.marketplace),
+      (c) =>
+        c.product === product &&
+        (!filters.has('parameter.id') || filters.get('parameter.id') === c.parameter) &&
+        (!filters.has('marketplace.id') || filters.get('marketplace.id') === c.marketplace),
     );
     const page = all.slice(offset, offset + limit);
     record.status = 200;
@@ -292,7 +307,10 @@ export async function startConnectStandIn(options: ConnectStandInOptions): Promi
         return sendJson(res, 400, { error: 'Body is not valid JSON' });
       }
       if (route === 'POST products') {
-        const parsed = z.object({ id: z.string().regex(productPattern), parameters: z.array(z.string().min(1).max(100)).min(1).max(50) }).strict().safeParse(json);
+        const parsed = z
+          .object({ id: z.string().regex(productPattern), parameters: z.array(z.string().min(1).max(100)).min(1).max(50) })
+          .strict()
+          .safeParse(json);
         if (!parsed.success) return sendJson(res, 400, { error: z.prettifyError(parsed.error) });
         standIn.addProduct(parsed.data.id, parsed.data.parameters);
         return void res.writeHead(204).end();

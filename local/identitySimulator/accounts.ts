@@ -28,9 +28,29 @@ export function accountFor(tenant: string, kind: AccountKind = 'adminAgent'): Si
   const domain = `${short}.example`;
   switch (kind) {
     case 'adminAgent':
-      return { kind, username: `admin@${domain}`, upn: `admin@${domain}`, name: `Simulated Admin ${short}`, givenName: 'Simulated', familyName: `Admin ${short}`, oid: guidFrom(`user:${t}`), tenant: t, guest: false };
+      return {
+        kind,
+        username: `admin@${domain}`,
+        upn: `admin@${domain}`,
+        name: `Simulated Admin ${short}`,
+        givenName: 'Simulated',
+        familyName: `Admin ${short}`,
+        oid: guidFrom(`user:${t}`),
+        tenant: t,
+        guest: false,
+      };
     case 'noPartnerCenterRole':
-      return { kind, username: `user@${domain}`, upn: `user@${domain}`, name: `Simulated User ${short}`, givenName: 'Simulated', familyName: `User ${short}`, oid: guidFrom(`user-without-role:${t}`), tenant: t, guest: false };
+      return {
+        kind,
+        username: `user@${domain}`,
+        upn: `user@${domain}`,
+        name: `Simulated User ${short}`,
+        givenName: 'Simulated',
+        familyName: `User ${short}`,
+        oid: guidFrom(`user-without-role:${t}`),
+        tenant: t,
+        guest: false,
+      };
     case 'guest': {
       const home = `someone@${GUEST_HOME_DOMAIN}`;
       // Entra names an invited guest <mail with @ replaced by _>#EXT#@<the inviting tenant's domain>.

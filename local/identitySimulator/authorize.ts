@@ -38,7 +38,13 @@ type Checked<T> =
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
 /** GET shows the sign-in page; POST (its Sign in button) signs in and redirects with a code. */
-export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, tenantSegment: string): Promise<void> {
+export async function handleAuthorize(
+  ctx: SimulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  tenantSegment: string,
+): Promise<void> {
   const ids = requestIds(header(req, 'client-request-id') ?? url.searchParams.get('client-request-id') ?? undefined);
   const checked = checkAuthorizeRequest(ctx, url.searchParams, tenantSegment);
   if (!checked.ok) return answerFailure(res, checked, ids);
@@ -65,7 +71,18 @@ export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessag
 
   if (ar.client.multiTenant && !consentCoversRequest(ctx, ar.client, tenant, ar.scope)) {
     // The CPV case: the partner tenant's administrator has not approved the app (for these scopes) yet.
-    return answerFailure(res, { ok: false, back: authorizeErrors.consentRequired(ar.client.clientId), redirectUri: ar.redirectUri, responseMode: ar.responseMode, state: ar.state }, ids, 303);
+    return answerFailure(
+      res,
+      {
+        ok: false,
+        back: authorizeErrors.consentRequired(ar.client.clientId),
+        redirectUri: ar.redirectUri,
+        responseMode: ar.responseMode,
+        state: ar.state,
+      },
+      ids,
+      303,
+    );
   }
 
   // The page's choices: which account signs in, and whether its identity provider passes the MFA claim.
@@ -99,7 +116,13 @@ export async function handleAuthorize(ctx: SimulatorContext, req: IncomingMessag
 }
 
 /** GET /{tenant}/v2.0/adminconsent shows the consent page; POST records Accept or Cancel and returns to the client. */
-export async function handleAdminConsent(ctx: SimulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, tenantSegment: string): Promise<void> {
+export async function handleAdminConsent(
+  ctx: SimulatorContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  tenantSegment: string,
+): Promise<void> {
   const ids = requestIds(header(req, 'client-request-id') ?? url.searchParams.get('client-request-id') ?? undefined);
   const q = url.searchParams;
   const clientId = q.get('client_id');
@@ -107,13 +130,20 @@ export async function handleAdminConsent(ctx: SimulatorContext, req: IncomingMes
   if (!clientId) return answerFailure(res, { ok: false, page: entraErrors.missingParameter('client_id') }, ids);
   if (!client) return answerFailure(res, { ok: false, page: entraErrors.unknownClient(clientId, tenantSegment) }, ids);
   const redirectUri = q.get('redirect_uri') ?? client.redirectUris[0];
-  if (!redirectUri || !client.redirectUris.includes(redirectUri)) return answerFailure(res, { ok: false, page: redirectUriNotRegistered(redirectUri ?? '', client) }, ids);
+  if (!redirectUri || !client.redirectUris.includes(redirectUri))
+    return answerFailure(res, { ok: false, page: redirectUriNotRegistered(redirectUri ?? '', client) }, ids);
   const state = q.get('state');
   const scope = q.get('scope') ?? '';
   const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
 
   if (req.method === 'GET') {
-    const html = consentPage({ action: url.pathname + url.search, tenant: fixedTenant, suggestedTenant: suggestedTenant(ctx, client), clientId: client.clientId, scope });
+    const html = consentPage({
+      action: url.pathname + url.search,
+      tenant: fixedTenant,
+      suggestedTenant: suggestedTenant(ctx, client),
+      clientId: client.clientId,
+      scope,
+    });
     return sendHtml(res, 200, html, pageCsp(new URL(redirectUri).origin));
   }
 
@@ -157,15 +187,27 @@ function checkAuthorizeRequest(ctx: SimulatorContext, q: URLSearchParams, tenant
   // From here on the redirect URI is trusted, so errors go back to the client.
   const state = q.get('state');
   const mode = q.get('response_mode') ?? 'query';
-  const back = (err: EntraError, responseMode: ResponseMode = 'query'): Checked<AuthorizeRequest> => ({ ok: false, back: err, redirectUri, responseMode, state });
+  const back = (err: EntraError, responseMode: ResponseMode = 'query'): Checked<AuthorizeRequest> => ({
+    ok: false,
+    back: err,
+    redirectUri,
+    responseMode,
+    state,
+  });
   if (mode !== 'query' && mode !== 'fragment') {
-    return back(authorizeErrors.invalidRequest(9002313, `The response_mode '${mode}' is not supported by the local identity simulator; use 'query' or 'fragment'.`));
+    return back(
+      authorizeErrors.invalidRequest(
+        9002313,
+        `The response_mode '${mode}' is not supported by the local identity simulator; use 'query' or 'fragment'.`,
+      ),
+    );
   }
   if (q.get('response_type') !== 'code') return back(authorizeErrors.unsupportedResponseType(), mode);
   const scope = q.get('scope');
   if (!scope) return back(authorizeErrors.invalidRequest(900144, "The request body must contain the following parameter: 'scope'."), mode);
   const codeChallenge = q.get('code_challenge');
-  if (!codeChallenge) return back(authorizeErrors.invalidRequest(900144, "The request body must contain the following parameter: 'code_challenge'."), mode);
+  if (!codeChallenge)
+    return back(authorizeErrors.invalidRequest(900144, "The request body must contain the following parameter: 'code_challenge'."), mode);
   if (q.get('code_challenge_method') !== 'S256') {
     // Entra accepts "plain"; this simulator insists on S256 because the service must never send anything else.
     return back(authorizeErrors.invalidRequest(9002313, "The code_challenge_method must be 'S256'."), mode);
@@ -220,7 +262,12 @@ function redirectUriNotRegistered(redirectUri: string, client: SimulatedClient):
 
 function answerFailure(res: ServerResponse, failure: Exclude<Checked<unknown>, { ok: true }>, ids: RequestIds, status: 302 | 303 = 302): void {
   if (failure.page) {
-    return sendHtml(res, 400, errorPage({ aadsts: failure.page.aadsts, message: failure.page.message, traceId: ids.traceId, correlationId: ids.correlationId }), pageCsp());
+    return sendHtml(
+      res,
+      400,
+      errorPage({ aadsts: failure.page.aadsts, message: failure.page.message, traceId: ids.traceId, correlationId: ids.correlationId }),
+      pageCsp(),
+    );
   }
   const params: [string, string][] = [
     ['error', failure.back.error],

@@ -84,7 +84,13 @@ export function v2AccessTokenClaims(t: TokenContext, resource: string, scp: stri
 }
 
 /** A v1 access token, as Entra issues them for Partner Center (its resource accepts v1 tokens only). */
-export function v1AccessTokenClaims(t: TokenContext, resource: string, scp: string, amr: string[], clientAuth: ClientAuthMethod): Record<string, unknown> {
+export function v1AccessTokenClaims(
+  t: TokenContext,
+  resource: string,
+  scp: string,
+  amr: string[],
+  clientAuth: ClientAuthMethod,
+): Record<string, unknown> {
   const a = t.account;
   return {
     aud: resource,
@@ -134,7 +140,12 @@ export interface ManagedIdentityTokenRequest {
 }
 
 /** A managed identity's access token, as Entra issues it (app-only: no `scp`, `idtyp` app). */
-export function managedIdentityTokenClaims(issuer: string, r: ManagedIdentityTokenRequest, iat: number, lifetimeSeconds: number): Record<string, unknown> {
+export function managedIdentityTokenClaims(
+  issuer: string,
+  r: ManagedIdentityTokenRequest,
+  iat: number,
+  lifetimeSeconds: number,
+): Record<string, unknown> {
   return {
     aud: r.audience,
     iss: issuer,

@@ -65,7 +65,8 @@ function registeredCertificates(client: SimulatedClient): RegisteredCertificate[
 function verifyCertificateAssertion(client: SimulatedClient, jwt: DecodedJwt, ctx: AssertionContext): AssertionResult {
   const p = jwt.payload;
   // MUST: a certificate assertion speaks for the client itself (RFC 7523 §3: iss and sub are the client id).
-  if (!sameId(stringClaim(p, 'iss'), client.clientId) || !sameId(stringClaim(p, 'sub'), client.clientId)) return fail(entraErrors.assertionAppIdMismatch());
+  if (!sameId(stringClaim(p, 'iss'), client.clientId) || !sameId(stringClaim(p, 'sub'), client.clientId))
+    return fail(entraErrors.assertionAppIdMismatch());
 
   const s256 = jwt.header['x5t#S256'];
   const thumbprint = typeof s256 === 'string' ? Buffer.from(s256, 'base64url') : Buffer.from(String(jwt.header.x5t), 'base64url');
@@ -73,7 +74,8 @@ function verifyCertificateAssertion(client: SimulatedClient, jwt: DecodedJwt, ct
   const cert = registeredCertificates(client).find((c) => (typeof s256 === 'string' ? c.sha256 : c.sha1).equals(thumbprint));
   if (!cert) return fail(entraErrors.certificateNotRegistered(thumbprintHex, client.clientId));
   if (ctx.now > cert.validTo || ctx.now < cert.validFrom) return fail(entraErrors.certificateExpired(thumbprintHex, cert.validFrom, cert.validTo));
-  if (!ASSERTION_ALGORITHMS.has(String(jwt.header.alg)) || !signatureValid(jwt, cert.publicKey)) return fail(entraErrors.assertionSignatureInvalid(thumbprintHex));
+  if (!ASSERTION_ALGORITHMS.has(String(jwt.header.alg)) || !signatureValid(jwt, cert.publicKey))
+    return fail(entraErrors.assertionSignatureInvalid(thumbprintHex));
 
   // MUST: the assertion is for this token endpoint, so one captured elsewhere cannot be replayed here.
   const endpoints = ctx.tokenEndpoints.map((e) => e.toLowerCase());
@@ -126,7 +128,8 @@ function timeRangeError(p: Record<string, unknown>, nowMs: number): EntraError |
   const now = nowMs / 1000;
   const exp = numberClaim(p, 'exp');
   const nbf = numberClaim(p, 'nbf');
-  if (exp === undefined || now >= exp || (nbf !== undefined && nbf > now + NBF_SKEW_SECONDS)) return entraErrors.assertionOutsideValidity(nowMs, nbf, exp);
+  if (exp === undefined || now >= exp || (nbf !== undefined && nbf > now + NBF_SKEW_SECONDS))
+    return entraErrors.assertionOutsideValidity(nowMs, nbf, exp);
   return undefined;
 }
 

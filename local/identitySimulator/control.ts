@@ -17,14 +17,24 @@ export interface ControlTarget {
   advanceClock(ms: number): number;
   setConsent(clientId: string, tenant: string, granted: boolean, scopes?: string[]): void;
   issueRefreshTokenFor(p: { clientId: string; tenant: string; scope?: string; account?: AccountKind; withoutMfa?: boolean }): string;
-  mintManagedIdentityToken(p: { tenant: string; principalId: string; clientId: string; audience?: string }): { accessToken: string; expiresOn: number };
+  mintManagedIdentityToken(p: { tenant: string; principalId: string; clientId: string; audience?: string }): {
+    accessToken: string;
+    expiresOn: number;
+  };
 }
 
 const id = z.string().min(1).max(200);
 const tokenTarget = { refreshToken: z.string().min(1).max(20_000).optional(), tenant: id.optional() };
-type TokenFaultKind = 'refreshTokenExpired' | 'refreshTokenRevoked' | 'signInFrequency' | 'mfaRequired' | 'conditionalAccessBlocked' | 'invalidScope' | 'resourceNotFound' | 'accessDenied';
-const tokenFault = (kind: TokenFaultKind) =>
-  z.object({ kind: z.literal(kind), ...tokenTarget }).strict();
+type TokenFaultKind =
+  | 'refreshTokenExpired'
+  | 'refreshTokenRevoked'
+  | 'signInFrequency'
+  | 'mfaRequired'
+  | 'conditionalAccessBlocked'
+  | 'invalidScope'
+  | 'resourceNotFound'
+  | 'accessDenied';
+const tokenFault = (kind: TokenFaultKind) => z.object({ kind: z.literal(kind), ...tokenTarget }).strict();
 
 const faultSchema = z.discriminatedUnion('kind', [
   tokenFault('refreshTokenExpired'),
@@ -38,9 +48,22 @@ const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('consentRequired'), tenant: id, clientId: id.optional() }).strict(),
   z.object({ kind: z.literal('consentRevoked'), tenant: id, clientId: id }).strict(),
   z.object({ kind: z.literal('appRemovedFromTenant'), tenant: id, clientId: id }).strict(),
-  z.object({ kind: z.literal('transient'), count: z.int().min(1).max(10_000), status: z.union([z.literal(503), z.literal(429)]), retryAfterSeconds: z.int().min(0).max(3600).optional() }).strict(),
+  z
+    .object({
+      kind: z.literal('transient'),
+      count: z.int().min(1).max(10_000),
+      status: z.union([z.literal(503), z.literal(429)]),
+      retryAfterSeconds: z.int().min(0).max(3600).optional(),
+    })
+    .strict(),
   z.object({ kind: z.literal('networkFailure'), count: z.int().min(1).max(10_000) }).strict(),
-  z.object({ kind: z.literal('invalidClient'), clientId: id, reason: z.enum(['invalidSecret', 'expiredSecret', 'noMatchingFederatedCredential', 'certificateExpired']) }).strict(),
+  z
+    .object({
+      kind: z.literal('invalidClient'),
+      clientId: id,
+      reason: z.enum(['invalidSecret', 'expiredSecret', 'noMatchingFederatedCredential', 'certificateExpired']),
+    })
+    .strict(),
   z.object({ kind: z.literal('latency'), ms: z.int().min(0).max(120_000) }).strict(),
   z.object({ kind: z.literal('idTokenTenantOverride'), tenant: id }).strict(),
 ]);
@@ -99,7 +122,12 @@ export async function handleControl(target: ControlTarget, req: IncomingMessage,
   if (route === 'POST managed-identity-tokens') {
     // For a managed-identity endpoint in another process (the Key Vault fake run on its own).
     const body = await readJson(req, managedIdentityTokenBody);
-    const minted = target.mintManagedIdentityToken({ tenant: body.tenant, principalId: body.principalId, clientId: body.clientId, ...(body.audience ? { audience: body.audience } : {}) });
+    const minted = target.mintManagedIdentityToken({
+      tenant: body.tenant,
+      principalId: body.principalId,
+      clientId: body.clientId,
+      ...(body.audience ? { audience: body.audience } : {}),
+    });
     return sendJson(res, 201, { access_token: minted.accessToken, expires_on: minted.expiresOn, token_type: 'Bearer' });
   }
   sendJson(res, 404, { error: 'not_found' });
@@ -136,7 +164,9 @@ function toFault(f: z.infer<typeof faultSchema>): Fault {
     case 'consentRequired':
       return f.clientId !== undefined ? { kind: f.kind, tenant: f.tenant, clientId: f.clientId } : { kind: f.kind, tenant: f.tenant };
     case 'transient':
-      return f.retryAfterSeconds !== undefined ? { ...f, retryAfterSeconds: f.retryAfterSeconds } : { kind: f.kind, count: f.count, status: f.status };
+      return f.retryAfterSeconds !== undefined
+        ? { ...f, retryAfterSeconds: f.retryAfterSeconds }
+        : { kind: f.kind, count: f.count, status: f.status };
     default:
       return f;
   }

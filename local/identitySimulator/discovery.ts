@@ -28,7 +28,23 @@ export function openIdConfiguration(baseUrl: string, tenantSegment: string): Rec
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${t}/oauth2/v2.0/logout`,
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
+    ],
     kerberos_endpoint: `${t}/kerberos`,
     tenant_region_scope: isGuid(tenantSegment) ? 'EU' : null,
     cloud_instance_name: 'localhost',
@@ -42,7 +58,10 @@ export function openIdConfiguration(baseUrl: string, tenantSegment: string): Rec
  * GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…
  * Answers for authorities on this host only; the one alias is the host itself, so msal's cache "environment" is localhost:PORT.
  */
-export function instanceDiscovery(baseUrl: string, authorizationEndpoint: string | null): { ok: true; body: Record<string, unknown> } | { ok: false; error: EntraError } {
+export function instanceDiscovery(
+  baseUrl: string,
+  authorizationEndpoint: string | null,
+): { ok: true; body: Record<string, unknown> } | { ok: false; error: EntraError } {
   const host = new URL(baseUrl).host;
   let tenant = 'common';
   if (authorizationEndpoint) {

@@ -43,7 +43,10 @@ export function requestIds(clientRequestId: string | undefined): RequestIds {
 
 /** Entra's timestamp format in error bodies: "2016-01-09 02:02:12Z". */
 export function entraTimestamp(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** "AADSTS…: message\r\nTrace ID: …\r\nCorrelation ID: …\r\nTimestamp: …", exactly Entra's layout. */
@@ -154,7 +157,10 @@ export const entraErrors = {
   codeRedeemed: () =>
     invalidGrant(54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.'),
   codeExpired: () =>
-    invalidGrant(70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.'),
+    invalidGrant(
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+    ),
   redirectUriMismatch: (given: string, expected: string) =>
     invalidGrant(500112, `The reply address '${given}' does not match the reply address '${expected}' provided when requesting Authorization code.`),
   pkceMismatch: () => invalidGrant(501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.'),
@@ -182,7 +188,7 @@ export const entraErrors = {
     status: 400,
     error: 'invalid_instance',
     aadsts: 50049,
-    message: "Unknown or invalid instance.",
+    message: 'Unknown or invalid instance.',
   }),
   // --- client authentication (the operator's problem) ---
   unknownClient: (clientId: string, tenant: string): EntraError => ({
@@ -218,8 +224,12 @@ export const entraErrors = {
     message: `Invalid request. The client_assertion_type '${type}' is not supported; use '${JWT_BEARER}'.`,
   }),
   assertionAppIdMismatch: (): EntraError =>
-    invalidClient(700021, `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${CERTIFICATE_DOCS} .`),
-  assertionAudienceMismatch: (): EntraError => invalidClient(700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at ${CERTIFICATE_DOCS} .`),
+    invalidClient(
+      700021,
+      `Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at ${CERTIFICATE_DOCS} .`,
+    ),
+  assertionAudienceMismatch: (): EntraError =>
+    invalidClient(700023, `Client assertion audience claim does not match Realm issuer. Review the documentation at ${CERTIFICATE_DOCS} .`),
   assertionOutsideValidity: (now: number, nbf: number | undefined, exp: number | undefined): EntraError =>
     invalidClient(
       700024,
@@ -242,9 +252,15 @@ export const entraErrors = {
     ),
   federatedSignatureInvalid: (): EntraError => invalidClient(700027, 'Client assertion failed signature validation.'),
   federatedIssuerUnreachable: (issuer: string): EntraError =>
-    invalidClient(50166, `Request to External OIDC endpoint failed. The issuer '${issuer}' is not served by the local identity simulator, so its keys cannot be fetched.`),
+    invalidClient(
+      50166,
+      `Request to External OIDC endpoint failed. The issuer '${issuer}' is not served by the local identity simulator, so its keys cannot be fetched.`,
+    ),
   noFederatedCredential: (iss: string, sub: string, aud: string): EntraError =>
-    invalidClient(70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'. ${FIC_DOCS}`),
+    invalidClient(
+      70021,
+      `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'. ${FIC_DOCS}`,
+    ),
   noFederatedCredentialForIssuer: (iss: string): EntraError =>
     invalidClient(700211, `No matching federated identity record found for presented assertion issuer '${iss}'. ${FIC_CHECK}`),
   noFederatedCredentialForAudience: (aud: string): EntraError =>

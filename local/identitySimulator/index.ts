@@ -174,7 +174,13 @@ export async function startIdentitySimulator(opts: SimulatorOptions): Promise<Id
     const lifetime = p.lifetimeSeconds ?? MANAGED_IDENTITY_TOKEN_SECONDS;
     const claims = managedIdentityTokenClaims(
       issuerFor(ctx.baseUrl, p.tenant.toLowerCase()),
-      { tenant: p.tenant.toLowerCase(), principalId: p.principalId, clientId: p.clientId, audience: p.audience ?? TOKEN_EXCHANGE_AUDIENCE, ...(p.resourceId ? { resourceId: p.resourceId } : {}) },
+      {
+        tenant: p.tenant.toLowerCase(),
+        principalId: p.principalId,
+        clientId: p.clientId,
+        audience: p.audience ?? TOKEN_EXCHANGE_AUDIENCE,
+        ...(p.resourceId ? { resourceId: p.resourceId } : {}),
+      },
       iat,
       lifetime,
     );

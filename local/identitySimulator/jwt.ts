@@ -33,7 +33,13 @@ export function signatureValid(jwt: DecodedJwt, publicKey: KeyObject): boolean {
   try {
     if (alg === 'RS256') return verify('sha256', data, publicKey, jwt.signature);
     // RFC 7518 §3.5: PSS with MGF1-SHA-256 and a salt as long as the hash.
-    if (alg === 'PS256') return verify('sha256', data, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, jwt.signature);
+    if (alg === 'PS256')
+      return verify(
+        'sha256',
+        data,
+        { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+        jwt.signature,
+      );
   } catch {
     return false;
   }

@@ -25,7 +25,11 @@ interface Route {
 
 function tenantRoutes(ctx: SimulatorContext): Route[] {
   return [
-    { path: 'v2.0/.well-known/openid-configuration', methods: ['GET'], handle: (_q, res, _u, t) => sendJson(res, 200, openIdConfiguration(ctx.baseUrl, t), cacheable) },
+    {
+      path: 'v2.0/.well-known/openid-configuration',
+      methods: ['GET'],
+      handle: (_q, res, _u, t) => sendJson(res, 200, openIdConfiguration(ctx.baseUrl, t), cacheable),
+    },
     { path: 'discovery/v2.0/keys', methods: ['GET'], handle: (_q, res) => sendJson(res, 200, jwks(ctx.baseUrl, ctx.state.signingKey), cacheable) },
     { path: 'discovery/instance', methods: ['GET'], handle: (q, res, u) => discovery(ctx, q, res, u) },
     { path: 'oauth2/v2.0/authorize', methods: ['GET', 'POST'], page: true, handle: (q, res, u, t) => handleAuthorize(ctx, q, res, u, t) },

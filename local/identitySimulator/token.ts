@@ -77,7 +77,8 @@ function authenticateClient(
   const tenantSegment = decodeURIComponent(url.pathname.split('/')[1] ?? '');
   const basic = parseBasicAuth(headerValue(req, 'authorization'));
   const bodyId = form.get('client_id');
-  if (basic && bodyId && basic.id !== bodyId) return { ok: false, error: entraErrors.badRequest('The client_id in the body does not match the client in the Authorization header.') };
+  if (basic && bodyId && basic.id !== bodyId)
+    return { ok: false, error: entraErrors.badRequest('The client_id in the body does not match the client in the Authorization header.') };
   const clientId = bodyId ?? basic?.id;
   if (!clientId) return { ok: false, error: entraErrors.missingParameter('client_id') };
   const client = findClient(ctx, clientId);
@@ -89,11 +90,14 @@ function authenticateClient(
   const reason = ctx.faults.invalidClientReason(client.clientId);
   if (reason === 'expiredSecret') return { ok: false, error: entraErrors.expiredClientSecret(client.clientId) };
   if (reason === 'invalidSecret') return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
-  if (reason === 'noMatchingFederatedCredential') return { ok: false, error: entraErrors.noFederatedCredentialForSubject(assertionSubject(assertion)) };
-  if (reason === 'certificateExpired') return { ok: false, error: entraErrors.certificateExpired(assertionThumbprint(assertion), Date.now() - 365 * DAY_MS, Date.now() - DAY_MS) };
+  if (reason === 'noMatchingFederatedCredential')
+    return { ok: false, error: entraErrors.noFederatedCredentialForSubject(assertionSubject(assertion)) };
+  if (reason === 'certificateExpired')
+    return { ok: false, error: entraErrors.certificateExpired(assertionThumbprint(assertion), Date.now() - 365 * DAY_MS, Date.now() - DAY_MS) };
 
   if (assertion !== null || assertionType !== null) {
-    if (secret) return { ok: false, error: entraErrors.badRequest('Invalid request. A request may carry a client_secret or a client_assertion, not both.') };
+    if (secret)
+      return { ok: false, error: entraErrors.badRequest('Invalid request. A request may carry a client_secret or a client_assertion, not both.') };
     if (assertionType !== JWT_BEARER) return { ok: false, error: entraErrors.assertionTypeUnsupported(assertionType ?? '') };
     if (!assertion) return { ok: false, error: entraErrors.missingParameter('client_assertion') };
     const endpoint = `${ctx.baseUrl}${url.pathname}`;
@@ -106,7 +110,8 @@ function authenticateClient(
     return checked.ok ? { ok: true, value: { client, method: checked.method } } : checked;
   }
   if (!secret) return { ok: false, error: entraErrors.missingClientSecret() };
-  if (client.clientSecret === undefined || !sameSecret(secret, client.clientSecret)) return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
+  if (client.clientSecret === undefined || !sameSecret(secret, client.clientSecret))
+    return { ok: false, error: entraErrors.invalidClientSecret(client.clientId) };
   return { ok: true, value: { client, method: 'secret' } };
 }
 
@@ -117,7 +122,8 @@ function redeemCode(ctx: SimulatorContext, auth: AuthenticatedClient, form: URLS
   const rec = ctx.state.findCode(code);
   if (!rec || !sameId(rec.clientId, client.clientId)) return { ok: false, error: entraErrors.codeInvalid() };
   if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.signInTenant) return { ok: false, error: entraErrors.codeOfOtherTenant() };
-  if (ctx.faults.isAppRemoved(client.clientId, rec.signInTenant)) return { ok: false, error: entraErrors.unknownClient(client.clientId, rec.signInTenant) };
+  if (ctx.faults.isAppRemoved(client.clientId, rec.signInTenant))
+    return { ok: false, error: entraErrors.unknownClient(client.clientId, rec.signInTenant) };
   if (rec.redeemed) return { ok: false, error: entraErrors.codeRedeemed() };
   if (ctx.state.clock.now() > rec.expiresAt) return { ok: false, error: entraErrors.codeExpired() };
   const redirectUri = form.get('redirect_uri');
@@ -176,7 +182,13 @@ function redeemRefreshToken(ctx: SimulatorContext, auth: AuthenticatedClient, fo
 }
 
 /** Why Entra would refuse this refresh token now, in the order it checks: the app in the tenant, token life, policies, consent. */
-function refusal(ctx: SimulatorContext, client: SimulatedClient, token: string, rec: RefreshTokenRecord, requestedScope: string): EntraError | undefined {
+function refusal(
+  ctx: SimulatorContext,
+  client: SimulatedClient,
+  token: string,
+  rec: RefreshTokenRecord,
+  requestedScope: string,
+): EntraError | undefined {
   const now = ctx.state.clock.now();
   if (ctx.faults.isAppRemoved(client.clientId, rec.tenant)) return entraErrors.unknownClient(client.clientId, rec.tenant);
   if (rec.revokedAt !== undefined) return entraErrors.grantRevoked(rec.issuedAt, rec.revokedAt);
@@ -234,7 +246,9 @@ function issueTokens(ctx: SimulatorContext, auth: AuthenticatedClient, g: Grant)
   const t = { issuer: issuerFor(ctx.baseUrl, g.tenant), tenant: g.tenant, account, clientId: client.clientId, iat: Math.floor(Date.now() / 1000) }; // JWT times are real time: callers verify them against their own clock.
   const scp = effective.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(' ');
   const accessClaims =
-    resource.toLowerCase() === PARTNER_CENTER_RESOURCE ? v1AccessTokenClaims(t, resource, scp, g.amr, auth.method) : v2AccessTokenClaims(t, resource, scp, auth.method);
+    resource.toLowerCase() === PARTNER_CENTER_RESOURCE
+      ? v1AccessTokenClaims(t, resource, scp, g.amr, auth.method)
+      : v2AccessTokenClaims(t, resource, scp, auth.method);
   const body: Record<string, unknown> = {
     token_type: 'Bearer',
     scope: effective.join(' '),

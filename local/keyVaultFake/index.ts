@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { defaultTopic, isNearExpiry, nearExpiryEvent, type KeyVaultEventGridEvent } from './events';
 import { FaultControl, SlidingWindowLimiter, faultCommandSchema, type AppliedFault, type RequestKind } from './faults';
-import { isTokenExchangeResource, issueAccessToken, keyVaultResource, verifyAccessToken, type ManagedIdentityTokenRequest, type MintedToken } from './msi';
+import {
+  isTokenExchangeResource,
+  issueAccessToken,
+  keyVaultResource,
+  verifyAccessToken,
+  type ManagedIdentityTokenRequest,
+  type MintedToken,
+} from './msi';
 import { FakeVault, VaultError, type FakeSecretVersion } from './vault';
 
 /**
@@ -98,7 +105,11 @@ export interface KeyVaultFake {
   /** Names of every stored secret, sorted. */
   secretNames(): string[];
   /** Stores a version directly (no HTTP, no limits): seeding for tests and benchmarks. */
-  seed(name: string, value: string, options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date; notBefore?: Date; enabled?: boolean }): FakeSecretVersion;
+  seed(
+    name: string,
+    value: string,
+    options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date; notBefore?: Date; enabled?: boolean },
+  ): FakeSecretVersion;
   /**
    * Stores what Key Vault keeps for a PEM certificate: its secret (private key, then the certificate), with
    * contentType `application/x-pem-file`, marked managed, nbf/exp from the certificate's validity.
@@ -348,7 +359,8 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
       case 'listVersions': {
         const requested = url.searchParams.get('maxresults');
         const size = requested === null ? pageSize : Number(requested);
-        if (!Number.isInteger(size) || size < 1 || size > 25) throw new VaultError(400, 'BadParameter', 'maxresults must be an integer from 1 to 25.');
+        if (!Number.isInteger(size) || size < 1 || size > 25)
+          throw new VaultError(400, 'BadParameter', 'maxresults must be an integer from 1 to 25.');
         const skip = url.searchParams.get('$skiptoken') ?? undefined;
         const after = skip === undefined ? undefined : Buffer.from(skip, 'base64url').toString('utf8');
         const items = route.op === 'list' ? vault.latestOfEach() : vault.versionsOf(route.name);
@@ -421,7 +433,8 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     }
     const body = isWrite ? await readJson(req) : (req.resume(), undefined);
     const result = execute(route, url, body);
-    if (fault) sendFault(res, fault); // afterCommit: the change is stored, the caller sees a failure
+    if (fault)
+      sendFault(res, fault); // afterCommit: the change is stored, the caller sees a failure
     else sendJson(res, 200, result);
   }
 
@@ -452,10 +465,22 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
           ...(q.get('object_id') ? { objectId: q.get('object_id')! } : {}),
           ...(q.get('mi_res_id') ? { resourceId: q.get('mi_res_id')! } : {}),
         });
-        return sendJson(res, 200, { access_token: minted.accessToken, expires_on: String(minted.expiresOn), resource, token_type: 'Bearer', client_id: clientId ?? 'kv-fake-managed-identity' });
+        return sendJson(res, 200, {
+          access_token: minted.accessToken,
+          expires_on: String(minted.expiresOn),
+          resource,
+          token_type: 'Bearer',
+          client_id: clientId ?? 'kv-fake-managed-identity',
+        });
       }
       const { token, expiresOn } = issueAccessToken(resource, nowSeconds(), tokenLifetimeSeconds);
-      sendJson(res, 200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: clientId ?? 'kv-fake-managed-identity' });
+      sendJson(res, 200, {
+        access_token: token,
+        expires_on: String(expiresOn),
+        resource,
+        token_type: 'Bearer',
+        client_id: clientId ?? 'kv-fake-managed-identity',
+      });
     })();
   }
 

@@ -53,7 +53,12 @@ function sign(key: Buffer, payload: string): string {
 }
 
 /** Issues an access token for `resource`, valid `lifetimeSeconds` from `nowSeconds`. */
-export function issueAccessToken(resource: string, nowSeconds: number, lifetimeSeconds: number, key: Buffer = processKey): { token: string; expiresOn: number } {
+export function issueAccessToken(
+  resource: string,
+  nowSeconds: number,
+  lifetimeSeconds: number,
+  key: Buffer = processKey,
+): { token: string; expiresOn: number } {
   const body: TokenPayload = { aud: resource, exp: nowSeconds + lifetimeSeconds, jti: randomUUID() };
   const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
   return { token: `${payload}.${sign(key, payload)}`, expiresOn: body.exp };

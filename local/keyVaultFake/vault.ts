@@ -83,7 +83,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 /** Throws Key Vault's 400 for a name Key Vault would refuse. */
 export function checkSecretName(name: string): void {
   if (!vaultLimits.namePattern.test(name)) {
-    throw badParameter("The request URI contains an invalid name. Names must match ^[0-9a-zA-Z-]{1,127}$");
+    throw badParameter('The request URI contains an invalid name. Names must match ^[0-9a-zA-Z-]{1,127}$');
   }
 }
 

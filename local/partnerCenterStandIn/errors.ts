@@ -28,7 +28,9 @@ export interface PartnerCenterError {
 export type Outcome = 'ok' | 'mfaRequired' | 'forbidden' | 'unauthorized' | 'throttled' | 'serverError' | 'dropped' | 'notFound' | 'methodNotAllowed';
 
 const body = (code: number, description: string): PartnerCenterErrorBody => ({ code, description, data: [], source: 'PartnerFD' });
-const invalidToken = (description: string) => ({ 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description.replace(/"/g, "'")}"` });
+const invalidToken = (description: string) => ({
+  'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description.replace(/"/g, "'")}"`,
+});
 
 /** The error code Partner Center answers App+User calls without the MFA claim with. */
 export const MFA_REQUIRED_CODE = 900421;

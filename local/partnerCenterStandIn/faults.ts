@@ -5,7 +5,11 @@
  */
 import { z } from 'zod';
 
-const tenant = z.string().regex(/^[0-9a-fA-F-]{36}$/).transform((t) => t.toLowerCase()).optional();
+const tenant = z
+  .string()
+  .regex(/^[0-9a-fA-F-]{36}$/)
+  .transform((t) => t.toLowerCase())
+  .optional();
 const count = z.int().min(1).max(10_000);
 
 export const partnerCenterFaultSchema = z.discriminatedUnion('kind', [
@@ -16,7 +20,15 @@ export const partnerCenterFaultSchema = z.discriminatedUnion('kind', [
   /** 401 invalid_token: Partner Center does not accept the token (revoked session, clock, …). */
   z.object({ kind: z.literal('unauthorized'), tenant, count: count.optional() }).strict(),
   /** 5xx, with Retry-After when given. */
-  z.object({ kind: z.literal('serverError'), status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(503), count: count.default(1), retryAfterSeconds: z.int().min(0).max(3600).optional(), tenant }).strict(),
+  z
+    .object({
+      kind: z.literal('serverError'),
+      status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(503),
+      count: count.default(1),
+      retryAfterSeconds: z.int().min(0).max(3600).optional(),
+      tenant,
+    })
+    .strict(),
   /** 429 with Retry-After. */
   z.object({ kind: z.literal('throttle'), count: count.default(1), retryAfterSeconds: z.int().min(0).max(3600).default(1), tenant }).strict(),
   /** The connection is closed without an answer. */

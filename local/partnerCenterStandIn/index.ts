@@ -90,7 +90,17 @@ const MAX_BODY = 64 * 1024;
 /** Ids Partner Center echoes; anything else gets a fresh GUID (never a header value the caller made up freely). */
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
-const emptyOutcomes = (): Record<Outcome, number> => ({ ok: 0, mfaRequired: 0, forbidden: 0, unauthorized: 0, throttled: 0, serverError: 0, dropped: 0, notFound: 0, methodNotAllowed: 0 });
+const emptyOutcomes = (): Record<Outcome, number> => ({
+  ok: 0,
+  mfaRequired: 0,
+  forbidden: 0,
+  unauthorized: 0,
+  throttled: 0,
+  serverError: 0,
+  dropped: 0,
+  notFound: 0,
+  methodNotAllowed: 0,
+});
 
 export async function startPartnerCenterStandIn(options: PartnerCenterStandInOptions): Promise<PartnerCenterStandIn> {
   const keys = new SigningKeys({ ...(options.keys ? { keys: options.keys } : {}), ...(options.jwksUrl ? { jwksUrl: options.jwksUrl } : {}) });
@@ -115,7 +125,14 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
     return { correlationId: pick('ms-correlationid'), requestId: pick('ms-requestid') };
   }
 
-  function send(res: ServerResponse, status: number, body: unknown, ids: { correlationId: string; requestId: string }, headers: Record<string, string> = {}, statusText?: string): void {
+  function send(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    ids: { correlationId: string; requestId: string },
+    headers: Record<string, string> = {},
+    statusText?: string,
+  ): void {
     const text = JSON.stringify(body);
     if (statusText) res.statusMessage = statusText;
     res.writeHead(status, {
@@ -134,20 +151,34 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
     stats.byOutcome[call.outcome] += 1;
   }
 
-  function refuse(res: ServerResponse, ids: { correlationId: string; requestId: string }, err: PartnerCenterError, call: Omit<PartnerCenterCall, 'status' | 'correlationId'>): void {
+  function refuse(
+    res: ServerResponse,
+    ids: { correlationId: string; requestId: string },
+    err: PartnerCenterError,
+    call: Omit<PartnerCenterCall, 'status' | 'correlationId'>,
+  ): void {
     record({ ...call, status: err.status, correlationId: ids.correlationId });
     send(res, err.status, err.body, ids, err.headers, err.statusText);
   }
 
   /** A fault's answer; `dropped` closes the connection without one. */
-  function answerFault(req: IncomingMessage, res: ServerResponse, ids: { correlationId: string; requestId: string }, fault: CallFault, base: Omit<PartnerCenterCall, 'status' | 'correlationId' | 'outcome'>): void {
+  function answerFault(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ids: { correlationId: string; requestId: string },
+    fault: CallFault,
+    base: Omit<PartnerCenterCall, 'status' | 'correlationId' | 'outcome'>,
+  ): void {
     stats.faultsInjected += 1;
     const call = { ...base, reason: 'fault' };
     switch (fault.kind) {
       case 'mfaMissing':
         return refuse(res, ids, partnerCenterErrors.mfaRequired(), { ...call, outcome: 'mfaRequired' });
       case 'forbidden':
-        return refuse(res, ids, partnerCenterErrors.noRole('the account has no Partner Center role in this partner organization.'), { ...call, outcome: 'forbidden' });
+        return refuse(res, ids, partnerCenterErrors.noRole('the account has no Partner Center role in this partner organization.'), {
+          ...call,
+          outcome: 'forbidden',
+        });
       case 'unauthorized':
         return refuse(res, ids, partnerCenterErrors.tokenRefused('the token is not accepted'), { ...call, outcome: 'unauthorized' });
       case 'serverError':
@@ -192,10 +223,20 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
     if (!amr.includes('mfa')) return refuse(res, ids, partnerCenterErrors.mfaRequired(), { ...who, outcome: 'mfaRequired', reason: 'no mfa in amr' });
     // Entra marks a guest with acct 1 and an idp of its home tenant.
     if (token.claims.acct === 1 || (typeof token.claims.idp === 'string' && token.claims.idp !== token.claims.iss)) {
-      return refuse(res, ids, partnerCenterErrors.noRole('the signed-in account is a guest of the partner tenant and holds no Partner Center role there.'), { ...who, outcome: 'forbidden', reason: 'guest' });
+      return refuse(
+        res,
+        ids,
+        partnerCenterErrors.noRole('the signed-in account is a guest of the partner tenant and holds no Partner Center role there.'),
+        { ...who, outcome: 'forbidden', reason: 'guest' },
+      );
     }
     if (rolesOf(token.tenantId, token.objectId).length === 0) {
-      return refuse(res, ids, partnerCenterErrors.noRole('the signed-in account has no Partner Center role (such as Admin agent) in this partner organization.'), { ...who, outcome: 'forbidden', reason: 'no role' });
+      return refuse(
+        res,
+        ids,
+        partnerCenterErrors.noRole('the signed-in account has no Partner Center role (such as Admin agent) in this partner organization.'),
+        { ...who, outcome: 'forbidden', reason: 'no role' },
+      );
     }
     record({ ...who, outcome: 'ok', status: 200, correlationId: ids.correlationId });
     send(res, 200, profileOf(token.tenantId), ids);
@@ -230,13 +271,19 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
       return sendEmpty(res, ids);
     }
     if (route === 'POST partners') {
-      const parsed = z.object({ tenantId: z.uuid(), companyName: z.string().min(1).max(200) }).strict().safeParse(body);
+      const parsed = z
+        .object({ tenantId: z.uuid(), companyName: z.string().min(1).max(200) })
+        .strict()
+        .safeParse(body);
       if (!parsed.success) return send(res, 400, { error: z.prettifyError(parsed.error) }, ids);
       standIn.setCompanyName(parsed.data.tenantId, parsed.data.companyName);
       return sendEmpty(res, ids);
     }
     if (route === 'POST roles') {
-      const parsed = z.object({ tenantId: z.uuid(), objectId: z.uuid(), roles: z.array(z.string().min(1).max(100)).max(20) }).strict().safeParse(body);
+      const parsed = z
+        .object({ tenantId: z.uuid(), objectId: z.uuid(), roles: z.array(z.string().min(1).max(100)).max(20) })
+        .strict()
+        .safeParse(body);
       if (!parsed.success) return send(res, 400, { error: z.prettifyError(parsed.error) }, ids);
       standIn.setRoles(parsed.data.tenantId, parsed.data.objectId, parsed.data.roles);
       return sendEmpty(res, ids);
@@ -258,7 +305,9 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://localhost');
-    const work = url.pathname.startsWith('/_partnercenter/') ? handleControl(req, res, url.pathname.slice('/_partnercenter/'.length)) : handleApi(req, res, url);
+    const work = url.pathname.startsWith('/_partnercenter/')
+      ? handleControl(req, res, url.pathname.slice('/_partnercenter/'.length))
+      : handleApi(req, res, url);
     work.catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
       // Our own bug: say so without echoing anything the request carried.
@@ -325,7 +374,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  * Listens on 127.0.0.1 and, best effort, on ::1 with the same port (some machines resolve "localhost" to ::1
  * first), so `https://localhost:PORT` matches the loopback certificate either way.
  */
-async function listenLoopback(tls: { cert: string | Buffer; key: string | Buffer }, port: number, listener: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server[]> {
+async function listenLoopback(
+  tls: { cert: string | Buffer; key: string | Buffer },
+  port: number,
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Server[]> {
   const make = () => createServer({ cert: tls.cert, key: tls.key }, listener);
   const primary = make();
   await new Promise<void>((resolve, reject) => {

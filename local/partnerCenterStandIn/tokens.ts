@@ -26,7 +26,8 @@ export class SigningKeys {
 
   constructor(private readonly source: { keys?: { keys: JsonWebKey[] }; jwksUrl?: string }) {
     if (source.keys) this.load(source.keys);
-    if (!source.keys && !source.jwksUrl) throw new Error('The Partner Center stand-in needs the identity provider\'s keys: pass `keys` (a JWKS) or `jwksUrl`.');
+    if (!source.keys && !source.jwksUrl)
+      throw new Error("The Partner Center stand-in needs the identity provider's keys: pass `keys` (a JWKS) or `jwksUrl`.");
   }
 
   /** The key for `kid`; with a URL, fetched at most once per second when unknown (key rotation, or first use). */
@@ -78,10 +79,15 @@ export async function checkBearer(authorization: string | undefined, keys: Signi
   try {
     key = await keys.keyFor(header.kid);
   } catch (err) {
-    return { ok: false, reason: `the signing keys could not be fetched (${err instanceof Error ? err.message : String(err)})`, keysUnavailable: true };
+    return {
+      ok: false,
+      reason: `the signing keys could not be fetched (${err instanceof Error ? err.message : String(err)})`,
+      keysUnavailable: true,
+    };
   }
   // MUST verify the signature before believing any claim.
-  if (!key || !verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url'))) return refuse('the token signature is invalid');
+  if (!key || !verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key, Buffer.from(parts[2]!, 'base64url')))
+    return refuse('the token signature is invalid');
 
   if (claims.ver !== '1.0') return refuse(`the token version ${String(claims.ver)} is not accepted (Partner Center takes v1.0 tokens)`);
   if (typeof claims.aud !== 'string' || !PARTNER_CENTER_AUDIENCES.includes(claims.aud)) return refuse('the token is for another audience');
@@ -92,7 +98,8 @@ export async function checkBearer(authorization: string | undefined, keys: Signi
   if (typeof claims.nbf === 'number' && now < claims.nbf - skewSeconds) return refuse('the token is not yet valid');
   // profiles/organization takes App+User tokens only: a delegated scope and a user.
   const scp = typeof claims.scp === 'string' ? claims.scp.split(' ') : [];
-  if (!scp.includes('user_impersonation') || typeof claims.oid !== 'string') return refuse('App+User authentication is required (the token has no user_impersonation scope)');
+  if (!scp.includes('user_impersonation') || typeof claims.oid !== 'string')
+    return refuse('App+User authentication is required (the token has no user_impersonation scope)');
   return { ok: true, claims, tenantId: tid, objectId: claims.oid.toLowerCase() };
 }
 

@@ -9,7 +9,6 @@ import type { EventFields } from '../log';
 import { isTransientStatus, parseRetryAfter } from '../retry';
 import { connectCodePattern } from './tag';
 
-
 /** A failed Connect call, classified. `connectCode` is safe to log: never a key, a token or Connect's free text. */
 export class ConnectCallError extends AppError {
   override readonly name = 'ConnectCallError';
@@ -80,7 +79,12 @@ export class ConnectApi {
 
   /** POST /products/{product}/configurations: sets the parameter's value for one marketplace. */
   async setConfiguration(product: string, parameter: string, marketplace: string, value: string): Promise<void> {
-    const response = await this.send('POST', product, undefined, JSON.stringify({ parameter: { id: parameter }, marketplace: { id: marketplace }, value }));
+    const response = await this.send(
+      'POST',
+      product,
+      undefined,
+      JSON.stringify({ parameter: { id: parameter }, marketplace: { id: marketplace }, value }),
+    );
     await response.arrayBuffer().catch(() => undefined);
   }
 

@@ -92,7 +92,14 @@ export class ConnectPush {
     const configured = marketplace.connectProducts;
     if (configured.length === 0) return undefined;
     const targets = ctx.products ? configured.filter((p) => ctx.products?.includes(p)) : configured;
-    const fields = { marketplace: marketplace.id, parameter: this.parameter, version: token.version, trigger: ctx.trigger, runId: ctx.runId, correlationId: ctx.correlationId };
+    const fields = {
+      marketplace: marketplace.id,
+      parameter: this.parameter,
+      version: token.version,
+      trigger: ctx.trigger,
+      runId: ctx.runId,
+      correlationId: ctx.correlationId,
+    };
 
     const pushed: ProductSync[] = [];
     const api = await this.connectApi();
@@ -119,9 +126,15 @@ export class ConnectPush {
 
     // Products not pushed now keep what the tag says (ok stays ok: that version has not changed).
     const previous = decodeConnectTag(token.tags.connect);
-    const products = configured.map((product) => pushed.find((p) => p.product === product) ?? previous.get(product) ?? { product, state: 'pending' as const });
+    const products = configured.map(
+      (product) => pushed.find((p) => p.product === product) ?? previous.get(product) ?? { product, state: 'pending' as const },
+    );
     const recorded = await this.record(token, products, fields);
-    const counts = { ok: pushed.filter((p) => p.state === 'ok').length, pending: pushed.filter((p) => p.state === 'pending').length, failed: pushed.filter((p) => p.state === 'failed').length };
+    const counts = {
+      ok: pushed.filter((p) => p.state === 'ok').length,
+      pending: pushed.filter((p) => p.state === 'pending').length,
+      failed: pushed.filter((p) => p.state === 'failed').length,
+    };
     logEvent(this.o.logger, recorded ? 'info' : 'warn', events.connectSyncCompleted, { ...fields, ...counts, recorded });
     return { marketplace: marketplace.id, version: token.version, products, pushed, recorded };
   }
@@ -137,7 +150,12 @@ export class ConnectPush {
       // The setting names a secret the vault does not have: an operator error, alerted.
       if (!key?.trim()) return new ConnectCallError('rejected', 'API_KEY_MISSING');
       try {
-        return new ConnectApi({ baseUrl: this.o.settings.CONNECT_API_URL, apiKey: key, ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}), ...(this.o.fetch ? { fetch: this.o.fetch } : {}) });
+        return new ConnectApi({
+          baseUrl: this.o.settings.CONNECT_API_URL,
+          apiKey: key,
+          ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}),
+          ...(this.o.fetch ? { fetch: this.o.fetch } : {}),
+        });
       } catch (err) {
         return err instanceof ConnectCallError ? err : new ConnectCallError('rejected', 'BAD_URL');
       }
@@ -190,10 +208,12 @@ export class ConnectPush {
     }
     try {
       // A tag change is not a new version: it is outside Key Vault's 300 creations per 10 s.
-      await withRetries(
-        () => this.o.store.updateTokenTags(token, tags),
-        { attempts: 3, backoff: { baseMs: 500, maxMs: 5_000 }, retryAfterMs: (err) => Math.min(5_000, retryAfterOf(err) ?? 0), ...(this.o.sleep ? { sleep: this.o.sleep } : {}) },
-      );
+      await withRetries(() => this.o.store.updateTokenTags(token, tags), {
+        attempts: 3,
+        backoff: { baseMs: 500, maxMs: 5_000 },
+        retryAfterMs: (err) => Math.min(5_000, retryAfterOf(err) ?? 0),
+        ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
+      });
       token.tags = tags;
       return true;
     } catch (err) {
@@ -208,7 +228,12 @@ export class ConnectPush {
  * unset). One per invocation: the key is read from the vault once per push object, so an
  * operator's new key takes effect on the next invocation.
  */
-export function connectPushFor(settings: Settings, store: SecretStore, logger: Logger, overrides: Partial<ConnectPushOptions> = {}): ConnectPush | undefined {
+export function connectPushFor(
+  settings: Settings,
+  store: SecretStore,
+  logger: Logger,
+  overrides: Partial<ConnectPushOptions> = {},
+): ConnectPush | undefined {
   const secretName = settings.CONNECT_API_KEY_SECRET_NAME;
   if (!secretName) return undefined;
   return new ConnectPush({ settings, store, logger, apiKey: () => store.getSecret(secretName), ...overrides });

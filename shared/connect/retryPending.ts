@@ -64,14 +64,21 @@ export async function retryPendingPushes(
         // A version written while we pushed (a sign-in elsewhere) may now be older in Connect
         // than in the vault: push the newest one too, so Connect ends with the latest.
         const now = await readCurrentToken(store, info.marketplace, environment);
-        if (now && now.current.version !== token.version) await push.sync(marketplace, now.current, { trigger: 'retry', runId: run.runId, timeLeft: run.timeLeft });
+        if (now && now.current.version !== token.version)
+          await push.sync(marketplace, now.current, { trigger: 'retry', runId: run.runId, timeLeft: run.timeLeft });
         const state = overallState(outcome.pushed);
         counts.retried++;
         counts[state]++;
         counts.results.push({ marketplace: info.marketplace, state });
       } catch (err) {
         // Store reads failing: nothing pushed, nothing changed; the next run tries again.
-        logEvent(deps.logger, 'warn', events.connectSyncPending, { runId: run.runId, marketplace: info.marketplace, trigger: 'retry', class: 'store', code: ensureAppError(err).code });
+        logEvent(deps.logger, 'warn', events.connectSyncPending, {
+          runId: run.runId,
+          marketplace: info.marketplace,
+          trigger: 'retry',
+          class: 'store',
+          code: ensureAppError(err).code,
+        });
       }
     },
     () => run.timeLeft() > margin,

@@ -4,7 +4,6 @@
  */
 import { secretLimits } from '../secrets/limits';
 
-
 /** Whether Connect holds a token version for one product: yes, not yet (will retry), or refused. */
 export type ProductSyncState = 'ok' | 'pending' | 'failed';
 

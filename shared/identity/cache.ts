@@ -17,10 +17,16 @@ export function refreshTokenFromCache(serializedCache: string, homeAccountId: st
   const cache = JSON.parse(serializedCache) as { RefreshToken?: Record<string, CachedRefreshToken> };
   const matches = Object.values(cache.RefreshToken ?? {}).filter(
     (entry) =>
-      (homeAccountId === undefined || entry.home_account_id === homeAccountId) && entry.client_id === clientId && typeof entry.secret === 'string' && entry.secret.length > 0,
+      (homeAccountId === undefined || entry.home_account_id === homeAccountId) &&
+      entry.client_id === clientId &&
+      typeof entry.secret === 'string' &&
+      entry.secret.length > 0,
   );
   if (matches.length !== 1 || !matches[0]?.secret) {
-    throw new AppError('refresh_token_missing', `Entra returned no refresh token for this account (${matches.length} matching cache entries); was offline_access granted?`);
+    throw new AppError(
+      'refresh_token_missing',
+      `Entra returned no refresh token for this account (${matches.length} matching cache entries); was offline_access granted?`,
+    );
   }
   return matches[0].secret;
 }

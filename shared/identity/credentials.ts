@@ -29,7 +29,10 @@ export function appIdentityOf(settings: Settings, marketplace: Marketplace): App
     return { clientId: marketplace.clientId, secretName: marketplace.clientSecretName, field: `partner_client_secret_${marketplace.environment}` };
   }
   if (!settings.CPV_CLIENT_ID || !settings.CPV_CLIENT_SECRET_NAME) {
-    throw new AppError('marketplace_misconfigured', `Marketplace ${marketplace.id} is CPV but CPV_CLIENT_ID is not set`, { marketplace: marketplace.id, field: 'CPV_CLIENT_ID' });
+    throw new AppError('marketplace_misconfigured', `Marketplace ${marketplace.id} is CPV but CPV_CLIENT_ID is not set`, {
+      marketplace: marketplace.id,
+      field: 'CPV_CLIENT_ID',
+    });
   }
   return { clientId: settings.CPV_CLIENT_ID, secretName: settings.CPV_CLIENT_SECRET_NAME, field: 'CPV_CLIENT_SECRET_NAME' };
 }
@@ -38,7 +41,11 @@ export function appIdentityOf(settings: Settings, marketplace: Marketplace): App
  * The credentials to redeem with. `readSecret` reads a secret by name (the secret store, or a
  * per-run cache of it); a secret the store does not hold is an operator error.
  */
-export async function appCredentialsFor(settings: Settings, marketplace: Marketplace, readSecret: (name: string) => Promise<string | undefined>): Promise<AppCredentials> {
+export async function appCredentialsFor(
+  settings: Settings,
+  marketplace: Marketplace,
+  readSecret: (name: string) => Promise<string | undefined>,
+): Promise<AppCredentials> {
   const app = appIdentityOf(settings, marketplace);
   const clientSecret = await readSecret(app.secretName);
   if (!clientSecret) {

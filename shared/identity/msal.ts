@@ -138,7 +138,11 @@ function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
   // Anything else is the connection (refused, reset, timeout) or a reply msal-node could not read.
   const network_ = !(err instanceof AuthError) || /network|request_failed|timeout/i.test(err.errorCode);
   return new TokenRequestError(
-    classifyTokenFailure({ network: network_, ...(network.lastStatus !== undefined ? { status: network.lastStatus } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }),
+    classifyTokenFailure({
+      network: network_,
+      ...(network.lastStatus !== undefined ? { status: network.lastStatus } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    }),
     { cause: err },
   );
 }
@@ -164,7 +168,10 @@ function accessTokenOf(result: AuthenticationResult): string {
 }
 
 /** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
-export async function redeemCode(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string; nonce: string }): Promise<TokenGrant> {
+export async function redeemCode(
+  app: AppCredentials,
+  request: { code: string; codeVerifier: string; redirectUri: string; nonce: string },
+): Promise<TokenGrant> {
   const network = new EntraNetwork();
   const client = newClient(app, network);
   try {
@@ -181,7 +188,8 @@ export async function redeemCode(app: AppCredentials, request: { code: string; c
   } catch (err) {
     if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
     // MUST: an id token minted for another sign-in (replay, mix-up) is refused, never retried.
-    if (err instanceof AuthError && err.errorCode === 'nonce_mismatch') throw new AppError('transaction_invalid', 'id token nonce does not match the transaction', { cause: err });
+    if (err instanceof AuthError && err.errorCode === 'nonce_mismatch')
+      throw new AppError('transaction_invalid', 'id token nonce does not match the transaction', { cause: err });
     throw toTokenError(err, network);
   }
 }

@@ -82,7 +82,11 @@ export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> &
     case 'interaction_required':
     case 'consent_required':
     case 'login_required':
-      return { ...base, class: 'needs-reauth', reason: (f.aadsts !== undefined && reauthReasons[f.aadsts]) || (f.error === 'consent_required' ? 'consent' : 'invalid-grant') };
+      return {
+        ...base,
+        class: 'needs-reauth',
+        reason: (f.aadsts !== undefined && reauthReasons[f.aadsts]) || (f.error === 'consent_required' ? 'consent' : 'invalid-grant'),
+      };
     // What the token was granted for is no longer allowed: only a person can sign in again (or an
     // administrator grant it again). Retrying would only run the token into its 90 days.
     case 'invalid_scope':
@@ -96,7 +100,14 @@ export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> &
       return {
         ...base,
         class: 'invalid-client',
-        reason: f.aadsts === 7000222 ? 'expired-secret' : f.aadsts === 7000215 ? 'invalid-secret' : f.aadsts === 700016 ? 'app-not-in-tenant' : 'invalid-client',
+        reason:
+          f.aadsts === 7000222
+            ? 'expired-secret'
+            : f.aadsts === 7000215
+              ? 'invalid-secret'
+              : f.aadsts === 700016
+                ? 'app-not-in-tenant'
+                : 'invalid-client',
       };
     default:
       break;
@@ -121,14 +132,27 @@ export class TokenRequestError extends AppError {
     readonly failure: TokenFailure,
     options: { cause?: unknown; marketplace?: string } = {},
   ) {
-    super(codeOfClass[failure.class], `Token request failed: ${failure.class} (${failure.reason}${failure.aadsts ? `, AADSTS${failure.aadsts}` : ''})`, {
-      ...options,
-      retry: { transient: failure.class === 'transient', ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
-    });
+    super(
+      codeOfClass[failure.class],
+      `Token request failed: ${failure.class} (${failure.reason}${failure.aadsts ? `, AADSTS${failure.aadsts}` : ''})`,
+      {
+        ...options,
+        retry: { transient: failure.class === 'transient', ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) },
+      },
+    );
   }
 
   override diagnosis(): EventFields {
     const f = this.failure;
-    return { ...super.diagnosis(), class: f.class, reason: f.reason, error: f.error, aadsts: f.aadsts, status: f.status, entraTraceId: f.traceId, entraCorrelationId: f.correlationId };
+    return {
+      ...super.diagnosis(),
+      class: f.class,
+      reason: f.reason,
+      error: f.error,
+      aadsts: f.aadsts,
+      status: f.status,
+      entraTraceId: f.traceId,
+      entraCorrelationId: f.correlationId,
+    };
   }
 }

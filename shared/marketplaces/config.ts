@@ -32,7 +32,11 @@ export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
     const where = `marketplaces[${index}]`;
     const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined;
     if (id === undefined || !isMarketplaceId(id)) {
-      result.problems.push({ marketplace: id ?? where, field: 'id', message: 'must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)' });
+      result.problems.push({
+        marketplace: id ?? where,
+        field: 'id',
+        message: 'must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
+      });
       return;
     }
     // Case twins are duplicates too: Key Vault secret names are case-insensitive.
@@ -58,7 +62,7 @@ export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
           const message =
             issue.code === 'unrecognized_keys'
               ? model === 'CPV' && cspOnly.some((p) => field.startsWith(p))
-                ? 'must not be set for a CPV marketplace: CPV uses the service\'s own application'
+                ? "must not be set for a CPV marketplace: CPV uses the service's own application"
                 : 'is not a known parameter'
               : issue.code === 'invalid_type' && issue.input === undefined
                 ? `is required for a ${model} marketplace`
@@ -80,13 +84,21 @@ export function readMarketplaceConfig(path: string): MarketplaceConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    return { entries: new Map(), invalidIds: new Set(), problems: [{ message: `cannot read the configuration file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}` }] };
+    return {
+      entries: new Map(),
+      invalidIds: new Set(),
+      problems: [{ message: `cannot read the configuration file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}` }],
+    };
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    return { entries: new Map(), invalidIds: new Set(), problems: [{ message: `the configuration file is not valid JSON: ${(cause as Error).message}` }] };
+    return {
+      entries: new Map(),
+      invalidIds: new Set(),
+      problems: [{ message: `the configuration file is not valid JSON: ${(cause as Error).message}` }],
+    };
   }
   return parseMarketplaceConfig(json);
 }
@@ -108,4 +120,3 @@ export function getMarketplaceConfig(path: string): MarketplaceConfig {
 export function resetMarketplaceConfigCache(): void {
   loaded.clear();
 }
-

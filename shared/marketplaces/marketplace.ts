@@ -59,15 +59,20 @@ export function findMarketplace(config: MarketplaceConfig, id: string, environme
   if (found.kind === 'invalid') {
     throw new AppError('marketplace_misconfigured', `Marketplace ${id} is in the configuration file but its entry is invalid`, { marketplace: id });
   }
-  if (found.kind === 'not-found') throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
+  if (found.kind === 'not-found')
+    throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
   const marketplace = found.marketplace;
   // MUST: the redirect URI the partner registered must be this deployment's callback, or Entra
   // would send the code elsewhere (or refuse it). Checked here so the page can say which one.
   if (marketplace.model === 'CSP' && marketplace.redirectUri !== callbackUrl) {
-    throw new AppError('marketplace_misconfigured', `Marketplace ${id}: redirect_uri_${environment} must equal this deployment's callback URL ${callbackUrl}`, {
-      marketplace: id,
-      field: `redirect_uri_${environment}`,
-    });
+    throw new AppError(
+      'marketplace_misconfigured',
+      `Marketplace ${id}: redirect_uri_${environment} must equal this deployment's callback URL ${callbackUrl}`,
+      {
+        marketplace: id,
+        field: `redirect_uri_${environment}`,
+      },
+    );
   }
   return marketplace;
 }

@@ -54,4 +54,3 @@ export const cspEntry = z.strictObject({
 });
 
 export type MarketplaceEntry = z.infer<typeof cpvEntry> | z.infer<typeof cspEntry>;
-

@@ -39,11 +39,15 @@ export class PartnerCenterError extends AppError {
     options: { cause?: unknown; marketplace?: string; retryAfterMs?: number } = {},
   ) {
     const transient = reason === 'unavailable' || reason === 'throttled' || reason === 'network';
-    super(codeOf[reason], `Partner Center refused the token: ${reason}${trace.status ? ` (HTTP ${trace.status}${trace.errorCode ? `, code ${trace.errorCode}` : ''})` : ''}`, {
-      ...(options.cause !== undefined ? { cause: options.cause } : {}),
-      ...(options.marketplace ? { marketplace: options.marketplace } : {}),
-      retry: { transient, ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}) },
-    });
+    super(
+      codeOf[reason],
+      `Partner Center refused the token: ${reason}${trace.status ? ` (HTTP ${trace.status}${trace.errorCode ? `, code ${trace.errorCode}` : ''})` : ''}`,
+      {
+        ...(options.cause !== undefined ? { cause: options.cause } : {}),
+        ...(options.marketplace ? { marketplace: options.marketplace } : {}),
+        retry: { transient, ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}) },
+      },
+    );
   }
 
   /** A person must act (sign in again with MFA, or with an account that has a role). */

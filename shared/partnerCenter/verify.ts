@@ -64,7 +64,10 @@ export async function verifyAtPartnerCenter(o: VerifyOptions): Promise<PartnerPr
     });
   } catch (cause) {
     // Only the error's name is kept: nothing of the request (its bearer token) travels on.
-    const name = typeof cause === 'object' && cause !== null && typeof (cause as { name?: unknown }).name === 'string' ? (cause as { name: string }).name : 'Error';
+    const name =
+      typeof cause === 'object' && cause !== null && typeof (cause as { name?: unknown }).name === 'string'
+        ? (cause as { name: string }).name
+        : 'Error';
     throw new PartnerCenterError('network', { correlationId }, { ...marketplace, cause: new Error(name) });
   }
   const trace: PartnerCenterTrace = {
@@ -85,7 +88,8 @@ export async function verifyAtPartnerCenter(o: VerifyOptions): Promise<PartnerPr
     const profile = (body ?? {}) as { companyName?: unknown; tenantId?: unknown };
     return {
       // The name is shown on a page and kept in a tag: bounded, and only ever escaped when shown.
-      companyName: typeof profile.companyName === 'string' && profile.companyName.trim() ? profile.companyName.trim().slice(0, 200) : 'the partner organization',
+      companyName:
+        typeof profile.companyName === 'string' && profile.companyName.trim() ? profile.companyName.trim().slice(0, 200) : 'the partner organization',
       ...(typeof profile.tenantId === 'string' ? { tenantId: profile.tenantId.toLowerCase() } : {}),
       trace,
     };

@@ -17,7 +17,15 @@ export type RotationOutcome =
   /** Not reached before the run's time budget ran out; the next run starts with these. */
   | 'not-reached';
 
-export const rotationOutcomes: readonly RotationOutcome[] = ['rotated', 'transient', 'needs-reauth', 'invalid-client', 'store-failed', 'skipped', 'not-reached'];
+export const rotationOutcomes: readonly RotationOutcome[] = [
+  'rotated',
+  'transient',
+  'needs-reauth',
+  'invalid-client',
+  'store-failed',
+  'skipped',
+  'not-reached',
+];
 
 export interface TokenResult {
   marketplace: string;

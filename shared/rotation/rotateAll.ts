@@ -74,7 +74,9 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     throw e;
   }
   // Oldest first (docs/SECURITY.md 20): a run cut short by its budget leaves the freshest for next time.
-  const candidates = listed.filter((t) => !options.marketplace || t.marketplace === options.marketplace).sort((a, b) => lastActivity(a) - lastActivity(b));
+  const candidates = listed
+    .filter((t) => !options.marketplace || t.marketplace === options.marketplace)
+    .sort((a, b) => lastActivity(a) - lastActivity(b));
 
   const results: TokenResult[] = [];
   // Keep a margin so the last tokens started can finish their four steps inside the budget.

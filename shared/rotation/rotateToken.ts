@@ -94,7 +94,8 @@ export async function rotateToken(run: RunState, listed: ListedToken): Promise<T
   const mp = listed.marketplace;
   if (listed.tags.status === 'needs-reauth') return { marketplace: mp, outcome: 'skipped', reason: 'needs-reauth' };
   // A pending latest version means the last attempt was not finished: due now, whatever its age.
-  if (!run.force && listed.tags.status !== 'pending' && run.now() - lastActivity(listed) < run.minAgeMs) return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
+  if (!run.force && listed.tags.status !== 'pending' && run.now() - lastActivity(listed) < run.minAgeMs)
+    return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
   if (!claim(environment, mp)) return { marketplace: mp, outcome: 'skipped', reason: 'in-progress' };
   try {
     const found = lookupMarketplace(deps.config, mp, environment);
@@ -119,7 +120,8 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
   const environment = settings.SERVICE_ENVIRONMENT;
   const mp = listed.marketplace;
   const retries = { attempts: run.attempts, timeLeft: run.timeLeft, ...(deps.sleep ? { sleep: deps.sleep } : {}) };
-  const onRetry = (step: string) => (attempt: number, waitMs: number) => logEvent(logger, 'warn', events.rotationRetry, { runId, step, attempt, waitMs: Math.round(waitMs) });
+  const onRetry = (step: string) => (attempt: number, waitMs: number) =>
+    logEvent(logger, 'warn', events.rotationRetry, { runId, step, attempt, waitMs: Math.round(waitMs) });
 
   // 1. Read the current version; if another run wrote a version since we listed, leave it.
   const state = await withRetries(() => readCurrentToken(store, mp, environment), { ...retries, onRetry: onRetry('read') });
@@ -162,7 +164,8 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
 
   // 4. Only the current version and the new one stay enabled.
   const notDisabled = await retireVersions(store, pending, versionsToRetire(current, state.staged), { ...retries, onRetry: onRetry('disable') });
-  if (notDisabled.length > 0) logEvent(logger, 'warn', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', step: 'disable', versions: notDisabled.length });
+  if (notDisabled.length > 0)
+    logEvent(logger, 'warn', events.rotationTokenFailed, { runId, marketplace: mp, class: 'store', step: 'disable', versions: notDisabled.length });
 
   // 5. Prove it at Partner Center with the access token of the same redemption.
   let profile: PartnerProfile;
@@ -187,14 +190,22 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
     return storeFailed(run, mp, 'promote', err);
   }
   const promoted: StoredToken = { ...pending, value: grant.refreshToken, tags: promotedTags };
-  logEvent(logger, 'info', events.tokenVerified, { runId, marketplace: mp, trigger: 'rotate', partner: profile.companyName, msCorrelationId: profile.trace.correlationId });
+  logEvent(logger, 'info', events.tokenVerified, {
+    runId,
+    marketplace: mp,
+    trigger: 'rotate',
+    partner: profile.companyName,
+    msCorrelationId: profile.trace.correlationId,
+  });
 
   const result: TokenResult = { marketplace: mp, outcome: 'rotated' };
   if (deps.afterRotate) {
-    const state = await deps.afterRotate(marketplace, promoted, { runId, timeLeft: run.timeLeft, concurrency: run.concurrency }).catch((err: unknown) => {
-      logEvent(logger, 'error', events.connectSyncFailed, { runId, marketplace: mp, code: ensureAppError(err).code });
-      return 'failed' as const;
-    });
+    const state = await deps
+      .afterRotate(marketplace, promoted, { runId, timeLeft: run.timeLeft, concurrency: run.concurrency })
+      .catch((err: unknown) => {
+        logEvent(logger, 'error', events.connectSyncFailed, { runId, marketplace: mp, code: ensureAppError(err).code });
+        return 'failed' as const;
+      });
     if (state) result.connect = state;
   }
   return result;
@@ -202,7 +213,14 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
 
 function storeFailed(run: RunState, marketplace: string, step: string, err: unknown): TokenResult {
   const e = ensureAppError(err);
-  logEvent(run.deps.logger, 'error', events.rotationTokenFailed, { runId: run.runId, marketplace, class: 'store', step, ...e.diagnosis(), code: e.code });
+  logEvent(run.deps.logger, 'error', events.rotationTokenFailed, {
+    runId: run.runId,
+    marketplace,
+    class: 'store',
+    step,
+    ...e.diagnosis(),
+    code: e.code,
+  });
   return { marketplace, outcome: 'store-failed', reason: e.code };
 }
 
@@ -218,7 +236,13 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
   const missing = (name: string): TokenResult => {
     if (!run.blockedApps.has(`missing:${name}`)) {
       run.blockedApps.add(`missing:${name}`);
-      logEvent(logger, 'error', events.invalidClient, { runId: run.runId, marketplace: mp, model: marketplace.model, reason: 'secret-missing', secretName: name });
+      logEvent(logger, 'error', events.invalidClient, {
+        runId: run.runId,
+        marketplace: mp,
+        model: marketplace.model,
+        reason: 'secret-missing',
+        secretName: name,
+      });
     }
     return { marketplace: mp, outcome: 'invalid-client', reason: 'secret-missing' };
   };
@@ -244,9 +268,24 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
  * the value is untouched. The latest version carries the mark, as it is what the listing shows.
  */
 async function markNeedsReauth(run: RunState, token: StoredToken, reason: string): Promise<void> {
-  const tags: TokenTags = { ...token.tags, status: 'needs-reauth', lastError: `needs-reauth:${reason}`, lastErrorAt: new Date(run.now()).toISOString() };
-  await withRetries(() => run.deps.store.updateTokenTags(token, tags), { attempts: run.attempts, timeLeft: run.timeLeft, ...(run.deps.sleep ? { sleep: run.deps.sleep } : {}) }).catch((markErr: unknown) => {
-    logEvent(run.deps.logger, 'error', events.rotationTokenFailed, { runId: run.runId, marketplace: token.marketplace, class: 'store', step: 'mark', code: ensureAppError(markErr).code });
+  const tags: TokenTags = {
+    ...token.tags,
+    status: 'needs-reauth',
+    lastError: `needs-reauth:${reason}`,
+    lastErrorAt: new Date(run.now()).toISOString(),
+  };
+  await withRetries(() => run.deps.store.updateTokenTags(token, tags), {
+    attempts: run.attempts,
+    timeLeft: run.timeLeft,
+    ...(run.deps.sleep ? { sleep: run.deps.sleep } : {}),
+  }).catch((markErr: unknown) => {
+    logEvent(run.deps.logger, 'error', events.rotationTokenFailed, {
+      runId: run.runId,
+      marketplace: token.marketplace,
+      class: 'store',
+      step: 'mark',
+      code: ensureAppError(markErr).code,
+    });
   });
 }
 
@@ -295,10 +334,23 @@ async function redeemFailed(run: RunState, state: TokenState, marketplace: Marke
  * stays current; the next run rotates again. A refusal a person must answer (no MFA claim, no
  * Partner Center role): the token needs a person, and the previous version stays the fallback.
  */
-async function verifyFailed(run: RunState, pending: StoredToken, marketplace: Marketplace, err: unknown, notDisabled: string[]): Promise<TokenResult> {
+async function verifyFailed(
+  run: RunState,
+  pending: StoredToken,
+  marketplace: Marketplace,
+  err: unknown,
+  notDisabled: string[],
+): Promise<TokenResult> {
   const { logger } = run.deps;
   const e = err instanceof PartnerCenterError ? err : new PartnerCenterError('network', {}, { cause: err });
-  const fields = { runId: run.runId, marketplace: marketplace.id, model: marketplace.model, tenant: marketplace.tenantId, step: 'verify', ...e.diagnosis() };
+  const fields = {
+    runId: run.runId,
+    marketplace: marketplace.id,
+    model: marketplace.model,
+    tenant: marketplace.tenantId,
+    step: 'verify',
+    ...e.diagnosis(),
+  };
   if (e.needsPerson) {
     const reason = `partner-center-${e.reason}`;
     await markNeedsReauth(run, notDisabled.length > 0 ? { ...pending, tags: { ...pending.tags, retire: notDisabled.join(' ') } } : pending, reason);

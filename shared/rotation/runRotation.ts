@@ -26,7 +26,8 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
     store,
     logger,
     redeem: redeemRefreshTokenLazy,
-    verify: (accessToken, marketplace) => verifyAtPartnerCenter({ baseUrl: settings.PARTNER_CENTER_API_URL, accessToken, marketplace: marketplace.id }),
+    verify: (accessToken, marketplace) =>
+      verifyAtPartnerCenter({ baseUrl: settings.PARTNER_CENTER_API_URL, accessToken, marketplace: marketplace.id }),
   };
   if (connect) {
     deps.connectPendingTag = (marketplace) => connect.pendingTag(marketplace);
@@ -34,7 +35,8 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
       const outcome = await connect.sync(marketplace, token, { trigger: 'rotate', runId: run.runId, timeLeft: run.timeLeft });
       return outcome && overallState(outcome.pushed);
     };
-    deps.retryPendingSync = (tokens, run) => retryPendingPushes(connect, { config, store, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
+    deps.retryPendingSync = (tokens, run) =>
+      retryPendingPushes(connect, { config, store, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
   }
   return rotateAll(deps, options);
 }

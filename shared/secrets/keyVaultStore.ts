@@ -62,7 +62,10 @@ export class KeyVaultSecretStore implements SecretStore {
     const credential = options.credential ?? new DefaultAzureCredential();
     const clientOptions = secretClientOptions(options.vaultUrl, options.clientOptions, options.requestTimeoutMs ?? defaultRequestTimeoutMs);
     this.client = new SecretClient(options.vaultUrl, credential, clientOptions);
-    this.writer = new SecretClient(options.vaultUrl, credential, { ...clientOptions, retryOptions: { ...clientOptions.retryOptions, maxRetries: 0 } });
+    this.writer = new SecretClient(options.vaultUrl, credential, {
+      ...clientOptions,
+      retryOptions: { ...clientOptions.retryOptions, maxRetries: 0 },
+    });
   }
 
   async getSecret(name: string): Promise<string | undefined> {

@@ -49,4 +49,3 @@ export function prepareTokenWrite(
   if (problem) throw invalidSecretError(operation, name, problem);
   return { name, record };
 }
-

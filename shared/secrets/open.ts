@@ -32,7 +32,9 @@ async function createStore(settings: Settings): Promise<SecretStore> {
   }
   if (settings.LOCAL_SECRET_STORE_DIR) {
     if (!localFactory) {
-      throw new AppError('settings_invalid', 'LOCAL_SECRET_STORE_DIR is for local mode only; set KEY_VAULT_URL to this deployment\'s Key Vault', { field: 'LOCAL_SECRET_STORE_DIR' });
+      throw new AppError('settings_invalid', "LOCAL_SECRET_STORE_DIR is for local mode only; set KEY_VAULT_URL to this deployment's Key Vault", {
+        field: 'LOCAL_SECRET_STORE_DIR',
+      });
     }
     return localFactory(resolve(settings.LOCAL_SECRET_STORE_DIR));
   }

@@ -33,7 +33,13 @@ export class SecretStoreError extends AppError {
   }
 
   override diagnosis(): EventFields {
-    return { ...super.diagnosis(), operation: this.operation, secretName: this.secretName, statusCode: this.failure.statusCode, errorCode: this.failure.errorCode };
+    return {
+      ...super.diagnosis(),
+      operation: this.operation,
+      secretName: this.secretName,
+      statusCode: this.failure.statusCode,
+      errorCode: this.failure.errorCode,
+    };
   }
 }
 
@@ -46,7 +52,12 @@ export function invalidSecretError(operation: SecretStoreOperation, secretName: 
 
 /** A secret under a token's name that is not a token (content type or tags). Not transient. */
 export function notATokenError(operation: SecretStoreOperation, secretName: string): SecretStoreError {
-  return new SecretStoreError(operation, secretName, { errorCode: 'NotAToken', transient: false }, `Secret '${secretName}' exists but is not a refresh token of this service (content type or tags)`);
+  return new SecretStoreError(
+    operation,
+    secretName,
+    { errorCode: 'NotAToken', transient: false },
+    `Secret '${secretName}' exists but is not a refresh token of this service (content type or tags)`,
+  );
 }
 
 /** A caller passed tags of another marketplace or environment: a bug, never written. */

@@ -87,7 +87,13 @@ export function storedTokenFrom(parts: SecretVersionParts, marketplace: string, 
 
 /** What the listing says of a secret, or undefined when it is not one of this environment's tokens under its own name. */
 export function listedTokenFrom(
-  parts: { name: string; contentType?: string | undefined; tags?: Record<string, string> | undefined; createdOn?: Date | undefined; expiresOn?: Date | undefined },
+  parts: {
+    name: string;
+    contentType?: string | undefined;
+    tags?: Record<string, string> | undefined;
+    createdOn?: Date | undefined;
+    expiresOn?: Date | undefined;
+  },
   environment: Environment,
 ): ListedToken | undefined {
   const tags = parseTokenTags(parts.tags);
@@ -106,4 +112,3 @@ export function versionList(...values: (string | undefined)[]): string[] {
 export function tagsBelongTo(tags: TokenTags, marketplace: string, environment: Environment): boolean {
   return tags.marketplace === marketplace && tags.environment === environment;
 }
-

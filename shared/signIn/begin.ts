@@ -10,8 +10,7 @@ import { authorizeUrl } from './entraUrls';
 import { newTransaction, pkceChallenge, sealTransaction, transactionKey } from './transaction';
 
 export type BeginResult =
-  | { kind: 'invalid-id'; reason: string; value: string }
-  | { kind: 'redirect'; location: string; cookie: CookieSpec; marketplace: Marketplace };
+  { kind: 'invalid-id'; reason: string; value: string } | { kind: 'redirect'; location: string; cookie: CookieSpec; marketplace: Marketplace };
 
 export async function beginSignIn(settings: Settings, config: MarketplaceConfig, input: unknown, now = Date.now()): Promise<BeginResult> {
   const id = parseMarketplaceId(input);

@@ -77,7 +77,8 @@ async function openAndCheck(deps: CallbackDeps, query: URLSearchParams, cookieHe
   if (!opened.ok) throw new AppError(`transaction_${opened.reason}`, `Transaction cookie ${opened.reason}`);
   const tx = opened.transaction;
   if (tx.environment !== deps.settings.SERVICE_ENVIRONMENT) throw new AppError('transaction_invalid', 'Transaction of another environment');
-  if (!stateMatches(tx, query.get('state'))) throw new AppError('state_mismatch', 'state does not match the transaction', { marketplace: tx.marketplace });
+  if (!stateMatches(tx, query.get('state')))
+    throw new AppError('state_mismatch', 'state does not match the transaction', { marketplace: tx.marketplace });
   if (!markStateUsed(tx.state, now)) throw new AppError('transaction_invalid', 'state already used', { marketplace: tx.marketplace });
   return tx;
 }
@@ -93,7 +94,8 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   } catch (err) {
     // MUST (docs/SECURITY.md 27): an admin-consent return that is not this browser's own (no
     // cookie, another browser's, replayed, forged) never says that access was approved.
-    if (consentReturn && err instanceof AppError) throw new AppError('consent_unconfirmed', `Admin-consent return not bound to this browser (${err.code})`, { cause: err });
+    if (consentReturn && err instanceof AppError)
+      throw new AppError('consent_unconfirmed', `Admin-consent return not bound to this browser (${err.code})`, { cause: err });
     throw err;
   }
   const marketplace = findMarketplace(deps.config, tx.marketplace, settings.SERVICE_ENVIRONMENT, settings.CALLBACK_URL);
@@ -108,7 +110,8 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   }
 
   const code = query.get('code');
-  if (code === null || !codePattern.test(code)) throw new AppError('transaction_invalid', 'Missing or malformed authorization code', { marketplace: marketplace.id });
+  if (code === null || !codePattern.test(code))
+    throw new AppError('transaction_invalid', 'Missing or malformed authorization code', { marketplace: marketplace.id });
 
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
@@ -117,11 +120,27 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
 
   // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA, no
   // Partner Center role, a guest) is never stored, shown or pushed.
-  const profile = await verifyAtPartnerCenter({ baseUrl: settings.PARTNER_CENTER_API_URL, accessToken: grant.accessToken, marketplace: marketplace.id });
+  const profile = await verifyAtPartnerCenter({
+    baseUrl: settings.PARTNER_CENTER_API_URL,
+    accessToken: grant.accessToken,
+    marketplace: marketplace.id,
+  });
   const signer = signerFromIdToken(grant.idToken);
   const push = deps.connect?.(store);
-  const stored = await storeProvenToken(deps, store, marketplace, { value: grant.refreshToken, signer, profile, connectPendingTag: push?.pendingTag(marketplace) }, now);
-  logEvent(deps.logger, 'info', events.tokenVerified, { marketplace: marketplace.id, trigger: 'generate', partner: profile.companyName, msCorrelationId: profile.trace.correlationId, correlationId: deps.correlationId });
+  const stored = await storeProvenToken(
+    deps,
+    store,
+    marketplace,
+    { value: grant.refreshToken, signer, profile, connectPendingTag: push?.pendingTag(marketplace) },
+    now,
+  );
+  logEvent(deps.logger, 'info', events.tokenVerified, {
+    marketplace: marketplace.id,
+    trigger: 'generate',
+    partner: profile.companyName,
+    msCorrelationId: profile.trace.correlationId,
+    correlationId: deps.correlationId,
+  });
   const replaced = stored.replaced;
   logEvent(deps.logger, 'info', events.tokenGenerated, {
     marketplace: marketplace.id,
@@ -140,7 +159,13 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   // still shows the token (and says where to paste it if Connect was not updated).
   // A person is waiting: retries stop after ~15 s and the rest is left to the next rotation run.
   const pushDeadline = Date.now() + generatePushBudgetMs;
-  const connect = push ? await push.sync(marketplace, stored.token, { trigger: 'generate', correlationId: deps.correlationId, timeLeft: () => pushDeadline - Date.now() }) : undefined;
+  const connect = push
+    ? await push.sync(marketplace, stored.token, {
+        trigger: 'generate',
+        correlationId: deps.correlationId,
+        timeLeft: () => pushDeadline - Date.now(),
+      })
+    : undefined;
   return {
     kind: 'token',
     marketplace,
@@ -160,12 +185,14 @@ function checkIdToken(grant: TokenGrant, tx: Transaction, marketplace: Marketpla
   // The nonce binds the id token to this transaction (replayed id token).
   if (idToken.nonce !== tx.nonce) throw new AppError('transaction_invalid', 'id token nonce does not match', where);
   // An id token issued to another application is not our sign-in (token substitution).
-  if ((idToken.aud ?? '').toLowerCase() !== clientId.toLowerCase()) throw new AppError('transaction_invalid', 'id token audience is not this application', where);
+  if ((idToken.aud ?? '').toLowerCase() !== clientId.toLowerCase())
+    throw new AppError('transaction_invalid', 'id token audience is not this application', where);
   // MUST (docs/SECURITY.md 7): only an account of the configured partner tenant may set this marketplace's token.
   const tid = (idToken.tid ?? '').toLowerCase();
   if (tid !== marketplace.tenantId) throw new AppError('tenant_mismatch', 'id token tenant differs from the configured partner tenant', where);
   // The issuer is the configured authority's, for that tenant (mix-up).
-  if (idToken.iss !== issuerOf(settings.AUTHORITY_HOST, idToken.tid ?? '')) throw new AppError('transaction_invalid', 'id token issuer is not the configured authority', where);
+  if (idToken.iss !== issuerOf(settings.AUTHORITY_HOST, idToken.tid ?? ''))
+    throw new AppError('transaction_invalid', 'id token issuer is not the configured authority', where);
 }
 
 /**
@@ -201,7 +228,10 @@ async function storeProvenToken(
       ...(pendingTag ? { connect: pendingTag } : {}),
     };
     const token = await putTokenForPerson(store, { marketplace: marketplace.id, environment, value, tags, expiresOn: expiryAfterUse(now) });
-    const notDisabled = await retireVersions(store, token, versionsToRetire(previous?.current, previous?.staged), { attempts: 2, backoff: { baseMs: 200, maxMs: 500 } });
+    const notDisabled = await retireVersions(store, token, versionsToRetire(previous?.current, previous?.staged), {
+      attempts: 2,
+      backoff: { baseMs: 200, maxMs: 500 },
+    });
     if (notDisabled.length > 0) {
       // The next promotion disables them; until then they are listed on the new version.
       const withRetire = { ...token.tags, retire: notDisabled.join(' ') };
@@ -213,14 +243,20 @@ async function storeProvenToken(
     const replaced = signerFromTag(previous?.current.tags.signer);
     return { token, ...(replaced ? { replaced } : {}) };
   } catch (cause) {
-    throw cause instanceof AppError ? cause : new AppError('secret_store_failed', 'Could not store the token', { cause, marketplace: marketplace.id });
+    throw cause instanceof AppError
+      ? cause
+      : new AppError('secret_store_failed', 'Could not store the token', { cause, marketplace: marketplace.id });
   }
 }
 
 /** The CPV app needs an administrator's approval in the partner tenant: a consent transaction binds the return to this browser. */
 async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number): Promise<CompleteResult> {
   const { settings } = deps;
-  logEvent(deps.logger, 'info', events.consentRequired, { marketplace: marketplace.id, tenant: marketplace.tenantId, correlationId: deps.correlationId });
+  logEvent(deps.logger, 'info', events.consentRequired, {
+    marketplace: marketplace.id,
+    tenant: marketplace.tenantId,
+    correlationId: deps.correlationId,
+  });
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now, 'consent');
   const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
   return {
@@ -245,7 +281,12 @@ function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace
   if (error !== null || query.get('admin_consent') !== 'True') throw new AppError('authorization_denied', 'Admin consent was not granted', where);
   // Entra names the tenant that approved; an approval in another tenant does not help this marketplace.
   const tenant = query.get('tenant');
-  if (tenant !== null && tenant.toLowerCase() !== marketplace.tenantId) throw new AppError('tenant_mismatch', 'Admin consent was granted in another tenant', where);
-  logEvent(deps.logger, 'info', events.consentGranted, { marketplace: marketplace.id, tenant: marketplace.tenantId, correlationId: deps.correlationId });
+  if (tenant !== null && tenant.toLowerCase() !== marketplace.tenantId)
+    throw new AppError('tenant_mismatch', 'Admin consent was granted in another tenant', where);
+  logEvent(deps.logger, 'info', events.consentGranted, {
+    marketplace: marketplace.id,
+    tenant: marketplace.tenantId,
+    correlationId: deps.correlationId,
+  });
   return { kind: 'consent-granted', marketplace: marketplace.id };
 }

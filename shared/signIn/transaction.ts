@@ -34,7 +34,12 @@ function randomToken(bytes = 32): string {
 }
 
 /** New transaction with ≥ 256-bit state, nonce and verifier (RFC 7636: 43–128 chars). */
-export function newTransaction(marketplace: string, environment: Environment, now = Date.now(), purpose: Transaction['purpose'] = 'sign-in'): Transaction {
+export function newTransaction(
+  marketplace: string,
+  environment: Environment,
+  now = Date.now(),
+  purpose: Transaction['purpose'] = 'sign-in',
+): Transaction {
   return { purpose, state: randomToken(), verifier: randomToken(), nonce: randomToken(), marketplace, environment, createdAt: now };
 }
 
@@ -61,9 +66,7 @@ export async function sealTransaction(tx: Transaction, key: Uint8Array): Promise
   return new (loadJose().CompactEncrypt)(encoder.encode(JSON.stringify(tx))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key);
 }
 
-export type OpenResult =
-  | { ok: true; transaction: Transaction }
-  | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
+export type OpenResult = { ok: true; transaction: Transaction } | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
 
 /**
  * Opens a sealed transaction. Tampered, truncated, oversized or foreign values are `invalid`;
@@ -74,7 +77,10 @@ export async function openTransaction(sealed: string | undefined, key: Uint8Arra
   if (sealed.length > transactionCookieMaxLength || !/^[A-Za-z0-9_.-]+$/.test(sealed)) return { ok: false, reason: 'invalid' };
   let tx: Transaction;
   try {
-    const { plaintext, protectedHeader } = await loadJose().compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+    const { plaintext, protectedHeader } = await loadJose().compactDecrypt(sealed, key, {
+      keyManagementAlgorithms: ['dir'],
+      contentEncryptionAlgorithms: ['A256GCM'],
+    });
     if (protectedHeader.alg !== 'dir' || protectedHeader.enc !== 'A256GCM') return { ok: false, reason: 'invalid' };
     tx = JSON.parse(decoder.decode(plaintext)) as Transaction;
   } catch {

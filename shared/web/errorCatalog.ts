@@ -31,7 +31,11 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
   configuration_invalid: { status: 500, describe: misconfigured },
   marketplace_id_invalid: {
     status: 400,
-    describe: () => ({ title: 'Invalid marketplace ID', message: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345.', todo: 'Copy the ID from the Marketplaces page in Connect.' }),
+    describe: () => ({
+      title: 'Invalid marketplace ID',
+      message: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345.',
+      todo: 'Copy the ID from the Marketplaces page in Connect.',
+    }),
   },
   marketplace_not_found: {
     status: 404,
@@ -50,10 +54,38 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Ask the operator of this service to correct the marketplace configuration file (npm run config:check lists the problems), then try again.',
     }),
   },
-  cross_site_request: { status: 403, describe: () => ({ title: 'Request refused', message: 'The form was sent from another site.', todo: 'Open the start page of this service directly and use its form.' }) },
-  method_not_allowed: { status: 405, describe: () => ({ title: 'Method not allowed', message: 'This address does not accept that kind of request.', todo: 'Open the start page of this service.' }) },
-  body_too_large: { status: 413, describe: () => ({ title: 'Request too large', message: 'The request is larger than this page accepts.', todo: 'Open the start page and enter only a marketplace ID.' }) },
-  unsupported_media_type: { status: 415, describe: () => ({ title: 'Unsupported request', message: 'The form must be sent as a normal web form.', todo: 'Open the start page and use its form.' }) },
+  cross_site_request: {
+    status: 403,
+    describe: () => ({
+      title: 'Request refused',
+      message: 'The form was sent from another site.',
+      todo: 'Open the start page of this service directly and use its form.',
+    }),
+  },
+  method_not_allowed: {
+    status: 405,
+    describe: () => ({
+      title: 'Method not allowed',
+      message: 'This address does not accept that kind of request.',
+      todo: 'Open the start page of this service.',
+    }),
+  },
+  body_too_large: {
+    status: 413,
+    describe: () => ({
+      title: 'Request too large',
+      message: 'The request is larger than this page accepts.',
+      todo: 'Open the start page and enter only a marketplace ID.',
+    }),
+  },
+  unsupported_media_type: {
+    status: 415,
+    describe: () => ({
+      title: 'Unsupported request',
+      message: 'The form must be sent as a normal web form.',
+      todo: 'Open the start page and use its form.',
+    }),
+  },
   transaction_missing: {
     status: 400,
     describe: () => ({
@@ -62,7 +94,14 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Start again from the start page in the same browser, and allow cookies for this site.',
     }),
   },
-  transaction_expired: { status: 400, describe: () => ({ title: 'Sign-in took too long', message: 'The sign-in must be completed within 10 minutes.', todo: 'Start again from the start page.' }) },
+  transaction_expired: {
+    status: 400,
+    describe: () => ({
+      title: 'Sign-in took too long',
+      message: 'The sign-in must be completed within 10 minutes.',
+      todo: 'Start again from the start page.',
+    }),
+  },
   transaction_invalid: { status: 400, describe: () => notThisSignIn },
   state_mismatch: { status: 400, describe: () => notThisSignIn },
   authorization_denied: {
@@ -115,7 +154,14 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Start again. If it fails again, send the reference below to the operator of this service.',
     }),
   },
-  identity_unavailable: { status: 503, describe: () => ({ title: 'Microsoft sign-in is unavailable', message: 'Microsoft Entra ID did not answer in time.', todo: 'Wait a minute and start again.' }) },
+  identity_unavailable: {
+    status: 503,
+    describe: () => ({
+      title: 'Microsoft sign-in is unavailable',
+      message: 'Microsoft Entra ID did not answer in time.',
+      todo: 'Wait a minute and start again.',
+    }),
+  },
   secret_store_failed: {
     status: 503,
     describe: () => ({
@@ -124,7 +170,10 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Wait a minute and start again. If it keeps failing, send the reference below to the operator.',
     }),
   },
-  connect_call_failed: { status: 502, describe: () => ({ title: 'Connect did not answer', message: 'CloudBlue Connect refused or did not answer the request.', todo: retryLater }) },
+  connect_call_failed: {
+    status: 502,
+    describe: () => ({ title: 'Connect did not answer', message: 'CloudBlue Connect refused or did not answer the request.', todo: retryLater }),
+  },
   consent_declined: {
     status: 403,
     describe: (err) => ({
@@ -137,7 +186,8 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 400,
     describe: () => ({
       title: 'Approval could not be confirmed here',
-      message: 'This answer from Microsoft does not belong to an approval started in this browser, so the service cannot say whether access was approved.',
+      message:
+        'This answer from Microsoft does not belong to an approval started in this browser, so the service cannot say whether access was approved.',
       todo: 'If an administrator approved access, go back to the browser where the sign-in started and generate the token again.',
     }),
   },
@@ -145,7 +195,8 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 403,
     describe: () => ({
       title: 'Multi-factor authentication is required',
-      message: 'Partner Center accepts only sign-ins that completed multi-factor authentication (MFA), and this one did not. No token was stored or sent to Connect.',
+      message:
+        'Partner Center accepts only sign-ins that completed multi-factor authentication (MFA), and this one did not. No token was stored or sent to Connect.',
       todo: 'Set up MFA for the account and sign in again. If the tenant signs in through a federated identity provider, that provider must pass the MFA claim to Microsoft Entra ID.',
     }),
   },
@@ -153,7 +204,8 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 403,
     describe: () => ({
       title: 'The account has no Partner Center role',
-      message: 'Partner Center refused this account: it has no Partner Center role (guest accounts have none). No token was stored or sent to Connect.',
+      message:
+        'Partner Center refused this account: it has no Partner Center role (guest accounts have none). No token was stored or sent to Connect.',
       todo: 'Sign in with an account of the partner tenant that has the Admin Agent role in Partner Center, or ask a Partner Center administrator to give it that role.',
     }),
   },
@@ -173,14 +225,21 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Wait a minute and start again.',
     }),
   },
-  not_found: { status: 404, describe: () => ({ title: 'Page not found', message: 'There is no page at this address.', todo: 'Open the start page of this service.' }) },
-  internal: { status: 500, describe: () => ({ title: 'Something went wrong', message: 'The service could not complete the request.', todo: retryLater }) },
+  not_found: {
+    status: 404,
+    describe: () => ({ title: 'Page not found', message: 'There is no page at this address.', todo: 'Open the start page of this service.' }),
+  },
+  internal: {
+    status: 500,
+    describe: () => ({ title: 'Something went wrong', message: 'The service could not complete the request.', todo: retryLater }),
+  },
   // Abuse bounds (docs/SECURITY.md 28, 29): each page says when to try again, as Retry-After does.
   rate_limited: {
     status: 429,
     describe: (err) => ({
       title: 'Too many sign-in attempts',
-      message: 'This service lets only a few sign-ins through per minute, to keep Microsoft sign-in working for everyone. Nothing was sent to Microsoft.',
+      message:
+        'This service lets only a few sign-ins through per minute, to keep Microsoft sign-in working for everyone. Nothing was sent to Microsoft.',
       todo: `Wait ${waitOf(err)}, then start again.`,
     }),
   },
@@ -188,13 +247,18 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 503,
     describe: (err) => ({
       title: 'Too many sign-ins in progress',
-      message: 'The service is completing more sign-ins than it can safely check at once, so it did not complete yours. Nothing was sent to Microsoft.',
+      message:
+        'The service is completing more sign-ins than it can safely check at once, so it did not complete yours. Nothing was sent to Microsoft.',
       todo: `Try again in ${waitOf(err, 'a minute')}: start again from the start page.`,
     }),
   },
   host_not_allowed: {
     status: 421,
-    describe: () => ({ title: 'Wrong address', message: 'This local service answers only at its own address (localhost).', todo: 'Open the start URL that the service printed when it started.' }),
+    describe: () => ({
+      title: 'Wrong address',
+      message: 'This local service answers only at its own address (localhost).',
+      todo: 'Open the start URL that the service printed when it started.',
+    }),
   },
 };
 

@@ -32,7 +32,13 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
     message: e.code === 'internal' ? undefined : e.message,
     cause: e.cause instanceof Error ? e.cause.name : undefined,
   };
-  if (status >= 500) logEvent(o.logger, 'error', e.code === 'settings_invalid' || e.code === 'configuration_invalid' ? events.configurationInvalid : events.tokenGenerationFailed, fields);
+  if (status >= 500)
+    logEvent(
+      o.logger,
+      'error',
+      e.code === 'settings_invalid' || e.code === 'configuration_invalid' ? events.configurationInvalid : events.tokenGenerationFailed,
+      fields,
+    );
   else logEvent(o.logger, 'warn', events.requestRefused, fields);
 
   const site = siteOf(o.settings);
@@ -61,7 +67,10 @@ function retryAfterHeader(e: AppError, status: number): Record<string, string> {
 }
 
 export function methodNotAllowed(allow: string[], o: ErrorResponseOptions): WebResponse {
-  return errorResponse(new AppError('method_not_allowed', `Method not allowed; allowed: ${allow.join(', ')}`), { ...o, headers: { Allow: allow.join(', '), ...o.headers } });
+  return errorResponse(new AppError('method_not_allowed', `Method not allowed; allowed: ${allow.join(', ')}`), {
+    ...o,
+    headers: { Allow: allow.join(', '), ...o.headers },
+  });
 }
 
 /**

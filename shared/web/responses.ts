@@ -69,11 +69,21 @@ export function contentSecurityPolicy(nonce: string, site: SiteContext): string 
   ].join('; ');
 }
 
-export function htmlResponse(status: number, site: SiteContext, render: (nonce: string) => Html, extra?: { headers?: Record<string, string>; cookies?: CookieSpec[] }): WebResponse {
+export function htmlResponse(
+  status: number,
+  site: SiteContext,
+  render: (nonce: string) => Html,
+  extra?: { headers?: Record<string, string>; cookies?: CookieSpec[] },
+): WebResponse {
   const nonce = newNonce();
   return {
     status,
-    headers: { ...baseHeaders(site), 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': contentSecurityPolicy(nonce, site), ...extra?.headers },
+    headers: {
+      ...baseHeaders(site),
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': contentSecurityPolicy(nonce, site),
+      ...extra?.headers,
+    },
     body: render(nonce).text,
     ...(extra?.cookies ? { cookies: extra.cookies } : {}),
   };
@@ -82,7 +92,12 @@ export function htmlResponse(status: number, site: SiteContext, render: (nonce: 
 export function jsonResponse(status: number, site: SiteContext, body: unknown, extra?: { headers?: Record<string, string> }): WebResponse {
   return {
     status,
-    headers: { ...baseHeaders(site), 'Content-Type': 'application/json; charset=utf-8', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", ...extra?.headers },
+    headers: {
+      ...baseHeaders(site),
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+      ...extra?.headers,
+    },
     body: JSON.stringify(body),
   };
 }

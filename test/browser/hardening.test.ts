@@ -88,11 +88,19 @@ describe('Content-Security-Policy on the token page', () => {
       return window.__injected === true;
     })()`);
     expect(ran).toBe(false);
-    expect(await eventually(() => session.cspViolations.length, (n) => n >= 2)).toBeGreaterThanOrEqual(2);
+    expect(
+      await eventually(
+        () => session.cspViolations.length,
+        (n) => n >= 2,
+      ),
+    ).toBeGreaterThanOrEqual(2);
     expect(session.cspViolations.join('\n')).toMatch(/script-src/);
     expect(session.cspViolations.join('\n')).toMatch(/img-src|default-src/);
     // Chromium reports the image request, refused before it left the browser.
-    const image = await eventually(() => session.requests.find((r) => r.url.includes('example.invalid')), (r) => r?.failure !== undefined);
+    const image = await eventually(
+      () => session.requests.find((r) => r.url.includes('example.invalid')),
+      (r) => r?.failure !== undefined,
+    );
     expect(image?.failure).toMatch(/csp/i);
   });
 });
@@ -106,7 +114,10 @@ describe('requests', () => {
     // CPV marketplace: consent needed → admin consent → try again → token.
     await generate(page, world, 'MP-00002');
     expect(await heading(page)).toBe('An administrator must approve access first');
-    await Promise.all([page.waitForURL((u) => u.origin === world.simulator.url), page.getByRole('link', { name: 'Approve access as an administrator' }).click()]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === world.simulator.url),
+      page.getByRole('link', { name: 'Approve access as an administrator' }).click(),
+    ]);
     await Promise.all([page.waitForURL(isCallbackUrl(world)), page.getByRole('button', { name: 'Accept' }).click()]);
     expect(await heading(page)).toBe('Access approved');
     await Promise.all([page.waitForURL(`${world.startUrl}?marketplace=MP-00002`), page.getByRole('link', { name: 'Try again' }).click()]);
@@ -152,7 +163,12 @@ describe('framing', () => {
     });
     await page.goto(`${base}/frame.html`, { waitUntil: 'load' });
     // The app did answer each frame's request (so the refusal is the browser's, by the headers)…
-    expect(await eventually(() => appResponses.length, (n) => n >= 3)).toBe(3);
+    expect(
+      await eventually(
+        () => appResponses.length,
+        (n) => n >= 3,
+      ),
+    ).toBe(3);
     for (const r of appResponses) {
       const h = await r.allHeaders();
       expect(h['x-frame-options']).toBe('DENY');
@@ -166,7 +182,10 @@ describe('framing', () => {
       const text = await frame.evaluate<string>('document.body ? document.body.innerText : ""').catch(() => '');
       expect(text).not.toMatch(/Marketplace ID|Generate Refresh Token|Refresh tokens|Sign-in session/);
     }
-    const refusals = await eventually(() => session.cspViolations.filter((v) => /frame/i.test(v)), (v) => v.length >= 3);
+    const refusals = await eventually(
+      () => session.cspViolations.filter((v) => /frame/i.test(v)),
+      (v) => v.length >= 3,
+    );
     expect(refusals.length).toBeGreaterThanOrEqual(3);
   });
 });
@@ -286,23 +305,29 @@ describe('form posts to /api/rotate (local mode asks no function key)', () => {
     await other?.close();
   });
 
-  it.each(['cross-site', 'same-site'] as const)('a %s page auto-submitting a rotation is refused with a JSON 403: nothing is rotated', async (fetchSite) => {
-    const { page } = session;
-    await generate(page, world, 'MP-00001');
-    const token = await shownToken(page);
-    const refreshes = world.simulator.stats.tokenCalls.refresh_token;
-    const base = fetchSite === 'cross-site' ? other.crossSiteUrl : other.sameSiteUrl;
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${world.baseUrl}/api/rotate`)), page.goto(`${base}/rotate.html`)]);
-    expect((await response.request().allHeaders())['sec-fetch-site']).toBe(fetchSite);
-    expect(response.status()).toBe(403);
-    expect(JSON.parse(await response.text())).toMatchObject({ error: 'cross_site_request' });
-    expect(world.simulator.stats.tokenCalls.refresh_token).toBe(refreshes);
-    expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
-  });
+  it.each(['cross-site', 'same-site'] as const)(
+    'a %s page auto-submitting a rotation is refused with a JSON 403: nothing is rotated',
+    async (fetchSite) => {
+      const { page } = session;
+      await generate(page, world, 'MP-00001');
+      const token = await shownToken(page);
+      const refreshes = world.simulator.stats.tokenCalls.refresh_token;
+      const base = fetchSite === 'cross-site' ? other.crossSiteUrl : other.sameSiteUrl;
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().startsWith(`${world.baseUrl}/api/rotate`)),
+        page.goto(`${base}/rotate.html`),
+      ]);
+      expect((await response.request().allHeaders())['sec-fetch-site']).toBe(fetchSite);
+      expect(response.status()).toBe(403);
+      expect(JSON.parse(await response.text())).toMatchObject({ error: 'cross_site_request' });
+      expect(world.simulator.stats.tokenCalls.refresh_token).toBe(refreshes);
+      expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
+    },
+  );
 });
 
 describe("the local host's own answers", () => {
-  it('an unknown address gets the service\'s page: language, title, heading, reference, and nothing the CSP refuses', async () => {
+  it("an unknown address gets the service's page: language, title, heading, reference, and nothing the CSP refuses", async () => {
     const { page } = session;
     const response = await page.goto(`${world.baseUrl}/api/no-such-page`);
     expect(response?.status()).toBe(404);
@@ -319,13 +344,18 @@ describe('DNS rebinding (local mode)', () => {
   beforeAll(async () => {
     // A name the attacker controls, now resolving to this machine: the browser treats the local
     // service as that name's origin, so its own same-origin checks no longer help.
-    rebinding = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--host-resolver-rules=MAP rebound.test 127.0.0.1'], headless: true, timeout: 20_000 });
+    rebinding = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [...chromiumArgs, '--host-resolver-rules=MAP rebound.test 127.0.0.1'],
+      headless: true,
+      timeout: 20_000,
+    });
   });
   afterAll(async () => {
     await rebinding?.close();
   });
 
-  it("a page on a rebound name can neither read the status nor start a rotation: the host refuses its Host (421)", async () => {
+  it('a page on a rebound name can neither read the status nor start a rotation: the host refuses its Host (421)', async () => {
     // The attacker's page has no CSP of ours (it was served by the attacker before the name moved).
     const context = await rebinding.newContext({ bypassCSP: true });
     try {

@@ -213,7 +213,10 @@ function callFunction(name: string, argNodes: Node[], scope: Scope): Value {
   }
   if (name === 'lambda') {
     // A lambda value: its variable names and body, applied by map / filter.
-    return { $lambda: argNodes.slice(0, -1).map((n) => (n.kind === 'string' ? n.value : '')), $body: JSON.stringify(argNodes.at(-1)) } as unknown as Value;
+    return {
+      $lambda: argNodes.slice(0, -1).map((n) => (n.kind === 'string' ? n.value : '')),
+      $body: JSON.stringify(argNodes.at(-1)),
+    } as unknown as Value;
   }
   const args = argNodes.map((n) => evaluateNode(n, scope));
   const [a, b, c] = args;
@@ -331,7 +334,10 @@ function callFunction(name: string, argNodes: Node[], scope: Scope): Value {
       const body = JSON.parse(lambda.$body) as Node;
       const items = a as Value[];
       const results = items.map((item, n) => {
-        const inner: Scope = { ...scope, lambdas: { ...scope.lambdas, [lambda.$lambda[0] ?? '']: item, ...(lambda.$lambda[1] ? { [lambda.$lambda[1]]: n } : {}) } };
+        const inner: Scope = {
+          ...scope,
+          lambdas: { ...scope.lambdas, [lambda.$lambda[0] ?? '']: item, ...(lambda.$lambda[1] ? { [lambda.$lambda[1]]: n } : {}) },
+        };
         return evaluateNode(body, inner);
       });
       return name === 'map' ? results : items.filter((_x, n) => results[n]);
@@ -430,7 +436,9 @@ function evaluate(raw: Json, scope: Scope): Value {
       if (key === 'copy' && Array.isArray(value) && value.every((l) => l && typeof l === 'object' && 'input' in (l as object))) {
         for (const loop of value as { name: string; count: Json; input: Json }[]) {
           const count = Number(evaluate(loop.count, scope));
-          object[loop.name] = Array.from({ length: count }, (_x, n) => evaluate(loop.input, { ...scope, copyIndexes: { ...scope.copyIndexes, [loop.name]: n } }));
+          object[loop.name] = Array.from({ length: count }, (_x, n) =>
+            evaluate(loop.input, { ...scope, copyIndexes: { ...scope.copyIndexes, [loop.name]: n } }),
+          );
         }
         continue;
       }
@@ -509,7 +517,16 @@ function evaluateTemplate(template: Template, parameterValues: Record<string, Va
           passed[key] = typeof entry === 'string' ? ((evaluated as { value?: Value }).value ?? null) : evaluated;
         }
         deployment.parameters.set(path, passed);
-        deployment.resources.push({ module, symbol, type, apiVersion: String(resource.apiVersion), existing: false, name, body: { name, parameters: passed }, raw: resource });
+        deployment.resources.push({
+          module,
+          symbol,
+          type,
+          apiVersion: String(resource.apiVersion),
+          existing: false,
+          name,
+          body: { name, parameters: passed },
+          raw: resource,
+        });
         const outputs = evaluateTemplate(props.template, passed, path, deployment);
         void outputs;
         continue;

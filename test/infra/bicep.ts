@@ -30,7 +30,6 @@ export type Literal = string | number | boolean | null | undefined;
  * language object and reused by every test file.
  */
 const shared = Bicep as { treeSitterParser?: typeof Parser };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 shared.treeSitterParser ??= require('tree-sitter') as typeof Parser;
 const TreeSitter = shared.treeSitterParser;
 

@@ -37,15 +37,23 @@ export function keyVaultProblems(d: Deployment): string[] {
 /** The vault's audit log goes to the workspace the alerts read. */
 export function keyVaultAuditProblems(d: Deployment): string[] {
   const vault = ofType(d, 'Microsoft.KeyVault/vaults')[0];
-  const settings = ofType(d, 'Microsoft.Insights/diagnosticSettings').filter((s) => typeof s.body.scope === 'string' && s.body.scope.includes('Microsoft.KeyVault/vaults/'));
+  const settings = ofType(d, 'Microsoft.Insights/diagnosticSettings').filter(
+    (s) => typeof s.body.scope === 'string' && s.body.scope.includes('Microsoft.KeyVault/vaults/'),
+  );
   if (!vault || settings.length === 0) return ['the Key Vault has no diagnostic settings'];
   const workspace = ofType(d, 'Microsoft.OperationalInsights/workspaces')[0];
   return settings.flatMap((s) => [
-    ...expect(s, 'properties.workspaceId', (v) => typeof v === 'string' && !!workspace && v.endsWith(`/workspaces/${String(workspace.name)}`), "this deployment's Log Analytics workspace"),
+    ...expect(
+      s,
+      'properties.workspaceId',
+      (v) => typeof v === 'string' && !!workspace && v.endsWith(`/workspaces/${String(workspace.name)}`),
+      "this deployment's Log Analytics workspace",
+    ),
     ...expect(
       s,
       'properties.logs',
-      (v) => Array.isArray(v) && v.some((l) => (at(l, 'categoryGroup') === 'audit' || at(l, 'category') === 'AuditEvent') && at(l, 'enabled') === true),
+      (v) =>
+        Array.isArray(v) && v.some((l) => (at(l, 'categoryGroup') === 'audit' || at(l, 'category') === 'AuditEvent') && at(l, 'enabled') === true),
       'the audit category group (or AuditEvent), enabled',
     ),
   ]);
@@ -60,7 +68,9 @@ export function storageProblems(d: Deployment): string[] {
       ...expect(r, 'properties.allowBlobPublicAccess', is(false), 'false'),
       ...expect(r, 'properties.minimumTlsVersion', (v) => v === 'TLS1_2' || v === 'TLS1_3', "'TLS1_2' or newer"),
     ]),
-    ...ofType(d, 'Microsoft.Storage/storageAccounts/blobServices/containers').flatMap((r) => expect(r, 'properties.publicAccess', (v) => v === undefined || v === 'None', "'None'")),
+    ...ofType(d, 'Microsoft.Storage/storageAccounts/blobServices/containers').flatMap((r) =>
+      expect(r, 'properties.publicAccess', (v) => v === undefined || v === 'None', "'None'"),
+    ),
   ];
 }
 
@@ -128,10 +138,15 @@ export function functionAppProblems(d: Deployment): string[] {
         (v) => v === 'SystemAssignedIdentity' || v === 'UserAssignedIdentity',
         'an identity (not a connection string)',
       ),
-      ...flexRefusedSiteConfig.flatMap((key) => expect(r, `properties.siteConfig.${key}`, (v) => v === undefined, 'absent (Flex Consumption refuses it)')),
+      ...flexRefusedSiteConfig.flatMap((key) =>
+        expect(r, `properties.siteConfig.${key}`, (v) => v === undefined, 'absent (Flex Consumption refuses it)'),
+      ),
     ]),
     ...(plans.length === 0 ? ['no App Service plan is deployed'] : []),
-    ...plans.flatMap((r) => [...expect(r, 'sku.name', is('FC1'), "'FC1' (Flex Consumption)"), ...expect(r, 'properties.reserved', is(true), 'true (Linux)')]),
+    ...plans.flatMap((r) => [
+      ...expect(r, 'sku.name', is('FC1'), "'FC1' (Flex Consumption)"),
+      ...expect(r, 'properties.reserved', is(true), 'true (Linux)'),
+    ]),
     ...publishing.flatMap((r) => expect(r, 'properties.allow', is(false), 'false')),
     ...['ftp', 'scm']
       .filter((name) => !publishing.some((r) => String(r.name).endsWith(`/${name}`)))
@@ -143,7 +158,9 @@ export function functionAppProblems(d: Deployment): string[] {
 export function appSettings(d: Deployment): Record<string, Value> | undefined {
   const config = ofType(d, 'Microsoft.Web/sites/config').find((r) => String(r.name).endsWith('/appsettings'));
   const properties = config?.body.properties;
-  return properties && typeof properties === 'object' && !Array.isArray(properties) && !isOpaqueValue(properties) ? (properties as Record<string, Value>) : undefined;
+  return properties && typeof properties === 'object' && !Array.isArray(properties) && !isOpaqueValue(properties)
+    ? (properties as Record<string, Value>)
+    : undefined;
 }
 
 export function appSettingProblems(d: Deployment, requiredKeys: string[]): string[] {
@@ -152,7 +169,9 @@ export function appSettingProblems(d: Deployment, requiredKeys: string[]): strin
   return [
     ...requiredKeys.filter((key) => !(key in settings)).map((key) => `app setting '${key}' is not set`),
     ...flexRefusedAppSettings.filter((key) => key in settings).map((key) => `app setting '${key}' is set, which Flex Consumption refuses`),
-    ...(settings.AzureWebJobsStorage !== undefined ? ['AzureWebJobsStorage is a connection string; use AzureWebJobsStorage__accountName with the identity'] : []),
+    ...(settings.AzureWebJobsStorage !== undefined
+      ? ['AzureWebJobsStorage is a connection string; use AzureWebJobsStorage__accountName with the identity']
+      : []),
     ...(settings.AzureWebJobsStorage__credential !== 'managedidentity' ? ['AzureWebJobsStorage__credential must be managedidentity'] : []),
     ...(settings.AzureWebJobsDisableHomepage !== 'true' ? ["AzureWebJobsDisableHomepage must be 'true'"] : []),
   ];
@@ -195,17 +214,28 @@ const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 /** Each role assignment: the role, the resource it is scoped to, the principal. */
 export function grants(d: Deployment): Grant[] {
   return ofType(d, 'Microsoft.Authorization/roleAssignments').map((r) => {
-    const role = String(at(r.body, 'properties.roleDefinitionId') ?? '').match(guidPattern)?.[0]?.toLowerCase() ?? '';
+    const role =
+      String(at(r.body, 'properties.roleDefinitionId') ?? '')
+        .match(guidPattern)?.[0]
+        ?.toLowerCase() ?? '';
     // An extension resource's scope: `<type>/<name>` (or a full ID) of the resource it is on.
     const rawScope = r.body.scope;
     const scope = typeof rawScope === 'string' && rawScope.includes('/') ? rawScope : undefined;
-    return { resource: r, role, roleName: leastPrivilegeRoles[role] ?? broadRoles[role], scope, principal: at(r.body, 'properties.principalId') ?? null };
+    return {
+      resource: r,
+      role,
+      roleName: leastPrivilegeRoles[role] ?? broadRoles[role],
+      scope,
+      principal: at(r.body, 'properties.principalId') ?? null,
+    };
   });
 }
 
 /** The ID of a deployed resource given the `<type>/<name>` an extension resource's scope names. */
 function scopedResource(d: Deployment, scope: string): ArmResource | undefined {
-  return d.resources.find((r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${r.type.split('/').pop()}/${String(r.name)}`)));
+  return d.resources.find(
+    (r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${r.type.split('/').pop()}/${String(r.name)}`)),
+  );
 }
 
 export function roleAssignmentProblems(d: Deployment): string[] {
@@ -276,18 +306,24 @@ export function alertProblems(d: Deployment, alertedEvents: string[], knownEvent
   const rules = alertRules(d);
   const problems: string[] = [];
   for (const event of alertedEvents) {
-    const fires = rules.some((r) => readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator === 'GreaterThan' && r.threshold === 0 && r.timeAggregation === 'Count');
+    const fires = rules.some(
+      (r) =>
+        readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator === 'GreaterThan' && r.threshold === 0 && r.timeAggregation === 'Count',
+    );
     if (!fires) problems.push(`no alert rule fires on one '${event}' line`);
   }
   for (const r of rules) {
     if (readsAppTraces(r)) {
-      for (const name of quotedNames(r.query)) if (!knownEvents.includes(name)) problems.push(`${r.name}: looks for '${name}', which the service never logs`);
+      for (const name of quotedNames(r.query))
+        if (!knownEvents.includes(name)) problems.push(`${r.name}: looks for '${name}', which the service never logs`);
     } else if (!/^\s*AzureDiagnostics\b/.test(r.query)) {
       problems.push(`${r.name}: reads neither the app's traces nor the vault's AzureDiagnostics`);
     }
-    if (at(r.resource.body, 'properties.skipQueryValidation') !== true) problems.push(`${r.name}: skipQueryValidation must be true (the table may not exist yet)`);
+    if (at(r.resource.body, 'properties.skipQueryValidation') !== true)
+      problems.push(`${r.name}: skipQueryValidation must be true (the table may not exist yet)`);
     const groups = at(r.resource.body, 'properties.actions.actionGroups');
-    if (JSON.stringify(groups) !== JSON.stringify(actionGroupIds)) problems.push(`${r.name}: notifies ${show(groups)}, expected ${JSON.stringify(actionGroupIds)}`);
+    if (JSON.stringify(groups) !== JSON.stringify(actionGroupIds))
+      problems.push(`${r.name}: notifies ${show(groups)}, expected ${JSON.stringify(actionGroupIds)}`);
   }
   return problems;
 }
@@ -307,11 +343,14 @@ function silenceProblems(rule: AlertRule | undefined, what: string, hours: numbe
   if (!rule) return [`no alert rule watches for ${what}`];
   const problems: string[] = [];
   if (!(rule.timeAggregation === 'Count' && rule.operator === 'LessThan' && rule.threshold === 1)) {
-    problems.push(`${rule.name}: must fire on fewer than one row (Count LessThan 1), found ${rule.timeAggregation} ${rule.operator} ${rule.threshold}`);
+    problems.push(
+      `${rule.name}: must fire on fewer than one row (Count LessThan 1), found ${rule.timeAggregation} ${rule.operator} ${rule.threshold}`,
+    );
   }
   if (agoHours(rule.query) !== hours) problems.push(`${rule.name}: must look back ${hours} hours (found ago(${agoHours(rule.query) ?? '?'}h))`);
   if (windowHours(rule.windowSize) < hours) problems.push(`${rule.name}: window ${rule.windowSize} is shorter than the ${hours} hours it looks back`);
-  if (at(rule.resource.body, 'properties.autoMitigate') !== true) problems.push(`${rule.name}: must resolve itself when the rows come back (autoMitigate)`);
+  if (at(rule.resource.body, 'properties.autoMitigate') !== true)
+    problems.push(`${rule.name}: must resolve itself when the rows come back (autoMitigate)`);
   return problems;
 }
 
@@ -326,7 +365,8 @@ export function tokenWritesMissingProblems(d: Deployment, tokenSecretPrefix: str
   const rule = alertRules(d).find((r) => /^\s*AzureDiagnostics\b/.test(r.query) && r.query.includes('"SecretSet"'));
   const problems = silenceProblems(rule, 'missing token writes in the vault audit log', 36);
   if (!rule) return problems;
-  if (!rule.query.includes(`"/secrets/${tokenSecretPrefix}"`)) problems.push(`${rule.name}: must count only secrets named ${tokenSecretPrefix}* (the token secrets)`);
+  if (!rule.query.includes(`"/secrets/${tokenSecretPrefix}"`))
+    problems.push(`${rule.name}: must count only secrets named ${tokenSecretPrefix}* (the token secrets)`);
   const vault = ofType(d, 'Microsoft.KeyVault/vaults')[0];
   if (!vault || !rule.scopes.some((s) => typeof s === 'string' && s.endsWith(`/vaults/${String(vault.name)}`))) {
     problems.push(`${rule.name}: must be scoped to this deployment's vault (found ${show(rule.scopes)})`);
@@ -352,7 +392,12 @@ export function nearExpiryProblems(d: Deployment, queueName: string, tokenSecret
   const subscription = subscriptions.find((s) => String(s.name).startsWith(`${String(topic.name)}/`));
   if (!subscription) return [...problems, 'the system topic has no event subscription'];
   problems.push(
-    ...expect(subscription, 'properties.filter.includedEventTypes', (v) => JSON.stringify(v) === JSON.stringify(['Microsoft.KeyVault.SecretNearExpiry']), "['Microsoft.KeyVault.SecretNearExpiry'] only"),
+    ...expect(
+      subscription,
+      'properties.filter.includedEventTypes',
+      (v) => JSON.stringify(v) === JSON.stringify(['Microsoft.KeyVault.SecretNearExpiry']),
+      "['Microsoft.KeyVault.SecretNearExpiry'] only",
+    ),
     ...expect(subscription, 'properties.filter.subjectBeginsWith', is(tokenSecretPrefix), `'${tokenSecretPrefix}' (the token secrets' names)`),
     ...expect(subscription, 'properties.deliveryWithResourceIdentity.identity.type', is('SystemAssigned'), "'SystemAssigned'"),
     ...expect(subscription, 'properties.deliveryWithResourceIdentity.destination.endpointType', is('StorageQueue'), "'StorageQueue'"),
@@ -397,16 +442,24 @@ export function availabilityProblems(d: Deployment, expectedText: string, action
         "a hidden-link tag to this deployment's component",
       ),
     );
-    const alert = ofType(d, 'Microsoft.Insights/metricAlerts').find((a) => String(at(a.body, 'properties.criteria.webTestId')).endsWith(`/webtests/${String(t.name)}`));
+    const alert = ofType(d, 'Microsoft.Insights/metricAlerts').find((a) =>
+      String(at(a.body, 'properties.criteria.webTestId')).endsWith(`/webtests/${String(t.name)}`),
+    );
     if (!alert) {
       problems.push(`no alert rule on the availability test '${String(t.name)}'`);
       continue;
     }
     problems.push(
-      ...((at(alert.body, 'properties.criteria') as Record<string, Value> | undefined)?.['odata.type'] === 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'
+      ...((at(alert.body, 'properties.criteria') as Record<string, Value> | undefined)?.['odata.type'] ===
+      'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'
         ? []
         : [`${where(alert)}: criteria must be WebtestLocationAvailabilityCriteria`]),
-      ...expect(alert, 'properties.actions', (v) => JSON.stringify((v as Value[] | undefined)?.map((a) => at(a, 'actionGroupId'))) === JSON.stringify(actionGroupIds), JSON.stringify(actionGroupIds)),
+      ...expect(
+        alert,
+        'properties.actions',
+        (v) => JSON.stringify((v as Value[] | undefined)?.map((a) => at(a, 'actionGroupId'))) === JSON.stringify(actionGroupIds),
+        JSON.stringify(actionGroupIds),
+      ),
     );
   }
   return problems;
@@ -426,7 +479,9 @@ export function workbookQueries(d: Deployment): WorkbookQuery[] {
     const data = at(w.body, 'properties.serializedData');
     if (typeof data !== 'string') return [];
     const parsed = JSON.parse(data) as { items?: { type: number; name: string; content: { query?: string } }[] };
-    return (parsed.items ?? []).filter((i) => i.type === 3 && typeof i.content.query === 'string').map((i) => ({ name: i.name, query: i.content.query! }));
+    return (parsed.items ?? [])
+      .filter((i) => i.type === 3 && typeof i.content.query === 'string')
+      .map((i) => ({ name: i.name, query: i.content.query! }));
   });
 }
 
@@ -435,7 +490,9 @@ export function workbookProblems(d: Deployment, sections: Record<string, { event
   const queries = workbookQueries(d);
   if (queries.length === 0) return ['no workbook with queries is deployed'];
   const problems: string[] = [];
-  for (const q of queries) for (const name of quotedNames(q.query)) if (!knownEvents.includes(name)) problems.push(`workbook '${q.name}': looks for '${name}', which the service never logs`);
+  for (const q of queries)
+    for (const name of quotedNames(q.query))
+      if (!knownEvents.includes(name)) problems.push(`workbook '${q.name}': looks for '${name}', which the service never logs`);
   for (const [section, { events, fields = [] }] of Object.entries(sections)) {
     const q = queries.find((x) => x.name === section);
     if (!q) {
@@ -455,12 +512,22 @@ export function serviceHealthProblems(d: Deployment, services: string[], region:
   const alert = alerts.find((a) => JSON.stringify(at(a.body, 'properties.condition.allOf')).includes('"ServiceHealth"'));
   if (!alert) return ['no Service Health alert is deployed'];
   const conditions = (at(alert.body, 'properties.condition.allOf') as Value[] | undefined) ?? [];
-  const field = (name: string): Value[] => (conditions.find((c) => at(c, 'field') === name) ? ((at(conditions.find((c) => at(c, 'field') === name)!, 'containsAny') as Value[]) ?? []) : []);
+  const field = (name: string): Value[] =>
+    conditions.find((c) => at(c, 'field') === name)
+      ? ((at(
+          conditions.find((c) => at(c, 'field') === name)!,
+          'containsAny',
+        ) as Value[]) ?? [])
+      : [];
   const problems: string[] = [];
-  if (!conditions.some((c) => at(c, 'field') === 'category' && at(c, 'equals') === 'ServiceHealth')) problems.push('the Service Health alert does not filter category ServiceHealth');
-  for (const s of services) if (!field('properties.impactedServices[*].ServiceName').includes(s)) problems.push(`the Service Health alert does not cover '${s}'`);
-  if (region && !field('properties.impactedServices[*].ImpactedRegions[*].RegionName').includes(region)) problems.push(`the Service Health alert does not cover the region '${region}'`);
-  if (!JSON.stringify(at(alert.body, 'properties.scopes')).includes('/subscriptions/')) problems.push('the Service Health alert is not scoped to the subscription');
+  if (!conditions.some((c) => at(c, 'field') === 'category' && at(c, 'equals') === 'ServiceHealth'))
+    problems.push('the Service Health alert does not filter category ServiceHealth');
+  for (const s of services)
+    if (!field('properties.impactedServices[*].ServiceName').includes(s)) problems.push(`the Service Health alert does not cover '${s}'`);
+  if (region && !field('properties.impactedServices[*].ImpactedRegions[*].RegionName').includes(region))
+    problems.push(`the Service Health alert does not cover the region '${region}'`);
+  if (!JSON.stringify(at(alert.body, 'properties.scopes')).includes('/subscriptions/'))
+    problems.push('the Service Health alert is not scoped to the subscription');
   return problems;
 }
 
@@ -492,7 +559,8 @@ export function descriptionProblems(template: unknown, module = 'main'): string[
   }
   const resources = Array.isArray(t.resources) ? t.resources : Object.values((t.resources ?? {}) as Record<string, unknown>);
   for (const r of resources as { type?: string; name?: string; properties?: { template?: unknown } }[]) {
-    if (r.type === 'Microsoft.Resources/deployments' && r.properties?.template) problems.push(...descriptionProblems(r.properties.template, String(r.name)));
+    if (r.type === 'Microsoft.Resources/deployments' && r.properties?.template)
+      problems.push(...descriptionProblems(r.properties.template, String(r.name)));
   }
   return problems;
 }

@@ -60,7 +60,14 @@ function parseSarif(output: string, root: string): Diagnostic[] {
     const trimmed = chunk.trim();
     if (!trimmed.startsWith('{')) continue;
     const log = JSON.parse(trimmed) as {
-      runs?: { results?: { ruleId?: string; level?: string; message?: { text?: string }; locations?: { physicalLocation?: { artifactLocation?: { uri?: string }; region?: { startLine?: number } } }[] }[] }[];
+      runs?: {
+        results?: {
+          ruleId?: string;
+          level?: string;
+          message?: { text?: string };
+          locations?: { physicalLocation?: { artifactLocation?: { uri?: string }; region?: { startLine?: number } } }[];
+        }[];
+      }[];
     };
     for (const run of log.runs ?? []) {
       for (const r of run.results ?? []) {
@@ -167,7 +174,9 @@ export function buildParams(file: string, variables: Record<string, string>): { 
   const dir = workDir('bicepparam-');
   const out = join(dir, 'parameters.json');
   // Only the variables given: the test runner's own environment must not leak into the values.
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AZURE_|SERVICE_ENVIRONMENT|CPV_|CONNECT_|ROTATION_|ALERT_|GRANT_)/.test(k))) as Record<string, string>;
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(AZURE_|SERVICE_ENVIRONMENT|CPV_|CONNECT_|ROTATION_|ALERT_|GRANT_)/.test(k)),
+  ) as Record<string, string>;
   const result = spawnSync(requireBicep(), ['build-params', file, '--outfile', out, '--diagnostics-format', 'sarif'], {
     cwd: dirname(file),
     encoding: 'utf8',

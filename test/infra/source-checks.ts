@@ -36,7 +36,8 @@ export function broadRoleMentions(dir: string): string[] {
         const text = readFileSync(full, 'utf8').toLowerCase();
         for (const [id, role] of Object.entries(broadRoles)) {
           const index = text.indexOf(id);
-          if (index >= 0) problems.push(`${relative(dir, full).split(sep).join('/')}:${text.slice(0, index).split('\n').length}: mentions ${role} (${id})`);
+          if (index >= 0)
+            problems.push(`${relative(dir, full).split(sep).join('/')}:${text.slice(0, index).split('\n').length}: mentions ${role} (${id})`);
         }
       }
     }

@@ -50,16 +50,17 @@ let testEnv: Deployment;
 let production: Deployment;
 
 // Without the compiler and with SKIP_BICEP=1 (never in CI) every test here is skipped.
-if (compilerTestsEnabled()) beforeAll(() => {
-  const dir = copies(['infra']).get('infra')!;
-  const [compiled] = buildAll([dir]);
-  build = compiled!.build.map(formatDiagnostic);
-  lint = lintAll([dir])[0]!.map(formatDiagnostic);
-  template = compiled!.template;
-  if (!template) throw new Error(`infra/main.bicep does not compile:\n${build.join('\n')}`);
-  testEnv = layOut(template, testParameters);
-  production = layOut(template, productionParameters);
-}, 120_000);
+if (compilerTestsEnabled())
+  beforeAll(() => {
+    const dir = copies(['infra']).get('infra')!;
+    const [compiled] = buildAll([dir]);
+    build = compiled!.build.map(formatDiagnostic);
+    lint = lintAll([dir])[0]!.map(formatDiagnostic);
+    template = compiled!.template;
+    if (!template) throw new Error(`infra/main.bicep does not compile:\n${build.join('\n')}`);
+    testEnv = layOut(template, testParameters);
+    production = layOut(template, productionParameters);
+  }, 120_000);
 
 afterAll(removeWorkDirs);
 
@@ -116,7 +117,9 @@ describeCompiled('main.bicepparam, the parameters of each environment', () => {
   });
 
   test('takes every value from the environment, so no deployment resets a setting another made', () => {
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => /^param /.test(l));
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => /^param /.test(l));
     expect(lines.length).toBeGreaterThan(5);
     expect(lines.filter((l) => !l.includes('readEnvironmentVariable('))).toEqual([]);
   });
@@ -125,10 +128,22 @@ describeCompiled('main.bicepparam, the parameters of each environment', () => {
 describeCompiled('production', () => {
   test('is not deployed without an alert receiver (e-mail addresses or an existing action group)', () => {
     expect(() => layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '' })).toThrow(ArmFailure);
-    expect(() => layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '' })).toThrow(/Production needs an alert receiver/);
-    const withGroup = layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops' });
+    expect(() => layOut(template, { ...productionParameters, alertEmailAddresses: [], actionGroupResourceId: '' })).toThrow(
+      /Production needs an alert receiver/,
+    );
+    const withGroup = layOut(template, {
+      ...productionParameters,
+      alertEmailAddresses: [],
+      actionGroupResourceId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops',
+    });
     expect(ofType(withGroup, 'Microsoft.Insights/actionGroups')).toHaveLength(0);
-    expect(alertRules(withGroup).every((r) => JSON.stringify(at(r.resource.body, 'properties.actions.actionGroups')) === JSON.stringify(['/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops']))).toBe(true);
+    expect(
+      alertRules(withGroup).every(
+        (r) =>
+          JSON.stringify(at(r.resource.body, 'properties.actions.actionGroups')) ===
+          JSON.stringify(['/subscriptions/x/resourceGroups/y/providers/Microsoft.Insights/actionGroups/ops']),
+      ),
+    ).toBe(true);
   });
 
   test('e-mail addresses create an action group that every alert notifies', () => {
@@ -167,7 +182,17 @@ describeCompiled('app settings', () => {
 
   test('every setting the schema requires is set, none Flex Consumption refuses, storage through the identity, no host home page', () => {
     expect(appSettingProblems(testEnv, requiredBySchema)).toEqual([]);
-    const azure = ['KEY_VAULT_URL', 'AUTHORITY_HOST', 'ROTATION_SCHEDULE', 'CPV_CLIENT_ID', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH', 'PARTNER_CENTER_API_URL', 'CPV_CREDENTIAL'];
+    const azure = [
+      'KEY_VAULT_URL',
+      'AUTHORITY_HOST',
+      'ROTATION_SCHEDULE',
+      'CPV_CLIENT_ID',
+      'CPV_CLIENT_SECRET_NAME',
+      'CONNECT_API_KEY_SECRET_NAME',
+      'MARKETPLACE_CONFIG_PATH',
+      'PARTNER_CENTER_API_URL',
+      'CPV_CREDENTIAL',
+    ];
     expect(appSettingProblems(testEnv, azure)).toEqual([]);
   });
 
@@ -178,22 +203,33 @@ describeCompiled('app settings', () => {
   });
 
   test("AUTHORITY_HOST is the cloud's login endpoint without a trailing slash; Partner Center defaults to its public API", () => {
-    expect(appSettings(testEnv)).toMatchObject({ AUTHORITY_HOST: 'https://login.microsoftonline.com', PARTNER_CENTER_API_URL: 'https://api.partnercenter.microsoft.com' });
+    expect(appSettings(testEnv)).toMatchObject({
+      AUTHORITY_HOST: 'https://login.microsoftonline.com',
+      PARTNER_CENTER_API_URL: 'https://api.partnercenter.microsoft.com',
+    });
   });
 
   test('TRANSACTION_COOKIE_KEY is a Key Vault reference to this vault, never a value', () => {
     const vault = ofType(testEnv, 'Microsoft.KeyVault/vaults')[0]!;
-    expect(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY).toBe(`@Microsoft.KeyVault(VaultName=${String(vault.name)};SecretName=transaction-cookie-key)`);
+    expect(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY).toBe(
+      `@Microsoft.KeyVault(VaultName=${String(vault.name)};SecretName=transaction-cookie-key)`,
+    );
   });
 
   test("CALLBACK_URL is this app's own https host + /api/callback; SERVICE_ENVIRONMENT is the environment", () => {
     const site = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
-    expect(String(appSettings(testEnv)!.CALLBACK_URL)).toMatch(new RegExp(`^https://<reference\\(.*/sites/${String(site.name)}\\)\\.defaultHostName>/api/callback$`));
+    expect(String(appSettings(testEnv)!.CALLBACK_URL)).toMatch(
+      new RegExp(`^https://<reference\\(.*/sites/${String(site.name)}\\)\\.defaultHostName>/api/callback$`),
+    );
     expect(appSettings(testEnv)!.SERVICE_ENVIRONMENT).toBe('test');
   });
 
   test('CPV: federated by default, with no secret name; a secret name only with CPV_CREDENTIAL=secret', () => {
-    expect(appSettings(production)).toMatchObject({ CPV_CLIENT_ID: productionParameters.cpvClientId, CPV_CREDENTIAL: 'federated', CPV_CLIENT_SECRET_NAME: '' });
+    expect(appSettings(production)).toMatchObject({
+      CPV_CLIENT_ID: productionParameters.cpvClientId,
+      CPV_CREDENTIAL: 'federated',
+      CPV_CLIENT_SECRET_NAME: '',
+    });
     const secret = layOut(template, { ...productionParameters, cpvCredential: 'secret' });
     expect(appSettings(secret)).toMatchObject({ CPV_CREDENTIAL: 'secret', CPV_CLIENT_SECRET_NAME: 'cpv-client-secret' });
     expect(appSettings(testEnv)).toMatchObject({ CPV_CLIENT_ID: '', CPV_CLIENT_SECRET_NAME: '' });
@@ -211,7 +247,10 @@ describeCompiled('role assignments', () => {
   });
 
   test("the app: secrets on the vault, blobs and queues on its storage, metrics on App Insights; the vault's event topic: sending queue messages", () => {
-    const summary = grants(testEnv).map((g) => `${String(g.principal).includes('userAssignedIdentities') ? 'app' : String(g.principal).includes('systemTopics') ? 'events' : 'other'}: ${g.roleName} on ${g.scope?.split('/providers/').pop()?.split('/').slice(0, 2).join('/')}`);
+    const summary = grants(testEnv).map(
+      (g) =>
+        `${String(g.principal).includes('userAssignedIdentities') ? 'app' : String(g.principal).includes('systemTopics') ? 'events' : 'other'}: ${g.roleName} on ${g.scope?.split('/providers/').pop()?.split('/').slice(0, 2).join('/')}`,
+    );
     expect(summary.sort()).toEqual([
       'app: Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
       'app: Monitoring Metrics Publisher on Microsoft.Insights/components',
@@ -251,7 +290,10 @@ describeCompiled("Key Vault's near-expiry events", () => {
   });
 
   test('host.json: the bundle with the queue extension, and plain (not base64) queue messages, as Event Grid writes them', () => {
-    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { extensionBundle?: { id: string; version: string }; extensions?: { queues?: { messageEncoding?: string } } };
+    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as {
+      extensionBundle?: { id: string; version: string };
+      extensions?: { queues?: { messageEncoding?: string } };
+    };
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     expect(host.extensions?.queues?.messageEncoding).toBe('none');
   });
@@ -275,7 +317,14 @@ describeCompiled('the portal pack', () => {
 
 describeCompiled('outputs', () => {
   test('are what the operator and azd need: start and callback URL, vault, app, and what the federated credential needs', () => {
-    expect(Object.keys(testEnv.outputs).sort()).toEqual(['APP_IDENTITY_PRINCIPAL_ID', 'AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME', 'AZURE_TENANT_ID', 'CALLBACK_URL', 'START_URL']);
+    expect(Object.keys(testEnv.outputs).sort()).toEqual([
+      'APP_IDENTITY_PRINCIPAL_ID',
+      'AZURE_FUNCTION_APP_NAME',
+      'AZURE_KEY_VAULT_NAME',
+      'AZURE_TENANT_ID',
+      'CALLBACK_URL',
+      'START_URL',
+    ]);
     expect(String(testEnv.outputs.START_URL)).toMatch(/deployments\/api\)\.outputs\.startUrl/);
     const api = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
     expect(testEnv.outputs.AZURE_FUNCTION_APP_NAME).toBe(api.name);
@@ -287,9 +336,10 @@ describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
   // Shell commands with their continuation lines joined.
   const commands = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.replace(/\\\n\s*/g, ' ').split('\n')).filter((l) => l.trim());
   const bicepparam = readFileSync(join(infra, 'main.bicepparam'), 'utf8');
-  const params = (): Record<string, { defaultValue?: unknown }> => (template as { parameters: Record<string, { defaultValue?: unknown }> }).parameters;
+  const params = (): Record<string, { defaultValue?: unknown }> =>
+    (template as { parameters: Record<string, { defaultValue?: unknown }> }).parameters;
 
-  test('every azd variable it sets is one main.bicepparam reads (or azd\'s own), and every one in its table maps to a real parameter', () => {
+  test("every azd variable it sets is one main.bicepparam reads (or azd's own), and every one in its table maps to a real parameter", () => {
     const azdOwn = ['AZURE_SUBSCRIPTION_ID', 'AZURE_LOCATION', 'AZURE_RESOURCE_GROUP'];
     const set = commands.flatMap((c) => [...c.matchAll(/azd env set (\w+)/g)].map((m) => m[1]!));
     expect(set.length).toBeGreaterThan(3);
@@ -311,7 +361,10 @@ describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
 
   test('it states a minimum Bicep version no newer than the one CI compiles with', () => {
     const minimum = /\*\*Bicep (\d+)\.(\d+)\.(\d+) or newer\*\*/.exec(guide)?.slice(1).map(Number);
-    const pinned = /bicepVersion = '(\d+)\.(\d+)\.(\d+)'/.exec(readFileSync(join(repo, 'scripts', 'bicep.mjs'), 'utf8'))?.slice(1).map(Number);
+    const pinned = /bicepVersion = '(\d+)\.(\d+)\.(\d+)'/
+      .exec(readFileSync(join(repo, 'scripts', 'bicep.mjs'), 'utf8'))
+      ?.slice(1)
+      .map(Number);
     expect(minimum).toHaveLength(3);
     expect(pinned).toHaveLength(3);
     expect(minimum![0]! * 1e6 + minimum![1]! * 1e3 + minimum![2]!).toBeLessThanOrEqual(pinned![0]! * 1e6 + pinned![1]! * 1e3 + pinned![2]!);
@@ -327,7 +380,8 @@ describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
       expect(c).toMatch(/-o none/);
     }
     // A new password goes straight into the vault, never to the terminal.
-    for (const c of commands.filter((x) => x.includes('--query password'))) expect(c).toMatch(/--query password -o tsv \| .*\| az keyvault secret set /);
+    for (const c of commands.filter((x) => x.includes('--query password')))
+      expect(c).toMatch(/--query password -o tsv \| .*\| az keyvault secret set /);
   });
 
   test('it names the secrets, queue, files and permissions the templates and the app use', () => {
@@ -338,12 +392,16 @@ describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
     expect(guide).toContain('user_impersonation');
     expect(guide).toContain('config/marketplaces.json');
     expect(guide).toContain('api://AzureADTokenExchange');
-    for (const file of [...guide.matchAll(/--parameters (infra\/\S+)/g)].map((m) => m[1]!)) expect(readFileSync(join(repo, file), 'utf8').length).toBeGreaterThan(0);
+    for (const file of [...guide.matchAll(/--parameters (infra\/\S+)/g)].map((m) => m[1]!))
+      expect(readFileSync(join(repo, file), 'utf8').length).toBeGreaterThan(0);
     expect(guide).toContain('az deployment group what-if');
   });
 });
 
 /** The action groups production's alerts go to: the one created for the e-mail addresses. */
 function productionActionGroups(d: Deployment): string[] {
-  return ofType(d, 'Microsoft.Insights/actionGroups').map((g) => `/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg-connect-ms-auth-test/providers/Microsoft.Insights/actionGroups/${String(g.name)}`);
+  return ofType(d, 'Microsoft.Insights/actionGroups').map(
+    (g) =>
+      `/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg-connect-ms-auth-test/providers/Microsoft.Insights/actionGroups/${String(g.name)}`,
+  );
 }

@@ -182,7 +182,7 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     [403, 'AUTH_002'],
     [404, 'NFND_000'],
   ] as const)('rejected: %d', (statusCode, errorCode) => {
-    it('connect-sync-failed with Connect\'s error code and an alert log; the token in Key Vault stays valid; no retry storm; the next rotation repairs it', async () => {
+    it("connect-sync-failed with Connect's error code and an alert log; the token in Key Vault stays valid; no retry storm; the next rotation repairs it", async () => {
       const before = await latest();
       const versionsBefore = versions().length;
       world.connect?.faults.reject(statusCode, 1, { product: P2, method: 'POST' });
@@ -205,7 +205,14 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
       ]);
       const alert = world.logs.filter((l) => l.message.includes('"event":"ConnectSyncFailed"')).at(-1);
       expect(alert?.level).toBe('error');
-      expect(JSON.parse(alert?.message ?? '{}')).toMatchObject({ marketplace: MP, product: P2, class: 'rejected', errorCode, parameter, trigger: 'rotate' });
+      expect(JSON.parse(alert?.message ?? '{}')).toMatchObject({
+        marketplace: MP,
+        product: P2,
+        class: 'rejected',
+        errorCode,
+        parameter,
+        trigger: 'rotate',
+      });
 
       // A refused push is not retried every run: the timer leaves Connect alone.
       const calls = world.connect?.calls.length;
@@ -254,7 +261,10 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     // What a crash between the vault write and the push leaves behind: a new version tagged pending.
     const current = await world.store.getToken(MP, 'test');
     if (!current) throw new Error('no token');
-    await world.store.updateTokenTags(current, { ...current.tags, connect: encodeConnectTag([P1, P2].map((product) => ({ product, state: 'pending' }))) });
+    await world.store.updateTokenTags(current, {
+      ...current.tags,
+      connect: encodeConnectTag([P1, P2].map((product) => ({ product, state: 'pending' }))),
+    });
     world.connect?.reset();
     await timerRun(world);
     expect(inConnect(P1)).toBe(current.value);
@@ -354,9 +364,12 @@ describe('the Connect port against the stand-in', () => {
     expect(text).not.toContain('secret-token-value');
   });
 
-  it('an unknown parameter is a 400 with Connect\'s error shape', async () => {
+  it("an unknown parameter is a 400 with Connect's error shape", async () => {
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
-    expect(await failureOf(api.setConfiguration(P1, 'refresh_token_production', MP, 'x'))).toMatchObject({ failureClass: 'rejected', connectCode: 'VAL_001' });
+    expect(await failureOf(api.setConfiguration(P1, 'refresh_token_production', MP, 'x'))).toMatchObject({
+      failureClass: 'rejected',
+      connectCode: 'VAL_001',
+    });
   });
 
   it('a hung request times out as transient (AbortSignal.timeout)', async () => {
@@ -368,7 +381,12 @@ describe('the Connect port against the stand-in', () => {
   it('429 carries Retry-After to the caller', async () => {
     standIn.faults.throttle(1, 7);
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
-    expect(await failureOf(api.readConfiguration(P1, parameter, MP))).toMatchObject({ failureClass: 'transient', connectCode: 'HTTP_429', status: 429, retry: { transient: true, retryAfterMs: 7000 } });
+    expect(await failureOf(api.readConfiguration(P1, parameter, MP))).toMatchObject({
+      failureClass: 'transient',
+      connectCode: 'HTTP_429',
+      status: 429,
+      retry: { transient: true, retryAfterMs: 7000 },
+    });
   });
 
   it('refuses to send the key over plain http to anything but loopback', () => {
@@ -376,17 +394,29 @@ describe('the Connect port against the stand-in', () => {
   });
 
   it('the control API takes faults as JSON and refuses anything else', async () => {
-    const form = await fetch(`${standIn.origin}/_connect/faults`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'kind=drop' });
+    const form = await fetch(`${standIn.origin}/_connect/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'kind=drop',
+    });
     expect(form.status).toBe(415);
-    const ok = await fetch(`${standIn.origin}/_connect/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'reject', status: 404, count: 1 }) });
+    const ok = await fetch(`${standIn.origin}/_connect/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'reject', status: 404, count: 1 }),
+    });
     expect(ok.status).toBe(204);
     const api = new ConnectApi({ baseUrl: standIn.url, apiKey: key });
     expect(await failureOf(api.setConfiguration(P1, parameter, MP, 'x'))).toMatchObject({ failureClass: 'rejected', connectCode: 'NFND_000' });
   });
 
-  it('the tag fits Key Vault\'s 256 characters for twenty products in every state', () => {
+  it("the tag fits Key Vault's 256 characters for twenty products in every state", () => {
     const products = Array.from({ length: 20 }, (_, i) => `PRD-${String(100 + i)}-000-000`);
-    const states = products.map((product, i) => ({ product, state: (['ok', 'pending', 'failed'] as const)[i % 3] as 'ok' | 'pending' | 'failed', code: `ERR_${i}` }));
+    const states = products.map((product, i) => ({
+      product,
+      state: (['ok', 'pending', 'failed'] as const)[i % 3] as 'ok' | 'pending' | 'failed',
+      code: `ERR_${i}`,
+    }));
     const tag = encodeConnectTag(states);
     expect(tag.length).toBeLessThanOrEqual(256);
     const back = decodeConnectTag(tag);

@@ -57,7 +57,9 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
 
     // The link asks for every scope the sign-in will need, with a state bound to this browser.
-    expect(consentUrl.searchParams.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['https://api.partnercenter.microsoft.com/user_impersonation', 'offline_access']));
+    expect(consentUrl.searchParams.get('scope')?.split(' ')).toEqual(
+      expect.arrayContaining(['https://api.partnercenter.microsoft.com/user_impersonation', 'offline_access']),
+    );
     const consentCookie = cookieHeader(first.callback.setCookies);
     expect(consentCookie).toMatch(/^__Host-ms-auth-tx=.+/);
 

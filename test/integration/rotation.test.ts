@@ -4,7 +4,6 @@
  * real fetch against the Partner Center stand-in; faults are produced by those servers (429, 503,
  * hangs, Entra and Partner Center refusals), armed at the exact step.
  */
-import { join } from 'node:path';
 import { redeemRefreshToken } from '../../shared/identity/msal';
 import { parseMarketplaceConfig, type MarketplaceConfig } from '../../shared/marketplaces/config';
 import { SlidingWindowLimiter } from '../../shared/pacing';
@@ -33,7 +32,11 @@ let world: World;
 let config: MarketplaceConfig;
 let store: SecretStore;
 const logs: string[] = [];
-const logger = { info: (m: unknown) => logs.push(String(m)), warn: (m: unknown) => logs.push(String(m)), error: (m: unknown) => logs.push(String(m)) };
+const logger = {
+  info: (m: unknown) => logs.push(String(m)),
+  warn: (m: unknown) => logs.push(String(m)),
+  error: (m: unknown) => logs.push(String(m)),
+};
 
 beforeAll(async () => {
   // 0–99: single cases, 300–399: the 1-of-100 run, 500–599: matrix cells, 600–699: their bystanders.
@@ -67,11 +70,15 @@ async function seed(n: number, daysAgo = 2): Promise<StoredToken> {
   // Seeded directly into the fake (no HTTP): Key Vault's 300 creations per 10 s are for the
   // runs under test, not for setting the scene.
   const put = async (extra: Partial<TokenTags>): Promise<StoredToken> => {
-    const seeded = world.vault?.seed(tokenSecretName(mpOf(n), 'test'), world.simulator.issueRefreshTokenFor({ clientId: cpvClientId, tenant: tenantOf(n) }), {
-      contentType: tokenContentType,
-      tags: tokenTagsToRecord(tags(extra)),
-      expiresOn: new Date(issued.getTime() + 90 * 86_400_000),
-    });
+    const seeded = world.vault?.seed(
+      tokenSecretName(mpOf(n), 'test'),
+      world.simulator.issueRefreshTokenFor({ clientId: cpvClientId, tenant: tenantOf(n) }),
+      {
+        contentType: tokenContentType,
+        tags: tokenTagsToRecord(tags(extra)),
+        expiresOn: new Date(issued.getTime() + 90 * 86_400_000),
+      },
+    );
     const token = await store.getToken(mpOf(n), 'test', seeded?.version);
     if (!token) throw new Error('seeding failed');
     return token;
@@ -149,43 +156,214 @@ const cells: Cell[] = [
   { step: 'read', fault: '503 persistent', arm: () => vault().unavailable('read', 50), expected: 'transient', status: 'active', added: 0 },
   // redeem
   { step: 'redeem', fault: 'crash', crash: 'before', expected: 'crashed', status: 'active', added: 0 },
-  { step: 'redeem', fault: '429', arm: () => sim({ kind: 'transient', count: 1, status: 429, retryAfterSeconds: 2 }), expected: 'rotated', status: 'active', added: 1 },
+  {
+    step: 'redeem',
+    fault: '429',
+    arm: () => sim({ kind: 'transient', count: 1, status: 429, retryAfterSeconds: 2 }),
+    expected: 'rotated',
+    status: 'active',
+    added: 1,
+  },
   { step: 'redeem', fault: '503', arm: () => sim({ kind: 'transient', count: 1, status: 503 }), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'redeem', fault: 'timeout (connection dropped)', arm: () => sim({ kind: 'networkFailure', count: 1 }), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'redeem', fault: '503 persistent', arm: () => sim({ kind: 'transient', count: 10, status: 503 }), expected: 'transient', status: 'active', added: 0 },
-  { step: 'redeem', fault: 'invalid_grant expired (700082)', arm: (t) => sim({ kind: 'refreshTokenExpired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'invalid_grant revoked (50173)', arm: (t) => sim({ kind: 'refreshTokenRevoked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'invalid_grant sign-in frequency (70043)', arm: (t) => sim({ kind: 'signInFrequency', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'MFA required (50076)', arm: (t) => sim({ kind: 'mfaRequired', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'conditional access (53003)', arm: (t) => sim({ kind: 'conditionalAccessBlocked', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'consent required (65001)', arm: (t) => sim({ kind: 'consentRequired', tenant: t.tags.tenant }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'CPV app removed from the tenant (700016)', arm: (t) => sim({ kind: 'appRemovedFromTenant', tenant: t.tags.tenant, clientId: cpvClientId }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'invalid_scope (70011)', arm: (t) => sim({ kind: 'invalidScope', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'access_denied (50105)', arm: (t) => sim({ kind: 'accessDenied', refreshToken: t.value }), expected: 'needs-reauth', status: 'needs-reauth', added: 0, deadAtMicrosoft: true },
-  { step: 'redeem', fault: 'invalid_client (7000215)', arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'invalidSecret' }), expected: 'invalid-client', status: 'active', added: 0 },
-  { step: 'redeem', fault: 'invalid_client expired secret (7000222)', arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'expiredSecret' }), expected: 'invalid-client', status: 'active', added: 0 },
+  {
+    step: 'redeem',
+    fault: 'timeout (connection dropped)',
+    arm: () => sim({ kind: 'networkFailure', count: 1 }),
+    expected: 'rotated',
+    status: 'active',
+    added: 1,
+  },
+  {
+    step: 'redeem',
+    fault: '503 persistent',
+    arm: () => sim({ kind: 'transient', count: 10, status: 503 }),
+    expected: 'transient',
+    status: 'active',
+    added: 0,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_grant expired (700082)',
+    arm: (t) => sim({ kind: 'refreshTokenExpired', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_grant revoked (50173)',
+    arm: (t) => sim({ kind: 'refreshTokenRevoked', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_grant sign-in frequency (70043)',
+    arm: (t) => sim({ kind: 'signInFrequency', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'MFA required (50076)',
+    arm: (t) => sim({ kind: 'mfaRequired', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'conditional access (53003)',
+    arm: (t) => sim({ kind: 'conditionalAccessBlocked', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'consent required (65001)',
+    arm: (t) => sim({ kind: 'consentRequired', tenant: t.tags.tenant }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'CPV app removed from the tenant (700016)',
+    arm: (t) => sim({ kind: 'appRemovedFromTenant', tenant: t.tags.tenant, clientId: cpvClientId }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_scope (70011)',
+    arm: (t) => sim({ kind: 'invalidScope', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'access_denied (50105)',
+    arm: (t) => sim({ kind: 'accessDenied', refreshToken: t.value }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 0,
+    deadAtMicrosoft: true,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_client (7000215)',
+    arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'invalidSecret' }),
+    expected: 'invalid-client',
+    status: 'active',
+    added: 0,
+  },
+  {
+    step: 'redeem',
+    fault: 'invalid_client expired secret (7000222)',
+    arm: () => sim({ kind: 'invalidClient', clientId: cpvClientId, reason: 'expiredSecret' }),
+    expected: 'invalid-client',
+    status: 'active',
+    added: 0,
+  },
   // write (the new version, pending)
   { step: 'write', fault: 'crash before the write', crash: 'before', expected: 'crashed', status: 'active', added: 0 },
   { step: 'write', fault: 'crash after the write landed', crash: 'afterCommit', expected: 'crashed', status: 'pending', added: 1, enabledAfter: 3 },
   { step: 'write', fault: '429', arm: () => vault().throttle('write', 1, 1), expected: 'rotated', status: 'active', added: 1 },
   { step: 'write', fault: '503', arm: () => vault().unavailable('write', 1), expected: 'rotated', status: 'active', added: 1 },
   { step: 'write', fault: 'timeout', arm: () => vault().hang('write', 1), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'write', fault: 'timeout after the write landed', arm: () => vault().hang('write', 1, { afterCommit: true }), expected: 'rotated', status: 'active', added: '0-1' },
-  { step: 'write', fault: '500 after the write landed', arm: () => vault().error('write', 1, { afterCommit: true }), expected: 'rotated', status: 'active', added: '0-1' },
+  {
+    step: 'write',
+    fault: 'timeout after the write landed',
+    arm: () => vault().hang('write', 1, { afterCommit: true }),
+    expected: 'rotated',
+    status: 'active',
+    added: '0-1',
+  },
+  {
+    step: 'write',
+    fault: '500 after the write landed',
+    arm: () => vault().error('write', 1, { afterCommit: true }),
+    expected: 'rotated',
+    status: 'active',
+    added: '0-1',
+  },
   { step: 'write', fault: '503 persistent', arm: () => vault().unavailable('write', 50), expected: 'store-failed', status: 'active', added: 0 },
   // disable (the version before the current one)
   { step: 'disable', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1, enabledAfter: 3 },
   { step: 'disable', fault: '503', arm: () => vault().unavailable('patch', 1), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'disable', fault: '503 persistent (kept in the retire tag for the next run)', arm: () => vault().unavailable('patch', 9), expected: 'rotated', status: 'active', added: 1, enabledAfter: 3 },
+  {
+    step: 'disable',
+    fault: '503 persistent (kept in the retire tag for the next run)',
+    arm: () => vault().unavailable('patch', 9),
+    expected: 'rotated',
+    status: 'active',
+    added: 1,
+    enabledAfter: 3,
+  },
   // verify (Partner Center)
   { step: 'verify', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1 },
   { step: 'verify', fault: '503', arm: () => pc({ kind: 'serverError', status: 503, count: 1 }), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'verify', fault: '429 with Retry-After', arm: () => pc({ kind: 'throttle', count: 1, retryAfterSeconds: 1 }), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'verify', fault: 'connection dropped', arm: () => pc({ kind: 'networkFailure', count: 1 }), expected: 'rotated', status: 'active', added: 1 },
-  { step: 'verify', fault: '503 persistent', arm: () => pc({ kind: 'serverError', status: 503, count: 50 }), expected: 'transient', status: 'pending', added: 1 },
-  { step: 'verify', fault: 'MFA claim missing (401, 900421)', arm: () => pc({ kind: 'mfaMissing' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
-  { step: 'verify', fault: 'no Partner Center role (403)', arm: () => pc({ kind: 'forbidden' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
-  { step: 'verify', fault: 'token refused (401)', arm: () => pc({ kind: 'unauthorized' }), expected: 'needs-reauth', status: 'needs-reauth', added: 1 },
+  {
+    step: 'verify',
+    fault: '429 with Retry-After',
+    arm: () => pc({ kind: 'throttle', count: 1, retryAfterSeconds: 1 }),
+    expected: 'rotated',
+    status: 'active',
+    added: 1,
+  },
+  {
+    step: 'verify',
+    fault: 'connection dropped',
+    arm: () => pc({ kind: 'networkFailure', count: 1 }),
+    expected: 'rotated',
+    status: 'active',
+    added: 1,
+  },
+  {
+    step: 'verify',
+    fault: '503 persistent',
+    arm: () => pc({ kind: 'serverError', status: 503, count: 50 }),
+    expected: 'transient',
+    status: 'pending',
+    added: 1,
+  },
+  {
+    step: 'verify',
+    fault: 'MFA claim missing (401, 900421)',
+    arm: () => pc({ kind: 'mfaMissing' }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 1,
+  },
+  {
+    step: 'verify',
+    fault: 'no Partner Center role (403)',
+    arm: () => pc({ kind: 'forbidden' }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 1,
+  },
+  {
+    step: 'verify',
+    fault: 'token refused (401)',
+    arm: () => pc({ kind: 'unauthorized' }),
+    expected: 'needs-reauth',
+    status: 'needs-reauth',
+    added: 1,
+  },
   // promote
   { step: 'promote', fault: 'crash', crash: 'before', expected: 'crashed', status: 'pending', added: 1 },
   { step: 'promote', fault: '429', arm: () => vault().throttle('patch', 1, 1), expected: 'rotated', status: 'active', added: 1 },
@@ -232,8 +410,9 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
       await store.updateTokenTags(t, tags);
       if (tags.status === 'active') promoted = true;
     },
-    disableTokenVersion: async (t) => ((fire('disable') === 'crash' ? never() : store.disableTokenVersion(t)) as Promise<void>),
-    getToken: async (m, e, v) => ((fire(promoted ? 'read-back' : wrote ? 'write' : 'read') === 'crash' ? never() : store.getToken(m, e, v)) as Promise<StoredToken | undefined>),
+    disableTokenVersion: async (t) => (fire('disable') === 'crash' ? never() : store.disableTokenVersion(t)) as Promise<void>,
+    getToken: async (m, e, v) =>
+      (fire(promoted ? 'read-back' : wrote ? 'write' : 'read') === 'crash' ? never() : store.getToken(m, e, v)) as Promise<StoredToken | undefined>,
     putToken: async (input) => {
       if (fire('write') === 'crash') return never();
       const r = await store.putToken(input);
@@ -300,7 +479,9 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     const after = versionsOf(n).length - before;
     const latest = await store.getToken(mpOf(n), 'test');
     const current = (await readCurrentToken(store, mpOf(n), 'test'))?.current;
-    const proven = cell.deadAtMicrosoft ? ('n/a (token dead at Microsoft)' as const) : current?.tags.verifiedAt !== undefined && (await isValid(current.value, n));
+    const proven = cell.deadAtMicrosoft
+      ? ('n/a (token dead at Microsoft)' as const)
+      : current?.tags.verifiedAt !== undefined && (await isValid(current.value, n));
     const enabled = enabledVersionsOf(n);
     const othersUnchanged = versionsOf(bystander).length === bystanderBefore;
     const addedOk = cell.added === '0-1' ? after <= 1 : after === cell.added;
@@ -346,13 +527,27 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     const n = 60;
     await seed(n);
     const before = versionsOf(n).length;
-    const [a, b] = await Promise.all([rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) }), rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) })]);
+    const [a, b] = await Promise.all([
+      rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) }),
+      rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) }),
+    ]);
     const outcomes = [a.results[0]?.outcome, b.results[0]?.outcome].sort();
     expect(outcomes).toEqual(['rotated', 'skipped']);
     expect(versionsOf(n).length - before).toBe(1);
     expect(await isValid((await store.getToken(mpOf(n), 'test'))?.value ?? '', n)).toBe(true);
     expect(enabledVersionsOf(n)).toBe(2);
-    matrix.push({ step: 'run', fault: 'double fire (concurrent)', outcome: outcomes.join('+'), expected: 'rotated+skipped', versionsAdded: 1, provenTokenReadable: true, enabledVersions: 2, status: 'active', othersUnchanged: true, pass: true });
+    matrix.push({
+      step: 'run',
+      fault: 'double fire (concurrent)',
+      outcome: outcomes.join('+'),
+      expected: 'rotated+skipped',
+      versionsAdded: 1,
+      provenTokenReadable: true,
+      enabledVersions: 2,
+      status: 'active',
+      othersUnchanged: true,
+      pass: true,
+    });
   });
 
   it('the timer firing twice in a row leaves the second run with nothing to do', async () => {
@@ -362,7 +557,18 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     const second = await rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) });
     expect(first.results[0]?.outcome).toBe('rotated');
     expect(second.results[0]).toMatchObject({ outcome: 'skipped', reason: 'recently-rotated' });
-    matrix.push({ step: 'run', fault: 'double fire (sequential)', outcome: 'rotated, then skipped', expected: 'rotated, then skipped', versionsAdded: 1, provenTokenReadable: true, enabledVersions: enabledVersionsOf(n), status: 'active', othersUnchanged: true, pass: true });
+    matrix.push({
+      step: 'run',
+      fault: 'double fire (sequential)',
+      outcome: 'rotated, then skipped',
+      expected: 'rotated, then skipped',
+      versionsAdded: 1,
+      provenTokenReadable: true,
+      enabledVersions: enabledVersionsOf(n),
+      status: 'active',
+      othersUnchanged: true,
+      pass: true,
+    });
   });
 
   it('a manual rotation overlapping a timer run loses nothing and adds one version per run at most', async () => {
@@ -379,7 +585,18 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     expect([t.results[0]?.outcome, manual.results[0]?.outcome]).toContain('rotated');
     expect(await isValid((await store.getToken(mpOf(n), 'test'))?.value ?? '', n)).toBe(true);
     expect(enabledVersionsOf(n)).toBeLessThanOrEqual(2);
-    matrix.push({ step: 'run', fault: 'manual rotation overlapping a timer run', outcome: `${t.results[0]?.outcome}+${manual.results[0]?.outcome}`, expected: 'one rotates, the other skips', versionsAdded: added, provenTokenReadable: true, enabledVersions: enabledVersionsOf(n), status: 'active', othersUnchanged: true, pass: true });
+    matrix.push({
+      step: 'run',
+      fault: 'manual rotation overlapping a timer run',
+      outcome: `${t.results[0]?.outcome}+${manual.results[0]?.outcome}`,
+      expected: 'one rotates, the other skips',
+      versionsAdded: added,
+      provenTokenReadable: true,
+      enabledVersions: enabledVersionsOf(n),
+      status: 'active',
+      othersUnchanged: true,
+      pass: true,
+    });
   });
 });
 
@@ -398,7 +615,10 @@ function writeMatrix(rows: MatrixRow[]): void {
     '',
     '| step | fault | outcome | versions added | proven token readable | versions enabled | latest status | pass |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.step} | ${r.fault} | ${r.outcome} | ${r.versionsAdded} | ${r.provenTokenReadable} | ${r.enabledVersions} | ${r.status} | ${r.pass ? 'yes' : '**no**'} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.step} | ${r.fault} | ${r.outcome} | ${r.versionsAdded} | ${r.provenTokenReadable} | ${r.enabledVersions} | ${r.status} | ${r.pass ? 'yes' : '**no**'} |`,
+    ),
     '',
   ];
   writeGenerated('rotation-fault-matrix.md', lines.join('\n'));
@@ -443,7 +663,11 @@ describe('rotation runs', () => {
     const subset = parseMarketplaceConfig({ marketplaces: ids.map((n) => cpvEntry(mpOf(n), tenantOf(n))) });
     // Each redemption takes 0.5 s: six of them cannot fit in a budget of 1.5 s.
     world.simulator.faults.apply({ kind: 'latency', ms: 500 });
-    const first = await rotateAll(deps({ config: subset, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }), { trigger: 'timer', concurrency: 1, timeBudgetMs: 1_500 });
+    const first = await rotateAll(deps({ config: subset, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }), {
+      trigger: 'timer',
+      concurrency: 1,
+      timeBudgetMs: 1_500,
+    });
     expect(first.stoppedByTimeBudget).toBe(true);
     const mine = new Set(ids.map(mpOf));
     const rotatedFirst = first.results.filter((r) => mine.has(r.marketplace) && r.outcome === 'rotated').map((r) => r.marketplace);
@@ -451,12 +675,19 @@ describe('rotation runs', () => {
     expect(rotatedFirst.length).toBeLessThan(ids.length);
     // Oldest first: the ones rotated are a prefix of the age order; the rest were not reached.
     expect(rotatedFirst).toEqual(ids.slice(0, rotatedFirst.length).map(mpOf));
-    expect(first.results.filter((r) => mine.has(r.marketplace) && r.outcome === 'not-reached').map((r) => r.marketplace)).toEqual(ids.slice(rotatedFirst.length).map(mpOf));
+    expect(first.results.filter((r) => mine.has(r.marketplace) && r.outcome === 'not-reached').map((r) => r.marketplace)).toEqual(
+      ids.slice(rotatedFirst.length).map(mpOf),
+    );
     world.simulator.reset();
     const second = await rotateAll(deps({ config: subset }), { trigger: 'timer', concurrency: 2 });
     const rotatedSecond = second.results.filter((r) => mine.has(r.marketplace) && r.outcome === 'rotated').map((r) => r.marketplace);
     expect([...rotatedFirst, ...rotatedSecond].sort()).toEqual(ids.map(mpOf));
-    expect(second.results.filter((r) => mine.has(r.marketplace) && r.reason === 'recently-rotated').map((r) => r.marketplace).sort()).toEqual([...rotatedFirst].sort());
+    expect(
+      second.results
+        .filter((r) => mine.has(r.marketplace) && r.reason === 'recently-rotated')
+        .map((r) => r.marketplace)
+        .sort(),
+    ).toEqual([...rotatedFirst].sort());
   });
 
   it('an invalid_client alerts once for the application and marks no token dead', async () => {
@@ -494,15 +725,23 @@ describe('rotation runs', () => {
     world.simulator.faults.apply({ kind: 'refreshTokenRevoked', refreshToken: t.value });
     expect((await rotateAll(deps(), { trigger: 'timer', marketplace: mpOf(n) })).results[0]?.outcome).toBe('needs-reauth');
     const calls = world.simulator.stats.tokenCalls.refresh_token;
-    expect((await rotateAll(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) })).results[0]).toMatchObject({ outcome: 'skipped', reason: 'needs-reauth' });
+    expect((await rotateAll(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) })).results[0]).toMatchObject({
+      outcome: 'skipped',
+      reason: 'needs-reauth',
+    });
     expect(world.simulator.stats.tokenCalls.refresh_token).toBe(calls);
   });
 
   it('stays under the Key Vault write limit (sliding window, 300 per 10 s)', async () => {
     let t = 0;
-    const limiter = new SlidingWindowLimiter(250, 10_000, () => t, async (ms) => {
-      t += ms;
-    });
+    const limiter = new SlidingWindowLimiter(
+      250,
+      10_000,
+      () => t,
+      async (ms) => {
+        t += ms;
+      },
+    );
     const stamps: number[] = [];
     for (let i = 0; i < 1000; i++) {
       await limiter.acquire();

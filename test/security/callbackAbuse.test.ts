@@ -52,7 +52,12 @@ async function attempt(url: URL | string, cookie?: string | string[]): Promise<S
 
 /** What every refusal must be: the status, the reason shown, the spent cookie, nothing stored, the token calls allowed. */
 function expectRefused(r: Step & { calls: number; stored: boolean }, o: { status?: 400 | 403; heading: string; calls: number }): void {
-  expect({ status: r.status, heading: headingOf(r.body), calls: r.calls, stored: r.stored }).toEqual({ status: o.status ?? 400, heading: o.heading, calls: o.calls, stored: false });
+  expect({ status: r.status, heading: headingOf(r.body), calls: r.calls, stored: r.stored }).toEqual({
+    status: o.status ?? 400,
+    heading: o.heading,
+    calls: o.calls,
+    stored: false,
+  });
   expect(r.location).toBeUndefined();
   expect(r.setCookies).toEqual([`${transactionCookieName}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`]);
 }
@@ -97,25 +102,38 @@ afterAll(async () => {
     row.run++;
     if (passed.has(c.name)) row.passed++;
   }
-  if (run.complete()) writeFigures('callbackAbuse', {
-    test: 'test/security/callbackAbuse.test.ts',
-    run: cases.length,
-    passed: passed.size,
-    byCategory,
-    cases: cases.map((c) => ({ category: c.category, case: c.name, passed: passed.has(c.name) })),
-  });
+  if (run.complete())
+    writeFigures('callbackAbuse', {
+      test: 'test/security/callbackAbuse.test.ts',
+      run: cases.length,
+      passed: passed.size,
+      byCategory,
+      cases: cases.map((c) => ({ category: c.category, case: c.name, passed: passed.has(c.name) })),
+    });
 });
 
 describe('state (docs/SECURITY.md 2)', () => {
   abuse('state', 'missing state', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
-    expectRefused(await attempt(withParams(s.callback, (p) => p.delete('state')), s.cookie), { heading: refusals.unverified, calls: 0 });
+    expectRefused(
+      await attempt(
+        withParams(s.callback, (p) => p.delete('state')),
+        s.cookie,
+      ),
+      { heading: refusals.unverified, calls: 0 },
+    );
   });
 
   abuse('state', 'mismatched state (the state of another sign-in)', async () => {
     const a = await signInUntilCallback(world, 'MP-00001');
     const b = await signInUntilCallback(world, 'MP-00001');
-    expectRefused(await attempt(withParams(a.callback, (p) => p.set('state', b.callback.searchParams.get('state') ?? '')), a.cookie), { heading: refusals.unverified, calls: 0 });
+    expectRefused(
+      await attempt(
+        withParams(a.callback, (p) => p.set('state', b.callback.searchParams.get('state') ?? '')),
+        a.cookie,
+      ),
+      { heading: refusals.unverified, calls: 0 },
+    );
   });
 
   abuse('state', 'forged state first, real state second (parameter pollution)', async () => {
@@ -174,7 +192,7 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     expectRefused(await attempt(s.callback), { heading: refusals.missing, calls: 0 });
   });
 
-  abuse('cookie', "a cookie from another browser (two sign-ins, cookies swapped)", async () => {
+  abuse('cookie', 'a cookie from another browser (two sign-ins, cookies swapped)', async () => {
     const a = await signInUntilCallback(world, 'MP-00001');
     const b = await signInUntilCallback(world, 'MP-00001');
     expectRefused(await attempt(a.callback, b.cookie), { heading: refusals.unverified, calls: 0 });
@@ -198,7 +216,14 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     const s = await signInUntilCallback(world, 'MP-00001');
     const v = s.cookieValue;
     const parts = v.split('.');
-    const variants = [v.slice(0, 1), v.slice(0, 10), v.slice(0, 100), v.slice(0, -1), v.slice(0, -10), ...parts.map((_, i) => parts.filter((__, j) => j !== i).join('.'))];
+    const variants = [
+      v.slice(0, 1),
+      v.slice(0, 10),
+      v.slice(0, 100),
+      v.slice(0, -1),
+      v.slice(0, -10),
+      ...parts.map((_, i) => parts.filter((__, j) => j !== i).join('.')),
+    ];
     for (const t of variants) expectRefused(await attempt(s.callback, `${transactionCookieName}=${t}`), { heading: refusals.unverified, calls: 0 });
   });
 
@@ -237,7 +262,8 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     const plaintext = new TextEncoder().encode(JSON.stringify(opened.transaction));
     const weaker = await new CompactEncrypt(plaintext).setProtectedHeader({ alg: 'dir', enc: 'A128GCM' }).encrypt(testKey().slice(0, 16));
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(plaintext).toString('base64url')}.`;
-    for (const v of [weaker, none]) expectRefused(await attempt(s.callback, `${transactionCookieName}=${v}`), { heading: refusals.unverified, calls: 0 });
+    for (const v of [weaker, none])
+      expectRefused(await attempt(s.callback, `${transactionCookieName}=${v}`), { heading: refusals.unverified, calls: 0 });
   });
 
   abuse('cookie', 'the cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, 10 minutes, and the verifier is not readable in it', async () => {
@@ -258,7 +284,10 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authorize.searchParams.get('code_challenge')).toBe(pkceChallenge(opened.transaction.verifier));
     expect(r.location).not.toContain(opened.transaction.verifier);
-    const decoded = value.split('.').map((p) => Buffer.from(p, 'base64url').toString('latin1')).join('|');
+    const decoded = value
+      .split('.')
+      .map((p) => Buffer.from(p, 'base64url').toString('latin1'))
+      .join('|');
     expect(decoded).not.toContain(opened.transaction.verifier);
   });
 });
@@ -277,7 +306,9 @@ describe('the authorization code (docs/SECURITY.md 1)', () => {
     expect((await attempt(s.callback, s.cookie)).status).toBe(200);
     const latest = await world.store.getToken('MP-00001', 'test');
     // Only Entra can know the code was used: one call, refused (AADSTS54005), nothing stored.
-    await onOtherInstance(async (other) => expectRefused(await attempt(onHost(s.callback, other), s.cookie), { heading: refusals.noToken, calls: 1 }));
+    await onOtherInstance(async (other) =>
+      expectRefused(await attempt(onHost(s.callback, other), s.cookie), { heading: refusals.noToken, calls: 1 }),
+    );
     expect((await world.store.getToken('MP-00001', 'test'))?.version).toBe(latest?.version);
   });
 
@@ -291,7 +322,12 @@ describe('the authorization code (docs/SECURITY.md 1)', () => {
   });
 
   abuse('code', 'missing or malformed code never reaches Entra', async () => {
-    for (const change of [(p: URLSearchParams) => p.delete('code'), (p: URLSearchParams) => p.set('code', ''), (p: URLSearchParams) => p.set('code', 'a b'), (p: URLSearchParams) => p.set('code', 'x'.repeat(5000))]) {
+    for (const change of [
+      (p: URLSearchParams) => p.delete('code'),
+      (p: URLSearchParams) => p.set('code', ''),
+      (p: URLSearchParams) => p.set('code', 'a b'),
+      (p: URLSearchParams) => p.set('code', 'x'.repeat(5000)),
+    ]) {
       const s = await signInUntilCallback(world, 'MP-00001');
       expectRefused(await attempt(withParams(s.callback, change), s.cookie), { heading: refusals.unverified, calls: 0 });
     }

@@ -110,7 +110,11 @@ const post = (path: string, body?: string, headers: Record<string, string> = {})
 
 beforeAll(async () => {
   // The Connect push on, so the Connect API key is read and used by generate and rotate.
-  world = await startWorld({ store: 'keyvault', signInBounds: unboundedSignIns, connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } } });
+  world = await startWorld({
+    store: 'keyvault',
+    signInBounds: unboundedSignIns,
+    connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } },
+  });
   canaries.cookieKey.add(process.env.TRANSACTION_COOKIE_KEY ?? '');
   canaries.apiKey.add(world.connectApiKey ?? '');
   globalThis.fetch = recordingFetch as typeof fetch;
@@ -223,24 +227,27 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     await request(`${world.baseUrl}/api/callback?admin_consent=False&error=access_denied`);
   });
 
-  run.it('refused by the abuse guards: a rate-limited callback and a full replay guard, both with a real code and cookie, and a cross-site rotate', async () => {
-    const pending = await signInUntilCallback(world, 'MP-00001');
-    const again = () => request(pending.callback.toString(), { headers: { cookie: pending.cookie } });
-    // One callback a minute: the garbage one takes it, the real one is refused (429).
-    const one = { capacity: 1, refillEveryMs: 60_000 };
-    resetSignInBounds({ bounds: { callback: { perClient: one, overall: one, maxClients: 10 } } });
-    await request(`${world.baseUrl}/api/callback?state=y`);
-    expect((await again()).status).toBe(429);
-    // The replay guard full (503).
-    resetSignInBounds(unboundedSignIns);
-    resetReplayGuard(0);
-    expect((await again()).status).toBe(503);
-    resetReplayGuard();
-    expect((await post('/api/rotate', undefined, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-    // Neither refusal spent the code: the same callback completes now.
-    expect((await again()).status).toBe(200);
-    harvestVault();
-  });
+  run.it(
+    'refused by the abuse guards: a rate-limited callback and a full replay guard, both with a real code and cookie, and a cross-site rotate',
+    async () => {
+      const pending = await signInUntilCallback(world, 'MP-00001');
+      const again = () => request(pending.callback.toString(), { headers: { cookie: pending.cookie } });
+      // One callback a minute: the garbage one takes it, the real one is refused (429).
+      const one = { capacity: 1, refillEveryMs: 60_000 };
+      resetSignInBounds({ bounds: { callback: { perClient: one, overall: one, maxClients: 10 } } });
+      await request(`${world.baseUrl}/api/callback?state=y`);
+      expect((await again()).status).toBe(429);
+      // The replay guard full (503).
+      resetSignInBounds(unboundedSignIns);
+      resetReplayGuard(0);
+      expect((await again()).status).toBe(503);
+      resetReplayGuard();
+      expect((await post('/api/rotate', undefined, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+      // Neither refusal spent the code: the same callback completes now.
+      expect((await again()).status).toBe(200);
+      harvestVault();
+    },
+  );
 
   run.it('invalid settings: the message names the setting, never its value', async () => {
     const saved = process.env.TRANSACTION_COOKIE_KEY;
@@ -269,23 +276,28 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
       () => exceptions.push('no exception for a spent code'),
       (err: unknown) => recordException('redeemCode', err),
     );
-    await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) => recordException('redeemRefreshToken wrong secret', err));
+    await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) =>
+      recordException('redeemRefreshToken wrong secret', err),
+    );
     world.simulator.faults.clear();
     expect(exceptions.length).toBeGreaterThanOrEqual(3);
   });
 });
 
 describe('telemetry the Functions host writes (docs/SECURITY.md 12)', () => {
-  run.it("request telemetry keeps the callback's query string (the authorization code) out: host.json pins enableQueryStringTracing off, and nothing exports the front end's HTTP logs", () => {
-    const repo = join(__dirname, '..', '..');
-    const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { logging?: { applicationInsights?: Record<string, unknown> } };
-    // Off by default in the host; written out so that no later edit turns it on by accident.
-    expect(host.logging?.applicationInsights?.enableQueryStringTracing).toBe(false);
-    // App Service's HTTP logs record the query string (CsUriQuery); no diagnostic setting may export them.
-    const bicep = readdirSync(join(repo, 'infra'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bicep'));
-    expect(bicep.length).toBeGreaterThan(3);
-    expect(bicep.filter((f) => /AppServiceHTTPLogs|enableQueryStringTracing/i.test(readFileSync(join(repo, 'infra', f), 'utf8')))).toEqual([]);
-  });
+  run.it(
+    "request telemetry keeps the callback's query string (the authorization code) out: host.json pins enableQueryStringTracing off, and nothing exports the front end's HTTP logs",
+    () => {
+      const repo = join(__dirname, '..', '..');
+      const host = JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { logging?: { applicationInsights?: Record<string, unknown> } };
+      // Off by default in the host; written out so that no later edit turns it on by accident.
+      expect(host.logging?.applicationInsights?.enableQueryStringTracing).toBe(false);
+      // App Service's HTTP logs record the query string (CsUriQuery); no diagnostic setting may export them.
+      const bicep = readdirSync(join(repo, 'infra'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bicep'));
+      expect(bicep.length).toBeGreaterThan(3);
+      expect(bicep.filter((f) => /AppServiceHTTPLogs|enableQueryStringTracing/i.test(readFileSync(join(repo, 'infra', f), 'utf8')))).toEqual([]);
+    },
+  );
 });
 
 describe('the search', () => {
@@ -301,7 +313,10 @@ describe('the search', () => {
       for (const value of values) {
         if (!value) continue;
         for (const form of new Set([value, encodeURIComponent(value)])) {
-          const windows = form.length <= fragmentLength ? [form] : Array.from({ length: form.length - fragmentLength + 1 }, (_, i) => form.slice(i, i + fragmentLength));
+          const windows =
+            form.length <= fragmentLength
+              ? [form]
+              : Array.from({ length: form.length - fragmentLength + 1 }, (_, i) => form.slice(i, i + fragmentLength));
           for (const w of windows) {
             const seen = owners.get(w);
             owners.set(w, seen === undefined || (seen !== null && seen.value === value) ? { kind, value } : null);
@@ -332,7 +347,11 @@ describe('the search', () => {
       ...consoleLines.map((text, i) => ({ where: `console ${i}`, text, allowed: new Set<string>() })),
       ...exceptions.map((text, i) => ({ where: `exception ${i}`, text, allowed: new Set<string>() })),
       ...(world.vault?.secretNames() ?? []).flatMap((name) =>
-        (world.vault?.versions(name) ?? []).map((v) => ({ where: `tags of ${name}/${v.version}`, text: `${v.contentType ?? ''} ${JSON.stringify(v.tags ?? {})}`, allowed: new Set<string>() })),
+        (world.vault?.versions(name) ?? []).map((v) => ({
+          where: `tags of ${name}/${v.version}`,
+          text: `${v.contentType ?? ''} ${JSON.stringify(v.tags ?? {})}`,
+          allowed: new Set<string>(),
+        })),
       ),
     ];
     const owners = fragmentOwners();
@@ -346,13 +365,19 @@ describe('the search', () => {
         }
       }
     }
-    if (run.complete()) writeFigures('canary', {
-      test: 'test/security/canary.test.ts',
-      canaries: Object.fromEntries(Object.entries(canaries).map(([k, v]) => [k, v.size])),
-      outputsSearched: { responses: outputs.filter((o) => o.where.endsWith(' body')).length, logLines: world.logs.length, consoleLines: consoleLines.length, exceptions: exceptions.length },
-      fragments: owners.size,
-      hits: hits.size,
-    });
+    if (run.complete())
+      writeFigures('canary', {
+        test: 'test/security/canary.test.ts',
+        canaries: Object.fromEntries(Object.entries(canaries).map(([k, v]) => [k, v.size])),
+        outputsSearched: {
+          responses: outputs.filter((o) => o.where.endsWith(' body')).length,
+          logLines: world.logs.length,
+          consoleLines: consoleLines.length,
+          exceptions: exceptions.length,
+        },
+        fragments: owners.size,
+        hits: hits.size,
+      });
     expect([...hits]).toEqual([]);
   });
 });

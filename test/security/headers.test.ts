@@ -39,12 +39,64 @@ const scenarios: Record<string, () => Scenario[]> = {
   start: () => [
     { what: 'GET form', run: async () => raw('GET form', await client.send({ path: '/api/start' })) },
     { what: 'HEAD form', run: async () => raw('HEAD form', await client.send({ method: 'HEAD', path: '/api/start' })) },
-    { what: 'POST valid → redirect', run: async () => raw('POST valid', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=MP-00001' })) },
-    { what: 'POST invalid ID', run: async () => raw('POST invalid ID', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=mp-1' })) },
-    { what: 'POST unknown marketplace', run: async () => raw('POST unknown', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=MP-99999' })) },
-    { what: 'POST cross-site', run: async () => raw('POST cross-site', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, 'sec-fetch-site': 'cross-site' }, body: 'marketplace=MP-00001' })) },
-    { what: 'POST too large', run: async () => raw('POST too large', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: `marketplace=${'A'.repeat(3000)}` })) },
-    { what: 'POST wrong type', run: async () => raw('POST wrong type', await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': 'application/json', ...sameOrigin }, body: '{}' })) },
+    {
+      what: 'POST valid → redirect',
+      run: async () =>
+        raw(
+          'POST valid',
+          await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=MP-00001' }),
+        ),
+    },
+    {
+      what: 'POST invalid ID',
+      run: async () =>
+        raw(
+          'POST invalid ID',
+          await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=mp-1' }),
+        ),
+    },
+    {
+      what: 'POST unknown marketplace',
+      run: async () =>
+        raw(
+          'POST unknown',
+          await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: 'marketplace=MP-99999' }),
+        ),
+    },
+    {
+      what: 'POST cross-site',
+      run: async () =>
+        raw(
+          'POST cross-site',
+          await client.send({
+            method: 'POST',
+            path: '/api/start',
+            headers: { 'content-type': form, 'sec-fetch-site': 'cross-site' },
+            body: 'marketplace=MP-00001',
+          }),
+        ),
+    },
+    {
+      what: 'POST too large',
+      run: async () =>
+        raw(
+          'POST too large',
+          await client.send({
+            method: 'POST',
+            path: '/api/start',
+            headers: { 'content-type': form, ...sameOrigin },
+            body: `marketplace=${'A'.repeat(3000)}`,
+          }),
+        ),
+    },
+    {
+      what: 'POST wrong type',
+      run: async () =>
+        raw(
+          'POST wrong type',
+          await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': 'application/json', ...sameOrigin }, body: '{}' }),
+        ),
+    },
   ],
   callback: () => [
     {
@@ -61,7 +113,10 @@ const scenarios: Record<string, () => Scenario[]> = {
         return { what: 'consent needed', status: r.callback.status, headers: r.callback.headers, body: r.callback.body };
       },
     },
-    { what: 'consent granted', run: async () => raw('consent granted', await client.send({ path: `/api/callback?admin_consent=True&tenant=${tenants.cpv}` })) },
+    {
+      what: 'consent granted',
+      run: async () => raw('consent granted', await client.send({ path: `/api/callback?admin_consent=True&tenant=${tenants.cpv}` })),
+    },
     { what: 'no transaction', run: async () => raw('no transaction', await client.send({ path: '/api/callback?code=x&state=y' })) },
     {
       what: 'Entra unavailable (503)',
@@ -92,7 +147,10 @@ const scenarios: Record<string, () => Scenario[]> = {
   ],
   rotateNow: () => [
     { what: 'rotate all', run: async () => raw('rotate all', await client.send({ method: 'POST', path: '/api/rotate' })) },
-    { what: 'invalid marketplace', run: async () => raw('rotate invalid', await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-1%3Cx' })) },
+    {
+      what: 'invalid marketplace',
+      run: async () => raw('rotate invalid', await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-1%3Cx' })),
+    },
   ],
 };
 
@@ -121,7 +179,9 @@ function check(o: Observed): void {
     else {
       // The user can quote it (it is on the page), and the operator finds it (it is in the logs).
       // HEAD answers have no body to show it in.
-      const onPage = o.body === '' || (kindOf(o.headers) === 'json' ? (JSON.parse(o.body) as { correlationId?: string }).correlationId === id : o.body.includes(id));
+      const onPage =
+        o.body === '' ||
+        (kindOf(o.headers) === 'json' ? (JSON.parse(o.body) as { correlationId?: string }).correlationId === id : o.body.includes(id));
       if (!onPage) say('the correlation id is not in the body');
       if (!world.logs.some((l) => l.message.includes(id))) say('the correlation id is not in the logs');
     }
@@ -140,13 +200,14 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await world?.close();
-  if (run.complete()) writeFigures('headers', {
-    test: 'test/security/headers.test.ts',
-    routes: httpRoutes().map((r) => r.r.name),
-    responsesChecked: observed.length,
-    byStatus: observed.reduce<Record<string, number>>((acc, o) => ((acc[String(o.status)] = (acc[String(o.status)] ?? 0) + 1), acc), {}),
-    problems: problems.length,
-  });
+  if (run.complete())
+    writeFigures('headers', {
+      test: 'test/security/headers.test.ts',
+      routes: httpRoutes().map((r) => r.r.name),
+      responsesChecked: observed.length,
+      byStatus: observed.reduce<Record<string, number>>((acc, o) => ((acc[String(o.status)] = (acc[String(o.status)] ?? 0) + 1), acc), {}),
+      problems: problems.length,
+    });
 });
 
 describe('every registered route, success and error, HTML and JSON (docs/SECURITY.md 9–11)', () => {
@@ -163,7 +224,21 @@ describe('every registered route, success and error, HTML and JSON (docs/SECURIT
     world.vault?.faults.clear();
     // Each scenario produced what it names: successes and errors, HTML and JSON.
     const statuses = observed.map((o) => `${o.status} ${kindOf(o.headers)}`);
-    expect(statuses).toEqual(expect.arrayContaining(['200 html', '200 json', '303 none', '400 html', '400 json', '403 html', '404 html', '413 html', '415 html', '503 html', '503 json']));
+    expect(statuses).toEqual(
+      expect.arrayContaining([
+        '200 html',
+        '200 json',
+        '303 none',
+        '400 html',
+        '400 json',
+        '403 html',
+        '404 html',
+        '413 html',
+        '415 html',
+        '503 html',
+        '503 json',
+      ]),
+    );
     expect(problems.slice(from)).toEqual([]);
   });
 
@@ -195,7 +270,11 @@ describe('every registered route, success and error, HTML and JSON (docs/SECURIT
     for (const route of httpRoutes()) {
       const served = observed.slice(before).find((o) => o.status === 405 && o.what.includes(` ${route.path} `) && declared(o).byRegistration);
       for (const method of (header(served?.headers ?? {}, 'allow') ?? '').split(', ').filter(Boolean)) {
-        expect({ route: route.path, method, status: observed.slice(before).find((o) => o.what.startsWith(`${method} ${route.path} `))?.status }).not.toEqual({ route: route.path, method, status: 405 });
+        expect({
+          route: route.path,
+          method,
+          status: observed.slice(before).find((o) => o.what.startsWith(`${method} ${route.path} `))?.status,
+        }).not.toEqual({ route: route.path, method, status: 405 });
       }
     }
     expect(problems.slice(from)).toEqual([]);
@@ -212,37 +291,67 @@ describe('every registered route, success and error, HTML and JSON (docs/SECURIT
     expect(problems.slice(from)).toEqual([]);
   });
 
-  run.it("the local host's own answers (404, 405, 413, 421) are the service's pages: language, title, the same headers, a logged reference", async () => {
-    const from = problems.length;
-    // A handler's error page, to compare with.
-    const handlerPage = await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': 'application/json', ...sameOrigin }, body: '{}' });
-    expect(handlerPage.status).toBe(415);
-    const answers = [
-      raw('host 404 /', await client.send({ path: '/' })),
-      raw('host 404 /api/nothing', await client.send({ path: '/api/nothing?x=1' })),
-      raw('host 405 TRACE', await client.send({ method: 'TRACE', path: '/api/start' })),
-      raw('host 413', await client.send({ method: 'POST', path: '/api/callback', headers: { 'content-type': form, ...sameOrigin }, body: Buffer.alloc(1024 * 1024 + 1, 'a') })),
-      raw('host 421', await client.send({ path: '/api/start', headers: { host: 'rebound.example' } })),
-    ];
-    expect(answers.map((a) => a.status)).toEqual([404, 404, 405, 413, 421]);
-    const protective = ['content-type', 'x-content-type-options', 'referrer-policy', 'cache-control', 'pragma', 'x-frame-options', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'permissions-policy', 'strict-transport-security'];
-    const policy = (h: HeaderSource) => header(h, 'content-security-policy')?.replace(/'nonce-[^']+'/g, "'nonce'");
-    for (const a of answers) {
-      check(a);
-      expect({ what: a.what, kind: kindOf(a.headers) }).toEqual({ what: a.what, kind: 'html' });
-      expect(a.body).toMatch(/^<!doctype html>\n<html lang="en">/);
-      expect(/<title>([^<]+)<\/title>/.exec(a.body)?.[1]).toMatch(/\S/);
-      expect(/<h1>([^<]+)<\/h1>/.exec(a.body)?.[1]).toMatch(/\S/);
-      for (const name of protective) expect({ what: a.what, name, value: header(a.headers, name) }).toEqual({ what: a.what, name, value: header(handlerPage.headers, name) });
-      expect({ what: a.what, csp: policy(a.headers) }).toEqual({ what: a.what, csp: policy(handlerPage.headers) });
-    }
-    // The foreign name is not echoed.
-    expect(answers[4]?.body).not.toContain('rebound.example');
-    expect(problems.slice(from)).toEqual([]);
-  });
+  run.it(
+    "the local host's own answers (404, 405, 413, 421) are the service's pages: language, title, the same headers, a logged reference",
+    async () => {
+      const from = problems.length;
+      // A handler's error page, to compare with.
+      const handlerPage = await client.send({
+        method: 'POST',
+        path: '/api/start',
+        headers: { 'content-type': 'application/json', ...sameOrigin },
+        body: '{}',
+      });
+      expect(handlerPage.status).toBe(415);
+      const answers = [
+        raw('host 404 /', await client.send({ path: '/' })),
+        raw('host 404 /api/nothing', await client.send({ path: '/api/nothing?x=1' })),
+        raw('host 405 TRACE', await client.send({ method: 'TRACE', path: '/api/start' })),
+        raw(
+          'host 413',
+          await client.send({
+            method: 'POST',
+            path: '/api/callback',
+            headers: { 'content-type': form, ...sameOrigin },
+            body: Buffer.alloc(1024 * 1024 + 1, 'a'),
+          }),
+        ),
+        raw('host 421', await client.send({ path: '/api/start', headers: { host: 'rebound.example' } })),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([404, 404, 405, 413, 421]);
+      const protective = [
+        'content-type',
+        'x-content-type-options',
+        'referrer-policy',
+        'cache-control',
+        'pragma',
+        'x-frame-options',
+        'cross-origin-opener-policy',
+        'cross-origin-resource-policy',
+        'permissions-policy',
+        'strict-transport-security',
+      ];
+      const policy = (h: HeaderSource) => header(h, 'content-security-policy')?.replace(/'nonce-[^']+'/g, "'nonce'");
+      for (const a of answers) {
+        check(a);
+        expect({ what: a.what, kind: kindOf(a.headers) }).toEqual({ what: a.what, kind: 'html' });
+        expect(a.body).toMatch(/^<!doctype html>\n<html lang="en">/);
+        expect(/<title>([^<]+)<\/title>/.exec(a.body)?.[1]).toMatch(/\S/);
+        expect(/<h1>([^<]+)<\/h1>/.exec(a.body)?.[1]).toMatch(/\S/);
+        for (const name of protective)
+          expect({ what: a.what, name, value: header(a.headers, name) }).toEqual({ what: a.what, name, value: header(handlerPage.headers, name) });
+        expect({ what: a.what, csp: policy(a.headers) }).toEqual({ what: a.what, csp: policy(handlerPage.headers) });
+      }
+      // The foreign name is not echoed.
+      expect(answers[4]?.body).not.toContain('rebound.example');
+      expect(problems.slice(from)).toEqual([]);
+    },
+  );
 
   run.it('the nonce differs in every HTML response', () => {
-    const nonces = observed.filter((o) => kindOf(o.headers) === 'html').map((o) => /'nonce-([^']+)'/.exec(header(o.headers, 'content-security-policy') ?? '')?.[1]);
+    const nonces = observed
+      .filter((o) => kindOf(o.headers) === 'html')
+      .map((o) => /'nonce-([^']+)'/.exec(header(o.headers, 'content-security-policy') ?? '')?.[1]);
     expect(nonces.length).toBeGreaterThan(10);
     expect(nonces.every(Boolean)).toBe(true);
     expect(new Set(nonces).size).toBe(nonces.length);
@@ -293,12 +402,21 @@ describe('HSTS only on https (docs/SECURITY.md 9), by direct invocation of every
     expect(answers.length).toBe(httpRoutes().length * 2);
     for (const a of answers) {
       const h = (a.response.headers ?? {}) as Record<string, string>;
-      expect({ route: a.name, method: a.method, hsts: h['Strict-Transport-Security'] }).toEqual({ route: a.name, method: a.method, hsts: 'max-age=31536000; includeSubDomains' });
+      expect({ route: a.name, method: a.method, hsts: h['Strict-Transport-Security'] }).toEqual({
+        route: a.name,
+        method: a.method,
+        hsts: 'max-age=31536000; includeSubDomains',
+      });
     }
   });
 
   run.it('http callback (local mode): no handler sends Strict-Transport-Security', async () => {
     const answers = await invokeAll(world.callbackUrl);
-    for (const a of answers) expect({ route: a.name, method: a.method, hsts: ((a.response.headers ?? {}) as Record<string, string>)['Strict-Transport-Security'] }).toEqual({ route: a.name, method: a.method, hsts: undefined });
+    for (const a of answers)
+      expect({ route: a.name, method: a.method, hsts: ((a.response.headers ?? {}) as Record<string, string>)['Strict-Transport-Security'] }).toEqual({
+        route: a.name,
+        method: a.method,
+        hsts: undefined,
+      });
   });
 });

@@ -49,7 +49,12 @@ export async function submitForm(pageUrl: string, html: string, button?: string)
 }
 
 function decode(s: string): string {
-  return s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  return s
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 }
 
 export interface SignInResult {
@@ -61,7 +66,11 @@ export interface SignInResult {
 }
 
 /** Start → authorize page → Sign in → callback. Returns every step so tests can tamper between them. */
-export async function signIn(world: World, marketplace: string, tamper?: { callbackUrl?: (u: URL) => void; cookie?: (c: string) => string }): Promise<SignInResult> {
+export async function signIn(
+  world: World,
+  marketplace: string,
+  tamper?: { callbackUrl?: (u: URL) => void; cookie?: (c: string) => string },
+): Promise<SignInResult> {
   const start = await postStart(world, marketplace);
   if (start.status !== 303 || !start.location) throw new Error(`start answered ${start.status}`);
   const authorize = await request(start.location);

@@ -116,7 +116,8 @@ async function freePort(): Promise<number> {
 export function tls(): { cert: string; key: string } {
   const certPath = process.env.LOCAL_TLS_CERT;
   const keyPath = process.env.LOCAL_TLS_KEY;
-  if (!certPath || !keyPath) throw new Error('Run the tests through `npm test` (scripts/with-local-tls.mjs sets LOCAL_TLS_CERT / LOCAL_TLS_KEY and trusts the certificate).');
+  if (!certPath || !keyPath)
+    throw new Error('Run the tests through `npm test` (scripts/with-local-tls.mjs sets LOCAL_TLS_CERT / LOCAL_TLS_KEY and trusts the certificate).');
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
 
@@ -150,7 +151,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
   };
   const configPath = join(dir, 'marketplaces.json');
-  writeFileSync(configPath, JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }),
+  );
 
   let connect: ConnectStandIn | undefined;
   const connectApiKey = options.connect ? (options.connect.apiKey ?? newStandInApiKey()) : undefined;
@@ -175,7 +179,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ROTATION_SCHEDULE: '0 0 3 * * *',
   });
   if (connect) Object.assign(process.env, { CONNECT_API_URL: connect.url, CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName });
-  const storedConnectKey = options.connect && !options.connect.secretMissing && connectApiKey ? `${options.connect.storeWithScheme ? 'ApiKey ' : ''}${connectApiKey}` : undefined;
+  const storedConnectKey =
+    options.connect && !options.connect.secretMissing && connectApiKey
+      ? `${options.connect.storeWithScheme ? 'ApiKey ' : ''}${connectApiKey}`
+      : undefined;
 
   let vault: KeyVaultFake | undefined;
   if ((options.store ?? 'keyvault') === 'keyvault') {
@@ -204,7 +211,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   }
 
   const logs: LogLine[] = [];
-  const host = await startHost({ port, registrations: listRegistrations(), log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }) });
+  const host = await startHost({
+    port,
+    registrations: listRegistrations(),
+    log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }),
+  });
 
   return {
     host,

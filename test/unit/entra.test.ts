@@ -5,7 +5,15 @@ import { refreshTokenFromCache } from '../../shared/identity/cache';
 describe('authorize URL', () => {
   it('asks the partner tenant for the Partner Center scope with PKCE S256', () => {
     const url = new URL(
-      authorizeUrl({ authorityHost: 'https://login.microsoftonline.com', tenantId: 't-1', clientId: 'c-1', redirectUri: 'https://app/api/callback', state: 's', nonce: 'n', codeChallenge: 'ch' }),
+      authorizeUrl({
+        authorityHost: 'https://login.microsoftonline.com',
+        tenantId: 't-1',
+        clientId: 'c-1',
+        redirectUri: 'https://app/api/callback',
+        state: 's',
+        nonce: 'n',
+        codeChallenge: 'ch',
+      }),
     );
     expect(url.origin + url.pathname).toBe('https://login.microsoftonline.com/t-1/oauth2/v2.0/authorize');
     expect(url.searchParams.get('scope')).toBe('https://api.partnercenter.microsoft.com/user_impersonation offline_access openid profile');
@@ -52,7 +60,10 @@ describe('refresh token from the msal-node cache', () => {
   });
   it('refuses when there is none or more than one, without quoting any token', () => {
     expect(() => refreshTokenFromCache(cache({}), 'u.t', 'app')).toThrow(/no refresh token/);
-    const two = cache({ a: { home_account_id: 'u.t', client_id: 'app', secret: 'S1' }, b: { home_account_id: 'u.t', client_id: 'app', secret: 'S2' } });
+    const two = cache({
+      a: { home_account_id: 'u.t', client_id: 'app', secret: 'S1' },
+      b: { home_account_id: 'u.t', client_id: 'app', secret: 'S2' },
+    });
     expect(() => refreshTokenFromCache(two, 'u.t', 'app')).toThrow(/2 matching/);
     try {
       refreshTokenFromCache(two, 'u.t', 'app');

@@ -14,14 +14,24 @@ describe('marketplace ID', () => {
   it.each(['MP-12345', 'MP-00001', 'MP-12345678', '  MP-12345 ', '\tMP-12345'])('accepts %j', (input) => {
     expect(parseMarketplaceId(input)).toEqual({ ok: true, id: input.trim() });
   });
-  it.each(['', 'MP-1234', 'MP-123456789', 'mp-12345', 'MP_12345', 'MP-12345\n', 'MP-12345/../x', 'ΜP-12345', 'MP-１２３４５', 'MP-12345\u0000', 'x'.repeat(10_000), '<script>'])(
-    'refuses %j with a message that explains the format',
-    (input) => {
-      const r = parseMarketplaceId(input);
-      expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.reason).toMatch(/MP-12345/);
-    },
-  );
+  it.each([
+    '',
+    'MP-1234',
+    'MP-123456789',
+    'mp-12345',
+    'MP_12345',
+    'MP-12345\n',
+    'MP-12345/../x',
+    'ΜP-12345',
+    'MP-１２３４５',
+    'MP-12345\u0000',
+    'x'.repeat(10_000),
+    '<script>',
+  ])('refuses %j with a message that explains the format', (input) => {
+    const r = parseMarketplaceId(input);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/MP-12345/);
+  });
   it('refuses non-strings', () => {
     expect(parseMarketplaceId(undefined).ok).toBe(false);
     expect(parseMarketplaceId(12345).ok).toBe(false);
@@ -34,14 +44,22 @@ describe('marketplace configuration', () => {
     expect(config.problems).toEqual([]);
     const csp = findMarketplace(config, 'MP-00001', 'test', callback);
     expect(csp).toMatchObject({ model: 'CSP', tenantId: tenants.csp, clientSecretName: 'partner-secret-MP-00001', redirectUri: callback });
-    expect(findMarketplace(config, 'MP-00002', 'production', callback)).toMatchObject({ model: 'CPV', tenantId: tenants.cpv, environment: 'production' });
+    expect(findMarketplace(config, 'MP-00002', 'production', callback)).toMatchObject({
+      model: 'CPV',
+      tenantId: tenants.cpv,
+      environment: 'production',
+    });
   });
 
   it('names the marketplace and the field of every problem', () => {
     const bad = cspEntry('MP-00003', callback);
     delete (bad as Record<string, unknown>).partner_client_id_production;
     const config = parseMarketplaceConfig({
-      marketplaces: [bad, cpvEntry('MP-00004', tenants.cpv, { partner_client_id_test: tenants.csp, redirect_uri_test: callback }), { id: 'MP-00005', model: 'XYZ' }],
+      marketplaces: [
+        bad,
+        cpvEntry('MP-00004', tenants.cpv, { partner_client_id_test: tenants.csp, redirect_uri_test: callback }),
+        { id: 'MP-00005', model: 'XYZ' },
+      ],
     });
     const lines = config.problems.map(formatProblem);
     expect(lines).toContain('MP-00003 partner_client_id_production: is required for a CSP marketplace');
@@ -52,8 +70,12 @@ describe('marketplace configuration', () => {
   });
 
   it('refuses an inline client secret and says to use Key Vault', () => {
-    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00006', callback, tenants.csp, { partner_client_secret_test: 'Abc8Q~x.y_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' })] });
-    expect(config.problems.map(formatProblem)).toEqual(['MP-00006 partner_client_secret_test: looks like an inline client secret: store the secret in Key Vault and put the secret name here']);
+    const config = parseMarketplaceConfig({
+      marketplaces: [cspEntry('MP-00006', callback, tenants.csp, { partner_client_secret_test: 'Abc8Q~x.y_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' })],
+    });
+    expect(config.problems.map(formatProblem)).toEqual([
+      'MP-00006 partner_client_secret_test: looks like an inline client secret: store the secret in Key Vault and put the secret name here',
+    ]);
   });
 
   it('refuses duplicate and malformed IDs, including case twins', () => {
@@ -76,7 +98,7 @@ describe('marketplace configuration', () => {
     }
   });
 
-  it('refuses a CSP redirect URI that is not this deployment\'s callback', () => {
+  it("refuses a CSP redirect URI that is not this deployment's callback", () => {
     const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00009', 'https://elsewhere.example/api/callback')] });
     expect(() => findMarketplace(config, 'MP-00009', 'test', callback)).toThrow(/redirect_uri_test must equal this deployment's callback URL/);
   });
@@ -92,7 +114,10 @@ describe('marketplace configuration', () => {
   it('config:check prints every problem and exits non-zero, or OK and zero', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'good.json'), JSON.stringify({ marketplaces: [cpvEntry('MP-00002')] }));
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ marketplaces: [cpvEntry('MP-00002'), cpvEntry('MP-00002'), { id: 'MP-00003', model: 'CSP' }] }));
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({ marketplaces: [cpvEntry('MP-00002'), cpvEntry('MP-00002'), { id: 'MP-00003', model: 'CSP' }] }),
+    );
     const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
@@ -112,14 +137,21 @@ describe('marketplace configuration', () => {
 
 describe('settings', () => {
   const { loadSettings } = jest.requireActual('../../shared/settings') as typeof import('../../shared/settings');
-  const base = { SERVICE_ENVIRONMENT: 'test', CALLBACK_URL: 'https://app.example/api/callback', KEY_VAULT_URL: 'https://kv.vault.azure.net', TRANSACTION_COOKIE_KEY: 'x'.repeat(40) };
+  const base = {
+    SERVICE_ENVIRONMENT: 'test',
+    CALLBACK_URL: 'https://app.example/api/callback',
+    KEY_VAULT_URL: 'https://kv.vault.azure.net',
+    TRANSACTION_COOKIE_KEY: 'x'.repeat(40),
+  };
   it('parses app settings with defaults', () => {
     const s = loadSettings(base);
     expect(s.AUTHORITY_HOST).toBe('https://login.microsoftonline.com');
     expect(s.ROTATION_SCHEDULE).toBe('0 0 3 * * *');
   });
   it('names every bad setting and never quotes a value', () => {
-    expect(() => loadSettings({ ...base, SERVICE_ENVIRONMENT: 'staging', TRANSACTION_COOKIE_KEY: 'short-secret-value' })).toThrow(/SERVICE_ENVIRONMENT.*TRANSACTION_COOKIE_KEY/s);
+    expect(() => loadSettings({ ...base, SERVICE_ENVIRONMENT: 'staging', TRANSACTION_COOKIE_KEY: 'short-secret-value' })).toThrow(
+      /SERVICE_ENVIRONMENT.*TRANSACTION_COOKIE_KEY/s,
+    );
     try {
       loadSettings({ ...base, TRANSACTION_COOKIE_KEY: 'short-secret-value' });
     } catch (e) {
@@ -127,13 +159,17 @@ describe('settings', () => {
     }
   });
   it('refuses an unresolved Key Vault reference instead of using its text as a key', () => {
-    expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=transaction-cookie-key)' })).toThrow(/unresolved Key Vault references: TRANSACTION_COOKIE_KEY/);
+    expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=transaction-cookie-key)' })).toThrow(
+      /unresolved Key Vault references: TRANSACTION_COOKIE_KEY/,
+    );
   });
   it('needs exactly one secret store', () => {
     expect(() => loadSettings({ ...base, LOCAL_SECRET_STORE_DIR: '/tmp/x' })).toThrow(/exactly one of KEY_VAULT_URL/);
   });
   it('resolves a relative configuration path against the function app root', () => {
-    expect(loadSettings({ ...base, AzureWebJobsScriptRoot: '/home/site/wwwroot' }).MARKETPLACE_CONFIG_PATH).toBe('/home/site/wwwroot/config/marketplaces.json');
+    expect(loadSettings({ ...base, AzureWebJobsScriptRoot: '/home/site/wwwroot' }).MARKETPLACE_CONFIG_PATH).toBe(
+      '/home/site/wwwroot/config/marketplaces.json',
+    );
   });
 });
 

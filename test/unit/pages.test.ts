@@ -45,7 +45,16 @@ describe('pages escape by default', () => {
 });
 
 describe('errors', () => {
-  const codes: ErrorCode[] = ['marketplace_id_invalid', 'marketplace_not_found', 'transaction_missing', 'state_mismatch', 'tenant_mismatch', 'secret_store_failed', 'internal', 'method_not_allowed'];
+  const codes: ErrorCode[] = [
+    'marketplace_id_invalid',
+    'marketplace_not_found',
+    'transaction_missing',
+    'state_mismatch',
+    'tenant_mismatch',
+    'secret_store_failed',
+    'internal',
+    'method_not_allowed',
+  ];
   it.each(codes)('%s maps to one status and a page with a correlation id and something to do', (code) => {
     const status = httpStatusOf(code);
     expect(status).toBeGreaterThanOrEqual(400);

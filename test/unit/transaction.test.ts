@@ -18,7 +18,10 @@ describe('sign-in transaction cookie', () => {
   it('never shows the verifier in clear: the cookie is encrypted, the challenge is S256', async () => {
     const tx = newTransaction('MP-00001', 'test');
     const sealed = await sealTransaction(tx, key);
-    const decodedParts = sealed.split('.').map((p) => Buffer.from(p, 'base64url').toString('latin1')).join('|');
+    const decodedParts = sealed
+      .split('.')
+      .map((p) => Buffer.from(p, 'base64url').toString('latin1'))
+      .join('|');
     expect(decodedParts).not.toContain(tx.verifier);
     expect(decodedParts).not.toContain('MP-00001');
     // RFC 7636 appendix B test vector.

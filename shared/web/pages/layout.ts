@@ -44,26 +44,34 @@ export interface PageFrame {
 
 export function layout(p: PageFrame): Html {
   const banner = p.environment
-    ? html`<div class="banner ${p.environment}" role="banner">${environmentNames[p.environment]} — tokens made here are for <code>refresh_token_${p.environment}</code></div>`
+    ? html`<div class="banner ${p.environment}" role="banner">
+        ${environmentNames[p.environment]} — tokens made here are for <code>refresh_token_${p.environment}</code>
+      </div>`
     : '';
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${p.title} · Microsoft refresh token for CloudBlue Connect</title>
-<style nonce="${p.nonce}">${styles}</style>
-</head>
-<body>
-${banner}
-<main>
-${p.body}
-</main>
-<footer>Microsoft refresh token service for CloudBlue Connect marketplaces.</footer>
-${p.script ? html`<script nonce="${p.nonce}">${p.script}</script>` : ''}
-</body>
-</html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="robots" content="noindex" />
+        <title>${p.title} · Microsoft refresh token for CloudBlue Connect</title>
+        <style nonce="${p.nonce}">
+          ${styles}
+        </style>
+      </head>
+      <body>
+        ${banner}
+        <main>${p.body}</main>
+        <footer>Microsoft refresh token service for CloudBlue Connect marketplaces.</footer>
+        ${
+          p.script
+            ? html`<script nonce="${p.nonce}">
+                ${p.script};
+              </script>`
+            : ''
+        }
+      </body>
+    </html>`;
 }
 
 /** Relative to /api/: every page lives under the same prefix as the start page. */
@@ -73,4 +81,3 @@ export const startPath = 'start';
 export function reference(correlationId: string): Html {
   return html`<p class="ref">Reference: <code id="correlation-id">${correlationId}</code> — quote it when you contact support.</p>`;
 }
-

@@ -15,7 +15,10 @@ const connectStateText: Record<ProductHealth['state'], string> = {
 function connectCell(r: TokenHealth): Html | string {
   if (!r.connect) return '';
   return html`${r.connect.map(
-    (c) => html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}">${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span><br>`,
+    (c) =>
+      html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}"
+          >${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span
+        ><br />`,
   )}`;
 }
 
@@ -33,20 +36,39 @@ export function statusPage(p: { environment: Environment; nonce: string; rows: T
     environment: p.environment,
     nonce: p.nonce,
     body: html`<h1>Refresh tokens (${p.rows.length})</h1>
-<p>${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page.` : 'No token needs a person.'} Fewest days left first. As of ${p.generatedAt}.</p>
-${
-  showConnect && connectRefused > 0
-    ? html`<p><strong class="error">Connect refused ${connectRefused} token(s):</strong> check the Connect API key and its access to the products (docs/CONNECT.md); a rotation (POST /api/rotate) pushes them again. Until then Connect holds the previous token, which stays valid.</p>`
-    : ''
-}
-<table>
-<thead><tr><th scope="col">Marketplace</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Days left</th><th scope="col">Verified</th><th scope="col">Rotated</th><th scope="col">Issued by</th><th scope="col">Versions</th><th scope="col">Last error</th>${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}</tr></thead>
-<tbody>
-${p.rows.map(
-  (r) =>
-    html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}${r.signer ? html`<br>${r.signer.userName}` : ''}</td><td>${r.enabledVersions}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
-)}
-</tbody>
-</table>`,
+      <p>
+        ${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page.` : 'No token needs a person.'}
+        Fewest days left first. As of ${p.generatedAt}.
+      </p>
+      ${
+        showConnect && connectRefused > 0
+          ? html`<p>
+              <strong class="error">Connect refused ${connectRefused} token(s):</strong> check the Connect API key and its access to the products
+              (docs/CONNECT.md); a rotation (POST /api/rotate) pushes them again. Until then Connect holds the previous token, which stays valid.
+            </p>`
+          : ''
+      }
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Marketplace</th>
+            <th scope="col">Model</th>
+            <th scope="col">Status</th>
+            <th scope="col">Days left</th>
+            <th scope="col">Verified</th>
+            <th scope="col">Rotated</th>
+            <th scope="col">Issued by</th>
+            <th scope="col">Versions</th>
+            <th scope="col">Last error</th>
+            ${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}
+          </tr>
+        </thead>
+        <tbody>
+          ${p.rows.map(
+            (r) =>
+              html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}${r.signer ? html`<br />${r.signer.userName}` : ''}</td><td>${r.enabledVersions}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
+          )}
+        </tbody>
+      </table>`,
   });
 }

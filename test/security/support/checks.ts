@@ -50,7 +50,16 @@ export function headerProblems(h: HeaderSource, o: { authority: string; https: b
   };
   expect('x-content-type-options', (v) => v === 'nosniff', 'must be nosniff');
   expect('referrer-policy', (v) => v === 'no-referrer', 'must be no-referrer');
-  expect('cache-control', (v) => v !== undefined && v.split(',').map((s) => s.trim()).includes('no-store'), 'must include no-store');
+  expect(
+    'cache-control',
+    (v) =>
+      v !== undefined &&
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .includes('no-store'),
+    'must include no-store',
+  );
   if (o.https) expect('strict-transport-security', (v) => v !== undefined && /max-age=\d{7,}/.test(v), 'must be set on https');
   else expect('strict-transport-security', (v) => v === undefined, 'must not be set on plain http');
   let nonce: string | undefined;
@@ -59,19 +68,83 @@ export function headerProblems(h: HeaderSource, o: { authority: string; https: b
     if ('problem' in r) problems.push(r.problem);
     else nonce = r.nonce;
   } else {
-    expect('content-security-policy', (v) => v !== undefined && /(^|;\s*)default-src 'none'/.test(v) && /(^|;\s*)frame-ancestors 'none'/.test(v), "must be default-src 'none' with frame-ancestors 'none'");
+    expect(
+      'content-security-policy',
+      (v) => v !== undefined && /(^|;\s*)default-src 'none'/.test(v) && /(^|;\s*)frame-ancestors 'none'/.test(v),
+      "must be default-src 'none' with frame-ancestors 'none'",
+    );
   }
   return nonce === undefined ? { problems } : { problems, nonce };
 }
 
 const allowedTags = new Set([
-  'html', 'head', 'meta', 'title', 'style', 'body', 'div', 'main', 'header', 'footer', 'section', 'nav',
-  'h1', 'h2', 'h3', 'p', 'span', 'strong', 'em', 'small', 'code', 'pre', 'kbd', 'br', 'ul', 'ol', 'li',
-  'table', 'thead', 'tbody', 'tr', 'th', 'td', 'form', 'label', 'input', 'button', 'textarea', 'a', 'script',
+  'html',
+  'head',
+  'meta',
+  'title',
+  'style',
+  'body',
+  'div',
+  'main',
+  'header',
+  'footer',
+  'section',
+  'nav',
+  'h1',
+  'h2',
+  'h3',
+  'p',
+  'span',
+  'strong',
+  'em',
+  'small',
+  'code',
+  'pre',
+  'kbd',
+  'br',
+  'ul',
+  'ol',
+  'li',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  'form',
+  'label',
+  'input',
+  'button',
+  'textarea',
+  'a',
+  'script',
 ]);
 const allowedAttrs = new Set([
-  'lang', 'charset', 'name', 'content', 'nonce', 'class', 'role', 'id', 'for', 'type', 'value', 'maxlength', 'autocomplete',
-  'spellcheck', 'autocapitalize', 'autofocus', 'required', 'readonly', 'rows', 'scope', 'href', 'method', 'action', 'novalidate', 'colspan',
+  'lang',
+  'charset',
+  'name',
+  'content',
+  'nonce',
+  'class',
+  'role',
+  'id',
+  'for',
+  'type',
+  'value',
+  'maxlength',
+  'autocomplete',
+  'spellcheck',
+  'autocapitalize',
+  'autofocus',
+  'required',
+  'readonly',
+  'rows',
+  'scope',
+  'href',
+  'method',
+  'action',
+  'novalidate',
+  'colspan',
 ]);
 
 export interface PageCheck {
@@ -109,10 +182,13 @@ export function htmlProblems(body: string, c: PageCheck): { problems: string[]; 
     }
     if (e.name === 'script' || e.name === 'style') {
       if (e.name === 'script') scripts++;
-      if (attr(e, 'nonce') === undefined || (c.nonce !== undefined && attr(e, 'nonce') !== c.nonce)) problems.push(`<${e.name}> without this response's nonce`);
-      if (c.payload && c.payload.length >= 6 && /[^A-Za-z0-9 -]/.test(c.payload) && (e.text ?? '').includes(c.payload)) problems.push(`the input appears inside <${e.name}>`);
+      if (attr(e, 'nonce') === undefined || (c.nonce !== undefined && attr(e, 'nonce') !== c.nonce))
+        problems.push(`<${e.name}> without this response's nonce`);
+      if (c.payload && c.payload.length >= 6 && /[^A-Za-z0-9 -]/.test(c.payload) && (e.text ?? '').includes(c.payload))
+        problems.push(`the input appears inside <${e.name}>`);
     }
-    if (e.name === 'meta' && !(attr(e, 'charset') !== undefined || ['viewport', 'robots'].includes(attr(e, 'name') ?? ''))) problems.push('unexpected <meta>');
+    if (e.name === 'meta' && !(attr(e, 'charset') !== undefined || ['viewport', 'robots'].includes(attr(e, 'name') ?? '')))
+      problems.push('unexpected <meta>');
   }
   if (scripts > 1) problems.push(`${scripts} script elements (the service writes at most one)`);
   // The input may appear only escaped: its markup characters never reach the page as markup.

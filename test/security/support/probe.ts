@@ -18,7 +18,13 @@ export function storeSnapshot(world: World): string {
   if (!vault) throw new Error('the security tests run against the Key Vault fake');
   return vault
     .secretNames()
-    .map((name) => `${name}:${vault.versions(name).map((v) => `${v.version}/${JSON.stringify(v.tags ?? {})}`).join(',')}`)
+    .map(
+      (name) =>
+        `${name}:${vault
+          .versions(name)
+          .map((v) => `${v.version}/${JSON.stringify(v.tags ?? {})}`)
+          .join(',')}`,
+    )
     .join('\n');
 }
 
@@ -38,7 +44,11 @@ export function testKey(): Uint8Array {
 }
 
 /** A transaction sealed as POST /api/start would seal it, with any field overridden (createdAt for expiry). */
-export async function sealed(marketplace = 'MP-00001', overrides: Partial<Transaction> = {}, environment: Environment = 'test'): Promise<{ tx: Transaction; cookie: string; value: string }> {
+export async function sealed(
+  marketplace = 'MP-00001',
+  overrides: Partial<Transaction> = {},
+  environment: Environment = 'test',
+): Promise<{ tx: Transaction; cookie: string; value: string }> {
   const tx = { ...newTransaction(marketplace, environment), ...overrides };
   const value = await sealTransaction(tx, testKey());
   return { tx, value, cookie: `${transactionCookieName}=${value}` };
@@ -101,7 +111,16 @@ export class Shapes {
 export function judge(
   r: RawResponse,
   e: Expectation,
-  c: { origins: Origins; payload: string; shapes: Shapes; route: string; storeBefore: string; storeAfter: string; callsBefore: number; callsAfter: number },
+  c: {
+    origins: Origins;
+    payload: string;
+    shapes: Shapes;
+    route: string;
+    storeBefore: string;
+    storeAfter: string;
+    callsBefore: number;
+    callsAfter: number;
+  },
 ): ProbeResult {
   const problems: string[] = [];
   let accepted = false;
@@ -126,7 +145,9 @@ export function judge(
     } catch {
       origin = '(unparseable)';
     }
-    problems.push(`Location ${origin === c.origins.app || origin === c.origins.authority ? 'on a refusal' : 'leaves the site'}: ${location.slice(0, 80)}`);
+    problems.push(
+      `Location ${origin === c.origins.app || origin === c.origins.authority ? 'on a refusal' : 'leaves the site'}: ${location.slice(0, 80)}`,
+    );
     accepted = true;
   }
   const setCookies = r.headers['set-cookie'] ?? [];
@@ -159,7 +180,10 @@ export function judge(
 
 /** Per parameter: inputs tried, accepted, and how they were refused. */
 export class Tally {
-  readonly rows = new Map<string, { tried: number; accepted: number; families: Record<string, number>; statuses: Record<string, number>; tokenCalls: number }>();
+  readonly rows = new Map<
+    string,
+    { tried: number; accepted: number; families: Record<string, number>; statuses: Record<string, number>; tokenCalls: number }
+  >();
   readonly failures: string[] = [];
   add(parameter: string, family: string, value: string, result: ProbeResult, calls = 0): void {
     let row = this.rows.get(parameter);
@@ -172,7 +196,8 @@ export class Tally {
     row.families[family] = (row.families[family] ?? 0) + 1;
     row.statuses[String(result.status)] = (row.statuses[String(result.status)] ?? 0) + 1;
     row.tokenCalls += calls;
-    for (const p of result.problems) this.failures.push(`${parameter} [${family}] ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…(${value.length})` : value)}: ${p}`);
+    for (const p of result.problems)
+      this.failures.push(`${parameter} [${family}] ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…(${value.length})` : value)}: ${p}`);
   }
   failuresFor(parameter: string): string[] {
     return this.failures.filter((f) => f.startsWith(`${parameter} [`));
@@ -180,7 +205,10 @@ export class Tally {
 }
 
 /** Start → sign in at the simulator, stopping before the callback: the callback URL (code, state) and the cookie. */
-export async function signInUntilCallback(world: World, marketplace: string): Promise<{ callback: URL; cookie: string; cookieValue: string; authorize: URL }> {
+export async function signInUntilCallback(
+  world: World,
+  marketplace: string,
+): Promise<{ callback: URL; cookie: string; cookieValue: string; authorize: URL }> {
   const start = await request(world.startUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
