@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { connectPushFor } from '../shared/connect/push';
 import { admitSignIn } from '../shared/guards/signInBounds';
-import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
 import { openSecretStore } from '../shared/secrets/open';
 import { clearedTransactionCookie } from '../shared/signIn/cookie';
 import { completeSignIn } from '../shared/signIn/complete';
@@ -27,7 +27,7 @@ export async function callback(request: HttpRequest, context: InvocationContext)
       const result = await completeSignIn(
         {
           settings,
-          config: getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH),
+          config: marketplaceConfigFor(settings),
           openStore: () => openSecretStore(settings),
           logger: context,
           correlationId,

@@ -3,7 +3,7 @@ import { AppError } from '../shared/errors';
 import { events } from '../shared/events';
 import { admitSignIn } from '../shared/guards/signInBounds';
 import { logEvent } from '../shared/log';
-import { getMarketplaceConfig } from '../shared/marketplaces/config';
+import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
 import { parseMarketplaceId } from '../shared/marketplaces/id';
 import { beginSignIn } from '../shared/signIn/begin';
 import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
@@ -38,7 +38,7 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     if (Buffer.byteLength(body) > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
 
     const form = new URLSearchParams(body);
-    const config = getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH);
+    const config = marketplaceConfigFor(settings);
     const result = await beginSignIn(settings, config, form.get('marketplace'));
     if (result.kind === 'invalid-id') {
       // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).

@@ -1,8 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { getMarketplaceConfig } from '../shared/marketplaces/config';
-import { lookupMarketplace } from '../shared/marketplaces/marketplace';
+import { events } from '../shared/events';
+import { logEvent } from '../shared/log';
+import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
 import { openSecretStore } from '../shared/secrets/open';
-import { tokenHealth } from '../shared/status/tokenHealth';
+import { statusReport } from '../shared/status/report';
 import { methodNotAllowed, withSettings } from '../shared/web/errorResponse';
 import { statusPage } from '../shared/web/pages/status';
 import { allMethods } from '../shared/web/requestGuards';
@@ -17,20 +18,18 @@ export async function status(request: HttpRequest, context: InvocationContext): 
     context,
     async (settings) => {
       if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context, json: wantsJson });
-      const now = new Date();
-      const environment = settings.SERVICE_ENVIRONMENT;
-      // Connect columns only when the push is on: per configured product, does Connect hold the latest version?
-      const connectPush = Boolean(settings.CONNECT_API_KEY_SECRET_NAME);
-      const config = connectPush ? getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH) : undefined;
-      const connectProducts =
-        config &&
-        ((marketplace: string) => {
-          const found = lookupMarketplace(config, marketplace, environment);
-          return found.kind === 'found' ? found.marketplace.connectProducts : [];
+      const config = marketplaceConfigFor(settings);
+      const report = await statusReport(settings, await openSecretStore(settings), config);
+      // An unusable configuration is an outage: every look at it is an event the alert fires on.
+      if (!report.configuration.usable) {
+        logEvent(context, 'error', events.configurationInvalid, {
+          code: 'configuration_invalid',
+          problems: report.configuration.problems.length,
+          correlationId,
         });
-      const rows = await tokenHealth(await openSecretStore(settings), environment, now.getTime(), connectProducts);
-      if (wantsJson) return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows });
-      return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ environment, nonce, rows, generatedAt: now.toISOString(), connectPush }));
+      }
+      if (wantsJson) return jsonResponse(200, siteOf(settings), report);
+      return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ nonce, report }));
     },
     { json: wantsJson },
   );

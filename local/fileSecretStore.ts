@@ -10,12 +10,15 @@ import {
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
-  type ListedToken,
+  runRecordContentType,
+  runRecordName,
+  type RunRecord,
   type StoredToken,
+  type TokenListing,
   type TokenTags,
   type TokenVersionRef,
 } from '../shared/secrets/store';
-import { listedTokenFrom, storedTokenFrom } from '../shared/secrets/tags';
+import { addToListing, storedTokenFrom } from '../shared/secrets/tags';
 import type { Environment } from '../shared/settings';
 
 /**
@@ -158,15 +161,17 @@ export class FileSecretStore implements SecretStore {
     });
   }
 
-  async listTokens(environment: Environment): Promise<ListedToken[]> {
-    const tokens: ListedToken[] = [];
+  async listTokens(environment: Environment): Promise<TokenListing> {
+    const listing: TokenListing = { tokens: [], attention: [] };
     for (const name of await this.secretNames()) {
       const latest = (await this.read('listTokens', name))?.versions.at(-1);
-      // Same filter as the Key Vault store: enabled, content type, environment, and the name the tags imply.
-      if (!latest || latest.enabled === false) continue;
-      const listed = listedTokenFrom(
+      if (!latest) continue;
+      // The same rules as the Key Vault store's listing (shared/secrets/tags.ts).
+      addToListing(
+        listing,
         {
           name,
+          enabled: latest.enabled !== false,
           contentType: latest.contentType,
           tags: latest.tags,
           createdOn: fromSeconds(latest.created),
@@ -174,9 +179,12 @@ export class FileSecretStore implements SecretStore {
         },
         environment,
       );
-      if (listed) tokens.push(listed);
     }
-    return tokens;
+    return listing;
+  }
+
+  async putRunRecord(environment: Environment, record: RunRecord): Promise<void> {
+    await this.setSecret(runRecordName(environment), record.runId ?? '-', { contentType: runRecordContentType, tags: record });
   }
 
   /** Every version of a secret, oldest first; empty when it was never set. */

@@ -46,6 +46,10 @@ export type ErrorCode =
   | 'partner_center_refused'
   /** Partner Center did not answer, or asked us to wait. */
   | 'partner_center_unavailable'
+  /** No token is stored for the marketplace (rotate one marketplace). */
+  | 'token_not_found'
+  /** The secret under a marketplace's token name is not one this service can use (written by hand, disabled). */
+  | 'token_needs_attention'
   | 'not_found'
   | 'internal'
   /** A bound on sign-ins refused the request (docs/SECURITY.md 29); `retry.retryAfterMs` says when to come back. */

@@ -13,6 +13,28 @@ export const secretNameSchema = z
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
+/** Loopback hosts: local mode, where plain http is what the local host serves. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+/**
+ * Bits of randomness a key shows, by the Shannon entropy of its characters. A real key (32 random
+ * bytes, base64) shows about 200; a word padded to length, a repeated pattern or a typed
+ * sentence shows far less, however long it is.
+ */
+export function estimatedBits(value: string): number {
+  const counts = new Map<string, number>();
+  for (const c of value) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perChar = 0;
+  for (const n of counts.values()) perChar -= (n / value.length) * Math.log2(n / value.length);
+  return perChar * value.length;
+}
+
+/** What the cookie key must show: the 256-bit sealing key is derived from it. */
+const minimumKeyBits = 128;
+
 /**
  * The service's app settings, named exactly as infra/ writes them.
  * Parsed once per process by getSettings(); loadSettings(env) takes the environment as an
@@ -42,7 +64,10 @@ export const settingsShape = {
   /** Local mode only: folder of the file-backed secret store. */
   LOCAL_SECRET_STORE_DIR: z.string().min(1).optional(),
   /** Key that seals the sign-in transaction cookie; in Azure a Key Vault reference resolved by the platform. */
-  TRANSACTION_COOKIE_KEY: z.string().min(32, 'must be at least 32 characters of random data'),
+  TRANSACTION_COOKIE_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters of random data')
+    .refine((v) => estimatedBits(v) >= minimumKeyBits, 'is not random enough: use 32 random bytes, e.g. `openssl rand -base64 32`'),
   /** The marketplace configuration file (JSON, Connect parameter names). */
   MARKETPLACE_CONFIG_PATH: z.string().min(1).default('config/marketplaces.json'),
   /** NCRONTAB schedule of the rotation timer (six fields, seconds first). */
@@ -58,6 +83,10 @@ export const settingsShape = {
 };
 
 export const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
+  // The callback receives authorization codes: only over TLS, except on this machine (local mode).
+  if (new URL(s.CALLBACK_URL).protocol !== 'https:' && !isLoopbackUrl(s.CALLBACK_URL)) {
+    ctx.addIssue({ code: 'custom', path: ['CALLBACK_URL'], message: 'must be an https:// URL (plain http only on localhost, in local mode)' });
+  }
   if (!s.KEY_VAULT_URL === !s.LOCAL_SECRET_STORE_DIR) {
     ctx.addIssue({
       code: 'custom',
@@ -95,7 +124,8 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const parsed = settingsSchema.safeParse(picked);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
-    throw new AppError('settings_invalid', `App settings are invalid: ${problems.join('; ')}`);
+    const names = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || 'settings'))];
+    throw new AppError('settings_invalid', `App settings are invalid: ${problems.join('; ')}`, { field: names.join(',') });
   }
   const settings = parsed.data;
   // Relative paths are relative to the function app's root (the host sets AzureWebJobsScriptRoot), not to wherever the worker started.

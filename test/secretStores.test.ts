@@ -4,7 +4,7 @@
  * Key Vault fake and its managed-identity endpoint) and the file store (a temp folder).
  * Run under `node scripts/with-local-tls.mjs` (it sets LOCAL_TLS_CERT / LOCAL_TLS_KEY and trusts them).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -300,8 +300,13 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
     await t.setRaw(tokenSecretName('MP-29999', 'test'), canary(), { contentType: tokenContentType, tags: { note: 'hand-made' } });
     await t.setRaw('copy-of-a-token', canary(), { contentType: tokenContentType, tags: { ...tagsFor('MP-29998') } });
 
-    const listed = await t.store.listTokens('test');
+    const listing = await t.store.listTokens('test');
+    const listed = listing.tokens;
     expect(listed.map((i) => i.marketplace).sort()).toEqual(marketplaces);
+    // The hand-made secret under a token's name is not hidden: it needs the operator.
+    expect(listing.attention).toEqual([
+      expect.objectContaining({ marketplace: 'MP-29999', environment: 'test', reason: 'not-written-by-this-service' }),
+    ]);
     for (const info of listed) {
       expect(info).not.toHaveProperty('value');
       expect(info.environment).toBe('test');
@@ -311,7 +316,28 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
       expect(info.createdOn).toEqual(latest?.createdOn);
     }
     expect(listed.find((i) => i.marketplace === 'MP-20007')).toMatchObject({ tags: rotated.tags, createdOn: rotated.createdOn });
-    expect((await t.store.listTokens('production')).map((i) => i.marketplace).sort()).toEqual(['MP-20000', 'MP-30001', 'MP-30002']);
+    expect((await t.store.listTokens('production')).tokens.map((i) => i.marketplace).sort()).toEqual(['MP-20000', 'MP-30001', 'MP-30002']);
+  });
+
+  it('a token whose latest version is disabled is listed as needing attention, never hidden', async () => {
+    const first = await put(tokenInput('MP-21001'));
+    const second = await put(tokenInput('MP-21001'));
+    await t.store.disableTokenVersion(second);
+    const listing = await t.store.listTokens('test');
+    expect(listing.tokens.find((i) => i.marketplace === 'MP-21001')).toBeUndefined();
+    expect(listing.attention).toContainEqual(expect.objectContaining({ marketplace: 'MP-21001', reason: 'latest-version-disabled' }));
+    // The older version is still there and readable by its id; the disabled one is not.
+    expect((await t.store.getToken('MP-21001', 'test', first.version))?.value).toBe(first.value);
+    expect((await failureOf(t.store.getToken('MP-21001', 'test', second.version))).code).toBe('secret_store_failed');
+  });
+
+  it('keeps the last rotation run as the tags of one secret, which the listing returns (no secret read)', async () => {
+    await t.store.putRunRecord('test', { runId: 'run-1', rotated: '3', skipped: 'recently-rotated:2' });
+    await t.store.putRunRecord('test', { runId: 'run-2', rotated: '4', skipped: '' });
+    const listing = await t.store.listTokens('test');
+    expect(listing.lastRun).toMatchObject({ runId: 'run-2', rotated: '4' });
+    expect((await t.store.listTokens('production')).lastRun).toBeUndefined();
+    expect(listing.attention.map((a) => a.marketplace)).not.toContain('rotation-run-test');
   });
 
   it('getSecret returns a plain secret and undefined for a missing one; getToken is undefined when no token was stored', async () => {
@@ -398,7 +424,7 @@ describe('Key Vault store against the fake', () => {
         contentType: tokenContentType,
         tags: { ...tagsFor(`MP-5${String(i).padStart(4, '0')}`) },
       });
-    expect(await store.listTokens('test')).toHaveLength(26);
+    expect((await store.listTokens('test')).tokens).toHaveLength(26);
     expect(fake.stats.requests.list).toBe(2);
 
     // Versions page the same way (the SDK's listPropertiesOfSecretVersions).
@@ -553,7 +579,11 @@ describe('Key Vault store against the fake', () => {
 // ---------------------------------------------------------------- opening a store from settings
 
 describe('openSecretStore', () => {
-  const base = { SERVICE_ENVIRONMENT: 'test', CALLBACK_URL: 'https://connect-ms-auth.example/api/callback', TRANSACTION_COOKIE_KEY: 'k'.repeat(48) };
+  const base = {
+    SERVICE_ENVIRONMENT: 'test',
+    CALLBACK_URL: 'https://connect-ms-auth.example/api/callback',
+    TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
+  };
   afterEach(() => resetSecretStoreCache());
 
   it('opens the Key Vault store for KEY_VAULT_URL, once per process', async () => {

@@ -1,6 +1,7 @@
 /** Reading and validating the marketplace configuration file; the parsed file is cached per path. */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
+import { environments, type Environment } from '../settings';
 import { isMarketplaceId } from './id';
 import { cpvEntry, cspEntry, cspOnly, type MarketplaceEntry } from './schema';
 
@@ -15,18 +16,48 @@ export interface MarketplaceConfig {
   entries: Map<string, MarketplaceEntry>;
   /** Every problem found; an entry with a problem is not in `entries`. */
   problems: ConfigProblem[];
-  /** IDs present in the file but invalid, so lookups can say "misconfigured" rather than "not found". */
-  invalidIds: Set<string>;
+  /** IDs present in the file but invalid (with the first field at fault), so lookups can say "misconfigured" rather than "not found". */
+  invalidIds: Map<string, string | undefined>;
+  /**
+   * Set when the file as a whole is unusable (missing, unreadable, not JSON, not the expected
+   * shape, no marketplace at all): an outage the service must say out loud (docs/SECURITY.md 31),
+   * never a "marketplace not found".
+   */
+  fileProblem?: ConfigProblem;
+}
+
+/** What the file is checked against besides itself: this deployment's callback URLs and the secret names the service uses itself. */
+export interface ConfigContext {
+  /** Per environment, the deployment's callback URL: `redirect_uri_{env}` must equal it. */
+  callbackUrls?: Partial<Record<Environment, string>>;
+  /** Key Vault secret names the service uses for its own secrets: no marketplace may name one. */
+  reservedSecretNames?: readonly string[];
+}
+
+/** Secret names no marketplace may use: the tokens and the rotation run record live under these prefixes. */
+const reservedSecretPrefixes = ['refresh-token-', 'rotation-run-'];
+
+function unusable(message: string): MarketplaceConfig {
+  const problem = { message };
+  return { entries: new Map(), problems: [problem], invalidIds: new Map(), fileProblem: problem };
+}
+
+/** What a person reads for a value of the wrong type: "must be a string", not "is required". */
+function typeMessage(issue: z.core.$ZodIssue, model: string, raw: unknown): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  // The value is looked at, never quoted: zod is not asked to copy input into its issues.
+  let value: unknown = raw;
+  for (const key of issue.path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  if (value === undefined) return `is required for a ${model} marketplace`;
+  return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
 }
 
 /** Validates the parsed JSON of a configuration file. Never throws; every problem names its marketplace and field. */
-export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
-  const result: MarketplaceConfig = { entries: new Map(), problems: [], invalidIds: new Set() };
+export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {}): MarketplaceConfig {
+  const result: MarketplaceConfig = { entries: new Map(), problems: [], invalidIds: new Map() };
   const root = z.strictObject({ $schema: z.string().optional(), marketplaces: z.array(z.unknown()) }).safeParse(json);
-  if (!root.success) {
-    result.problems.push({ message: 'the file must be a JSON object with a "marketplaces" array' });
-    return result;
-  }
+  if (!root.success) return unusable('the file must be a JSON object with a "marketplaces" array');
+  if (root.data.marketplaces.length === 0) return unusable('the file lists no marketplace: every sign-in would be refused');
   const seen = new Map<string, number>();
   root.data.marketplaces.forEach((raw, index) => {
     const where = `marketplaces[${index}]`;
@@ -44,18 +75,19 @@ export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
     if (seen.has(key)) {
       result.problems.push({ marketplace: id, field: 'id', message: `duplicate marketplace ID (also at marketplaces[${seen.get(key)}])` });
       result.entries.delete(key);
-      result.invalidIds.add(key);
+      result.invalidIds.set(key, 'id');
       return;
     }
     seen.set(key, index);
     const model = (raw as { model?: unknown }).model;
     if (model !== 'CPV' && model !== 'CSP') {
       result.problems.push({ marketplace: id, field: 'model', message: 'must be "CPV" or "CSP"' });
-      result.invalidIds.add(key);
+      result.invalidIds.set(key, 'model');
       return;
     }
     const parsed = (model === 'CPV' ? cpvEntry : cspEntry).safeParse(raw);
     if (!parsed.success) {
+      const first = result.problems.length;
       for (const issue of parsed.error.issues) {
         const keys = issue.code === 'unrecognized_keys' ? issue.keys : [issue.path.join('.')];
         for (const field of keys) {
@@ -64,13 +96,17 @@ export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
               ? model === 'CPV' && cspOnly.some((p) => field.startsWith(p))
                 ? "must not be set for a CPV marketplace: CPV uses the service's own application"
                 : 'is not a known parameter'
-              : issue.code === 'invalid_type' && issue.input === undefined
-                ? `is required for a ${model} marketplace`
-                : issue.message;
+              : typeMessage(issue, model, raw);
           result.problems.push({ marketplace: id, field, message });
         }
       }
-      result.invalidIds.add(key);
+      result.invalidIds.set(key, result.problems[first]?.field);
+      return;
+    }
+    const problems = entryProblems(parsed.data, context);
+    if (problems.length > 0) {
+      result.problems.push(...problems);
+      result.invalidIds.set(key, problems[0]?.field);
       return;
     }
     result.entries.set(key, parsed.data);
@@ -78,29 +114,67 @@ export function parseMarketplaceConfig(json: unknown): MarketplaceConfig {
   return result;
 }
 
+/** Checks of an entry against this deployment: its callback URL, and the secret names the service keeps for itself. */
+function entryProblems(entry: MarketplaceEntry, context: ConfigContext): ConfigProblem[] {
+  if (entry.model !== 'CSP') return [];
+  const problems: ConfigProblem[] = [];
+  for (const environment of environments) {
+    const callbackUrl = context.callbackUrls?.[environment];
+    const redirect = environment === 'test' ? entry.redirect_uri_test : entry.redirect_uri_production;
+    // MUST: the redirect URI the partner registered is this deployment's callback, or Entra sends the code elsewhere (or refuses it).
+    if (callbackUrl !== undefined && redirect !== callbackUrl) {
+      problems.push({
+        marketplace: entry.id,
+        field: `redirect_uri_${environment}`,
+        message: `must equal this deployment's callback URL ${callbackUrl}`,
+      });
+    }
+    const secretName = environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production;
+    const lower = secretName.toLowerCase();
+    // Key Vault names are case-insensitive: a marketplace naming one of the service's own secrets would read (and expose to its app) the wrong one.
+    if (
+      reservedSecretPrefixes.some((prefix) => lower.startsWith(prefix)) ||
+      (context.reservedSecretNames ?? []).some((name) => name.toLowerCase() === lower)
+    ) {
+      problems.push({
+        marketplace: entry.id,
+        field: `partner_client_secret_${environment}`,
+        message: "names one of the service's own secrets: give the partner's client secret a name of its own",
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Where a JSON parse error is, as line and column. Never the parser's own message: newer Node
+ * versions quote the text around the error, and the file may hold a pasted secret.
+ */
+function jsonErrorPosition(text: string, cause: unknown): string {
+  const position = /position (\d+)/.exec(cause instanceof Error ? cause.message : '')?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${Number(position) - before.lastIndexOf('\n')})`;
+}
+
 /** Reads and validates a configuration file. */
-export function readMarketplaceConfig(path: string): MarketplaceConfig {
+export function readMarketplaceConfig(path: string, context: ConfigContext = {}): MarketplaceConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    return {
-      entries: new Map(),
-      invalidIds: new Set(),
-      problems: [{ message: `cannot read the configuration file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}` }],
-    };
+    return unusable(`cannot read the configuration file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  // Windows editors save UTF-8 with a byte-order mark; it says nothing about the content.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    return {
-      entries: new Map(),
-      invalidIds: new Set(),
-      problems: [{ message: `the configuration file is not valid JSON: ${(cause as Error).message}` }],
-    };
+    return unusable(`the configuration file is not valid JSON${jsonErrorPosition(text, cause)}`);
   }
-  return parseMarketplaceConfig(json);
+  return parseMarketplaceConfig(json, context);
 }
 
 export function formatProblem(p: ConfigProblem): string {
@@ -109,10 +183,10 @@ export function formatProblem(p: ConfigProblem): string {
 
 const loaded = new Map<string, MarketplaceConfig>();
 /** The configuration of this process, read once per path. */
-export function getMarketplaceConfig(path: string): MarketplaceConfig {
+export function getMarketplaceConfig(path: string, context: ConfigContext = {}): MarketplaceConfig {
   let config = loaded.get(path);
   if (!config) {
-    config = readMarketplaceConfig(path);
+    config = readMarketplaceConfig(path, context);
     loaded.set(path, config);
   }
   return config;

@@ -37,7 +37,7 @@ export function forEnvironment(entry: MarketplaceEntry, environment: Environment
   };
 }
 
-export type Lookup = { kind: 'found'; marketplace: Marketplace } | { kind: 'not-found' } | { kind: 'invalid' };
+export type Lookup = { kind: 'found'; marketplace: Marketplace } | { kind: 'not-found' } | { kind: 'invalid'; field?: string };
 
 /**
  * Looks a validated marketplace ID up for one environment. `invalid`: the file names it but its
@@ -47,32 +47,37 @@ export function lookupMarketplace(config: MarketplaceConfig, id: string, environ
   const key = id.toUpperCase();
   const entry = config.entries.get(key);
   if (entry) return { kind: 'found', marketplace: forEnvironment(entry, environment) };
-  return config.invalidIds.has(key) ? { kind: 'invalid' } : { kind: 'not-found' };
+  if (!config.invalidIds.has(key)) return { kind: 'not-found' };
+  const field = config.invalidIds.get(key);
+  return field ? { kind: 'invalid', field } : { kind: 'invalid' };
+}
+
+/** MUST (docs/SECURITY.md 31): a file the service cannot use is an outage said out loud, never "not found". */
+export function ensureUsable(config: MarketplaceConfig): void {
+  if (config.fileProblem)
+    throw new AppError('configuration_invalid', `The marketplace configuration file is unusable: ${config.fileProblem.message}`);
 }
 
 /**
  * The lookup of the sign-in flow: a marketplace a person can sign in for, or an AppError
- * (marketplace_not_found / marketplace_misconfigured) with a message a person can act on.
+ * (configuration_invalid / marketplace_not_found / marketplace_misconfigured) with a message a
+ * person can act on. The entry was checked against this deployment's callback URL when the file
+ * was loaded (marketplaces/forSettings.ts).
  */
-export function findMarketplace(config: MarketplaceConfig, id: string, environment: Environment, callbackUrl: string): Marketplace {
+export function findMarketplace(config: MarketplaceConfig, id: string, environment: Environment): Marketplace {
+  ensureUsable(config);
   const found = lookupMarketplace(config, id, environment);
   if (found.kind === 'invalid') {
-    throw new AppError('marketplace_misconfigured', `Marketplace ${id} is in the configuration file but its entry is invalid`, { marketplace: id });
-  }
-  if (found.kind === 'not-found')
-    throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
-  const marketplace = found.marketplace;
-  // MUST: the redirect URI the partner registered must be this deployment's callback, or Entra
-  // would send the code elsewhere (or refuse it). Checked here so the page can say which one.
-  if (marketplace.model === 'CSP' && marketplace.redirectUri !== callbackUrl) {
     throw new AppError(
       'marketplace_misconfigured',
-      `Marketplace ${id}: redirect_uri_${environment} must equal this deployment's callback URL ${callbackUrl}`,
+      `Marketplace ${id} is in the configuration file but its entry is invalid${found.field ? ` (${found.field})` : ''}`,
       {
         marketplace: id,
-        field: `redirect_uri_${environment}`,
+        ...(found.field ? { field: found.field } : {}),
       },
     );
   }
-  return marketplace;
+  if (found.kind === 'not-found')
+    throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
+  return found.marketplace;
 }

@@ -14,17 +14,24 @@ const guid = z
   .string()
   .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID (the Entra tenant or application ID)');
 
-// MUST: a client secret in this file is the name of a Key Vault secret, never the secret itself.
-// Entra client secrets contain '~', '.' or '_', which Key Vault names cannot, so the name rule
-// also catches a pasted secret; the message says what to do instead.
+/**
+ * Whether a value looks like a secret rather than a secret's name. Entra secrets contain `~`, `.`
+ * or `_`; base64 has `+`, `/`, `=`; keys such as Connect's have `:` — none of which a Key Vault
+ * name can. A random string of name characters is caught by its shape: a name is made of words
+ * joined by dashes, a generated secret has a long run of mixed letters and digits.
+ */
+export function looksLikeSecretValue(value: string): boolean {
+  if (/[~._+/=:]/.test(value)) return true;
+  return value.split('-').some((part) => part.length >= 16 && /[A-Z]/.test(part) && /[a-z]/.test(part) && /[0-9]/.test(part));
+}
+
+// MUST: a client secret in this file is the name of a Key Vault secret, never the secret itself;
+// the message says what to do instead, and never quotes the value.
 const clientSecretRef = z.string().superRefine((value, ctx) => {
-  if (!secretNameSchema.safeParse(value).success) {
-    ctx.addIssue({
-      code: 'custom',
-      message: /[~._]/.test(value)
-        ? 'looks like an inline client secret: store the secret in Key Vault and put the secret name here'
-        : 'must be a Key Vault secret name (letters, digits and dashes, at most 127)',
-    });
+  if (looksLikeSecretValue(value)) {
+    ctx.addIssue({ code: 'custom', message: 'looks like an inline client secret: store the secret in Key Vault and put the secret name here' });
+  } else if (!secretNameSchema.safeParse(value).success) {
+    ctx.addIssue({ code: 'custom', message: 'must be a Key Vault secret name (letters, digits and dashes, at most 127)' });
   }
 });
 

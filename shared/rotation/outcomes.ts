@@ -1,5 +1,6 @@
 /** What a rotation run reports: per token, and the run's summary. */
 import type { ProductSyncState } from '../connect/tag';
+import type { Environment } from '../settings';
 
 export type RotationOutcome =
   /** New version written and read back. */
@@ -12,6 +13,8 @@ export type RotationOutcome =
   | 'invalid-client'
   /** Redeemed, but the new version could not be stored or verified; the old version stays valid. */
   | 'store-failed'
+  /** The secret under its name is not a token this service can use (written by hand, latest version disabled): a person must look. */
+  | 'needs-attention'
   /** Not attempted: already needs a person, rotated recently or by an overlapping run, not configured. */
   | 'skipped'
   /** Not reached before the run's time budget ran out; the next run starts with these. */
@@ -23,6 +26,7 @@ export const rotationOutcomes: readonly RotationOutcome[] = [
   'needs-reauth',
   'invalid-client',
   'store-failed',
+  'needs-attention',
   'skipped',
   'not-reached',
 ];
@@ -47,16 +51,21 @@ export interface ConnectRunCounts {
 export interface RotationSummary {
   runId: string;
   trigger: 'timer' | 'manual';
-  environment: string;
+  environment: Environment;
   startedAt: string;
   durationMs: number;
   total: number;
   counts: Record<RotationOutcome, number>;
   stoppedByTimeBudget: boolean;
+  /** Why tokens were skipped, by reason (e.g. `recently-rotated`: the 12-hour rule). */
+  skippedReasons: Record<string, number>;
   results: TokenResult[];
   /** Present when the Connect push is on. */
   connect?: ConnectRunCounts;
 }
+
+/** Outcomes that mean a token did not get the rotation it was due (what the run's `failed` counts). */
+export const failedOutcomes: readonly RotationOutcome[] = ['transient', 'needs-reauth', 'invalid-client', 'store-failed', 'needs-attention'];
 
 export function countOutcomes(results: readonly TokenResult[]): Record<RotationOutcome, number> {
   const counts = Object.fromEntries(rotationOutcomes.map((o) => [o, 0])) as Record<RotationOutcome, number>;

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { RetryCounts } from '../connect/retryPending';
 import type { ProductSyncState } from '../connect/tag';
-import { ensureAppError } from '../errors';
+import { AppError, ensureAppError } from '../errors';
 import { events } from '../events';
 import { logEvent } from '../log';
 import { forEachBounded, keyVaultWrites } from '../pacing';
-import type { ListedToken } from '../secrets/store';
+import type { ListedToken, RunRecord, TokenListing } from '../secrets/store';
 import { isClaimed } from './inFlight';
-import { countOutcomes, type ConnectRunCounts, type RotationSummary, type TokenResult } from './outcomes';
+import { countOutcomes, failedOutcomes, type ConnectRunCounts, type RotationSummary, type TokenResult } from './outcomes';
 import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
 
 export interface RotationOptions {
@@ -65,20 +65,30 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     },
   };
 
-  let listed: ListedToken[];
+  let listing: TokenListing;
   try {
-    listed = await store.listTokens(environment);
+    listing = await store.listTokens(environment);
   } catch (err) {
     const e = ensureAppError(err);
     logEvent(logger, 'error', events.rotationRunFailed, { runId, trigger: options.trigger, environment, code: e.code, step: 'list' });
     throw e;
   }
+  const mine = (t: { marketplace: string }) => !options.marketplace || t.marketplace === options.marketplace;
   // Oldest first (docs/SECURITY.md 20): a run cut short by its budget leaves the freshest for next time.
-  const candidates = listed
-    .filter((t) => !options.marketplace || t.marketplace === options.marketplace)
-    .sort((a, b) => lastActivity(a) - lastActivity(b));
+  const candidates = listing.tokens.filter(mine).sort((a, b) => lastActivity(a) - lastActivity(b));
+  const attention = listing.attention.filter(mine);
+  if (options.marketplace && candidates.length === 0 && attention.length === 0) {
+    throw new AppError('token_not_found', `No token is stored for marketplace ${options.marketplace} in this environment`, {
+      marketplace: options.marketplace,
+    });
+  }
 
   const results: TokenResult[] = [];
+  // Never hidden (docs/SECURITY.md 31): a secret under a token's name that the service cannot use.
+  for (const a of attention) {
+    logEvent(logger, 'error', events.tokenNeedsAttention, { runId, marketplace: a.marketplace, environment, reason: a.reason });
+    results.push({ marketplace: a.marketplace, outcome: 'needs-attention', reason: a.reason });
+  }
   // Keep a margin so the last tokens started can finish their four steps inside the budget.
   const margin = Math.min(10_000, budgetMs / 10);
   const { started: startedCount } = await forEachBounded(
@@ -115,9 +125,10 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     environment,
     startedAt: new Date(started).toISOString(),
     durationMs: now() - started,
-    total: candidates.length,
+    total: candidates.length + attention.length,
     counts,
     stoppedByTimeBudget: startedCount < candidates.length,
+    skippedReasons: skippedReasonsOf(results),
     results,
   };
   if (deps.afterRotate || deps.retryPendingSync) {
@@ -127,7 +138,9 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     for (const r of connectRetry?.results ?? []) connect.retried[r.state]++;
     summary.connect = connect;
   }
-  logEvent(logger, counts['store-failed'] + counts['invalid-client'] > 0 ? 'warn' : 'info', events.rotationRunCompleted, {
+  const failed = failedOutcomes.reduce((n, o) => n + counts[o], 0);
+  await recordRun(deps, summary, failed);
+  logEvent(logger, counts['store-failed'] + counts['invalid-client'] + counts['needs-attention'] > 0 ? 'warn' : 'info', events.rotationRunCompleted, {
     runId,
     trigger: options.trigger,
     environment,
@@ -137,9 +150,10 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     needsReauth: counts['needs-reauth'],
     invalidClient: counts['invalid-client'],
     storeFailed: counts['store-failed'],
+    needsAttention: counts['needs-attention'],
     skipped: counts.skipped,
     notReached: counts['not-reached'],
-    failed: counts.transient + counts['needs-reauth'] + counts['invalid-client'] + counts['store-failed'],
+    failed,
     stoppedByTimeBudget: summary.stoppedByTimeBudget,
     durationMs: summary.durationMs,
     connectSynced: summary.connect ? summary.connect.afterRotate.ok + summary.connect.retried.ok : undefined,
@@ -147,4 +161,45 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     connectFailed: summary.connect ? summary.connect.afterRotate.failed + summary.connect.retried.failed : undefined,
   });
   return summary;
+}
+
+function skippedReasonsOf(results: readonly TokenResult[]): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const r of results) if (r.outcome === 'skipped') reasons[r.reason ?? 'unknown'] = (reasons[r.reason ?? 'unknown'] ?? 0) + 1;
+  return reasons;
+}
+
+/**
+ * Leaves the run's summary where the status page finds it without reading a secret: the tags of
+ * one small secret, which the listing returns. A failure to record loses nothing but the record.
+ */
+async function recordRun(deps: RunDeps, summary: RotationSummary, failed: number): Promise<void> {
+  const c = summary.counts;
+  const record: RunRecord = {
+    runId: summary.runId,
+    trigger: summary.trigger,
+    startedAt: summary.startedAt,
+    durationMs: String(summary.durationMs),
+    total: String(summary.total),
+    rotated: String(c.rotated),
+    failed: String(failed),
+    needsReauth: String(c['needs-reauth']),
+    needsAttention: String(c['needs-attention']),
+    transient: String(c.transient),
+    invalidClient: String(c['invalid-client']),
+    storeFailed: String(c['store-failed']),
+    notReached: String(c['not-reached']),
+    skipped: Object.entries(summary.skippedReasons)
+      .map(([reason, n]) => `${reason}:${n}`)
+      .join(',')
+      .slice(0, 256),
+  };
+  await deps.store.putRunRecord(summary.environment, record).catch((err: unknown) => {
+    logEvent(deps.logger, 'warn', events.rotationTokenFailed, {
+      runId: summary.runId,
+      class: 'store',
+      step: 'record-run',
+      code: ensureAppError(err).code,
+    });
+  });
 }

@@ -7,8 +7,10 @@ import { connectPushFor } from '../connect/push';
 import { retryPendingPushes } from '../connect/retryPending';
 import { overallState } from '../connect/tag';
 import { redeemRefreshTokenLazy } from '../identity/lazy';
-import type { Logger } from '../log';
-import { getMarketplaceConfig } from '../marketplaces/config';
+import { events } from '../events';
+import { logEvent, type Logger } from '../log';
+import { marketplaceConfigFor } from '../marketplaces/forSettings';
+import { ensureUsable } from '../marketplaces/marketplace';
 import { verifyAtPartnerCenter } from '../partnerCenter/verify';
 import { openSecretStore } from '../secrets/open';
 import type { Settings } from '../settings';
@@ -16,7 +18,12 @@ import type { RotationSummary } from './outcomes';
 import { rotateAll, type RotationOptions, type RunDeps } from './rotateAll';
 
 export async function runRotation(settings: Settings, logger: Logger, options: RotationOptions): Promise<RotationSummary> {
-  const config = getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH);
+  const config = marketplaceConfigFor(settings);
+  if (config.fileProblem) {
+    // An unusable file would skip every token as "not configured" and report success: fail loudly instead.
+    logEvent(logger, 'error', events.configurationInvalid, { code: 'configuration_invalid', trigger: options.trigger });
+    ensureUsable(config);
+  }
   const store = await openSecretStore(settings);
   // One push per run: the API key is read from the vault once per run.
   const connect = connectPushFor(settings, store, logger);

@@ -2,16 +2,19 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient, type KeyVaultSecret, type SecretClientOptions } from '@azure/keyvault-secrets';
 import type { Environment } from '../settings';
 import { storeError, failureOf } from './keyVaultFailure';
-import { isSecretName, prepareTokenWrite } from './limits';
+import { isSecretName, prepareTokenWrite, secretWriteProblem } from './limits';
 import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from './storeErrors';
-import { listedTokenFrom, storedTokenFrom } from './tags';
+import { addToListing, storedTokenFrom } from './tags';
 import {
   tokenContentType,
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
-  type ListedToken,
+  runRecordContentType,
+  runRecordName,
+  type RunRecord,
   type StoredToken,
+  type TokenListing,
   type TokenTags,
   type TokenVersionRef,
 } from './store';
@@ -121,20 +124,28 @@ export class KeyVaultSecretStore implements SecretStore {
     }
   }
 
-  async listTokens(environment: Environment): Promise<ListedToken[]> {
+  async listTokens(environment: Environment): Promise<TokenListing> {
     // The listing alone (one request per page of 25): tags and attributes of each secret's
     // latest version. No secret is read, so the status page costs Key Vault almost nothing.
-    const tokens: ListedToken[] = [];
+    const listing: TokenListing = { tokens: [], attention: [] };
     try {
-      for await (const properties of this.client.listPropertiesOfSecrets()) {
-        if (properties.enabled === false) continue;
-        const listed = listedTokenFrom(properties, environment);
-        if (listed) tokens.push(listed);
-      }
+      for await (const properties of this.client.listPropertiesOfSecrets()) addToListing(listing, properties, environment);
     } catch (err) {
       throw storeError('listTokens', undefined, err);
     }
-    return tokens;
+    return listing;
+  }
+
+  async putRunRecord(environment: Environment, record: RunRecord): Promise<void> {
+    const name = runRecordName(environment);
+    const problem = secretWriteProblem(name, '', record);
+    if (problem) throw invalidSecretError('putRunRecord', name, problem);
+    try {
+      // The value says nothing; the tags are the record, so the listing carries it at no extra cost.
+      await this.writer.setSecret(name, record.runId ?? '-', { contentType: runRecordContentType, tags: record });
+    } catch (err) {
+      throw storeError('putRunRecord', name, err);
+    }
   }
 
   /** The latest version of a secret, or undefined when Key Vault has no secret by that name. */

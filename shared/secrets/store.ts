@@ -69,6 +69,28 @@ export interface ListedToken {
   expiresOn?: Date;
 }
 
+/**
+ * A secret under a token's name that the service cannot use as that token: written by hand (no
+ * token content type or tags), or its latest version disabled. Never hidden: it needs a person.
+ */
+export interface TokenAttention {
+  marketplace: string;
+  environment: Environment;
+  reason: 'not-written-by-this-service' | 'latest-version-disabled';
+  createdOn?: Date;
+}
+
+/** The summary a rotation run leaves for the status page, kept as the tags of one secret (tag names → values). */
+export type RunRecord = Record<string, string>;
+
+/** Everything the listing says about an environment, from the listing alone. */
+export interface TokenListing {
+  tokens: ListedToken[];
+  attention: TokenAttention[];
+  /** The last rotation run's record, if any run has finished. */
+  lastRun?: RunRecord;
+}
+
 /** A version's identity and tags, enough to change its tags or disable it. */
 export type TokenVersionRef = Pick<StoredToken, 'marketplace' | 'environment' | 'version'>;
 
@@ -96,8 +118,10 @@ export interface SecretStore {
   updateTokenTags(token: TokenVersionRef, tags: TokenTags): Promise<void>;
   /** Disables one version: it stays in the vault but can no longer be read or used. */
   disableTokenVersion(token: TokenVersionRef): Promise<void>;
-  /** Every token of an environment: the latest version's tags and attributes, from the listing alone. */
-  listTokens(environment: Environment): Promise<ListedToken[]>;
+  /** Every token of an environment (the latest version's tags and attributes), what needs attention, and the last run's record: from the listing alone. */
+  listTokens(environment: Environment): Promise<TokenListing>;
+  /** Records the summary of a rotation run (a new version of one small secret; its tags are the record). */
+  putRunRecord(environment: Environment, record: RunRecord): Promise<void>;
 }
 
 /** Secret name of a marketplace's token. Only ever built from a validated marketplace ID. */
@@ -107,3 +131,15 @@ export function tokenSecretName(marketplace: string, environment: Environment): 
 
 /** Content type written on token secrets, so an operator browsing the vault knows what they are. */
 export const tokenContentType = 'application/vnd.microsoft.refresh-token';
+
+/** The secret whose tags record the last rotation run of an environment. Holds no secret. */
+export function runRecordName(environment: Environment): string {
+  return `rotation-run-${environment}`;
+}
+export const runRecordContentType = 'application/vnd.connect-ms-auth.rotation-run';
+
+/** The marketplace a token secret's name belongs to, or undefined for any other name. */
+export function marketplaceOfTokenName(name: string, environment: Environment): string | undefined {
+  const m = new RegExp(`^refresh-token-${environment}-(MP-[0-9]{5,8})$`).exec(name);
+  return m?.[1];
+}

@@ -4,7 +4,19 @@
  */
 import * as z from 'zod';
 import { environments, type Environment } from '../settings';
-import { tokenContentType, tokenSecretName, type ListedToken, type Model, type StoredToken, type TokenStatus, type TokenTags } from './store';
+import {
+  marketplaceOfTokenName,
+  runRecordContentType,
+  runRecordName,
+  tokenContentType,
+  tokenSecretName,
+  type ListedToken,
+  type Model,
+  type StoredToken,
+  type TokenListing,
+  type TokenStatus,
+  type TokenTags,
+} from './store';
 
 // Records keyed by the unions make the compiler flag a status or model added in store.ts but not here.
 const tokenStatuses: Record<TokenStatus, true> = { pending: true, active: true, 'needs-reauth': true, 'connect-sync-failed': true };
@@ -101,6 +113,45 @@ export function listedTokenFrom(
   // A token's tags under some other name (a copy) are not that marketplace's token.
   if (parts.name !== tokenSecretName(tags.marketplace, environment)) return undefined;
   return { marketplace: tags.marketplace, environment, tags, createdOn: parts.createdOn, ...(parts.expiresOn ? { expiresOn: parts.expiresOn } : {}) };
+}
+
+/** What one listed secret adds to an environment's listing, the same way for every store. */
+export function addToListing(
+  listing: TokenListing,
+  parts: {
+    name: string;
+    enabled?: boolean | undefined;
+    contentType?: string | undefined;
+    tags?: Record<string, string> | undefined;
+    createdOn?: Date | undefined;
+    expiresOn?: Date | undefined;
+  },
+  environment: Environment,
+): void {
+  if (parts.name === runRecordName(environment)) {
+    if (parts.contentType === runRecordContentType && parts.tags && parts.enabled !== false) listing.lastRun = { ...parts.tags };
+    return;
+  }
+  const marketplace = marketplaceOfTokenName(parts.name, environment);
+  if (parts.enabled === false) {
+    if (marketplace)
+      listing.attention.push({
+        marketplace,
+        environment,
+        reason: 'latest-version-disabled',
+        ...(parts.createdOn ? { createdOn: parts.createdOn } : {}),
+      });
+    return;
+  }
+  const listed = listedTokenFrom(parts, environment);
+  if (listed) listing.tokens.push(listed);
+  else if (marketplace)
+    listing.attention.push({
+      marketplace,
+      environment,
+      reason: 'not-written-by-this-service',
+      ...(parts.createdOn ? { createdOn: parts.createdOn } : {}),
+    });
 }
 
 /** Versions named in a `retire` tag (or several), without duplicates. */

@@ -15,7 +15,7 @@ export type BeginResult =
 export async function beginSignIn(settings: Settings, config: MarketplaceConfig, input: unknown, now = Date.now()): Promise<BeginResult> {
   const id = parseMarketplaceId(input);
   if (!id.ok) return { kind: 'invalid-id', reason: id.reason, value: typeof input === 'string' ? input.slice(0, 64) : '' };
-  const marketplace = findMarketplace(config, id.id, settings.SERVICE_ENVIRONMENT, settings.CALLBACK_URL);
+  const marketplace = findMarketplace(config, id.id, settings.SERVICE_ENVIRONMENT);
   const { clientId } = appIdentityOf(settings, marketplace);
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now);
   const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));

@@ -19,6 +19,7 @@ import { verifyAtPartnerCenter, type PartnerProfile } from '../partnerCenter/ver
 import { readCurrentToken } from '../secrets/currentToken';
 import { putTokenForPerson } from '../secrets/newVersion';
 import { retireVersions, versionsToRetire } from '../secrets/retire';
+import { SecretStoreError } from '../secrets/storeErrors';
 import type { SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Settings } from '../settings';
 import type { CookieSpec } from '../web/responses';
@@ -98,7 +99,7 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
       throw new AppError('consent_unconfirmed', `Admin-consent return not bound to this browser (${err.code})`, { cause: err });
     throw err;
   }
-  const marketplace = findMarketplace(deps.config, tx.marketplace, settings.SERVICE_ENVIRONMENT, settings.CALLBACK_URL);
+  const marketplace = findMarketplace(deps.config, tx.marketplace, settings.SERVICE_ENVIRONMENT);
   if (tx.purpose === 'consent') return consentReturned(deps, query, marketplace);
   if (consentReturn) throw new AppError('consent_unconfirmed', 'Admin-consent return for a sign-in transaction', { marketplace: marketplace.id });
 
@@ -243,6 +244,14 @@ async function storeProvenToken(
     const replaced = signerFromTag(previous?.current.tags.signer);
     return { token, ...(replaced ? { replaced } : {}) };
   } catch (cause) {
+    // A secret under this token's name that is not ours (written by hand) or a disabled latest
+    // version: replacing it silently could skip a person's decision; say so instead.
+    if (cause instanceof SecretStoreError && (cause.failure.errorCode === 'NotAToken' || cause.failure.statusCode === 403)) {
+      throw new AppError('token_needs_attention', 'The secret under this token name is not one this service can replace', {
+        cause,
+        marketplace: marketplace.id,
+      });
+    }
     throw cause instanceof AppError
       ? cause
       : new AppError('secret_store_failed', 'Could not store the token', { cause, marketplace: marketplace.id });

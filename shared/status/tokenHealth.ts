@@ -1,9 +1,8 @@
 /** Every stored token's health for the status page, from the vault's listing alone (no secret is read). */
 import { productHealth, type ProductHealth } from '../connect/tag';
 import { dayMs } from '../identity/lifetime';
-import type { ListedToken, SecretStore } from '../secrets/store';
+import type { ListedToken } from '../secrets/store';
 import { versionList } from '../secrets/tags';
-import type { Settings } from '../settings';
 import { signerFromTag } from '../signIn/signer';
 
 /** One row of the status page. */
@@ -30,9 +29,15 @@ export interface TokenHealth {
   connect?: ProductHealth[];
 }
 
-/** Tokens that need a person first, then fewest days left. */
+/** Tokens that need a person first (a dead token, or a secret the service cannot use), then Connect refusals, then fewest days left. */
 function urgency(h: TokenHealth): number {
-  return h.status === 'needs-reauth' ? 0 : h.status === 'connect-sync-failed' ? 1 : 2;
+  return h.status === 'needs-attention' || h.status === 'needs-reauth' ? 0 : h.status === 'connect-sync-failed' ? 1 : 2;
+}
+
+export function sortByUrgency(rows: TokenHealth[]): TokenHealth[] {
+  return [...rows].sort(
+    (a, b) => urgency(a) - urgency(b) || (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || a.marketplace.localeCompare(b.marketplace),
+  );
 }
 
 export function healthOf(t: ListedToken, now: number, products: string[]): TokenHealth {
@@ -57,20 +62,4 @@ export function healthOf(t: ListedToken, now: number, products: string[]): Token
   if (t.tags.lastErrorAt) h.lastErrorAt = t.tags.lastErrorAt;
   if (products.length > 0) h.connect = productHealth(t.tags.connect, products);
   return h;
-}
-
-/**
- * Every token of the environment, those that need a person first, then fewest days left.
- * `connectProducts` (given when the Connect push is on) names each marketplace's configured products.
- */
-export async function tokenHealth(
-  store: SecretStore,
-  environment: Settings['SERVICE_ENVIRONMENT'],
-  now = Date.now(),
-  connectProducts?: (marketplace: string) => string[],
-): Promise<TokenHealth[]> {
-  const tokens = await store.listTokens(environment);
-  return tokens
-    .map((t) => healthOf(t, now, connectProducts?.(t.marketplace) ?? []))
-    .sort((a, b) => urgency(a) - urgency(b) || (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || a.marketplace.localeCompare(b.marketplace));
 }

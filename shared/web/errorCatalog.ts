@@ -20,15 +20,16 @@ interface CatalogEntry {
 }
 
 const retryLater = 'Try again in a minute. If it keeps failing, send the reference below to the operator of this service.';
-const misconfigured = (err: AppError): DescribedError => ({
+/** An operator's mistake: said out loud, never a misleading answer such as "marketplace not found" (docs/SECURITY.md 31). */
+const misconfigured = (): DescribedError => ({
   title: 'This service is not configured correctly',
-  message: 'The service cannot work until its operator corrects its configuration.',
-  todo: `Send the reference below to the operator of this service${err.field ? ` (setting ${err.field})` : ''}.`,
+  message: 'The service cannot work until its operator corrects its configuration. The operator has been told.',
+  todo: 'Try again later. If you need the token soon, send the reference below to the operator of this service.',
 });
 
 const catalog: Record<ErrorCode, CatalogEntry> = {
-  settings_invalid: { status: 500, describe: misconfigured },
-  configuration_invalid: { status: 500, describe: misconfigured },
+  settings_invalid: { status: 503, describe: misconfigured },
+  configuration_invalid: { status: 503, describe: misconfigured },
   marketplace_id_invalid: {
     status: 400,
     describe: () => ({
@@ -47,11 +48,11 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     }),
   },
   marketplace_misconfigured: {
-    status: 500,
+    status: 503,
     describe: (err) => ({
       title: 'This marketplace is not configured correctly',
       message: `The configuration of marketplace ${err.marketplace ?? ''} in this service has a problem${err.field ? ` (${err.field})` : ''}.`,
-      todo: 'Ask the operator of this service to correct the marketplace configuration file (npm run config:check lists the problems), then try again.',
+      todo: 'The operator of this service has been told. Try again later, or send the reference below to the operator.',
     }),
   },
   cross_site_request: {
@@ -223,6 +224,22 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       title: 'Partner Center did not answer',
       message: 'Your sign-in worked, but Partner Center did not answer in time, so the token could not be proven and was not stored.',
       todo: 'Wait a minute and start again.',
+    }),
+  },
+  token_not_found: {
+    status: 404,
+    describe: (err) => ({
+      title: 'No token stored',
+      message: `No refresh token is stored for marketplace ${err.marketplace ?? ''} in this environment, so there is nothing to rotate.`,
+      todo: "Generate one on this service's start page first.",
+    }),
+  },
+  token_needs_attention: {
+    status: 503,
+    describe: (err) => ({
+      title: 'The stored token needs the operator',
+      message: `The token stored for marketplace ${err.marketplace ?? ''} was changed outside this service (written by hand, or disabled), so the service will not replace it.`,
+      todo: 'The operator has been told. Send the reference below to the operator of this service if you need the token soon.',
     }),
   },
   not_found: {

@@ -201,9 +201,9 @@ describe('journeys in the test environment', () => {
     const { page } = session;
     const response = await page.goto(`${world.baseUrl}/api/status`);
     expect(response?.status()).toBe(200);
-    const stored = (await world.store.listTokens('test')).map((t) => t.marketplace).sort();
+    const stored = (await world.store.listTokens('test')).tokens.map((t) => t.marketplace).sort();
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(`Refresh tokens (${stored.length})`);
-    const listed = await page.locator('tbody tr td:first-child').allInnerTexts();
+    const listed = await page.locator('#tokens tbody tr td:first-child').allInnerTexts();
     expect([...listed].sort()).toEqual(stored);
     await shoot(page, 'status');
     expectCleanJourney(session, world);

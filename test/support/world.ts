@@ -4,6 +4,7 @@
  * a marketplace configuration, and the local Functions host serving the real function files.
  * Nothing here is mocked: msal-node, SecretClient and ManagedIdentityCredential talk HTTPS.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -174,7 +175,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     PARTNER_CENTER_API_URL: partnerCenter.url,
     CPV_CLIENT_ID: cpvClientId,
     CPV_CLIENT_SECRET_NAME: 'cpv-client-secret',
-    TRANSACTION_COOKIE_KEY: 'test-cookie-key-'.padEnd(48, 'k'),
+    TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
     MARKETPLACE_CONFIG_PATH: configPath,
     ROTATION_SCHEDULE: '0 0 3 * * *',
   });

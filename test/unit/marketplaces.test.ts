@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,9 +43,9 @@ describe('marketplace configuration', () => {
   it('accepts CSP and CPV entries and projects them per environment', () => {
     const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00001', callback), cpvEntry('MP-00002')] });
     expect(config.problems).toEqual([]);
-    const csp = findMarketplace(config, 'MP-00001', 'test', callback);
+    const csp = findMarketplace(config, 'MP-00001', 'test');
     expect(csp).toMatchObject({ model: 'CSP', tenantId: tenants.csp, clientSecretName: 'partner-secret-MP-00001', redirectUri: callback });
-    expect(findMarketplace(config, 'MP-00002', 'production', callback)).toMatchObject({
+    expect(findMarketplace(config, 'MP-00002', 'production')).toMatchObject({
       model: 'CPV',
       tenantId: tenants.cpv,
       environment: 'production',
@@ -85,13 +86,13 @@ describe('marketplace configuration', () => {
       'mp-00008 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
       'MP-7 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
     ]);
-    expect(() => findMarketplace(config, 'MP-00007', 'test', callback)).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured' }));
+    expect(() => findMarketplace(config, 'MP-00007', 'test')).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured' }));
   });
 
   it('answers a missing marketplace with marketplace_not_found', () => {
     const config = parseMarketplaceConfig({ marketplaces: [cpvEntry('MP-00002')] });
     try {
-      findMarketplace(config, 'MP-99999', 'test', callback);
+      findMarketplace(config, 'MP-99999', 'test');
       throw new Error('expected a failure');
     } catch (err) {
       expect(isAppError(err, 'marketplace_not_found')).toBe(true);
@@ -99,16 +100,86 @@ describe('marketplace configuration', () => {
   });
 
   it("refuses a CSP redirect URI that is not this deployment's callback", () => {
-    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00009', 'https://elsewhere.example/api/callback')] });
-    expect(() => findMarketplace(config, 'MP-00009', 'test', callback)).toThrow(/redirect_uri_test must equal this deployment's callback URL/);
+    const config = parseMarketplaceConfig(
+      { marketplaces: [cspEntry('MP-00009', 'https://elsewhere.example/api/callback')] },
+      { callbackUrls: { test: callback } },
+    );
+    expect(config.problems.map(formatProblem)).toEqual([`MP-00009 redirect_uri_test: must equal this deployment's callback URL ${callback}`]);
+    expect(() => findMarketplace(config, 'MP-00009', 'test')).toThrow(
+      expect.objectContaining({ code: 'marketplace_misconfigured', field: 'redirect_uri_test' }),
+    );
+    // Without the deployment's callback URL (another environment's file check), the entry stands.
+    expect(parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00009', 'https://elsewhere.example/api/callback')] }).problems).toEqual([]);
   });
 
-  it('reports a file that is not JSON or has the wrong shape', () => {
-    expect(parseMarketplaceConfig([]).problems[0]?.message).toMatch(/"marketplaces" array/);
+  it("refuses a client secret name that is one of the service's own secrets", () => {
+    const config = parseMarketplaceConfig(
+      {
+        marketplaces: [
+          cspEntry('MP-00010', callback, tenants.csp, { partner_client_secret_test: 'Refresh-Token-test-MP-00001' }),
+          cspEntry('MP-00011', callback, tenants.csp, { partner_client_secret_production: 'cpv-client-secret' }),
+          cspEntry('MP-00012', callback, tenants.csp, { partner_client_secret_test: 'transaction-cookie-key' }),
+        ],
+      },
+      { reservedSecretNames: ['cpv-client-secret', 'transaction-cookie-key'] },
+    );
+    expect(config.problems.map((p) => `${p.marketplace} ${p.field}`)).toEqual([
+      'MP-00010 partner_client_secret_test',
+      'MP-00011 partner_client_secret_production',
+      'MP-00012 partner_client_secret_test',
+    ]);
+    expect(config.problems[0]?.message).toMatch(/one of the service's own secrets/);
+  });
+
+  it('says "must be a string" for a value of the wrong type, not "is required"', () => {
+    const config = parseMarketplaceConfig({
+      marketplaces: [cspEntry('MP-00013', callback, tenants.csp, { partner_client_id_test: 42, connect_products_test: 'PRD-000-000-001' })],
+    });
+    expect(config.problems.map(formatProblem).sort()).toEqual([
+      'MP-00013 connect_products_test: must be an array',
+      'MP-00013 partner_client_id_test: must be a string',
+    ]);
+  });
+
+  it.each([
+    ['an Entra secret', 'Abc8Q~x.y_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'],
+    ['base64', 'q2Kx9vT0mB7rW1yZ4sN8cE6uJ3hL5pA0dF2gH7kM9qR='],
+    ['a random string of name characters', 'T7k2P9xQ4mZ8vB3nR6wY1cF5hJ0sL2dG8aE4uK7'],
+    ['a Connect API key', 'SU-123-456-789:0123456789abcdef0123456789abcdef'],
+  ])('refuses an inline client secret of any shape: %s', (_shape, value) => {
+    const config = parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00014', callback, tenants.csp, { partner_client_secret_test: value })] });
+    expect(config.problems.map(formatProblem)).toEqual([
+      'MP-00014 partner_client_secret_test: looks like an inline client secret: store the secret in Key Vault and put the secret name here',
+    ]);
+    expect(JSON.stringify(config.problems)).not.toContain(value);
+  });
+
+  it('accepts secret names as operators write them', () => {
+    for (const name of ['partner-secret-MP-12345-test', 'contoso-csp-app-secret', 'MP-00015-Production-2026']) {
+      expect(
+        parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00015', callback, tenants.csp, { partner_client_secret_test: name })] }).problems,
+      ).toEqual([]);
+    }
+  });
+
+  it('reports a file that is not JSON, has the wrong shape or lists nothing as unusable, without quoting it', () => {
+    expect(parseMarketplaceConfig([]).fileProblem?.message).toMatch(/"marketplaces" array/);
+    expect(parseMarketplaceConfig({ marketplaces: [] }).fileProblem?.message).toMatch(/no marketplace/);
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
-    writeFileSync(join(dir, 'bad.json'), '{ "marketplaces": [ ');
-    expect(readMarketplaceConfig(join(dir, 'bad.json')).problems[0]?.message).toMatch(/not valid JSON/);
-    expect(readMarketplaceConfig(join(dir, 'missing.json')).problems[0]?.message).toMatch(/cannot read/);
+    writeFileSync(join(dir, 'bad.json'), '{ "marketplaces": [ { "partner_client_secret_test": "s3cr3t-value" ');
+    const bad = readMarketplaceConfig(join(dir, 'bad.json'));
+    expect(bad.fileProblem?.message).toMatch(/not valid JSON/);
+    expect(JSON.stringify(bad)).not.toContain('s3cr3t');
+    expect(readMarketplaceConfig(join(dir, 'missing.json')).fileProblem?.message).toMatch(/cannot read/);
+    expect(() => findMarketplace(bad, 'MP-00001', 'test')).toThrow(expect.objectContaining({ code: 'configuration_invalid' }));
+  });
+
+  it('reads a file saved with a UTF-8 byte-order mark', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'bom.json'), '\ufeff' + JSON.stringify({ marketplaces: [cpvEntry('MP-00002')] }));
+    const config = readMarketplaceConfig(join(dir, 'bom.json'));
+    expect(config.problems).toEqual([]);
+    expect(config.entries.size).toBe(1);
   });
 
   it('config:check prints every problem and exits non-zero, or OK and zero', () => {
@@ -141,8 +212,30 @@ describe('settings', () => {
     SERVICE_ENVIRONMENT: 'test',
     CALLBACK_URL: 'https://app.example/api/callback',
     KEY_VAULT_URL: 'https://kv.vault.azure.net',
-    TRANSACTION_COOKIE_KEY: 'x'.repeat(40),
+    TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
+  it('refuses a cookie key without enough randomness, and never quotes it', () => {
+    for (const key of ['x'.repeat(40), 'test-cookie-key-'.padEnd(48, 'k'), 'abababababababababababababababababababab']) {
+      expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: key })).toThrow(/TRANSACTION_COOKIE_KEY: .*random/);
+      try {
+        loadSettings({ ...base, TRANSACTION_COOKIE_KEY: key });
+      } catch (e) {
+        expect((e as Error).message).not.toContain(key.slice(0, 12));
+      }
+    }
+  });
+  it('refuses an http:// callback URL outside loopback (local mode)', () => {
+    expect(() => loadSettings({ ...base, CALLBACK_URL: 'http://app.example/api/callback' })).toThrow(/CALLBACK_URL: .*https/);
+    expect(loadSettings({ ...base, CALLBACK_URL: 'http://localhost:7071/api/callback' }).CALLBACK_URL).toBe('http://localhost:7071/api/callback');
+  });
+  it('names the bad settings in the error (field), for the operator event', () => {
+    try {
+      loadSettings({ ...base, SERVICE_ENVIRONMENT: 'staging' });
+      throw new Error('expected a failure');
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'settings_invalid', field: 'SERVICE_ENVIRONMENT' });
+    }
+  });
   it('parses app settings with defaults', () => {
     const s = loadSettings(base);
     expect(s.AUTHORITY_HOST).toBe('https://login.microsoftonline.com');

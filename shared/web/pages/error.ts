@@ -20,8 +20,10 @@ export function errorPage(p: ErrorPageInput): Html {
     ...(p.environment ? { environment: p.environment } : {}),
     nonce: p.nonce,
     body: html`<h1>${p.title}</h1>
-      <p>${p.message}</p>
-      <p><strong>What to do:</strong> ${p.todo}</p>
-      ${p.extra ?? ''} ${p.retry === false ? '' : html`<p><a class="button" href="${startPath}">Start again</a></p>`} ${reference(p.correlationId)}`,
+<p>${p.message}</p>
+<p><strong>What to do:</strong> ${p.todo}</p>
+${p.extra ?? ''}
+${p.retry === false ? '' : html`<p><a class="button" href="${startPath}">Start again</a></p>`}
+${reference(p.correlationId)}`,
   });
 }

@@ -27,8 +27,20 @@ code { background: #eef0f3; padding: .1rem .3rem; border-radius: 3px; }
 .nowrap { white-space: nowrap; }
 .param { font-size: 1.05rem; }
 .ref { color: #4b5563; font-size: .85rem; }
+main.wide { max-width: 80rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; }
+th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; overflow-wrap: anywhere; }
+/* Narrow screens: each row becomes a card of labelled values, so nothing scrolls sideways. */
+@media (max-width: 64rem) {
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; box-sizing: border-box; }
+  table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  table.cards tr { border: 1px solid #e5e7eb; border-radius: 6px; margin-bottom: .75rem; padding: .25rem .5rem; }
+  table.cards td { border: 0; padding: .15rem 0; }
+  table.cards td::before { content: attr(data-label) ": "; font-weight: 600; }
+}
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: .5rem 0; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 footer { max-width: 40rem; margin: 0 auto 2rem; padding: 0 1.5rem; color: #4b5563; font-size: .8rem; }
 `;
 
@@ -40,38 +52,32 @@ export interface PageFrame {
   nonce: string;
   body: Html;
   script?: Html;
+  /** A wider card, for the operator's tables. */
+  wide?: boolean;
 }
 
 export function layout(p: PageFrame): Html {
   const banner = p.environment
-    ? html`<div class="banner ${p.environment}" role="banner">
-        ${environmentNames[p.environment]} — tokens made here are for <code>refresh_token_${p.environment}</code>
-      </div>`
+    ? html`<div class="banner ${p.environment}" role="banner">${environmentNames[p.environment]} — tokens made here are for <code>refresh_token_${p.environment}</code></div>`
     : '';
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <title>${p.title} · Microsoft refresh token for CloudBlue Connect</title>
-        <style nonce="${p.nonce}">
-          ${styles}
-        </style>
-      </head>
-      <body>
-        ${banner}
-        <main>${p.body}</main>
-        <footer>Microsoft refresh token service for CloudBlue Connect marketplaces.</footer>
-        ${
-          p.script
-            ? html`<script nonce="${p.nonce}">
-                ${p.script};
-              </script>`
-            : ''
-        }
-      </body>
-    </html>`;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${p.title} · Microsoft refresh token for CloudBlue Connect</title>
+<style nonce="${p.nonce}">${styles}</style>
+</head>
+<body>
+${banner}
+<main${p.wide ? html` class="wide"` : ''}>
+${p.body}
+</main>
+<footer>Microsoft refresh token service for CloudBlue Connect marketplaces.</footer>
+${p.script ? html`<script nonce="${p.nonce}">${p.script}</script>` : ''}
+</body>
+</html>`;
 }
 
 /** Relative to /api/: every page lives under the same prefix as the start page. */

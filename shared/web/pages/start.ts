@@ -10,29 +10,14 @@ export function startPage(p: { environment: Environment; nonce: string; value?: 
     environment: p.environment,
     nonce: p.nonce,
     body: html`<h1>Generate a Microsoft refresh token</h1>
-      <p>
-        For a CloudBlue Connect marketplace that sells Microsoft products. You will sign in at Microsoft with an administrator account of the partner
-        tenant configured for the marketplace; you then get the refresh token to paste into Connect.
-      </p>
-      <form method="post" action="${startPath}" novalidate>
-        <label for="marketplace">Marketplace ID</label>
-        <input
-          type="text"
-          id="marketplace"
-          name="marketplace"
-          value="${p.value ?? ''}"
-          maxlength="64"
-          autocomplete="off"
-          spellcheck="false"
-          autocapitalize="characters"
-          required
-          aria-describedby="${describedBy}"
-          ${p.error ? html` aria-invalid="true" autofocus` : ''}
-        />
-        <p class="hint" id="marketplace-hint">As shown in Connect, for example MP-12345.</p>
-        ${p.error ? html`<p class="error" id="marketplace-error" role="alert">${p.error}</p>` : ''}
-        <button type="submit">Generate Refresh Token</button>
-      </form>
-      ${p.error && p.correlationId ? reference(p.correlationId) : ''}`,
+<p>For a CloudBlue Connect marketplace that sells Microsoft products. You will sign in at Microsoft with an administrator account of the partner tenant configured for the marketplace; you then get the refresh token to paste into Connect.</p>
+<form method="post" action="${startPath}" novalidate>
+<label for="marketplace">Marketplace ID</label>
+<input type="text" id="marketplace" name="marketplace" value="${p.value ?? ''}" maxlength="64" autocomplete="off" spellcheck="false" autocapitalize="characters" required aria-describedby="${describedBy}"${p.error ? html` aria-invalid="true" autofocus` : ''}>
+<p class="hint" id="marketplace-hint">As shown in Connect, for example MP-12345.</p>
+${p.error ? html`<p class="error" id="marketplace-error" role="alert">${p.error}</p>` : ''}
+<button type="submit">Generate Refresh Token</button>
+</form>
+${p.error && p.correlationId ? reference(p.correlationId) : ''}`,
   });
 }

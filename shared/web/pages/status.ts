@@ -1,6 +1,6 @@
 /** The operator's status page: every token's health, tokens that need a person first. */
 import type { ProductHealth } from '../../connect/tag';
-import type { Environment } from '../../settings';
+import type { StatusReport } from '../../status/report';
 import type { TokenHealth } from '../../status/tokenHealth';
 import { html, type Html } from '../html';
 import { layout } from './layout';
@@ -16,9 +16,7 @@ function connectCell(r: TokenHealth): Html | string {
   if (!r.connect) return '';
   return html`${r.connect.map(
     (c) =>
-      html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}"
-          >${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span
-        ><br />`,
+      html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}">${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span><br>`,
   )}`;
 }
 
@@ -27,18 +25,89 @@ function shortTime(iso: string): string {
   return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
 }
 
-export function statusPage(p: { environment: Environment; nonce: string; rows: TokenHealth[]; generatedAt: string; connectPush?: boolean }): Html {
-  const needsPerson = p.rows.filter((r) => r.status === 'needs-reauth').length;
-  const connectRefused = p.rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
-  const showConnect = p.connectPush === true;
+const statusText: Record<string, string> = {
+  active: 'active',
+  pending: 'pending (not yet proven)',
+  'needs-reauth': 'needs a person',
+  'needs-attention': 'needs the operator',
+  'connect-sync-failed': 'Connect refused it',
+};
+
+function skippedText(skipped: Record<string, number>): string {
+  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${reason === 'recently-rotated' ? 'rotated less than 12 hours ago' : reason}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+function runSection(report: StatusReport): Html {
+  const run = report.lastRun;
+  const next = report.nextRunAt ? shortTime(report.nextRunAt) : `unknown (schedule ${report.schedule})`;
+  return html`<h2>Rotation</h2>
+    <dl class="facts" id="runs">
+      <dt>Last run</dt>
+      <dd id="last-run">
+        ${
+          run
+            ? html`${shortTime(run.startedAt)} (${run.trigger}): ${run.rotated} rotated, ${run.failed} failed, ${run.notReached} not reached of ${run.total}`
+            : 'none recorded yet'
+        }
+      </dd>
+      ${run ? html`<dt>Skipped</dt><dd id="last-run-skipped">${skippedText(run.skipped)}</dd>` : ''}
+      <dt>Next run</dt>
+      <dd id="next-run">${next}</dd>
+    </dl>`;
+}
+
+function row(r: TokenHealth, showConnect: boolean): Html {
+  const cell = (label: string, value: Html | string | number, cls?: string) =>
+    html`<td data-label="${label}"${cls ? html` class="${cls}"` : ''}>${value}</td>`;
+  return html`<tr>
+    ${cell('Marketplace', html`<span class="nowrap">${r.marketplace}</span>`)}
+    ${cell('Status', statusText[r.status] ?? r.status, r.status === 'active' ? undefined : 'error')}
+    ${cell('Days left', r.daysLeft ?? '—')}
+    ${cell('Expires', r.expiresAt ? shortTime(r.expiresAt) : '—')}
+    ${cell('Verified', r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never')}
+    ${cell('Rotated', r.rotatedAt ? shortTime(r.rotatedAt) : 'never')}
+    ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${r.signer.userName}` : ''}`)}
+    ${cell('Model', r.model)}
+    ${cell('Versions enabled', r.enabledVersions)}
+    ${cell('Last error', r.lastError ?? '')}
+    ${showConnect ? cell('Connect', connectCell(r)) : ''}
+  </tr>`;
+}
+
+export function statusPage(p: { nonce: string; report: StatusReport }): Html {
+  const { report } = p;
+  const rows = report.tokens;
+  const needsPerson = rows.filter((r) => r.status === 'needs-reauth').length;
+  const needsOperator = rows.filter((r) => r.status === 'needs-attention').length;
+  const connectRefused = rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
+  const showConnect = report.connectPush;
   return layout({
     title: 'Token status',
-    environment: p.environment,
+    environment: report.environment,
     nonce: p.nonce,
-    body: html`<h1>Refresh tokens (${p.rows.length})</h1>
-      <p>
-        ${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page.` : 'No token needs a person.'}
-        Fewest days left first. As of ${p.generatedAt}.
+    wide: true,
+    body: html`<h1>Refresh tokens (${rows.length})</h1>
+      ${
+        report.configuration.usable
+          ? ''
+          : html`<div class="warn" id="configuration-problem" role="alert">
+              <p><strong>The marketplace configuration file cannot be used:</strong> every sign-in is refused and rotation stops until it is fixed.</p>
+              <ul>${report.configuration.problems.map((m) => html`<li>${m}</li>`)}</ul>
+            </div>`
+      }
+      ${
+        report.configuration.usable && report.configuration.problems.length > 0
+          ? html`<div class="warn" id="configuration-problem" role="alert">
+              <p><strong>${report.configuration.problems.length} problem(s) in the marketplace configuration file</strong> (those marketplaces are refused; <code>npm run config:check</code> lists them):</p>
+              <ul>${report.configuration.problems.map((m) => html`<li>${m}</li>`)}</ul>
+            </div>`
+          : ''
+      }
+      <p id="summary">
+        ${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page. ` : ''}
+        ${needsOperator > 0 ? html`<strong class="error">${needsOperator} token(s) need the operator:</strong> the secret under the token's name was written by hand or disabled in Key Vault. ` : ''}
+        ${needsPerson + needsOperator === 0 ? 'No token needs a person. ' : ''}Tokens that need someone first, then fewest days left. As of ${shortTime(report.generatedAt)}.
       </p>
       ${
         showConnect && connectRefused > 0
@@ -48,26 +117,26 @@ export function statusPage(p: { environment: Environment; nonce: string; rows: T
             </p>`
           : ''
       }
-      <table>
+      ${runSection(report)}
+      <h2>Tokens</h2>
+      <table class="cards" id="tokens">
         <thead>
           <tr>
             <th scope="col">Marketplace</th>
-            <th scope="col">Model</th>
             <th scope="col">Status</th>
             <th scope="col">Days left</th>
+            <th scope="col">Expires</th>
             <th scope="col">Verified</th>
             <th scope="col">Rotated</th>
-            <th scope="col">Issued by</th>
-            <th scope="col">Versions</th>
+            <th scope="col">Generated</th>
+            <th scope="col">Model</th>
+            <th scope="col">Versions enabled</th>
             <th scope="col">Last error</th>
-            ${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + p.environment})</th>` : ''}
+            ${showConnect ? html`<th scope="col">Connect (${'refresh_token_' + report.environment})</th>` : ''}
           </tr>
         </thead>
         <tbody>
-          ${p.rows.map(
-            (r) =>
-              html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}${r.signer ? html`<br />${r.signer.userName}` : ''}</td><td>${r.enabledVersions}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
-          )}
+          ${rows.map((r) => row(r, showConnect))}
         </tbody>
       </table>`,
   });

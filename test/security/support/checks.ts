@@ -111,6 +111,11 @@ const allowedTags = new Set([
   'tr',
   'th',
   'td',
+  'dl',
+  'dt',
+  'dd',
+  'details',
+  'summary',
   'form',
   'label',
   'input',
@@ -145,6 +150,8 @@ const allowedAttrs = new Set([
   'action',
   'novalidate',
   'colspan',
+  // Labels of the status table's cells on narrow screens (CSS reads them with attr()).
+  'data-label',
 ]);
 
 export interface PageCheck {
