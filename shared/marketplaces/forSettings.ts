@@ -8,7 +8,9 @@ export const cookieKeySecretName = 'transaction-cookie-key';
 export function configContextOf(settings: Settings): ConfigContext {
   return {
     callbackUrls: { [settings.SERVICE_ENVIRONMENT]: settings.CALLBACK_URL },
-    reservedSecretNames: [cookieKeySecretName, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string => Boolean(n)),
+    reservedSecretNames: [cookieKeySecretName, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string =>
+      Boolean(n),
+    ),
   };
 }
 

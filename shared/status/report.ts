@@ -69,17 +69,15 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
   };
   const rows = [
     ...listing.tokens.map((t) => healthOf(t, now.getTime(), productsOf(t.marketplace))),
-    ...listing.attention.map(
-      (a): TokenHealth => ({
-        marketplace: a.marketplace,
-        model: '—',
-        status: 'needs-attention',
-        tenant: '',
-        issuedAt: a.createdOn?.toISOString() ?? '',
-        enabledVersions: 0,
-        lastError: a.reason,
-      }),
-    ),
+    ...listing.attention.map((a): TokenHealth => ({
+      marketplace: a.marketplace,
+      model: '—',
+      status: 'needs-attention',
+      tenant: '',
+      issuedAt: a.createdOn?.toISOString() ?? '',
+      enabledVersions: 0,
+      lastError: a.reason,
+    })),
   ];
   const nextRun = nextRunOf(settings.ROTATION_SCHEDULE, now);
   return {
