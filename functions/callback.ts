@@ -4,6 +4,7 @@ import { admitSignIn } from '../shared/guards/signInBounds';
 import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
 import { openSecretStore } from '../shared/secrets/open';
 import { clearedTransactionCookie } from '../shared/signIn/cookie';
+import { expiryAfterUse } from '../shared/identity/lifetime';
 import { completeSignIn } from '../shared/signIn/complete';
 import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
 import { consentGrantedPage, consentPage } from '../shared/web/pages/consent';
@@ -69,6 +70,7 @@ export async function callback(request: HttpRequest, context: InvocationContext)
                 parameterName: result.parameterName,
                 partner: result.partner,
                 signer: result.signer,
+                expiresOn: result.token.expiresOn ?? expiryAfterUse(result.token.createdOn.getTime()),
                 ...(result.replacedSigner ? { replacedSigner: result.replacedSigner } : {}),
                 ...(connect ? { connect } : {}),
               }),

@@ -22,6 +22,7 @@
 //                                 [--layout split|single|per-function|esm-split] [--minify]
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -126,6 +127,29 @@ function entryContents(entries) {
 }
 
 /**
+ * The package never ships a configuration file that `npm run config:check` rejects: the same
+ * check (shared/marketplaces/check.ts), bundled on the fly so this script needs no build first.
+ */
+async function refuseInvalidConfig(root, configFile) {
+  const built = await esbuild.build({
+    entryPoints: [join(root, 'shared', 'marketplaces', 'check.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    write: false,
+    logLevel: 'silent',
+  });
+  const module = { exports: {} };
+  new Function('module', 'exports', 'require', built.outputFiles[0].text)(module, module.exports, createRequire(join(root, 'package.json')));
+  const problems = module.exports.configProblems(configFile);
+  if (problems.length > 0) {
+    throw new Error(
+      `the marketplace configuration file ${relative(process.cwd(), configFile) || configFile} has problems (npm run config:check):\n  ${problems.join('\n  ')}`,
+    );
+  }
+}
+
+/**
  * Builds the deployment package into `outDir`. Returns what it wrote (paths relative to outDir)
  * and esbuild's metafiles. Throws with a clear message when the configuration file
  * (config/marketplaces.json) is missing, unless allowMissingConfig. `entries` (repo-relative
@@ -150,6 +174,7 @@ export async function packageApp({
         `or pass --allow-missing-config to package without it.`,
     );
   }
+  if (withConfig && existsSync(configSource)) await refuseInvalidConfig(root, configSource);
   const out = resolve(outDir);
   // rmSync below: never the repository or a folder that contains it.
   if (!relative(out, resolve(root)).startsWith('..')) throw new Error(`outDir ${out} contains the repository`);

@@ -92,6 +92,17 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the deployment package', () => {
+  test('refuses a configuration file that config:check rejects, and builds nothing', () => {
+    const bad = join(work, 'bad-marketplaces.json');
+    writeFileSync(bad, JSON.stringify({ marketplaces: [{ id: 'MP-00003', model: 'CSP' }] }));
+    const badOut = join(work, 'bad-deploy');
+    const result = runPackage('--out', badOut, '--config', bad);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/has problems \(npm run config:check\)/);
+    expect(result.stderr).toMatch(/MP-00003 partner_client_id_test: is required for a CSP marketplace/);
+    expect(existsSync(badOut)).toBe(false);
+  });
+
   test('holds exactly host.json, package.json, the bundles with their maps and the configuration file', () => {
     expect(listFiles(out)).toEqual([
       'config/marketplaces.json',

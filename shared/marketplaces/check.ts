@@ -2,18 +2,48 @@
  * `npm run config:check [file]`: prints every problem in a marketplace configuration file
  * and exits non-zero if there is any. Run it before deploying a changed file.
  */
-import { formatProblem, readMarketplaceConfig } from './config';
+import { environments, type Environment } from '../settings';
+import { formatProblem, readMarketplaceConfig, type ConfigContext } from './config';
+import { cookieKeySecretName } from './forSettings';
+
+/**
+ * What the file is checked against: `--environment test|production --callback-url URL` (or the
+ * app settings SERVICE_ENVIRONMENT and CALLBACK_URL) for the deployment's redirect URI, and the
+ * service's own secret names (CPV_CLIENT_SECRET_NAME, CONNECT_API_KEY_SECRET_NAME, the cookie key).
+ */
+export function contextOf(argv: string[], env: Record<string, string | undefined>): { path: string; context: ConfigContext } {
+  let path: string | undefined;
+  let environment = env.SERVICE_ENVIRONMENT;
+  let callbackUrl = env.CALLBACK_URL;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--environment') environment = argv[++i];
+    else if (arg === '--callback-url') callbackUrl = argv[++i];
+    else path ??= arg;
+  }
+  const context: ConfigContext = {
+    reservedSecretNames: [cookieKeySecretName, env.CPV_CLIENT_SECRET_NAME, env.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string => Boolean(n)),
+  };
+  if (callbackUrl && environments.includes(environment as Environment)) context.callbackUrls = { [environment as Environment]: callbackUrl };
+  return { path: path ?? env.MARKETPLACE_CONFIG_PATH ?? 'config/marketplaces.json', context };
+}
+
+/** Every problem of a file, as printed. */
+export function configProblems(path: string, context: ConfigContext = contextOf([], process.env).context): string[] {
+  return readMarketplaceConfig(path, context).problems.map(formatProblem);
+}
 
 function main(argv: string[]): number {
-  const path = argv[0] ?? process.env.MARKETPLACE_CONFIG_PATH ?? 'config/marketplaces.json';
-  const config = readMarketplaceConfig(path);
+  const { path, context } = contextOf(argv, process.env);
+  const config = readMarketplaceConfig(path, context);
   for (const problem of config.problems) console.error(`${path}: ${formatProblem(problem)}`);
   const valid = config.entries.size;
   if (config.problems.length > 0) {
     console.error(`${config.problems.length} problem(s); ${valid} marketplace(s) valid.`);
     return 1;
   }
-  console.log(`${path}: OK, ${valid} marketplace(s).`);
+  const against = context.callbackUrls ? ` (redirect URIs checked against ${Object.values(context.callbackUrls).join(', ')})` : '';
+  console.log(`${path}: OK, ${valid} marketplace(s)${against}.`);
   return 0;
 }
 

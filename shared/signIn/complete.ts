@@ -7,11 +7,9 @@ import { connectParameterOf } from '../connect/parameter';
 import type { ConnectPush, SyncOutcome } from '../connect/push';
 import { AppError } from '../errors';
 import { events } from '../events';
-import { issuerOf } from '../identity/authority';
 import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
 import { expiryAfterUse } from '../identity/lifetime';
-import type { TokenGrant } from '../identity/msal';
 import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
 import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
@@ -26,6 +24,7 @@ import type { CookieSpec } from '../web/responses';
 import { readTransactionCookie, transactionCookie } from './cookie';
 import { adminConsentUrl } from './entraUrls';
 import { markStateUsed } from './replayGuard';
+import { checkIdToken } from './idToken';
 import { signerFromIdToken, signerFromTag, signerTag, type Signer } from './signer';
 import { newTransaction, openTransaction, sealTransaction, stateMatches, transactionKey, type Transaction } from './transaction';
 
@@ -117,7 +116,7 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
   const grant = await redeemCodeLazy(app, { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce });
-  checkIdToken(grant, tx, marketplace, app.clientId, settings);
+  checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
 
   // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA, no
   // Partner Center role, a guest) is never stored, shown or pushed.
@@ -177,23 +176,6 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
     ...(replaced && replaced.objectId !== signer.objectId ? { replacedSigner: replaced } : {}),
     ...(connect ? { connect } : {}),
   };
-}
-
-/** MUST: the id token belongs to this transaction, this application, the configured tenant and authority. */
-function checkIdToken(grant: TokenGrant, tx: Transaction, marketplace: Marketplace, clientId: string, settings: Settings): void {
-  const idToken = grant.idToken ?? {};
-  const where = { marketplace: marketplace.id };
-  // The nonce binds the id token to this transaction (replayed id token).
-  if (idToken.nonce !== tx.nonce) throw new AppError('transaction_invalid', 'id token nonce does not match', where);
-  // An id token issued to another application is not our sign-in (token substitution).
-  if ((idToken.aud ?? '').toLowerCase() !== clientId.toLowerCase())
-    throw new AppError('transaction_invalid', 'id token audience is not this application', where);
-  // MUST (docs/SECURITY.md 7): only an account of the configured partner tenant may set this marketplace's token.
-  const tid = (idToken.tid ?? '').toLowerCase();
-  if (tid !== marketplace.tenantId) throw new AppError('tenant_mismatch', 'id token tenant differs from the configured partner tenant', where);
-  // The issuer is the configured authority's, for that tenant (mix-up).
-  if (idToken.iss !== issuerOf(settings.AUTHORITY_HOST, idToken.tid ?? ''))
-    throw new AppError('transaction_invalid', 'id token issuer is not the configured authority', where);
 }
 
 /**

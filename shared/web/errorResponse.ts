@@ -50,6 +50,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
 
   const site = siteOf(o.settings);
   const described = describeError(e);
+  const microsoftIds = microsoftIdsOf(fields);
   const headers = { 'X-Correlation-Id': o.correlationId, ...retryAfterHeader(e, status), ...o.headers };
   if (o.json) return jsonResponse(status, site, { error: e.code, message: described.message, correlationId: o.correlationId }, { headers });
   return htmlResponse(
@@ -61,6 +62,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
         nonce,
         ...described,
         correlationId: o.correlationId,
+        ...(microsoftIds.length > 0 ? { microsoftIds } : {}),
       }),
     { headers, ...(o.cookies ? { cookies: o.cookies } : {}) },
   );
@@ -71,6 +73,17 @@ function retryAfterHeader(e: AppError, status: number): Record<string, string> {
   const ms = e.retry.retryAfterMs;
   if ((status !== 429 && status !== 503) || ms === undefined) return {};
   return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+/** Microsoft's identifiers in an error's diagnosis: not secrets, and the first thing Microsoft support asks for. */
+function microsoftIdsOf(fields: Record<string, unknown>): { label: string; value: string }[] {
+  const labels: [string, string][] = [
+    ['entraTraceId', 'Entra trace id'],
+    ['entraCorrelationId', 'Entra correlation id'],
+    ['msCorrelationId', 'Partner Center MS-CorrelationId'],
+    ['msRequestId', 'Partner Center MS-RequestId'],
+  ];
+  return labels.flatMap(([key, label]) => (typeof fields[key] === 'string' ? [{ label, value: fields[key] }] : []));
 }
 
 export function methodNotAllowed(allow: string[], o: ErrorResponseOptions): WebResponse {

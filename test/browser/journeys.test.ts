@@ -246,3 +246,119 @@ describe('journey in the production environment', () => {
     expectCleanJourney(session, world);
   });
 });
+
+describe('what Partner Center refuses, as a person sees it', () => {
+  let world: World;
+  let session: Session;
+  beforeAll(async () => {
+    world = await startWorld({ store: 'file' });
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  beforeEach(async () => {
+    session = await openSession(browser);
+  });
+  afterEach(async () => {
+    await session?.close();
+  });
+
+  async function signInAs(page: Page, choice: { account?: string; withoutMfa?: boolean }): Promise<void> {
+    await page.goto(world.startUrl);
+    await startSignIn(page, world, 'MP-00001');
+    if (choice.account) await page.getByLabel('Account').selectOption({ label: choice.account });
+    if (choice.withoutMfa) await page.getByLabel('Sign in without MFA').check();
+    await signInAtSimulator(page, world);
+  }
+
+  const refusals: [{ account?: string; withoutMfa?: boolean }, string, RegExp][] = [
+    [{ withoutMfa: true }, 'Multi-factor authentication is required', /federated identity provider, that provider must pass the MFA claim/],
+    [{ account: 'User without a Partner Center role' }, 'The account has no Partner Center role', /Admin Agent role/],
+    [{ account: 'Guest user' }, 'The account has no Partner Center role', /guest accounts have none/],
+  ];
+  it.each(refusals)('%j: a page that says what happened and what to do; nothing stored', async (choice, title, todo) => {
+    const { page } = session;
+    await signInAs(page, choice);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe(title);
+    expect(await page.locator('main').innerText()).toMatch(todo);
+    expect(await page.getByLabel('Refresh token').count()).toBe(0);
+    expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
+    if (choice.withoutMfa) await shoot(page, 'mfa-required');
+  });
+
+  it('an admin agent with MFA: the token page says it was verified with Partner Center and names the partner', async () => {
+    const { page } = session;
+    await signInAs(page, {});
+    const verified = await page.locator('#verified').innerText();
+    expect(verified).toMatch(/Verified with Partner Center: it works for .+\. Signed in as admin@/);
+    expect(await shownToken(page)).toBe((await world.store.getToken('MP-00001', 'test'))?.value);
+  });
+});
+
+describe('pages an operator and a distributor meet when something is off', () => {
+  let session: Session;
+  beforeEach(async () => {
+    session = await openSession(browser);
+  });
+  afterEach(async () => {
+    await session?.close();
+  });
+
+  it('an unusable configuration file: the start page says the service is misconfigured (503), never "not found"', async () => {
+    const world = await startWorld({ store: 'file', configText: '\ufeff{ "marketplaces": [ ' });
+    try {
+      const { page } = session;
+      await page.goto(world.startUrl);
+      const response = await submitAndLoad(page, world, 'MP-00001');
+      expect(response.status()).toBe(503);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('This service is not configured correctly');
+      expect(await page.locator('main').innerText()).toMatch(/operator has been told/);
+      expect(await page.locator('main').innerText()).not.toMatch(/not found in the configuration/);
+      expect(await page.locator('#correlation-id').innerText()).toMatch(/\S/);
+      expect(world.logs.some((l) => l.message.includes('"event":"ConfigurationInvalid"'))).toBe(true);
+      await shoot(page, 'misconfigured');
+
+      // The status page shows the problem first.
+      await page.goto(`${world.baseUrl}/api/status`);
+      await expect(page.locator('#configuration-problem').innerText()).resolves.toMatch(/cannot be used/);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('the status page at 375 px: every token readable without scrolling sideways; last and next run', async () => {
+    const world = await startWorld({ store: 'file' });
+    try {
+      const { page } = session;
+      await generate(page, world, 'MP-00001');
+      await world.host.invokeTimer('rotate');
+      await page.setViewportSize({ width: 375, height: 812 });
+      await page.goto(`${world.baseUrl}/api/status`);
+      expect(await overflowsHorizontally(page)).toBe(false);
+      await expect(page.locator('#last-run').innerText()).resolves.toMatch(/0 rotated, 0 failed/);
+      await expect(page.locator('#last-run-skipped').innerText()).resolves.toMatch(/rotated less than 12 hours ago/);
+      await expect(page.locator('#next-run').innerText()).resolves.toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      // Each cell names what it is, since the table's header is out of sight at this width.
+      await expect(page.locator('#tokens td[data-label="Expires"]').first().isVisible()).resolves.toBe(true);
+      await shoot(page, 'status-phone');
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('Connect updated: nothing to do, the token behind "Show the token"', async () => {
+    const world = await startWorld({ store: 'file', connect: { products: { 'MP-00001': ['PRD-000-000-001'] } } });
+    try {
+      const { page } = session;
+      await generate(page, world, 'MP-00001');
+      expect(await page.locator('#next-step').innerText()).toMatch(/^Nothing to do:/);
+      expect(await page.getByLabel('Refresh token').isVisible()).toBe(false);
+      await page.getByText('Show the token').click();
+      expect(await page.getByLabel('Refresh token').isVisible()).toBe(true);
+      expect(await shownToken(page)).toBe((await world.store.getToken('MP-00001', 'test'))?.value);
+      await shoot(page, 'token-connect-updated');
+    } finally {
+      await world.close();
+    }
+  });
+});

@@ -88,6 +88,19 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect((await world.store.getToken('MP-00002', 'test'))?.value).toBe(token);
   });
 
+  it('CPV: an administrator who declines gets "approval was declined", bound to this browser like an approval', async () => {
+    const first = await signIn(world, 'MP-00002');
+    expect(first.callback.status).toBe(403);
+    const link = /id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
+    const consentPage = await request(link);
+    const declined = await submitForm(link, consentPage.body, 'Cancel');
+    expect(new URL(declined.location ?? '').searchParams.get('error')).toBe('access_denied');
+    const back = await request(declined.location ?? '', { headers: { cookie: cookieHeader(first.callback.setCookies) } });
+    expect(back.status).toBe(403);
+    expect(back.body).toContain('<h1>Approval was declined</h1>');
+    expect(back.body).toContain('Ask an administrator of the partner tenant');
+  });
+
   it('unknown marketplace: the troubleshooting answer, and nothing is stored', async () => {
     const r = await postStart(world, 'MP-99999');
     expect(r.status).toBe(404);
@@ -170,5 +183,85 @@ describe('storing a freshly issued token where a person is waiting', () => {
     expect(callback.body).toContain('The token could not be stored');
     expect(tokenFromPage(callback.body)).toBeUndefined();
     expect(versions().length).toBe(before);
+  });
+});
+
+describe('a token counts only once Partner Center accepts it (Key Vault store, Connect push on)', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ store: 'keyvault', connect: { products: { 'MP-00001': ['PRD-000-000-001'] } } });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+  beforeEach(() => {
+    world.partnerCenter.clearFaults();
+  });
+
+  it('asks Entra for MFA on the authorize request', async () => {
+    const start = await postStart(world, 'MP-00001');
+    expect(new URL(start.location ?? '').searchParams.get('amr_values')).toBe('mfa');
+  });
+
+  it.each([
+    ['a sign-in without MFA', { withoutMfa: 'on' }, 'mfa_required', 'Multi-factor authentication is required'],
+    [
+      'a user without a Partner Center role',
+      { account: 'noPartnerCenterRole' },
+      'partner_center_role_missing',
+      'The account has no Partner Center role',
+    ],
+    ['a guest user', { account: 'guest' }, 'partner_center_role_missing', 'The account has no Partner Center role'],
+  ])('%s: refused with a page that says how to fix it; nothing stored, nothing pushed', async (_who, choices, code, title) => {
+    const pushesBefore = world.connect?.stats.writes ?? 0;
+    const { callback } = await signIn(world, 'MP-00001', { signInChoices: choices });
+    expect(callback.status).toBe(403);
+    expect(callback.body).toContain(`<h1>${title}</h1>`);
+    expect(callback.body).toContain('No token was stored or sent to Connect.');
+    expect(tokenFromPage(callback.body)).toBeUndefined();
+    expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
+    expect(world.connect?.stats.writes ?? 0).toBe(pushesBefore);
+    expect(world.logs.some((l) => l.message.includes(`"code":"${code}"`))).toBe(true);
+  });
+
+  it('Partner Center saying MFA is missing (401, 900421) is the authority even when the token claims MFA; its reference is on the page', async () => {
+    world.partnerCenter.setFault({ kind: 'mfaMissing' });
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(403);
+    expect(callback.body).toContain('<h1>Multi-factor authentication is required</h1>');
+    expect(callback.body).toMatch(/For Microsoft support: Partner Center MS-CorrelationId <code>[0-9a-f-]{36}<\/code>/);
+    expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
+  });
+
+  it('Partner Center unavailable: 503 "did not answer", nothing stored', async () => {
+    world.partnerCenter.setFault({ kind: 'serverError', status: 503, count: 5 });
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(503);
+    expect(callback.body).toContain('<h1>Partner Center did not answer</h1>');
+    expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
+  });
+
+  it('an admin agent with MFA: verified, stored with who signed in and the partner; audited; a later sign-in by another account says so', async () => {
+    const { callback } = await signIn(world, 'MP-00001');
+    expect(callback.status).toBe(200);
+    expect(callback.body).toMatch(/Verified with Partner Center: it works for <strong>[^<]+<\/strong>/);
+    const first = await world.store.getToken('MP-00001', 'test');
+    const admin = world.simulator.accountFor(tenants.csp, 'adminAgent');
+    expect(first?.tags).toMatchObject({ status: 'active', signer: `${admin.oid} ${admin.upn}` });
+    expect(first?.tags.verifiedAt).toBeDefined();
+    expect(first?.tags.partner).toBe(world.partnerCenter.profileOf(tenants.csp).companyName);
+    const audit = world.logs.map((l) => l.message).find((m) => m.includes('"event":"TokenGenerated"'));
+    expect(JSON.parse(audit ?? '{}')).toMatchObject({ marketplace: 'MP-00001', signerId: admin.oid, signerName: admin.upn });
+    expect(callback.body).not.toContain('id="replaced-signer"');
+
+    // Another admin agent of the same tenant: allowed, and the page says whose token it replaced.
+    world.partnerCenter.setRoles(tenants.csp, world.simulator.accountFor(tenants.csp, 'noPartnerCenterRole').oid, ['AdminAgent']);
+    const second = await signIn(world, 'MP-00001', { signInChoices: { account: 'noPartnerCenterRole' } });
+    expect(second.callback.status).toBe(200);
+    expect(second.callback.body).toContain('id="replaced-signer"');
+    expect(second.callback.body).toContain(admin.upn);
+    // The new version is current, the first one its fallback; nothing older stays enabled.
+    const latest = await world.store.getToken('MP-00001', 'test');
+    expect(latest?.tags.fallback).toBe(first?.version);
   });
 });

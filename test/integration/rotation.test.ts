@@ -720,6 +720,31 @@ describe('rotation runs', () => {
     for (const n of ids) expect((await store.getToken(mpOf(n), 'test'))?.tags.status).toBe('active');
   });
 
+  it('the CPV app removed from one partner tenant (700016): that marketplace needs consent again; no app-wide alert, the others rotate', async () => {
+    const ids = [57, 58];
+    for (const n of ids) await seed(n);
+    const subset = parseMarketplaceConfig({ marketplaces: ids.map((n) => cpvEntry(mpOf(n), tenantOf(n))) });
+    world.simulator.faults.apply({ kind: 'appRemovedFromTenant', tenant: tenantOf(57), clientId: cpvClientId });
+    const logStart = logs.length;
+    const s = await rotateAll(deps({ config: subset }), { trigger: 'timer', concurrency: 1 });
+    const byMp = new Map(s.results.map((r) => [r.marketplace, r]));
+    expect(byMp.get(mpOf(57))).toMatchObject({ outcome: 'needs-reauth', reason: 'consent' });
+    expect(byMp.get(mpOf(58))?.outcome).toBe('rotated');
+    expect(logs.slice(logStart).filter((l) => l.includes('"event":"InvalidClient"'))).toEqual([]);
+    expect(logs.slice(logStart).some((l) => l.includes('"event":"TokenNeedsReauth"') && l.includes(mpOf(57)))).toBe(true);
+  });
+
+  it('a run leaves its record for the status page, and a marketplace with no token answers 404 to rotate-now', async () => {
+    const n = 59;
+    await seed(n);
+    const s = await rotateAll(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) });
+    expect((await store.listTokens('test')).lastRun).toMatchObject({ runId: s.runId, trigger: 'manual', rotated: '1' });
+    await expect(rotateAll(deps(), { trigger: 'manual', force: true, marketplace: 'MP-99998' })).rejects.toMatchObject({ code: 'token_not_found' });
+    const r = await request(`${world.baseUrl}/api/rotate?marketplace=MP-99998`, { method: 'POST' });
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'token_not_found' });
+  });
+
   it('a token that needs a person is not tried again until a new one is generated', async () => {
     const n = 53;
     const t = await seed(n);

@@ -36,7 +36,15 @@ export async function launchBrowser(): Promise<Browser> {
         '(.ci/run does this on a fresh machine), or set CHROMIUM_PATH to a Chromium binary.',
     );
   }
-  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 20_000 });
+  // Playwright turns Chromium's back/forward cache off by default; a person's browser has it on,
+  // and it is what could show a token again after Back.
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: chromiumArgs,
+    headless: true,
+    timeout: 20_000,
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
+  });
 }
 
 export interface ConsoleLine {

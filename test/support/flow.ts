@@ -31,7 +31,7 @@ export async function postStart(world: World, marketplace: string, headers: Reco
 }
 
 /** Submits the first form of an HTML page (the simulator's Sign in / Accept pages). */
-export async function submitForm(pageUrl: string, html: string, button?: string): Promise<Step> {
+export async function submitForm(pageUrl: string, html: string, button?: string, extra: Record<string, string> = {}): Promise<Step> {
   const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
   if (!form) throw new Error(`no form on ${pageUrl}`);
   const action = new URL(decode(form[1] ?? ''), pageUrl).toString();
@@ -41,6 +41,7 @@ export async function submitForm(pageUrl: string, html: string, button?: string)
     const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
     if (name) fields.append(decode(name), decode(value));
   }
+  for (const [name, value] of Object.entries(extra)) fields.set(name, value);
   if (button) {
     const b = new RegExp(`<button[^>]*name="([^"]*)"[^>]*value="([^"]*)"[^>]*>\\s*${button}\\s*<`, 'i').exec(form[2] ?? '');
     if (b?.[1]) fields.append(decode(b[1]), decode(b[2] ?? ''));
@@ -69,13 +70,14 @@ export interface SignInResult {
 export async function signIn(
   world: World,
   marketplace: string,
-  tamper?: { callbackUrl?: (u: URL) => void; cookie?: (c: string) => string },
+  tamper?: { callbackUrl?: (u: URL) => void; cookie?: (c: string) => string; signInChoices?: Record<string, string> },
 ): Promise<SignInResult> {
   const start = await postStart(world, marketplace);
   if (start.status !== 303 || !start.location) throw new Error(`start answered ${start.status}`);
   const authorize = await request(start.location);
   if (authorize.status !== 200) throw new Error(`authorize answered ${authorize.status}`);
-  const signedIn = await submitForm(start.location, authorize.body, 'Sign in');
+  // The simulator's sign-in choices, as its page names them: `account` (adminAgent, …), `withoutMfa=on`.
+  const signedIn = await submitForm(start.location, authorize.body, 'Sign in', tamper?.signInChoices);
   if (!signedIn.location) throw new Error(`sign in answered ${signedIn.status}`);
   const callbackUrl = new URL(signedIn.location);
   tamper?.callbackUrl?.(callbackUrl);

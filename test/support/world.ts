@@ -41,6 +41,8 @@ export interface WorldOptions {
   environment?: Environment;
   /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented). */
   marketplaces?: unknown[];
+  /** The configuration file's text as an operator left it (overrides `marketplaces`): an unreadable file, a broken one. */
+  configText?: string;
   /** Consent already granted for MP-00002's tenant. */
   cpvConsented?: boolean;
   /** Turns the Connect push on, against a Connect stand-in. */
@@ -152,10 +154,12 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
   };
   const configPath = join(dir, 'marketplaces.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }),
-  );
+  if (options.configText !== undefined) writeFileSync(configPath, options.configText);
+  else
+    writeFileSync(
+      configPath,
+      JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }),
+    );
 
   let connect: ConnectStandIn | undefined;
   const connectApiKey = options.connect ? (options.connect.apiKey ?? newStandInApiKey()) : undefined;

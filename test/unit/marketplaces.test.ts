@@ -183,6 +183,9 @@ describe('marketplace configuration', () => {
   });
 
   it('config:check prints every problem and exits non-zero, or OK and zero', () => {
+    // Only what the arguments say: settings another test file left in this worker must not count.
+    for (const name of ['SERVICE_ENVIRONMENT', 'CALLBACK_URL', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH'])
+      delete process.env[name];
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'good.json'), JSON.stringify({ marketplaces: [cpvEntry('MP-00002')] }));
     writeFileSync(
@@ -199,6 +202,12 @@ describe('marketplace configuration', () => {
       expect(printed).toMatch(/MP-00002 id: duplicate/);
       expect(printed).toMatch(/MP-00003 partner_client_id_test: is required for a CSP marketplace/);
       expect(printed).toMatch(/MP-00003 redirect_uri_production: is required/);
+
+      // Against the deployment's callback URL, given as arguments.
+      writeFileSync(join(dir, 'csp.json'), JSON.stringify({ marketplaces: [cspEntry('MP-00004', 'https://other.example/api/callback')] }));
+      expect(configCheck([join(dir, 'csp.json'), '--environment', 'test', '--callback-url', callback])).toBe(1);
+      expect(err.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/MP-00004 redirect_uri_test: must equal this deployment's callback URL/);
+      expect(configCheck([join(dir, 'csp.json')])).toBe(0);
     } finally {
       err.mockRestore();
       out.mockRestore();

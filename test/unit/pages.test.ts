@@ -35,12 +35,52 @@ describe('pages escape by default', () => {
       parameterName: 'refresh_token_production',
       partner: 'Contoso <Partner>',
       signer: { objectId: 'o', userName: 'admin@contoso.example' },
+      expiresOn: new Date('2027-03-01T10:00:00Z'),
     }).text;
-    expect(page).toMatch(/<label for="token">Refresh token<\/label>\s*<textarea id="token" rows="7" readonly>1\.A&lt;b&gt;<\/textarea>/);
+    expect(page).toMatch(/<label for="token">Refresh token<\/label>\s*<textarea id="token" rows="\d+" readonly>1\.A&lt;b&gt;<\/textarea>/);
+    // Not pushed to Connect: one next step, where to paste it, and how long the pasted copy lives.
+    expect(page).toContain('<h2>Next step</h2>');
+    expect(page).toContain('1 March 2027');
     expect(page).toContain('<code id="parameter-name">refresh_token_production</code>');
     expect(page).toContain('<script nonce="abc">');
     expect(page).toContain('Production environment');
     expect(page).toContain('Verified with Partner Center: it works for <strong>Contoso &lt;Partner&gt;</strong>');
+  });
+});
+
+describe('the token page says exactly what to do', () => {
+  const base = {
+    environment: 'test' as const,
+    nonce: 'n',
+    marketplace: 'MP-00001',
+    token: `1.A${'x'.repeat(1400)}`,
+    parameterName: 'refresh_token_test',
+    partner: 'Contoso',
+    signer: { objectId: 'o', userName: 'admin@contoso.example' },
+    expiresOn: new Date('2027-03-01T10:00:00Z'),
+  };
+  it('Connect updated: nothing to do, the token behind "Show the token"', () => {
+    const page = tokenPage({ ...base, connect: { updated: ['PRD-000-000-001'], failed: [] } }).text;
+    expect(page).toContain('<strong>Nothing to do:</strong>');
+    expect(page).toMatch(/<details id="token-details"><summary>Show the token<\/summary>/);
+    expect(page).not.toContain('Next step');
+  });
+  it('Connect not updated: where to paste it, which product, how long the copy lives', () => {
+    const page = tokenPage({ ...base, connect: { updated: [], failed: ['PRD-000-000-001'], pending: [] } }).text;
+    expect(page).toContain('<h2>Next step</h2>');
+    expect(page).toMatch(
+      /then PRD-000-000-001, then <strong>Configuration<\/strong>, and paste the token into the parameter <code id="parameter-name">refresh_token_test<\/code> of marketplace <strong class="nowrap">MP-00001<\/strong>/,
+    );
+    expect(page).toContain('Connect refused the update');
+    expect(page).toContain('1 March 2027');
+    expect(page).not.toContain('<details');
+  });
+  it('shows the whole token: rows enough for its length at phone width', () => {
+    const rows = Number(/<textarea id="token" rows="(\d+)"/.exec(tokenPage(base).text)?.[1]);
+    expect(rows).toBeGreaterThanOrEqual(Math.ceil(base.token.length / 56));
+  });
+  it('takes the token off the page when it is left (back/forward cache)', () => {
+    expect(tokenPage(base).text).toMatch(/addEventListener\('pagehide'/);
   });
 });
 

@@ -12,6 +12,8 @@ export interface ErrorPageInput {
   correlationId: string;
   extra?: Html;
   retry?: boolean;
+  /** Microsoft's own identifiers of the failed call (Entra's trace and correlation ids, Partner Center's MS-CorrelationId): what Microsoft support asks for. */
+  microsoftIds?: { label: string; value: string }[];
 }
 
 export function errorPage(p: ErrorPageInput): Html {
@@ -24,6 +26,11 @@ export function errorPage(p: ErrorPageInput): Html {
 <p><strong>What to do:</strong> ${p.todo}</p>
 ${p.extra ?? ''}
 ${p.retry === false ? '' : html`<p><a class="button" href="${startPath}">Start again</a></p>`}
-${reference(p.correlationId)}`,
+${reference(p.correlationId)}
+${
+  p.microsoftIds && p.microsoftIds.length > 0
+    ? html`<p class="ref" id="microsoft-ids">For Microsoft support: ${p.microsoftIds.map((id, i) => html`${i > 0 ? ', ' : ''}${id.label} <code>${id.value}</code>`)}.</p>`
+    : ''
+}`,
   });
 }
