@@ -179,6 +179,11 @@ export class FileSecretStore implements SecretStore {
     return tokens;
   }
 
+  /** The name of every secret in the store, sorted. */
+  async listSecretNames(): Promise<string[]> {
+    return this.secretNames();
+  }
+
   /** Every version of a secret, oldest first; empty when it was never set. */
   async listVersions(name: string): Promise<FileSecretVersion[]> {
     return (await this.read('getSecret', name))?.versions ?? [];

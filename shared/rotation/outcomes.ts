@@ -1,6 +1,9 @@
 /** What a rotation run reports: per token, and the run's summary. */
 import type { ProductSyncState } from '../connect/tag';
 
+/** What started a run: the timer, a person (POST /api/rotate), or Key Vault's SecretNearExpiry for one token. */
+export type RotationTrigger = 'timer' | 'manual' | 'near-expiry';
+
 export type RotationOutcome =
   /** New version written and read back. */
   | 'rotated'
@@ -46,7 +49,7 @@ export interface ConnectRunCounts {
 
 export interface RotationSummary {
   runId: string;
-  trigger: 'timer' | 'manual';
+  trigger: RotationTrigger;
   environment: string;
   startedAt: string;
   durationMs: number;

@@ -260,6 +260,15 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Open the start URL that the service printed when it started.',
     }),
   },
+  // Raised by the near-expiry queue trigger, which no person reads; here because every code has an entry.
+  rotation_incomplete: {
+    status: 503,
+    describe: () => ({
+      title: 'Rotation not finished',
+      message: 'A token could not be rotated just now.',
+      todo: retryLater,
+    }),
+  },
 };
 
 /** The wait an error asks for, in words a person reads ("6 seconds", "2 minutes"). */
