@@ -231,14 +231,14 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     };
     if (isCrossSitePost({ get: header }, origin)) return refuse(new AppError('cross_site_request', 'Cross-site POST refused'));
     if ((header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
-      return refuse(new AppError('unsupported_media_type', 'A queue message is posted as application/json'));
+      return refuse(new AppError('queue_message_invalid', 'A queue message is posted as application/json'));
     const body = await readBody(req, 2 * maxQueueMessageBytes);
     if (body === 'too-large') return refuse(new AppError('body_too_large', 'Over the size of a queue message'), { Connection: 'close' });
     let value: unknown;
     try {
       value = JSON.parse(body.toString('utf8'));
     } catch {
-      return refuse(new AppError('unsupported_media_type', 'The body is not JSON'));
+      return refuse(new AppError('queue_message_invalid', 'The body is not JSON'));
     }
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     if (Buffer.byteLength(text, 'utf8') > maxQueueMessageBytes) return refuse(new AppError('body_too_large', 'Over the size of a queue message'));

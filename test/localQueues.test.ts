@@ -136,6 +136,8 @@ describe('the local host with a queue function', () => {
     ];
     expect(cases.map(([what, r]) => [what, r.status])).toEqual(cases.map(([what, , status]) => [what, status]));
     for (const [, r] of cases) expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    const errors = await Promise.all(cases.map(async ([what, r]) => [what, ((await r.json()) as { error: string }).error]));
+    expect(errors.filter(([, e]) => e === 'queue_message_invalid').map(([what]) => what)).toEqual(['a form', 'text/plain', 'JSON that is not']);
     await host.queuesIdle();
     expect(received).toEqual([]);
   });

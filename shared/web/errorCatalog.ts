@@ -269,6 +269,14 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: retryLater,
     }),
   },
+  queue_message_invalid: {
+    status: 415,
+    describe: () => ({
+      title: 'Not a queue message',
+      message: 'The local host takes a queue message as JSON (Content-Type: application/json): an object, or a string for the message text.',
+      todo: 'Send the message as JSON.',
+    }),
+  },
 };
 
 /** The wait an error asks for, in words a person reads ("6 seconds", "2 minutes"). */
