@@ -187,6 +187,11 @@ export class FileSecretStore implements SecretStore {
     await this.setSecret(runRecordName(environment), record.runId ?? '-', { contentType: runRecordContentType, tags: record });
   }
 
+  /** The name of every secret in the store, sorted. */
+  async listSecretNames(): Promise<string[]> {
+    return this.secretNames();
+  }
+
   /** Every version of a secret, oldest first; empty when it was never set. */
   async listVersions(name: string): Promise<FileSecretVersion[]> {
     return (await this.read('getSecret', name))?.versions ?? [];

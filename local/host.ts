@@ -1,7 +1,9 @@
 /**
- * A small local Azure Functions host: serves the registered HTTP functions under /api and runs
- * timer functions on their NCRONTAB schedules, like Core Tools would (function keys are not
- * enforced locally, as with Core Tools). Not imported by functions/ or shared/.
+ * A small local Azure Functions host: serves the registered HTTP functions under /api, runs
+ * timer functions on their NCRONTAB schedules and storage-queue functions on in-memory queues
+ * (local/queues.ts; `POST /_local/queues/{name}` adds a message), like Core Tools would
+ * (function keys are not enforced locally, as with Core Tools). Not imported by functions/ or
+ * shared/.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,7 +15,10 @@ import { AppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { getSettings, type Settings } from '../shared/settings';
 import { errorResponse } from '../shared/web/errorResponse';
+import { isCrossSitePost } from '../shared/web/requestGuards';
+import { jsonResponse, siteOf } from '../shared/web/responses';
 import type { Registration } from './functionsCore';
+import { isQueueName, LocalQueues, maxQueueMessageBytes, type LocalQueuesOptions, type QueueMessage, type QueueTriggerMetadata } from './queues';
 
 /** Makes `require('@azure/functions-core')` resolve to our stand-in. Call before @azure/functions loads. */
 export function installFunctionsCore(): void {
@@ -45,12 +50,20 @@ export interface HostOptions {
   timers?: boolean;
   routePrefix?: string;
   maxBodyBytes?: number;
+  /** Retries and poison handling of the storage queues (host.json's extensions.queues). */
+  queues?: Pick<LocalQueuesOptions, 'maxDequeueCount' | 'visibilityTimeoutMs'>;
 }
 
 export interface LocalHost {
   url: string;
   server: Server;
   invokeTimer(name: string, timer?: Partial<Timer>): Promise<unknown>;
+  /** Adds a message to a storage queue (a string as it is, anything else as its JSON), as a sender to Azure Storage would. */
+  enqueue(queueName: string, message: unknown): QueueMessage;
+  /** The messages waiting in a queue (`{name}-poison` holds those that failed every delivery). */
+  peekQueue(queueName: string): QueueMessage[];
+  /** Resolves once every triggered queue is empty and no queue function is running. */
+  queuesIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +73,12 @@ function resolveSetting(value: string, env: Record<string, string | undefined>):
     if (v === undefined) throw new Error(`App setting ${name} is not set`);
     return v;
   });
+}
+
+/** What the host's log may say about a failure: its class and code, never its message. */
+function errorName(err: unknown): string {
+  if (err instanceof AppError) return `${err.name} ${err.code}`;
+  return err instanceof Error ? err.name : 'error';
 }
 
 function routeRegex(route: string): RegExp {
@@ -117,12 +136,13 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
   let port = options.port;
   let origin = `http://localhost:${port}`;
 
-  const contextFor = (functionName: string) => {
+  const contextFor = (functionName: string, triggerMetadata?: QueueTriggerMetadata) => {
     const invocationId = randomUUID();
     return new InvocationContext({
       invocationId,
       functionName,
       logHandler: (level, ...args) => log({ level, functionName, invocationId, message: format(...args) }),
+      ...(triggerMetadata ? { triggerMetadata } : {}),
     });
   };
 
@@ -132,19 +152,21 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
    * the handlers use, so these answers carry the same headers, language, title and a correlation
    * id that is also logged.
    */
-  function hostAnswer(req: IncomingMessage, res: ServerResponse, err: AppError, extra: Record<string, string> = {}): void {
+  function hostAnswer(req: IncomingMessage, res: ServerResponse, err: AppError, extra: Record<string, string> = {}, json = false): void {
     const correlationId = randomUUID();
     const logger = hostLogger(correlationId);
-    let settings: Settings | undefined;
-    try {
-      settings = getSettings();
-    } catch {
-      // Invalid settings are the functions' to report; the host still answers with a page.
-      settings = undefined;
-    }
-    const answer = errorResponse(err, { settings, correlationId, logger, headers: extra });
+    const answer = errorResponse(err, { settings: settingsOrNone(), correlationId, logger, headers: extra, json });
     res.writeHead(answer.status, answer.headers);
     res.end(req.method === 'HEAD' ? undefined : answer.body);
+  }
+
+  function settingsOrNone(): Settings | undefined {
+    try {
+      return getSettings();
+    } catch {
+      // Invalid settings are the functions' to report; the host still answers.
+      return undefined;
+    }
   }
 
   function hostLogger(invocationId: string): Logger {
@@ -165,6 +187,71 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     return [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`].includes(value);
   }
 
+  // ---------------------------------------------------------------- storage queues
+
+  const queueRoute = '_local/queues/';
+  const queues = new LocalQueues({
+    ...options.queues,
+    onFailure: ({ queue, id, dequeueCount, error, movedTo }) =>
+      log({
+        level: movedTo === queue ? 'warning' : 'error',
+        functionName: 'host',
+        invocationId: '-',
+        message: `queue ${queue}: delivery ${dequeueCount} of message ${id} failed (${errorName(error)}); ${movedTo === queue ? 'it will be delivered again' : `moved to ${movedTo}`}`,
+      }),
+  });
+  for (const r of options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'queuetrigger')) {
+    queues.consume(resolveSetting(String(r.trigger.queueName), env), async (content, metadata) => r.handler(content, contextFor(r.name, metadata)));
+  }
+
+  /**
+   * `POST /_local/queues/{name}` adds a message, for other processes (a person with curl, a fake in
+   * its own process): the body is JSON, a JSON string being the message's text (base64, say) and
+   * anything else the message itself. `GET` lists what waits in a queue, `{name}-poison` included.
+   */
+  async function handleQueueRequest(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const refuse = (err: AppError, extra: Record<string, string> = {}) => {
+      req.resume();
+      hostAnswer(req, res, err, extra, true);
+    };
+    if (!isQueueName(name)) return refuse(new AppError('not_found', 'Not an Azure Storage queue name'));
+    if (method === 'GET' || method === 'HEAD') {
+      const messages = queues
+        .peek(name)
+        .map((m) => ({ id: m.id, dequeueCount: m.dequeueCount, insertionTime: m.insertionTime.toISOString(), text: m.text }));
+      return sendJson(req, res, 200, { queue: name, messages });
+    }
+    if (method !== 'POST') return refuse(new AppError('method_not_allowed', 'Method not allowed; allowed: GET, POST'), { Allow: 'GET, POST' });
+    // MUST: any page the developer visits can post here (a form, a no-cors fetch). Like POST /api/rotate
+    // (docs/SECURITY.md 6), a cross-site post is refused, and only JSON is taken, which no form can send.
+    const header = (n: string) => {
+      const v = req.headers[n];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    };
+    if (isCrossSitePost({ get: header }, origin)) return refuse(new AppError('cross_site_request', 'Cross-site POST refused'));
+    if ((header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
+      return refuse(new AppError('queue_message_invalid', 'A queue message is posted as application/json'));
+    const body = await readBody(req, 2 * maxQueueMessageBytes);
+    if (body === 'too-large') return refuse(new AppError('body_too_large', 'Over the size of a queue message'), { Connection: 'close' });
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch {
+      return refuse(new AppError('queue_message_invalid', 'The body is not JSON'));
+    }
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (Buffer.byteLength(text, 'utf8') > maxQueueMessageBytes) return refuse(new AppError('body_too_large', 'Over the size of a queue message'));
+    const added = queues.enqueue(name, text);
+    return sendJson(req, res, 201, { queue: name, id: added.id, insertionTime: added.insertionTime.toISOString() });
+  }
+
+  function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+    const answer = jsonResponse(status, siteOf(settingsOrNone()), body);
+    res.writeHead(answer.status, answer.headers);
+    res.end(req.method === 'HEAD' ? undefined : answer.body);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!isOwnHost(req.headers.host)) return hostAnswer(req, res, new AppError('host_not_allowed', 'Host header is not this host'));
     // MUST (docs/SECURITY.md 4): the URL handed to functions is this host's own, never built from the
@@ -177,6 +264,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
       return hostAnswer(req, res, new AppError('not_found', 'Request target is not a URL path'));
     }
     const path = url.pathname.replace(/^\/+/, '');
+    if (path.startsWith(queueRoute)) return handleQueueRequest(req, res, path.slice(queueRoute.length));
     const match = path.startsWith(`${prefix}/`)
       ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m)
       : undefined;
@@ -266,8 +354,12 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     url: `http://localhost:${port}`,
     server,
     invokeTimer,
+    enqueue: (queueName, message) => queues.enqueue(queueName, message),
+    peekQueue: (queueName) => queues.peek(queueName),
+    queuesIdle: () => queues.idle(),
     close: async () => {
       for (const c of crons) c.stop();
+      queues.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

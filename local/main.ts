@@ -15,6 +15,8 @@ import { startPartnerCenterStandIn } from './partnerCenterStandIn';
 import { localApps, localConnect, sampleMarketplaces } from './sample';
 import { provideLocalSecretStore } from '../shared/secrets/open';
 import { FileSecretStore } from './fileSecretStore';
+import { nearExpiryScanner } from './nearExpiryScanner';
+import { nearExpiryQueueName } from '../shared/rotation/nearExpiryEvent';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -99,6 +101,19 @@ async function main(): Promise<void> {
   }
   const host = await startHost({ port, registrations: listRegistrations(), timers: true });
 
+  // Key Vault's SecretNearExpiry: the file store raises none, so local mode scans it and queues
+  // the same event (local/nearExpiryScanner.ts). A real vault's events cannot reach this machine.
+  const storeDir = env.KEY_VAULT_URL ? undefined : env.LOCAL_SECRET_STORE_DIR;
+  const scanner =
+    storeDir === undefined
+      ? undefined
+      : nearExpiryScanner({
+          store: new FileSecretStore(storeDir),
+          deliver: (event) => host.enqueue(nearExpiryQueueName, event),
+          onError: (err) => console.error(`near-expiry scan failed: ${err instanceof Error ? err.name : 'error'}`),
+        });
+  scanner?.start();
+
   const startUrl = `${host.url}/api/start`;
   console.log('');
   console.log(`  connect-ms-auth, local mode (${env.SERVICE_ENVIRONMENT} environment)`);
@@ -118,6 +133,7 @@ async function main(): Promise<void> {
   console.log('');
 
   const stop = () => {
+    scanner?.stop();
     void host.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);

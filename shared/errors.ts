@@ -57,7 +57,11 @@ export type ErrorCode =
   /** The callback replay guard is full and refuses new states rather than forget them (docs/SECURITY.md 28). */
   | 'sign_in_busy'
   /** The local host refuses a Host header that is not its own (DNS rebinding). */
-  | 'host_not_allowed';
+  | 'host_not_allowed'
+  /** A rotation asked for by Key Vault's SecretNearExpiry did not finish for a reason a later attempt may fix. */
+  | 'rotation_incomplete'
+  /** The local host's queue route takes one JSON message (local mode only). */
+  | 'queue_message_invalid';
 
 /** Whether the same call may succeed later, and how long the server asked us to wait. */
 export interface RetryFacts {

@@ -20,8 +20,10 @@ export const events = {
   connectSyncCompleted: 'ConnectSyncCompleted',
   connectSyncNotRecorded: 'ConnectSyncNotRecorded',
   configurationInvalid: 'ConfigurationInvalid',
-  /** Key Vault's SecretNearExpiry for a token arrived (Event Grid) and that marketplace was rotated at once. */
+  /** Key Vault's SecretNearExpiry for a token arrived (Event Grid) and that marketplace was rotated at once (`outcome`). */
   secretNearExpiryReceived: 'SecretNearExpiryReceived',
+  /** A message on the near-expiry queue that is not a SecretNearExpiry of this environment's tokens: dropped, nothing rotated. */
+  secretNearExpiryDropped: 'SecretNearExpiryDropped',
   /** A credential the service uses (client secret, certificate, Connect API key) expires within 30 days. */
   credentialExpiring: 'CredentialExpiring',
   /** A token's latest version is one the service did not write, or is disabled: a person must look. */

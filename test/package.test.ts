@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startIdentitySimulator, type IdentitySimulator } from '../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
+import { defaultTopic, nearExpiryEvent } from '../local/keyVaultFake/events';
+import type { FakeSecretVersion } from '../local/keyVaultFake/vault';
 import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../local/partnerCenterStandIn';
 import type { Registration } from '../local/functionsCore';
 import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
@@ -60,7 +62,7 @@ function listFiles(dir: string, base = dir): string[] {
     .sort();
 }
 
-/** Name, trigger type, route, methods, auth level and schedule of each registration. */
+/** Name, trigger type, route, methods, auth level, schedule, queue and connection of each registration. */
 function shapeOf(registrations: Registration[]) {
   return registrations
     .map((r) => ({
@@ -70,6 +72,8 @@ function shapeOf(registrations: Registration[]) {
       methods: r.trigger.methods,
       authLevel: r.trigger.authLevel,
       schedule: r.trigger.schedule,
+      queueName: r.trigger.queueName,
+      connection: r.trigger.connection,
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -155,6 +159,7 @@ describe('the deployment package', () => {
       'functions/status.ts',
       'functions/rotate.ts',
       'functions/rotateNow.ts',
+      'functions/secretNearExpiry.ts',
       'shared/signIn/complete.ts',
     ]) {
       expect(map.sources.some((s) => s.endsWith(file))).toBe(true);
@@ -177,11 +182,17 @@ describe('the deployment package', () => {
 
   test('registers the same functions from the bundle as from the source, under the local core stand-in', () => {
     const fromSource = registrationsOf(() => {
-      for (const f of ['start', 'callback', 'status', 'rotate', 'rotateNow']) require(`../functions/${f}`);
+      for (const f of ['start', 'callback', 'status', 'rotate', 'rotateNow', 'secretNearExpiry']) require(`../functions/${f}`);
     });
     const fromBundle = registrationsOf(() => require(join(out, 'dist', 'app.js')));
-    expect(fromBundle.map((r) => r.name).sort()).toEqual(['callback', 'rotate', 'rotateNow', 'start', 'status']);
+    expect(fromBundle.map((r) => r.name).sort()).toEqual(['callback', 'rotate', 'rotateNow', 'secretNearExpiry', 'start', 'status']);
     expect(shapeOf(fromBundle)).toEqual(shapeOf(fromSource));
+    // The queue Event Grid writes to (infra/app/near-expiry.bicep), through the host's own storage connection.
+    expect(fromBundle.find((r) => r.name === 'secretNearExpiry')?.trigger).toMatchObject({
+      type: 'queueTrigger',
+      queueName: 'secret-near-expiry',
+      connection: 'AzureWebJobsStorage',
+    });
   });
 
   test('refuses to package without the marketplace configuration, unless told to', () => {
@@ -244,6 +255,16 @@ const sdkLoaded = () => Object.keys(require.cache).some((f) => f === join(appDir
   report.status = await invoke('status', 'GET', '/api/status?format=json');
   report.sdkAfterStatus = sdkLoaded();
   report.rotate = await invoke('rotateNow', 'POST', '/api/rotate?marketplace=MP-00001');
+  // Key Vault's SecretNearExpiry for the token just rotated, as the queue trigger receives it.
+  const lines = [];
+  const queueContext = new InvocationContext({
+    invocationId: 'test-near-expiry',
+    functionName: 'secretNearExpiry',
+    logHandler: (level, ...args) => lines.push(args.join(' ')),
+    triggerMetadata: { dequeueCount: 1 },
+  });
+  await registered.get('secretNearExpiry').handler(JSON.parse(process.env.NEAR_EXPIRY_EVENT), queueContext);
+  report.nearExpiry = lines.map((l) => JSON.parse(l)).filter((e) => e.event === 'SecretNearExpiryReceived');
   process.stdout.write(JSON.stringify(report));
 })().catch((err) => { process.stderr.write(String(err && err.stack || err)); process.exit(1); });
 `;
@@ -252,6 +273,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
   let simulator: IdentitySimulator;
   let fake: KeyVaultFake;
   let partnerCenter: PartnerCenterStandIn;
+  let seeded: FakeSecretVersion;
 
   beforeAll(async () => {
     const certPath = process.env.LOCAL_TLS_CERT;
@@ -265,7 +287,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     fake = await startKeyVaultFake({ tls });
     partnerCenter = await startPartnerCenterStandIn({ tls, jwksUrl: simulator.jwksUrl });
     fake.seed(client.secretName, client.secret);
-    fake.seed(tokenSecretName('MP-00001', 'test'), simulator.issueRefreshTokenFor({ clientId: client.clientId, tenant }), {
+    seeded = fake.seed(tokenSecretName('MP-00001', 'test'), simulator.issueRefreshTokenFor({ clientId: client.clientId, tenant }), {
       contentType: tokenContentType,
       tags: tokenTagsToRecord({
         marketplace: 'MP-00001',
@@ -303,6 +325,9 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
           ...fake.identityEnv,
           TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
           MARKETPLACE_CONFIG_PATH: 'config/marketplaces.json',
+          NEAR_EXPIRY_EVENT: JSON.stringify(
+            nearExpiryEvent(seeded, { vaultUrl: fake.url, vaultName: 'kv-fake', topic: defaultTopic('kv-fake') }, Date.now()),
+          ),
         },
       });
       let stdout = '';
@@ -322,8 +347,9 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
       status: { status: number; body: string };
       sdkAfterStatus: boolean;
       rotate: { status: number; body: string };
+      nearExpiry: Record<string, unknown>[];
     };
-    expect(report.names).toEqual(['callback', 'rotate', 'rotateNow', 'start', 'status']);
+    expect(report.names).toEqual(['callback', 'rotate', 'rotateNow', 'secretNearExpiry', 'start', 'status']);
     // Source maps are on: the stack names shared/settings.ts and functions/rotate.ts, not dist/app.js.
     expect(report.failedTimerStack).toMatch(/shared\/settings\.ts:\d+:\d+/);
     expect(report.failedTimerStack).toMatch(/functions\/rotate\.ts:\d+:\d+/);
@@ -339,6 +365,9 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
 
     expect(report.rotate.status).toBe(200);
     expect((JSON.parse(report.rotate.body) as { counts: { rotated: number } }).counts.rotated).toBe(1);
+    expect(fake.versions(tokenSecretName('MP-00001', 'test'))).toHaveLength(2);
+    // The event names the version rotateNow just replaced: handled, and not rotated again (12-hour rule).
+    expect(report.nearExpiry).toEqual([expect.objectContaining({ marketplace: 'MP-00001', outcome: 'skipped', reason: 'recently-rotated' })]);
     expect(fake.versions(tokenSecretName('MP-00001', 'test'))).toHaveLength(2);
   }, 60_000);
 });

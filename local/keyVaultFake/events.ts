@@ -54,13 +54,18 @@ export function defaultTopic(vaultName: string): string {
 }
 
 /** Whether a version is due its near-expiry event at `nowMs`: enabled, with an `exp` in the next 30 days. */
-export function isNearExpiry(v: FakeSecretVersion, nowMs: number): boolean {
+export function isNearExpiry(v: Pick<FakeSecretVersion, 'enabled' | 'exp'>, nowMs: number): boolean {
   if (!v.enabled || v.exp === undefined) return false;
   const expMs = v.exp * 1000;
   return expMs > nowMs && expMs - nowMs <= NEAR_EXPIRY_DAYS * DAY_MS;
 }
 
-export function nearExpiryEvent(v: FakeSecretVersion, source: EventSource, nowMs: number): KeyVaultEventGridEvent {
+/** The event for one version; local/nearExpiryScanner.ts raises the same for the file store. */
+export function nearExpiryEvent(
+  v: Pick<FakeSecretVersion, 'name' | 'version' | 'nbf' | 'exp'>,
+  source: EventSource,
+  nowMs: number,
+): KeyVaultEventGridEvent {
   return {
     id: randomUUID(),
     topic: source.topic,

@@ -2,6 +2,9 @@
 import type { ProductSyncState } from '../connect/tag';
 import type { Environment } from '../settings';
 
+/** What started a run: the timer, a person (POST /api/rotate), or Key Vault's SecretNearExpiry for one token. */
+export type RotationTrigger = 'timer' | 'manual' | 'near-expiry';
+
 export type RotationOutcome =
   /** New version written and read back. */
   | 'rotated'
@@ -50,7 +53,7 @@ export interface ConnectRunCounts {
 
 export interface RotationSummary {
   runId: string;
-  trigger: 'timer' | 'manual';
+  trigger: RotationTrigger;
   environment: Environment;
   startedAt: string;
   durationMs: number;

@@ -12,11 +12,11 @@ import { logEvent } from '../log';
 import { forEachBounded, keyVaultWrites } from '../pacing';
 import type { ListedToken, RunRecord, TokenListing } from '../secrets/store';
 import { isClaimed } from './inFlight';
-import { countOutcomes, failedOutcomes, type ConnectRunCounts, type RotationSummary, type TokenResult } from './outcomes';
+import { countOutcomes, failedOutcomes, type ConnectRunCounts, type RotationSummary, type RotationTrigger, type TokenResult } from './outcomes';
 import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
 
 export interface RotationOptions {
-  trigger: 'timer' | 'manual';
+  trigger: RotationTrigger;
   /** Rotate only this marketplace. */
   marketplace?: string;
   /** Rotate even tokens rotated within minAgeHours (manual "rotate now"). */

@@ -1,4 +1,5 @@
-import type { Environment } from '../settings';
+import { isMarketplaceId } from '../marketplaces/id';
+import { environments, type Environment } from '../settings';
 
 /**
  * Health and stage of a stored refresh-token version, kept in its `status` tag.
@@ -127,6 +128,20 @@ export interface SecretStore {
 /** Secret name of a marketplace's token. Only ever built from a validated marketplace ID. */
 export function tokenSecretName(marketplace: string, environment: Environment): string {
   return `refresh-token-${environment}-${marketplace}`;
+}
+
+/**
+ * The environment and marketplace a secret name stands for, when it is exactly the name
+ * tokenSecretName gives them (a valid marketplace ID, nothing before or after); else undefined.
+ */
+export function parseTokenSecretName(name: string): { environment: Environment; marketplace: string } | undefined {
+  for (const environment of environments) {
+    const prefix = tokenSecretName('', environment);
+    if (!name.startsWith(prefix)) continue;
+    const marketplace = name.slice(prefix.length);
+    return isMarketplaceId(marketplace) && tokenSecretName(marketplace, environment) === name ? { environment, marketplace } : undefined;
+  }
+  return undefined;
 }
 
 /** Content type written on token secrets, so an operator browsing the vault knows what they are. */

@@ -277,6 +277,23 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: 'Open the start URL that the service printed when it started.',
     }),
   },
+  // Raised by the near-expiry queue trigger, which no person reads; here because every code has an entry.
+  rotation_incomplete: {
+    status: 503,
+    describe: () => ({
+      title: 'Rotation not finished',
+      message: 'A token could not be rotated just now.',
+      todo: retryLater,
+    }),
+  },
+  queue_message_invalid: {
+    status: 415,
+    describe: () => ({
+      title: 'Not a queue message',
+      message: 'The local host takes a queue message as JSON (Content-Type: application/json): an object, or a string for the message text.',
+      todo: 'Send the message as JSON.',
+    }),
+  },
 };
 
 /** The wait an error asks for, in words a person reads ("6 seconds", "2 minutes"). */

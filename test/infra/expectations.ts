@@ -1,8 +1,10 @@
 /**
  * What the infra tests expect of the templates, derived from the code where the code has it:
- * event names from shared/events.ts, token secret names from shared/secrets/store.ts.
+ * event names from shared/events.ts, token secret names from shared/secrets/store.ts, the
+ * near-expiry queue from shared/rotation/nearExpiryEvent.ts.
  */
 import { events } from '../../shared/events';
+import { nearExpiryQueueName as appNearExpiryQueueName } from '../../shared/rotation/nearExpiryEvent';
 import { tokenSecretName } from '../../shared/secrets/store';
 import type { Value } from './arm';
 
@@ -25,8 +27,8 @@ export const tokenSecretPrefix = ((a: string, b: string) => {
   return a.slice(0, n);
 })(tokenSecretName('MP-00001', 'test'), tokenSecretName('MP-99999', 'production'));
 
-/** The queue the app's near-expiry trigger reads (app.storageQueue in functions/). */
-export const nearExpiryQueueName = 'secret-near-expiry';
+/** The queue the app's near-expiry trigger reads (app.storageQueue in functions/secretNearExpiry.ts). */
+export const nearExpiryQueueName = appNearExpiryQueueName;
 
 /** Fields of RotationRunCompleted (shared/rotation.ts) the workbook's run table shows. */
 const runFields = ['total', 'rotated', 'transient', 'needsReauth', 'invalidClient', 'storeFailed', 'skipped', 'notReached', 'failed'];

@@ -297,6 +297,22 @@ describeCompiled("Key Vault's near-expiry events", () => {
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     expect(host.extensions?.queues?.messageEncoding).toBe('none');
   });
+
+  test("the app's queue trigger reads that queue through AzureWebJobsStorage, the app's own account, in the schema it parses", () => {
+    require('../../functions/secretNearExpiry');
+    const { listRegistrations } = require('../../local/functionsCore') as typeof import('../../local/functionsCore');
+    expect(listRegistrations().filter((r) => r.trigger.type === 'queueTrigger')).toEqual([
+      expect.objectContaining({
+        name: 'secretNearExpiry',
+        trigger: expect.objectContaining({ queueName: nearExpiryQueueName, connection: 'AzureWebJobsStorage' }),
+      }),
+    ]);
+    const storage = ofType(testEnv, 'Microsoft.Storage/storageAccounts')[0];
+    expect(appSettings(testEnv)?.AzureWebJobsStorage__accountName).toBe(storage?.name);
+    // shared/rotation/nearExpiryEvent.ts reads Event Grid's own schema, not CloudEvents.
+    const [subscription] = ofType(testEnv, 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(at(subscription?.body, 'properties.eventDeliverySchema')).toBe('EventGridSchema');
+  });
 });
 
 describeCompiled('the portal pack', () => {

@@ -18,6 +18,7 @@ import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../loca
 import { FileSecretStore } from '../../local/fileSecretStore';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
+import { nearExpiryQueueName } from '../../shared/rotation/nearExpiryEvent';
 import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
 import type { SecretStore } from '../../shared/secrets/store';
 import { getSettings, resetSettingsCache, settingsShape, type Environment } from '../../shared/settings';
@@ -30,6 +31,7 @@ import '../../functions/callback';
 import '../../functions/status';
 import '../../functions/rotate';
 import '../../functions/rotateNow';
+import '../../functions/secretNearExpiry';
 
 export const secrets = {
   cpv: 'cpv-app-secret-value-0123456789',
@@ -190,8 +192,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       : undefined;
 
   let vault: KeyVaultFake | undefined;
+  // The fake's SecretNearExpiry events go to the host's near-expiry queue, as Event Grid delivers them (set once the host runs).
+  const vaultEvents: { deliver?: (event: unknown) => void } = {};
   if ((options.store ?? 'keyvault') === 'keyvault') {
-    vault = await startKeyVaultFake({ tls: certs, port: 0 });
+    vault = await startKeyVaultFake({ tls: certs, port: 0, onEvent: (event) => vaultEvents.deliver?.(event) });
     Object.assign(process.env, vault.identityEnv, { KEY_VAULT_URL: vault.url });
     vault.seed('cpv-client-secret', secrets.cpv);
     vault.seed('partner-secret-MP-00001', secrets.csp);
@@ -221,6 +225,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     registrations: listRegistrations(),
     log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }),
   });
+  vaultEvents.deliver = (event) => host.enqueue(nearExpiryQueueName, event);
 
   return {
     host,

@@ -1,0 +1,24 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { rotateOnNearExpiry } from '../shared/rotation/nearExpiry';
+import { nearExpiryQueueName } from '../shared/rotation/nearExpiryEvent';
+import { runRotation } from '../shared/rotation/runRotation';
+import { getSettings } from '../shared/settings';
+
+/**
+ * Queue trigger: Key Vault's SecretNearExpiry for a token (Event Grid writes it to the queue) rotates
+ * that marketplace at once. A throw asks the queue to deliver the message again (shared/rotation/nearExpiry.ts).
+ */
+export async function secretNearExpiry(message: unknown, context: InvocationContext): Promise<void> {
+  const dequeueCount = Number(context.triggerMetadata?.dequeueCount);
+  await rotateOnNearExpiry(message, {
+    settings: getSettings,
+    rotate: (settings, marketplace) => runRotation(settings, context, { trigger: 'near-expiry', marketplace }),
+    logger: context,
+    correlationId: context.invocationId,
+    ...(Number.isInteger(dequeueCount) ? { dequeueCount } : {}),
+  });
+}
+
+// A queue in the app's own storage (identity-based AzureWebJobsStorage), not an Event Grid trigger:
+// the HTTP functions' cold start is untouched, and the queue holds events while the app is down.
+app.storageQueue('secretNearExpiry', { queueName: nearExpiryQueueName, connection: 'AzureWebJobsStorage', handler: secretNearExpiry });
