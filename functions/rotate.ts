@@ -13,6 +13,14 @@ export async function rotate(timer: Timer, context: InvocationContext): Promise<
   } catch (err) {
     const e = ensureAppError(err);
     logEvent(context, 'error', events.rotationRunFailed, { trigger: 'timer', code: e.code, correlationId: context.invocationId });
+    // The configuration's own event fires for the timer as for a page (runRotation logs an unusable file itself).
+    if (e.code === 'settings_invalid')
+      logEvent(context, 'error', events.configurationInvalid, {
+        ...e.diagnosis(),
+        code: e.code,
+        trigger: 'timer',
+        correlationId: context.invocationId,
+      });
     // Rethrow so the Functions host records the invocation as failed (visible in the portal).
     throw e;
   }

@@ -115,6 +115,14 @@ export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
   return err instanceof AppError && (code === undefined || err.code === code);
 }
 
+/**
+ * An operator's mistake (settings, the marketplace configuration): every occurrence is logged as
+ * ConfigurationInvalid, which an alert rule watches (docs/SECURITY.md 31).
+ */
+export function isOperatorMistake(code: ErrorCode): boolean {
+  return code === 'settings_invalid' || code === 'configuration_invalid' || code === 'marketplace_misconfigured';
+}
+
 /** Whether a failure is worth another try: only errors that say so are. */
 export function isTransient(err: unknown): boolean {
   return ensureAppError(err).retry.transient;

@@ -195,8 +195,8 @@ traces
   union(onSilence, {
     name: 'rotation-run-missing'
     source: 'app'
-    displayName: 'No rotation run completed for 26 hours'
-    description: 'No RotationRunCompleted was logged for 26 hours: the rotation timer is not firing (or the app is not logging). Tokens keep aging until it does. Restart the app, check the timer (ROTATION_SCHEDULE) and run POST /api/rotate.'
+    displayName: 'No timer rotation run completed for 26 hours'
+    description: 'No RotationRunCompleted of the timer was logged for 26 hours: the rotation timer is not firing (or the app is not logging). Manual and near-expiry runs do not count: they would hide a dead timer. Tokens keep aging until it fires. Restart the app, check the timer (ROTATION_SCHEDULE) and run POST /api/rotate.'
     severity: 1
     dimensions: []
     query: '''
@@ -205,6 +205,7 @@ traces
 | where message has "RotationRunCompleted"
 | extend entry = parse_json(message)
 | where tostring(entry.event) == "RotationRunCompleted"
+| where tostring(entry.trigger) == "timer"
 '''
   })
   // Dead man's switch independent of the app: Key Vault's own audit log. Token secrets are

@@ -47,6 +47,9 @@ export type NearExpiryResult =
   /** The run could not start or failed as a whole (not transient: a retry would fail alike). */
   | { kind: 'failed'; code: string; marketplace?: string };
 
+/** Deliveries of one message before the host moves it to the poison queue (host.json `extensions.queues.maxDequeueCount`). */
+const maxDeliveries = 5;
+
 /** Outcomes a later delivery of the same message may improve on. */
 const worthAnotherDelivery: ReadonlySet<RotationOutcome> = new Set(['transient', 'store-failed', 'not-reached']);
 
@@ -99,6 +102,16 @@ export async function rotateOnNearExpiry(message: unknown, deps: NearExpiryDeps)
   const outcome = result?.outcome ?? 'no-token';
   logEvent(logger, 'warn', events.secretNearExpiryReceived, { ...about, outcome, reason: result?.reason, runId: summary.runId });
   if (result && worthAnotherDelivery.has(result.outcome)) {
+    // The queue's last delivery (host.json: maxDequeueCount 5): next stop the poison queue, which nothing reads; say so loudly.
+    if ((deps.dequeueCount ?? 0) >= maxDeliveries) {
+      logEvent(logger, 'error', events.rotationRunFailed, {
+        trigger: 'near-expiry',
+        marketplace: event.marketplace,
+        code: 'rotation_incomplete',
+        outcome: result.outcome,
+        ...delivery,
+      });
+    }
     throw new AppError(
       'rotation_incomplete',
       `Rotation of ${event.marketplace} after SecretNearExpiry ended ${result.outcome}; the queue delivers it again`,
@@ -120,6 +133,13 @@ function runFailed(deps: NearExpiryDeps, err: unknown, marketplace?: string): Ne
     code: e.code,
     correlationId: deps.correlationId,
   });
+  if (e.code === 'settings_invalid')
+    logEvent(deps.logger, 'error', events.configurationInvalid, {
+      ...e.diagnosis(),
+      code: e.code,
+      trigger: 'near-expiry',
+      correlationId: deps.correlationId,
+    });
   if (e.retry.transient) throw e;
   return { kind: 'failed', code: e.code, ...(marketplace ? { marketplace } : {}) };
 }

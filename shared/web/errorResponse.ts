@@ -2,7 +2,7 @@
  * The HTTP boundary of the domain: loads settings once, turns every failure into a page (or JSON)
  * that helps, with the status of errorCatalog.ts and a correlation id, and logs it without secrets.
  */
-import { AppError, ensureAppError, type ErrorCode } from '../errors';
+import { AppError, ensureAppError, isOperatorMistake } from '../errors';
 import { events } from '../events';
 import { logEvent, type Logger } from '../log';
 import { getSettings, type Settings } from '../settings';
@@ -18,9 +18,6 @@ export interface ErrorResponseOptions {
   json?: boolean;
   headers?: Record<string, string>;
 }
-
-/** Operator mistakes: each answer is an error event the alert rule on ConfigurationInvalid fires on. */
-const operatorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['settings_invalid', 'configuration_invalid', 'marketplace_misconfigured']);
 
 /** Maps any failure to a response, and logs it once. */
 export function errorResponse(err: unknown, o: ErrorResponseOptions): WebResponse {
@@ -39,7 +36,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
     logEvent(
       o.logger,
       'error',
-      operatorCodes.has(e.code)
+      isOperatorMistake(e.code)
         ? events.configurationInvalid
         : e.code === 'token_needs_attention'
           ? events.tokenNeedsAttention

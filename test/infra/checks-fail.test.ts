@@ -233,6 +233,13 @@ const cases: Case[] = [
     },
   },
   {
+    what: "a dead man's switch that a manual run keeps quiet",
+    file: 'app/alerts.bicep',
+    from: '| where tostring(entry.trigger) == "timer"\n',
+    to: '',
+    reports: { check: on((d) => runMissingProblems(d, events.rotationRunCompleted)), message: /must count only the timer's runs/ },
+  },
+  {
     what: "a dead man's switch that waits 50 hours",
     file: 'app/alerts.bicep',
     from: 'ago(26h)',

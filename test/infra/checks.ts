@@ -357,7 +357,11 @@ function silenceProblems(rule: AlertRule | undefined, what: string, hours: numbe
 /** Dead man's switch over the app's telemetry: no RotationRunCompleted for 26 hours. */
 export function runMissingProblems(d: Deployment, event: string): string[] {
   const rule = alertRules(d).find((r) => readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator !== 'GreaterThan');
-  return silenceProblems(rule, `a missing ${event}`, 26);
+  const problems = silenceProblems(rule, `a missing ${event}`, 26);
+  // Manual and near-expiry runs log the same event; counted, they would hide a timer that stopped.
+  if (rule && !/tostring\(entry\.trigger\) == "timer"/.test(rule.query))
+    problems.push(`${rule.name}: must count only the timer's runs (entry.trigger == "timer")`);
+  return problems;
 }
 
 /** Dead man's switch from Key Vault's audit log: no SecretSet on a token secret for 36 hours. */

@@ -92,8 +92,8 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     const { page, token } = await generate(world);
     expect(inConnect(P1)).toBe(token);
     expect(inConnect(P2)).toBe(token);
-    expect(page).toContain('Connect was updated');
-    expect(page).toContain(`${P1}, ${P2} now hold this token in <code>${parameter}</code>`);
+    expect(page).toContain('<strong>Nothing to do:</strong> Connect was updated');
+    expect(page).toContain(`${P1}, ${P2} now hold this token in the parameter <code id="parameter-name">${parameter}</code>`);
     expect(page).toContain(`<code id="parameter-name">${parameter}</code>`);
 
     const stored = await world.store.getToken(MP, 'test');
@@ -115,7 +115,8 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     const before = world.connect?.stats.requests;
     const { page } = await generate(world, 'MP-00002');
     expect(page).not.toContain('id="connect-status"');
-    expect(page).toContain('Paste it into the Connect parameter');
+    expect(page).toContain('<h2>Next step</h2>');
+    expect(page).toContain('and paste the token into the parameter <code id="parameter-name">');
     expect(world.connect?.stats.requests).toBe(before);
     expect((await world.store.getToken('MP-00002', 'test'))?.tags.connect).toBeUndefined();
   });
@@ -235,7 +236,9 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     const { page, token } = await generate(world);
     expect(await latest()).toBe(token);
     expect(page).toContain(`Connect was not updated for ${P1}, ${P2}.`);
-    expect(page).toContain(`Paste the token into the parameter <code>${parameter}</code> of marketplace ${MP} in those products yourself.`);
+    expect(page).toContain(
+      `then ${P1}, ${P2}, then <strong>Configuration</strong>, and paste the token into the parameter <code id="parameter-name">${parameter}</code> of marketplace <strong class="nowrap">${MP}</strong>`,
+    );
     expect(page).toContain(`${P1}: Connect refused the update`);
     expect(page).toContain(`${P2}: Connect did not answer in time`);
     expect(page).toContain(`<code id="parameter-name">${parameter}</code>`);

@@ -5,7 +5,7 @@
  */
 import type { Registration } from '../../local/functionsCore';
 import { startHost } from '../../local/host';
-import { tenants } from '../fixtures/config';
+import { cpvClientId, tenants } from '../fixtures/config';
 import { cookieHeader, postStart, request, signIn, submitForm, tokenFromPage } from '../support/flow';
 import { startWorld, type World } from '../support/world';
 
@@ -89,6 +89,8 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
   });
 
   it('CPV: an administrator who declines gets "approval was declined", bound to this browser like an approval', async () => {
+    // Earlier tests may have consented for this world: withdrawn again, as an administrator could.
+    world.simulator.faults.apply({ kind: 'consentRevoked', tenant: tenants.cpv, clientId: cpvClientId });
     const first = await signIn(world, 'MP-00002');
     expect(first.callback.status).toBe(403);
     const link = /id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&') ?? '';

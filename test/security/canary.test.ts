@@ -255,7 +255,8 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     resetSettingsCache();
     try {
       const r = await request(`${world.baseUrl}/api/start`);
-      expect(r.status).toBe(500);
+      // An outage the operator must fix: 503, never the value of the bad setting.
+      expect(r.status).toBe(503);
       expect(world.logs.some((l) => l.message.includes('TRANSACTION_COOKIE_KEY'))).toBe(true);
     } finally {
       process.env.TRANSACTION_COOKIE_KEY = saved;

@@ -76,6 +76,9 @@ beforeAll(async () => {
   shapes.learn('start 403', await post(formBody('MP-00001'), { 'sec-fetch-site': 'cross-site' }));
   shapes.learn('start 415', await post(formBody('MP-00001'), { 'content-type': 'text/plain' }));
   shapes.learn('callback 400', await client.send({ path: callbackPath({ state: 'x' }) }));
+  // A harmless code Entra refuses: the same error page, with Entra's ids for Microsoft support.
+  const { cookie, tx } = await sealed('MP-00001');
+  shapes.learn('callback 400', await client.send({ path: callbackPath({ code: '1.AXharmless-code', state: tx.state }), headers: { cookie } }));
   shapes.learn('callback 200', await client.send({ path: callbackPath({ admin_consent: 'True' }) }));
   shapes.learn('status 200', await client.send({ path: '/api/status' }));
   // The local host's own page for a body over its limit (the same error page as the functions').

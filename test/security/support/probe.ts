@@ -98,11 +98,15 @@ export const parserRefusals = [414, 431];
  * harmless inputs: an injected element or attribute changes the shape.
  */
 export class Shapes {
-  private readonly shapes = new Map<string, string>();
+  private readonly shapes = new Map<string, Set<string>>();
+  /** Learns one more harmless page for a route and status (an error page, say, with and without Microsoft's ids). */
   learn(key: string, r: RawResponse): void {
-    if (kindOf(r.headers) === 'html') this.shapes.set(key, shapeOf(htmlProblems(r.body, { origins: { app: '', authority: '' } }).page));
+    if (kindOf(r.headers) !== 'html') return;
+    const known = this.shapes.get(key) ?? new Set<string>();
+    known.add(shapeOf(htmlProblems(r.body, { origins: { app: '', authority: '' } }).page));
+    this.shapes.set(key, known);
   }
-  get(key: string): string | undefined {
+  get(key: string): ReadonlySet<string> | undefined {
     return this.shapes.get(key);
   }
 }
@@ -166,7 +170,7 @@ export function judge(
     problems.push(...page.problems);
     const expected = c.shapes.get(`${c.route} ${r.status}`);
     if (expected === undefined) problems.push(`no baseline page for ${c.route} ${r.status}`);
-    else if (shapeOf(page.page) !== expected) problems.push('the page has other elements or attributes than the same page for a harmless input');
+    else if (!expected.has(shapeOf(page.page))) problems.push('the page has other elements or attributes than the same page for a harmless input');
     if (e.reflected !== undefined) {
       const input = page.page.elements.find((el) => el.name === 'input' && el.attrs.some(([a, v]) => a === 'name' && v === 'marketplace'));
       const shown = input?.attrs.find(([a]) => a === 'value')?.[1];
