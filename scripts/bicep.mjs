@@ -7,6 +7,9 @@
 //       executable out of the package into .tools/bicep. Needs the .NET SDK; downloads nothing
 //       else. Does nothing when .tools/bicep already is the pinned version.
 //
+//   node scripts/bicep.mjs ensure    (before npm test)
+//       install, when the compiler is missing and the .NET SDK is there; otherwise a note.
+//
 //   node scripts/bicep.mjs check     (npm run infra:check)
 //       bicep build of infra/main.bicep, bicep lint of it and of every module it uses, and
 //       bicep build-params of infra/main.bicepparam once per environment (test, production).
@@ -185,12 +188,28 @@ export function check() {
   console.log('infra check passed: 0 errors, 0 warnings');
 }
 
+/**
+ * Before `npm test`: the compiler the infra tests need, installed when the .NET SDK is there. A
+ * machine without .NET gets a note (the infra tests then fail with the same instruction, unless
+ * SKIP_BICEP=1 says that this contributor is not touching infra/); every other suite runs.
+ */
+export function ensure() {
+  if (findBicep()) return;
+  const dotnet = spawnSync('dotnet', ['--version'], { encoding: 'utf8', env: { ...process.env, ...dotnetEnv } });
+  if (dotnet.status === 0) {
+    install();
+    return;
+  }
+  console.warn(`note: ${missingBicepMessage}`);
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const command = process.argv[2];
   try {
     if (command === 'install') install();
+    else if (command === 'ensure') ensure();
     else if (command === 'check') check();
-    else throw new Error('usage: node scripts/bicep.mjs install|check');
+    else throw new Error('usage: node scripts/bicep.mjs install|ensure|check');
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
