@@ -17,9 +17,10 @@ import {
 } from './store';
 
 /**
- * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets and
- * @azure/identity; shared/secrets/open.ts loads it on first use so cold starts that never touch
- * a secret do not pay for the SDKs.
+ * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets, and
+ * the one that imports @azure/identity for Key Vault access (the CPV app's federated credential
+ * has its own, shared/identity/managedIdentity.ts); shared/secrets/open.ts loads it on first use
+ * so cold starts that never touch a secret do not pay for the SDKs.
  */
 
 export interface KeyVaultStoreOptions {

@@ -13,6 +13,7 @@ import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
 import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { openTransaction } from '../../shared/signIn/transaction';
+import type { AppCredentials } from '../../shared/identity/credentials';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
@@ -267,7 +268,12 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     const token = [...canaries.refreshToken][0] ?? '';
     const code = [...canaries.code][0] ?? '';
     world.simulator.faults.apply({ kind: 'refreshTokenRevoked', refreshToken: token });
-    const app = { authorityHost: world.simulator.url, tenantId: tenants.csp, clientId: cspClientId, clientSecret: secrets.csp };
+    const app: AppCredentials = {
+      authorityHost: world.simulator.url,
+      tenantId: tenants.csp,
+      clientId: cspClientId,
+      credential: { kind: 'secret', secret: secrets.csp },
+    };
     await redeemRefreshToken(app, token).then(
       () => exceptions.push('no exception for a revoked token'),
       (err: unknown) => recordException('redeemRefreshToken', err),
@@ -276,7 +282,7 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
       () => exceptions.push('no exception for a spent code'),
       (err: unknown) => recordException('redeemCode', err),
     );
-    await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) =>
+    await redeemRefreshToken({ ...app, credential: { kind: 'secret', secret: `${secrets.csp}-wrong` } }, token).catch((err: unknown) =>
       recordException('redeemRefreshToken wrong secret', err),
     );
     world.simulator.faults.clear();
