@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { credentialHealth } from '../shared/credentials/expiry';
 import { getMarketplaceConfig } from '../shared/marketplaces/config';
 import { lookupMarketplace } from '../shared/marketplaces/marketplace';
 import { openSecretStore } from '../shared/secrets/open';
@@ -28,9 +29,14 @@ export async function status(request: HttpRequest, context: InvocationContext): 
           const found = lookupMarketplace(config, marketplace, environment);
           return found.kind === 'found' ? found.marketplace.connectProducts : [];
         });
-      const rows = await tokenHealth(await openSecretStore(settings), environment, now.getTime(), connectProducts);
-      if (wantsJson) return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows });
-      return htmlResponse(200, siteOf(settings), (nonce) => statusPage({ environment, nonce, rows, generatedAt: now.toISOString(), connectPush }));
+      const store = await openSecretStore(settings);
+      const rows = await tokenHealth(store, environment, now.getTime(), connectProducts);
+      const credentials = await credentialHealth(store, settings, config ?? getMarketplaceConfig(settings.MARKETPLACE_CONFIG_PATH), now.getTime());
+      if (wantsJson)
+        return jsonResponse(200, siteOf(settings), { environment, generatedAt: now.toISOString(), connectPush, tokens: rows, credentials });
+      return htmlResponse(200, siteOf(settings), (nonce) =>
+        statusPage({ environment, nonce, rows, generatedAt: now.toISOString(), connectPush, credentials }),
+      );
     },
     { json: wantsJson },
   );

@@ -11,6 +11,7 @@ import {
   type PutTokenInput,
   type SecretStore,
   type ListedToken,
+  type SecretProperties,
   type StoredToken,
   type TokenTags,
   type TokenVersionRef,
@@ -114,14 +115,19 @@ export class FileSecretStore implements SecretStore {
     return latest && readable('getSecret', name, latest).value;
   }
 
-  /** Local-mode seeding of plain secrets (client secrets, the Connect API key): appends a version. */
-  async setSecret(name: string, value: string, options: { contentType?: string; tags?: Record<string, string> } = {}): Promise<FileSecretVersion> {
+  /** Local-mode seeding of plain secrets (client secrets, certificates, the Connect API key): appends a version. */
+  async setSecret(
+    name: string,
+    value: string,
+    options: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date } = {},
+  ): Promise<FileSecretVersion> {
     const problem = secretWriteProblem(name, value, options.tags);
     if (problem) throw invalidSecretError('setSecret', isSecretName(name) ? name : undefined, problem);
     return this.append('setSecret', name, {
       value,
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.tags !== undefined ? { tags: { ...options.tags } } : {}),
+      ...(options.expiresOn !== undefined ? { exp: toSeconds(options.expiresOn) } : {}),
     });
   }
 
@@ -177,6 +183,21 @@ export class FileSecretStore implements SecretStore {
       if (listed) tokens.push(listed);
     }
     return tokens;
+  }
+
+  async listSecretProperties(): Promise<SecretProperties[]> {
+    const all: SecretProperties[] = [];
+    for (const name of await this.secretNames()) {
+      const latest = (await this.read('listSecretProperties', name))?.versions.at(-1);
+      if (!latest) continue;
+      all.push({
+        name,
+        enabled: latest.enabled !== false,
+        ...(latest.contentType !== undefined ? { contentType: latest.contentType } : {}),
+        ...(latest.exp !== undefined ? { expiresOn: fromSeconds(latest.exp) } : {}),
+      });
+    }
+    return all;
   }
 
   /** Every version of a secret, oldest first; empty when it was never set. */

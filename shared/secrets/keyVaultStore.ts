@@ -11,6 +11,7 @@ import {
   type PutTokenInput,
   type SecretStore,
   type ListedToken,
+  type SecretProperties,
   type StoredToken,
   type TokenTags,
   type TokenVersionRef,
@@ -136,6 +137,25 @@ export class KeyVaultSecretStore implements SecretStore {
       throw storeError('listTokens', undefined, err);
     }
     return tokens;
+  }
+
+  async listSecretProperties(): Promise<SecretProperties[]> {
+    // The same listing as listTokens: attributes of each secret's latest version, no value.
+    const all: SecretProperties[] = [];
+    try {
+      for await (const p of this.client.listPropertiesOfSecrets()) {
+        all.push({
+          name: p.name,
+          enabled: p.enabled !== false,
+          ...(p.contentType ? { contentType: p.contentType } : {}),
+          ...(p.expiresOn ? { expiresOn: p.expiresOn } : {}),
+          ...(p.notBefore ? { notBefore: p.notBefore } : {}),
+        });
+      }
+    } catch (err) {
+      throw storeError('listSecretProperties', undefined, err);
+    }
+    return all;
   }
 
   /** The latest version of a secret, or undefined when Key Vault has no secret by that name. */

@@ -6,7 +6,8 @@ import { AppError } from '../errors';
 import type { EventFields } from '../log';
 
 /** The port operation a store error came from. */
-export type SecretStoreOperation = 'getSecret' | 'getToken' | 'putToken' | 'updateTokenTags' | 'disableTokenVersion' | 'listTokens' | 'setSecret';
+export type SecretStoreOperation =
+  'getSecret' | 'getToken' | 'putToken' | 'updateTokenTags' | 'disableTokenVersion' | 'listTokens' | 'setSecret' | 'listSecretProperties';
 
 /** What callers need to decide "retry later" vs "stop": no message text, which might echo input. */
 export interface StoreFailure {

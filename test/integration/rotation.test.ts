@@ -408,6 +408,7 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
   const wrapped: SecretStore = {
     getSecret: (n) => store.getSecret(n),
     listTokens: (e) => store.listTokens(e),
+    listSecretProperties: () => store.listSecretProperties(),
     updateTokenTags: async (t, tags) => {
       if (tags.status === 'active' && fire('promote') === 'crash') return never();
       await store.updateTokenTags(t, tags);

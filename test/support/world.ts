@@ -61,8 +61,8 @@ export interface WorldOptions {
   /** A wrong managed-identity token for the CPV assertion (another audience, subject, tenant, or expired). */
   managedIdentityToken?: ManagedIdentityTokenOverrides;
   environment?: Environment;
-  /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented). */
-  marketplaces?: unknown[];
+  /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented); a function gets the callback URL (CSP entries need it). */
+  marketplaces?: unknown[] | ((callbackUrl: string) => unknown[]);
   /** Consent already granted for MP-00002's tenant. */
   cpvConsented?: boolean;
   /** Turns the Connect push on, against a Connect stand-in. */
@@ -207,17 +207,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const identityClientId = randomUUID();
   const assertions: string[] = [];
   const mi = options.managedIdentityToken ?? {};
-  const mint = (clientId: string): MintedToken => {
-    const minted = simulator.mintManagedIdentityToken({
+  const mint = (clientId: string): MintedToken =>
+    simulator.mintManagedIdentityToken({
       tenant: mi.tenant ?? managedIdentity.homeTenant,
       principalId: mi.principalId ?? managedIdentity.principalId,
       clientId,
       ...(mi.audience ? { audience: mi.audience } : {}),
       ...(mi.lifetimeSeconds !== undefined ? { lifetimeSeconds: mi.lifetimeSeconds } : {}),
     });
-    assertions.push(minted.accessToken);
-    return minted;
-  };
   if (federated) {
     simulator.registerClient({
       ...cpvApp,
@@ -226,7 +223,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       ],
     });
   }
-  mintForCurrentWorld = (r) => mint(r.clientId ?? identityClientId);
+  mintForCurrentWorld = (r) => {
+    const minted = mint(r.clientId ?? identityClientId);
+    assertions.push(minted.accessToken);
+    return minted;
+  };
   const identity = await sharedIdentityEndpoint(certs);
   const cpvCredential: ClientCredential = federated
     ? { kind: 'assertion', assertion: async () => mint(identityClientId).accessToken }
@@ -240,10 +241,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const products = typeof id === 'string' ? connectProducts[id] : undefined;
     return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
   };
+  const extraMarketplaces = typeof options.marketplaces === 'function' ? options.marketplaces(callbackUrl) : (options.marketplaces ?? []);
   const configPath = join(dir, 'marketplaces.json');
   writeFileSync(
     configPath,
-    JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }),
+    JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...extraMarketplaces].map(withConnect) }),
   );
 
   let connect: ConnectStandIn | undefined;

@@ -1,8 +1,10 @@
 /** The operator's status page: every token's health, tokens that need a person first. */
 import type { ProductHealth } from '../../connect/tag';
+import type { CredentialHealth } from '../../credentials/expiry';
 import type { Environment } from '../../settings';
 import type { TokenHealth } from '../../status/tokenHealth';
 import { html, type Html } from '../html';
+import { credentialsSection } from './credentialsSection';
 import { layout } from './layout';
 
 const connectStateText: Record<ProductHealth['state'], string> = {
@@ -27,7 +29,14 @@ function shortTime(iso: string): string {
   return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
 }
 
-export function statusPage(p: { environment: Environment; nonce: string; rows: TokenHealth[]; generatedAt: string; connectPush?: boolean }): Html {
+export function statusPage(p: {
+  environment: Environment;
+  nonce: string;
+  rows: TokenHealth[];
+  generatedAt: string;
+  connectPush?: boolean;
+  credentials?: CredentialHealth[];
+}): Html {
   const needsPerson = p.rows.filter((r) => r.status === 'needs-reauth').length;
   const connectRefused = p.rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
   const showConnect = p.connectPush === true;
@@ -69,6 +78,7 @@ export function statusPage(p: { environment: Environment; nonce: string; rows: T
               html`<tr><td>${r.marketplace}</td><td>${r.model}</td><td${r.status === 'active' ? '' : html` class="error"`}>${r.status}</td><td>${r.daysLeft ?? '—'}</td><td>${r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never'}</td><td>${r.rotatedAt ? shortTime(r.rotatedAt) : 'never'}</td><td>${shortTime(r.issuedAt)}${r.signer ? html`<br />${r.signer.userName}` : ''}</td><td>${r.enabledVersions}</td><td>${r.lastError ?? ''}</td>${showConnect ? html`<td>${connectCell(r)}</td>` : ''}</tr>\n`,
           )}
         </tbody>
-      </table>`,
+      </table>
+      ${p.credentials ? credentialsSection(p.credentials) : ''}`,
   });
 }
