@@ -12,6 +12,12 @@ export const tokenExchangeScope = 'api://AzureADTokenExchange/.default';
 const credentials = new Map<string, ManagedIdentityCredential>();
 
 /**
+ * Few, short retries, as for Key Vault: the SDK's defaults (3 retries from 800 ms, more on 404 and
+ * 410) can hold a person at the callback for seconds, and a rotation run retries later itself.
+ */
+const retryOptions = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 2000 };
+
+/**
  * A token of this app's managed identity for `api://AzureADTokenExchange`: the assertion Entra
  * accepts from the CPV app once the app trusts the identity. `clientId` names the user-assigned
  * identity (AZURE_CLIENT_ID); undefined asks for the system-assigned one.
@@ -20,7 +26,7 @@ export async function tokenExchangeToken(clientId: string | undefined): Promise<
   const key = clientId ?? '';
   let credential = credentials.get(key);
   if (!credential) {
-    credential = clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+    credential = clientId ? new ManagedIdentityCredential({ clientId, retryOptions }) : new ManagedIdentityCredential({ retryOptions });
     credentials.set(key, credential);
   }
   const token = await credential.getToken(tokenExchangeScope);

@@ -173,6 +173,23 @@ describe('the CPV app signs in with the managed identity (federated credential),
       }),
   );
 
+  it('the managed-identity endpoint down is transient: "try again" at sign-in, rotation marks nothing and alerts no operator', () =>
+    withWorld({ store: 'file', cpvConsented: true }, async (world) => {
+      world.identityEndpoint.faults.unavailable('msi', 1000);
+      const generated = await signIn(world, 'MP-00002');
+      expect(generated.callback.status).toBe(503);
+      expect(world.simulator.stats.tokenCalls.total).toBe(0);
+
+      await seedToken(world, 'MP-00002', 'CPV', tenants.cpv, cpvClientId);
+      const summary = await rotateNow(world, 'MP-00002');
+      expect(summary.results[0]).toMatchObject({ outcome: 'transient', reason: 'managed-identity' });
+      expect(eventsOf(world, 'InvalidClient')).toEqual([]);
+      expect((await world.store.getToken('MP-00002', 'test'))?.tags.status).toBe('active');
+
+      world.identityEndpoint.faults.clear();
+      expect((await rotateNow(world, 'MP-00002')).results[0]).toMatchObject({ outcome: 'rotated' });
+    }));
+
   it('with CPV_CREDENTIAL=secret the CPV app still signs in with its secret', () =>
     withWorld({ store: 'file', cpvConsented: true, cpvCredential: 'secret' }, async (world) => {
       world.simulator.reset();

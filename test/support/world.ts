@@ -112,6 +112,8 @@ export interface World {
   /** Partner Center, which proves every token before it counts. */
   partnerCenter: PartnerCenterStandIn;
   vault?: KeyVaultFake;
+  /** The Function App's managed-identity endpoint (shared by the worlds of a test file): its faults and counters. */
+  identityEndpoint: KeyVaultFake;
   /** The Connect stand-in and its accepted key, when `connect` was given. */
   connect?: ConnectStandIn;
   connectApiKey?: string;
@@ -318,6 +320,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     simulator,
     partnerCenter,
     ...(vault ? { vault } : {}),
+    identityEndpoint: identity,
     ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
     store,
     cpvCredential,
