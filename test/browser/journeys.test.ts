@@ -203,7 +203,8 @@ describe('journeys in the test environment', () => {
     expect(response?.status()).toBe(200);
     const stored = (await world.store.listTokens('test')).map((t) => t.marketplace).sort();
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(`Refresh tokens (${stored.length})`);
-    const listed = await page.locator('tbody tr td:first-child').allInnerTexts();
+    // The first table: the credentials section below it has a table of its own.
+    const listed = await page.locator('table').first().locator('tbody tr td:first-child').allInnerTexts();
     expect([...listed].sort()).toEqual(stored);
     await shoot(page, 'status');
     expectCleanJourney(session, world);
