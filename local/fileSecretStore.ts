@@ -13,6 +13,7 @@ import {
   runRecordContentType,
   runRecordName,
   type RunRecord,
+  type SecretProperties,
   type StoredToken,
   type TokenListing,
   type TokenTags,
@@ -117,14 +118,19 @@ export class FileSecretStore implements SecretStore {
     return latest && readable('getSecret', name, latest).value;
   }
 
-  /** Local-mode seeding of plain secrets (client secrets, the Connect API key): appends a version. */
-  async setSecret(name: string, value: string, options: { contentType?: string; tags?: Record<string, string> } = {}): Promise<FileSecretVersion> {
+  /** Local-mode seeding of plain secrets (client secrets, certificates, the Connect API key): appends a version. */
+  async setSecret(
+    name: string,
+    value: string,
+    options: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date } = {},
+  ): Promise<FileSecretVersion> {
     const problem = secretWriteProblem(name, value, options.tags);
     if (problem) throw invalidSecretError('setSecret', isSecretName(name) ? name : undefined, problem);
     return this.append('setSecret', name, {
       value,
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.tags !== undefined ? { tags: { ...options.tags } } : {}),
+      ...(options.expiresOn !== undefined ? { exp: toSeconds(options.expiresOn) } : {}),
     });
   }
 
@@ -190,6 +196,21 @@ export class FileSecretStore implements SecretStore {
   /** The name of every secret in the store, sorted. */
   async listSecretNames(): Promise<string[]> {
     return this.secretNames();
+  }
+
+  async listSecretProperties(): Promise<SecretProperties[]> {
+    const all: SecretProperties[] = [];
+    for (const name of await this.secretNames()) {
+      const latest = (await this.read('listSecretProperties', name))?.versions.at(-1);
+      if (!latest) continue;
+      all.push({
+        name,
+        enabled: latest.enabled !== false,
+        ...(latest.contentType !== undefined ? { contentType: latest.contentType } : {}),
+        ...(latest.exp !== undefined ? { expiresOn: fromSeconds(latest.exp) } : {}),
+      });
+    }
+    return all;
   }
 
   /** Every version of a secret, oldest first; empty when it was never set. */

@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole service offline. Starts the Microsoft identity simulator (HTTPS on
  * loopback), a file-backed secret store, the sample marketplace configuration and a local
- * Functions host serving the real function files. Any setting already in the environment wins,
- * so pointing AUTHORITY_HOST at Microsoft and KEY_VAULT_URL at a vault makes it the real thing.
+ * Functions host serving the real function files. The CPV app signs in as in Azure, with the
+ * managed identity's token (a federated credential), served by a Key Vault fake's
+ * managed-identity endpoint. Any setting already in the environment wins, so pointing
+ * AUTHORITY_HOST at Microsoft and KEY_VAULT_URL at a vault makes it the real thing.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,8 +13,9 @@ import { startConnectStandIn } from './connectStandIn';
 import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
 import { startIdentitySimulator } from './identitySimulator';
+import { startKeyVaultFake } from './keyVaultFake';
 import { startPartnerCenterStandIn } from './partnerCenterStandIn';
-import { localApps, localConnect, sampleMarketplaces } from './sample';
+import { localApps, localConnect, localIdentity, sampleMarketplaces } from './sample';
 import { provideLocalSecretStore } from '../shared/secrets/open';
 import { FileSecretStore } from './fileSecretStore';
 import { nearExpiryScanner } from './nearExpiryScanner';
@@ -32,25 +35,53 @@ async function main(): Promise<void> {
 
   const localSecrets = new Map<string, string>();
   let simulatorUrl: string | undefined;
+  let cpvFederated = false;
   let partnerCenterUrl: string | undefined;
   if (!env.AUTHORITY_HOST) {
     if (!env.LOCAL_TLS_CERT || !env.LOCAL_TLS_KEY)
       throw new Error('Run through `npm start` (scripts/with-local-tls.mjs makes the loopback certificate).');
-    const cpvSecret = persisted(join(dataDir, 'cpv-client-secret'));
+    // Federated unless told otherwise, or unless a real vault is named (its credential is not ours to fake).
+    cpvFederated = env.CPV_CREDENTIAL !== 'secret' && !env.KEY_VAULT_URL;
+    const cpvSecret = cpvFederated ? undefined : persisted(join(dataDir, 'cpv-client-secret'));
     const cspSecret = persisted(join(dataDir, 'csp-client-secret'));
-    localSecrets.set(localApps.cpv.secretName, cpvSecret);
+    if (cpvSecret) localSecrets.set(localApps.cpv.secretName, cpvSecret);
     localSecrets.set(localApps.csp.secretName, cspSecret);
     const tls = { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') };
+    const cpvApp = { clientId: localApps.cpv.clientId, redirectUris: [env.CALLBACK_URL], multiTenant: true };
     const simulator = await startIdentitySimulator({
       port: simulatorPort,
       tls,
       clients: [
-        { clientId: localApps.cpv.clientId, clientSecret: cpvSecret, redirectUris: [env.CALLBACK_URL], multiTenant: true },
+        cpvSecret ? { ...cpvApp, clientSecret: cpvSecret } : cpvApp,
         { clientId: localApps.csp.clientId, clientSecret: cspSecret, redirectUris: [env.CALLBACK_URL], multiTenant: false },
       ],
       stateFile: join(dataDir, 'identity-simulator.json'),
     });
     simulatorUrl = simulator.url;
+    if (cpvFederated) {
+      // The CPV app trusts the managed identity (the issuer names the simulator's port, known only now).
+      simulator.registerClient({
+        ...cpvApp,
+        federatedCredentials: [
+          { issuer: simulator.issuer(localIdentity.homeTenant), subject: localIdentity.principalId, audience: 'api://AzureADTokenExchange' },
+        ],
+      });
+      // The simplest stand-in for the Function App's managed-identity endpoint is the Key Vault
+      // fake's: only that endpoint is used (secrets stay in the file store), and it hands tokens
+      // for api://AzureADTokenExchange to the simulator, as Entra issues them in Azure.
+      const identity = await startKeyVaultFake({
+        tls,
+        mintTokenExchangeToken: (r) =>
+          simulator.mintManagedIdentityToken({
+            tenant: localIdentity.homeTenant,
+            principalId: localIdentity.principalId,
+            clientId: r.clientId ?? localIdentity.clientId,
+          }),
+      });
+      Object.assign(env, identity.identityEnv);
+      env.AZURE_CLIENT_ID ??= localIdentity.clientId;
+      env.CPV_CREDENTIAL = 'federated';
+    }
     env.AUTHORITY_HOST = simulator.url;
     if (!env.PARTNER_CENTER_API_URL) {
       // Partner Center checks the simulator's tokens as the real one checks Entra's.
@@ -59,7 +90,10 @@ async function main(): Promise<void> {
       env.PARTNER_CENTER_API_URL = partnerCenter.url;
     }
     env.CPV_CLIENT_ID ??= localApps.cpv.clientId;
-    env.CPV_CLIENT_SECRET_NAME ??= localApps.cpv.secretName;
+    if (!cpvFederated) {
+      env.CPV_CREDENTIAL ??= 'secret';
+      env.CPV_CLIENT_SECRET_NAME ??= localApps.cpv.secretName;
+    }
   }
   // The Connect stand-in, unless CONNECT_API_URL points at a real Connect. Its key is kept in a
   // file like the other local secrets and seeded into the file store below.
@@ -124,6 +158,7 @@ async function main(): Promise<void> {
       `  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`,
     );
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
+  if (cpvFederated) console.log('  CPV app: signs in with the managed identity (federated credential; there is no client secret)');
   if (partnerCenterUrl) console.log(`  Partner Center stand-in: ${partnerCenterUrl} (checks MFA and the Partner Center role of every new token)`);
   if (connectUrl)
     console.log(

@@ -14,6 +14,17 @@ export const localApps = {
   csp: { clientId: 'c5900000-0000-4000-8000-00000000c590', secretName: 'partner-secret-MP-00001' },
 };
 
+/**
+ * The Function App's managed identity in local mode, in the service's own (home) tenant: the CPV
+ * app trusts it as a federated identity credential, so the CPV app has no secret at all. The
+ * Key Vault fake's managed-identity endpoint hands out its tokens (local/main.ts).
+ */
+export const localIdentity = {
+  homeTenant: '0b7c1f5e-0000-4000-8000-0000000000e0',
+  principalId: '0b7c1f5e-0000-4000-8000-0000000051d0',
+  clientId: '0b7c1f5e-0000-4000-8000-00000000c11d',
+};
+
 /** Local mode's Connect stand-in: one product holding MP-00001's token, and the vault secret of its API key. */
 export const localConnect = {
   product: 'PRD-000-000-001',

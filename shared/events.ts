@@ -30,5 +30,7 @@ export const events = {
   tokenNeedsAttention: 'TokenNeedsAttention',
   /** Partner Center accepted a token (MFA, role): the only way a token becomes current. */
   tokenVerified: 'TokenVerified',
+  /** The credential expiry check of a rotation run could not read the store; the run went on. */
+  credentialCheckFailed: 'CredentialCheckFailed',
 } as const;
 export type EventName = (typeof events)[keyof typeof events];

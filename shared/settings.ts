@@ -57,6 +57,12 @@ export const settingsShape = {
   CPV_CREDENTIAL: z.enum(['federated', 'secret']).default('secret'),
   /** Key Vault secret name holding the CPV app's client secret (CPV_CREDENTIAL=secret). */
   CPV_CLIENT_SECRET_NAME: secretNameSchema.optional(),
+  /**
+   * Client id of the Function App's user-assigned managed identity (the platform setting the
+   * Azure SDKs read too). With CPV_CREDENTIAL=federated, the identity whose token the CPV app
+   * trusts; unset, the app's system-assigned identity is asked instead.
+   */
+  AZURE_CLIENT_ID: z.string().min(1).optional(),
   /** Partner Center API, where every new token is proven before it counts. */
   PARTNER_CENTER_API_URL: httpUrl.default('https://api.partnercenter.microsoft.com'),
   /** Key Vault URL (https://<name>.vault.azure.net). Required in Azure; local mode uses LOCAL_SECRET_STORE_DIR instead. */

@@ -148,7 +148,7 @@ interface StoreUnderTest {
   /** Every version stored under `name`, oldest first. */
   versionsOf(name: string): Promise<Array<{ version: string; value: string; tags?: Record<string, string> }>>;
   /** Writes a secret around the port (plain secrets, hand-edited secrets). */
-  setRaw(name: string, value: string, options?: { contentType?: string; tags?: Record<string, string> }): Promise<void>;
+  setRaw(name: string, value: string, options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date }): Promise<void>;
   /** Vault writes sent so far (0 for the file store, which sends nothing). */
   writesSent(): number;
 }
@@ -346,6 +346,21 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
     expect(await t.store.getSecret('csp-client-secret-test')).toBe(value);
     expect(await t.store.getSecret('no-such-secret')).toBeUndefined();
     expect(await t.store.getToken('MP-10006', 'test')).toBeUndefined();
+  });
+
+  it("listSecretProperties gives every secret's latest version: content type, expiry (or none), enabled, never a value", async () => {
+    const values = [canary(), canary(), canary()];
+    await t.setRaw('partner-secret-a', values[0]!, { expiresOn: new Date('2026-01-01T00:00:00.000Z') });
+    await t.setRaw('partner-secret-a', values[1]!, { contentType: 'text/plain', expiresOn });
+    await t.setRaw('connect-api-key', values[2]!);
+    await put(tokenInput('MP-10020'));
+    const listed = await t.store.listSecretProperties();
+    expect(listed.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'connect-api-key', enabled: true },
+      { name: 'partner-secret-a', enabled: true, contentType: 'text/plain', expiresOn },
+      { name: tokenSecretName('MP-10020', 'test'), enabled: true, contentType: tokenContentType, expiresOn },
+    ]);
+    for (const value of values) expect(JSON.stringify(listed)).not.toContain(value);
   });
 
   it('getToken refuses a secret under a token name that is not a token, rather than pretend there is none', async () => {

@@ -51,6 +51,17 @@ var splitByMarketplace = [
   }
 ]
 
+// One alert per credential (its Key Vault name), so each one names the secret or certificate to renew.
+var splitByCredential = [
+  {
+    name: 'credential'
+    operator: 'Include'
+    values: [
+      '*'
+    ]
+  }
+]
+
 // An event to act on: fires on each 15-minute window with at least one such line, and does
 // not resolve itself (the line does not "heal").
 var onEvent = {
@@ -121,7 +132,7 @@ traces
     name: 'invalid-client'
     source: 'app'
     displayName: 'Entra app credentials rejected (invalid_client)'
-    description: 'Microsoft rejected an app\'s client credentials: its client secret is wrong or expired, or the CPV app no longer trusts the managed identity. Rotation stopped for that app; no token was marked dead.'
+    description: 'Microsoft rejected an app\'s client credentials: its client secret or certificate is wrong or expired, or the CPV app does not trust the managed identity (its federated credential names another issuer, subject or audience). Rotation stopped for that app; no token was marked dead.'
     severity: 1
     dimensions: []
     query: '''
@@ -135,14 +146,15 @@ traces
     name: 'credential-expiring'
     source: 'app'
     displayName: 'A credential the service uses expires within 30 days'
-    description: 'A client secret, certificate or the Connect API key expires soon. Add a new one and put it into Key Vault under the same name before the old one expires.'
+    description: 'A client secret, a CSP app\'s certificate or the Connect API key expires soon (the app warns on the day 30 and 14 days are left, then daily from 7). Add a new one and put it into Key Vault under the same name before the old one expires; the status page lists every credential with its days left.'
     severity: 2
-    dimensions: []
+    dimensions: splitByCredential
     query: '''
 traces
 | where message has "CredentialExpiring"
 | extend entry = parse_json(message)
 | where tostring(entry.event) == "CredentialExpiring"
+| extend credential = tostring(entry.name)
 '''
   })
   union(onEvent, {

@@ -9,6 +9,7 @@ import {
   LogLevel,
   ServerError,
   type AuthenticationResult,
+  type Configuration,
   type INetworkModule,
   type NetworkRequestOptions,
   type NetworkResponse,
@@ -17,7 +18,7 @@ import { AppError } from '../errors';
 import { parseRetryAfter } from '../retry';
 import { authorityMetadata, cloudDiscoveryMetadata } from './authority';
 import { refreshTokenFromCache } from './cache';
-import type { AppCredentials } from './credentials';
+import type { AppCredentials, ClientCredential } from './credentials';
 import { partnerCenterScope, signInScopes } from './scopes';
 import { classifyTokenFailure, TokenRequestError } from './tokenFailure';
 
@@ -94,13 +95,29 @@ function entraId(value: unknown): string | undefined {
   return typeof value === 'string' && /^[0-9a-fA-F-]{36}$/.test(value) ? value : undefined;
 }
 
+/** msal-node's three ways for an app to prove itself; exactly one is set. */
+function credentialOptions(credential: ClientCredential): Pick<Configuration['auth'], 'clientSecret' | 'clientAssertion' | 'clientCertificate'> {
+  switch (credential.kind) {
+    case 'secret':
+      return { clientSecret: credential.secret };
+    case 'assertion':
+      // A callback, not a string: msal-node asks for it when it sends the request, so a cached
+      // assertion is renewed before it expires.
+      return { clientAssertion: () => credential.assertion() };
+    case 'certificate':
+      // SHA-256 thumbprint: msal-node then signs with PS256 and names the key `x5t#S256`. No x5c:
+      // sending the chain is only for Microsoft's own apps (subject name and issuer).
+      return { clientCertificate: { thumbprintSha256: credential.certificate.thumbprintSha256, privateKey: credential.certificate.privateKey } };
+  }
+}
+
 /** A fresh client (and so a fresh in-memory cache) per request: a shared cache could hand one partner's token to another. */
 function newClient(app: AppCredentials, network: EntraNetwork): ConfidentialClientApplication {
   const origin = new URL(app.authorityHost).origin;
   return new ConfidentialClientApplication({
     auth: {
       clientId: app.clientId,
-      clientSecret: app.clientSecret,
+      ...credentialOptions(app.credential),
       authority: `${origin}/${app.tenantId}`,
       knownAuthorities: [new URL(origin).host],
       authorityMetadata: authorityMetadata(origin, app.tenantId),
@@ -112,6 +129,13 @@ function newClient(app: AppCredentials, network: EntraNetwork): ConfidentialClie
       loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined },
     },
   });
+}
+
+/** The failure of a token request, classified; a refused assertion is not offered again. */
+function tokenFailed(app: AppCredentials, err: unknown, network: EntraNetwork): TokenRequestError {
+  const e = toTokenError(err, network);
+  if (e.failure.class === 'invalid-client' && app.credential.kind === 'assertion') app.credential.refused?.();
+  return e;
 }
 
 function toTokenError(err: unknown, network: EntraNetwork): TokenRequestError {
@@ -190,7 +214,7 @@ export async function redeemCode(
     // MUST: an id token minted for another sign-in (replay, mix-up) is refused, never retried.
     if (err instanceof AuthError && err.errorCode === 'nonce_mismatch')
       throw new AppError('transaction_invalid', 'id token nonce does not match the transaction', { cause: err });
-    throw toTokenError(err, network);
+    throw tokenFailed(app, err, network);
   }
 }
 
@@ -208,6 +232,6 @@ export async function redeemRefreshToken(app: AppCredentials, refreshToken: stri
     return { refreshToken: next, accessToken: accessTokenOf(result) };
   } catch (err) {
     if (err instanceof AppError && !(err instanceof TokenRequestError)) throw err;
-    throw toTokenError(err, network);
+    throw tokenFailed(app, err, network);
   }
 }

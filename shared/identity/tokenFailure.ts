@@ -26,6 +26,16 @@ export type FailureReason =
   | 'invalid-request'
   /** The application is not in the partner tenant (AADSTS700016): removed, or never consented there. */
   | 'app-not-in-tenant'
+  /** The app trusts no federated credential matching the managed identity's token (issuer, audience, subject). */
+  | 'federated-credential-mismatch'
+  /** The client assertion was outside its validity (AADSTS700024). */
+  | 'assertion-expired'
+  /** The certificate is not registered on the app, has expired there, or signed wrongly (AADSTS700027). */
+  | 'certificate-refused'
+  /** Any other refusal of a client assertion (its audience, issuer, format). */
+  | 'assertion-refused'
+  /** The managed-identity endpoint gave no token for the federated credential's assertion. */
+  | 'managed-identity'
   | 'scope'
   | 'resource'
   | 'access-denied'
@@ -46,6 +56,26 @@ export interface TokenFailure {
   traceId?: string;
   correlationId?: string;
 }
+
+/**
+ * Why Entra refused the application's own credential (`invalid_client`): an operator problem
+ * whatever the code, these only say which credential to look at.
+ */
+const invalidClientReasons: Record<number, FailureReason> = {
+  7000222: 'expired-secret',
+  7000215: 'invalid-secret',
+  700016: 'app-not-in-tenant',
+  70021: 'federated-credential-mismatch',
+  700211: 'federated-credential-mismatch',
+  700212: 'federated-credential-mismatch',
+  700213: 'federated-credential-mismatch',
+  700024: 'assertion-expired',
+  700027: 'certificate-refused',
+  700023: 'assertion-refused',
+  700021: 'assertion-refused',
+  50027: 'assertion-refused',
+  50166: 'assertion-refused',
+};
 
 const reauthReasons: Record<number, FailureReason> = {
   700082: 'expired',
@@ -97,18 +127,7 @@ export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> &
       return { ...base, class: 'needs-reauth', reason: 'access-denied' };
     case 'invalid_client':
     case 'unauthorized_client':
-      return {
-        ...base,
-        class: 'invalid-client',
-        reason:
-          f.aadsts === 7000222
-            ? 'expired-secret'
-            : f.aadsts === 7000215
-              ? 'invalid-secret'
-              : f.aadsts === 700016
-                ? 'app-not-in-tenant'
-                : 'invalid-client',
-      };
+      return { ...base, class: 'invalid-client', reason: (f.aadsts !== undefined && invalidClientReasons[f.aadsts]) || 'invalid-client' };
     default:
       break;
   }

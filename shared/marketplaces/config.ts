@@ -129,7 +129,12 @@ function entryProblems(entry: MarketplaceEntry, context: ConfigContext): ConfigP
         message: `must equal this deployment's callback URL ${callbackUrl}`,
       });
     }
-    const secretName = environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production;
+    // A certificate instead of a secret names a secret too (the certificate's own).
+    const secret = environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production;
+    const certificate = environment === 'test' ? entry.partner_client_certificate_test : entry.partner_client_certificate_production;
+    const secretName = secret ?? certificate;
+    if (secretName === undefined) continue;
+    const field = secret !== undefined ? `partner_client_secret_${environment}` : `partner_client_certificate_${environment}`;
     const lower = secretName.toLowerCase();
     // Key Vault names are case-insensitive: a marketplace naming one of the service's own secrets would read (and expose to its app) the wrong one.
     if (
@@ -138,8 +143,8 @@ function entryProblems(entry: MarketplaceEntry, context: ConfigContext): ConfigP
     ) {
       problems.push({
         marketplace: entry.id,
-        field: `partner_client_secret_${environment}`,
-        message: "names one of the service's own secrets: give the partner's client secret a name of its own",
+        field,
+        message: "names one of the service's own secrets: give the partner's credential a name of its own",
       });
     }
   }

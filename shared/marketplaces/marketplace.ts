@@ -10,17 +10,16 @@ import type { MarketplaceEntry } from './schema';
 /** What the service needs of a marketplace in one environment. */
 export type Marketplace =
   | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[] }
-  | {
+  | ({
       id: string;
       name?: string;
       model: 'CSP';
       environment: Environment;
       tenantId: string;
       clientId: string;
-      clientSecretName: string;
       redirectUri: string;
       connectProducts: string[];
-    };
+    } & ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
 
 /** Projects a configuration entry onto one environment. */
 export function forEnvironment(entry: MarketplaceEntry, environment: Environment): Marketplace {
@@ -28,13 +27,16 @@ export function forEnvironment(entry: MarketplaceEntry, environment: Environment
   const connectProducts = (environment === 'test' ? entry.connect_products_test : entry.connect_products_production) ?? [];
   const base = { id: entry.id, ...(entry.name ? { name: entry.name } : {}), environment, tenantId: tenantId.toLowerCase(), connectProducts };
   if (entry.model === 'CPV') return { ...base, model: 'CPV' };
-  return {
+  const csp = {
     ...base,
-    model: 'CSP',
+    model: 'CSP' as const,
     clientId: (environment === 'test' ? entry.partner_client_id_test : entry.partner_client_id_production).toLowerCase(),
-    clientSecretName: environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production,
     redirectUri: environment === 'test' ? entry.redirect_uri_test : entry.redirect_uri_production,
   };
+  // The schema lets exactly one of the two through per environment.
+  const certificate = environment === 'test' ? entry.partner_client_certificate_test : entry.partner_client_certificate_production;
+  const secret = environment === 'test' ? entry.partner_client_secret_test : entry.partner_client_secret_production;
+  return certificate !== undefined ? { ...csp, clientCertificateName: certificate } : { ...csp, clientSecretName: secret ?? '' };
 }
 
 export type Lookup = { kind: 'found'; marketplace: Marketplace } | { kind: 'not-found' } | { kind: 'invalid'; field?: string };

@@ -8,6 +8,9 @@ import { secretNameSchema } from '../settings';
  *   { "marketplaces": [ { "id": "MP-12345", "model": "CSP",
  *       "partner_tenant_id_test": "…", "partner_client_id_test": "…",
  *       "partner_client_secret_test": "<Key Vault secret name>", "redirect_uri_test": "…", … } ] }
+ *
+ * Instead of `partner_client_secret_{env}`, a CSP entry may name a Key Vault certificate
+ * (`partner_client_certificate_{env}`) that the distributor's app trusts.
  */
 
 const guid = z
@@ -35,6 +38,19 @@ const clientSecretRef = z.string().superRefine((value, ctx) => {
   }
 });
 
+// The same for a certificate: Key Vault certificate names follow the secret name rule, and a
+// pasted PEM (spaces, '+', '/', '=') cannot pass it.
+const clientCertificateRef = z.string().superRefine((value, ctx) => {
+  if (!secretNameSchema.safeParse(value).success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: /BEGIN|[ +/=]/.test(value)
+        ? 'looks like an inline certificate: import the certificate into Key Vault and put the certificate name here'
+        : 'must be a Key Vault certificate name (letters, digits and dashes, at most 127)',
+    });
+  }
+});
+
 const connectProducts = z.array(z.string().regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/, 'must be a Connect product ID like PRD-123-456-789')).max(20);
 
 const common = {
@@ -46,18 +62,47 @@ const common = {
   connect_products_production: connectProducts.optional(),
 };
 
-export const cspOnly = ['partner_client_id', 'partner_client_secret', 'redirect_uri'] as const;
+export const cspOnly = ['partner_client_id', 'partner_client_secret', 'partner_client_certificate', 'redirect_uri'] as const;
+
+/**
+ * A CSP app proves itself with a client secret or a certificate, per environment: exactly one of
+ * them is named (both would leave which one is used to chance). Runs even when other fields
+ * have problems, so every problem of an entry is reported at once.
+ */
+function exactlyOneCredential(entry: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const env of ['test', 'production'] as const) {
+    const secret = `partner_client_secret_${env}`;
+    const certificate = `partner_client_certificate_${env}`;
+    if (entry[secret] === undefined && entry[certificate] === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [secret],
+        message: `is required for a CSP marketplace (or ${certificate}, a Key Vault certificate name)`,
+      });
+    } else if (entry[secret] !== undefined && entry[certificate] !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [certificate],
+        message: `must not be set together with ${secret}: name either the client secret or the certificate`,
+      });
+    }
+  }
+}
 
 export const cpvEntry = z.strictObject({ ...common, model: z.literal('CPV') });
-export const cspEntry = z.strictObject({
-  ...common,
-  model: z.literal('CSP'),
-  partner_client_id_test: guid,
-  partner_client_id_production: guid,
-  partner_client_secret_test: clientSecretRef,
-  partner_client_secret_production: clientSecretRef,
-  redirect_uri_test: z.url({ protocol: /^https?$/ }),
-  redirect_uri_production: z.url({ protocol: /^https?$/ }),
-});
+export const cspEntry = z
+  .strictObject({
+    ...common,
+    model: z.literal('CSP'),
+    partner_client_id_test: guid,
+    partner_client_id_production: guid,
+    partner_client_secret_test: clientSecretRef.optional(),
+    partner_client_secret_production: clientSecretRef.optional(),
+    partner_client_certificate_test: clientCertificateRef.optional(),
+    partner_client_certificate_production: clientCertificateRef.optional(),
+    redirect_uri_test: z.url({ protocol: /^https?$/ }),
+    redirect_uri_production: z.url({ protocol: /^https?$/ }),
+  })
+  .superRefine(exactlyOneCredential, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
 
 export type MarketplaceEntry = z.infer<typeof cpvEntry> | z.infer<typeof cspEntry>;

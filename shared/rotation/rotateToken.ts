@@ -13,7 +13,7 @@
 import type { ProductSyncState } from '../connect/tag';
 import { AppError, ensureAppError } from '../errors';
 import { events } from '../events';
-import { appCredentialsFor, appIdentityOf, type AppCredentials } from '../identity/credentials';
+import { AppCredentialError, appCredentialsFor, appIdentityOf, type AppCredentials } from '../identity/credentials';
 import { expiryAfterUse } from '../identity/lifetime';
 import type { TokenGrant } from '../identity/msal';
 import { TokenRequestError, type TokenFailure } from '../identity/tokenFailure';
@@ -233,18 +233,18 @@ const isMisconfigured = (err: unknown): err is AppError => err instanceof AppErr
 async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<{ app: AppCredentials; appKey: string } | TokenResult> {
   const { settings, logger } = run.deps;
   const mp = marketplace.id;
-  const missing = (name: string): TokenResult => {
+  const missing = (name: string, reason = 'secret-missing'): TokenResult => {
     if (!run.blockedApps.has(`missing:${name}`)) {
       run.blockedApps.add(`missing:${name}`);
       logEvent(logger, 'error', events.invalidClient, {
         runId: run.runId,
         marketplace: mp,
         model: marketplace.model,
-        reason: 'secret-missing',
+        reason,
         secretName: name,
       });
     }
-    return { marketplace: mp, outcome: 'invalid-client', reason: 'secret-missing' };
+    return { marketplace: mp, outcome: 'invalid-client', reason };
   };
   let identity;
   try {
@@ -253,12 +253,13 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
     if (isMisconfigured(err)) return missing(err.field ?? 'CPV_CLIENT_ID');
     throw err;
   }
-  if (run.blockedApps.has(`missing:${identity.secretName}`)) return { marketplace: mp, outcome: 'invalid-client', reason: 'secret-missing' };
+  const credentialName = identity.secretName ?? identity.field;
+  if (run.blockedApps.has(`missing:${credentialName}`)) return { marketplace: mp, outcome: 'invalid-client', reason: 'secret-missing' };
   if (run.blockedApps.has(identity.clientId)) return { marketplace: mp, outcome: 'invalid-client', reason: 'app-blocked-in-run' };
   try {
     return { app: await appCredentialsFor(settings, marketplace, run.readSecret), appKey: identity.clientId };
   } catch (err) {
-    if (isMisconfigured(err)) return missing(identity.secretName);
+    if (isMisconfigured(err)) return missing(credentialName, err instanceof AppCredentialError ? err.problem : undefined);
     throw err;
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Wires a rotation run to this process: settings, configuration, the secret store, msal-node and
- * (when CONNECT_API_KEY_SECRET_NAME is set) the Connect push. Shared by the timer and the manual
- * endpoint.
+ * (when CONNECT_API_KEY_SECRET_NAME is set) the Connect push; after the run, the check that warns
+ * about credentials close to expiry (it runs daily with the timer). Shared by the timer and the
+ * manual endpoint.
  */
 import { connectPushFor } from '../connect/push';
 import { retryPendingPushes } from '../connect/retryPending';
 import { overallState } from '../connect/tag';
+import { warnExpiringCredentials } from '../credentials/warnings';
 import { redeemRefreshTokenLazy } from '../identity/lazy';
 import { events } from '../events';
 import { logEvent, type Logger } from '../log';
@@ -45,5 +47,7 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
     deps.retryPendingSync = (tokens, run) =>
       retryPendingPushes(connect, { config, store, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
   }
-  return rotateAll(deps, options);
+  const summary = await rotateAll(deps, options);
+  await warnExpiringCredentials({ store, settings, config, logger, runId: summary.runId });
+  return summary;
 }

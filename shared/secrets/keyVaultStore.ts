@@ -13,6 +13,7 @@ import {
   runRecordContentType,
   runRecordName,
   type RunRecord,
+  type SecretProperties,
   type StoredToken,
   type TokenListing,
   type TokenTags,
@@ -20,9 +21,10 @@ import {
 } from './store';
 
 /**
- * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets and
- * @azure/identity; shared/secrets/open.ts loads it on first use so cold starts that never touch
- * a secret do not pay for the SDKs.
+ * The secret store on Azure Key Vault. The only file that imports @azure/keyvault-secrets, and
+ * the one that imports @azure/identity for Key Vault access (the CPV app's federated credential
+ * has its own, shared/identity/managedIdentity.ts); shared/secrets/open.ts loads it on first use
+ * so cold starts that never touch a secret do not pay for the SDKs.
  */
 
 export interface KeyVaultStoreOptions {
@@ -146,6 +148,25 @@ export class KeyVaultSecretStore implements SecretStore {
     } catch (err) {
       throw storeError('putRunRecord', name, err);
     }
+  }
+
+  async listSecretProperties(): Promise<SecretProperties[]> {
+    // The same listing as listTokens: attributes of each secret's latest version, no value.
+    const all: SecretProperties[] = [];
+    try {
+      for await (const p of this.client.listPropertiesOfSecrets()) {
+        all.push({
+          name: p.name,
+          enabled: p.enabled !== false,
+          ...(p.contentType ? { contentType: p.contentType } : {}),
+          ...(p.expiresOn ? { expiresOn: p.expiresOn } : {}),
+          ...(p.notBefore ? { notBefore: p.notBefore } : {}),
+        });
+      }
+    } catch (err) {
+      throw storeError('listSecretProperties', undefined, err);
+    }
+    return all;
   }
 
   /** The latest version of a secret, or undefined when Key Vault has no secret by that name. */

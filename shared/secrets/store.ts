@@ -92,6 +92,20 @@ export interface TokenListing {
   lastRun?: RunRecord;
 }
 
+/**
+ * What a listing says about any secret's latest version (a client secret, a certificate's
+ * secret, the Connect API key): its attributes, never its value.
+ */
+export interface SecretProperties {
+  name: string;
+  contentType?: string;
+  /** Key Vault's `exp`; for a certificate's secret, Key Vault sets it to the certificate's notAfter. */
+  expiresOn?: Date;
+  notBefore?: Date;
+  /** A disabled latest version cannot be read: whoever uses the secret fails. */
+  enabled: boolean;
+}
+
 /** A version's identity and tags, enough to change its tags or disable it. */
 export type TokenVersionRef = Pick<StoredToken, 'marketplace' | 'environment' | 'version'>;
 
@@ -123,6 +137,8 @@ export interface SecretStore {
   listTokens(environment: Environment): Promise<TokenListing>;
   /** Records the summary of a rotation run (a new version of one small secret; its tags are the record). */
   putRunRecord(environment: Environment, record: RunRecord): Promise<void>;
+  /** Every secret's latest version's properties, from the listing alone (no value is read): credential expiry. */
+  listSecretProperties(): Promise<SecretProperties[]>;
 }
 
 /** Secret name of a marketplace's token. Only ever built from a validated marketplace ID. */

@@ -3,6 +3,7 @@
  * configuration's health first, then every token — those that need a person first, then fewest
  * days left — and the last and next rotation runs.
  */
+import { credentialHealth, type CredentialHealth } from '../credentials/expiry';
 import { formatProblem, type MarketplaceConfig } from '../marketplaces/config';
 import { lookupMarketplace } from '../marketplaces/marketplace';
 import type { RunRecord, SecretStore } from '../secrets/store';
@@ -35,6 +36,8 @@ export interface StatusReport {
   nextRunAt?: string;
   schedule: string;
   tokens: TokenHealth[];
+  /** Every credential the service uses, with its expiry (docs/SECURITY.md 32). */
+  credentials: CredentialHealth[];
 }
 
 function runReportOf(record: RunRecord): RunReport {
@@ -80,6 +83,7 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
     })),
   ];
   const nextRun = nextRunOf(settings.ROTATION_SCHEDULE, now);
+  const credentials = await credentialHealth(store, settings, config, now.getTime());
   return {
     environment,
     generatedAt: now.toISOString(),
@@ -89,5 +93,6 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
     ...(nextRun ? { nextRunAt: nextRun.toISOString() } : {}),
     schedule: settings.ROTATION_SCHEDULE,
     tokens: sortByUrgency(rows),
+    credentials,
   };
 }

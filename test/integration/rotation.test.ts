@@ -20,7 +20,7 @@ import type { PartnerCenterFaultInput } from '../../local/partnerCenterStandIn';
 import { cpvClientId, cpvEntry } from '../fixtures/config';
 import { request } from '../support/flow';
 import { writeGenerated } from '../support/generatedDocs';
-import { secrets, startWorld, type World } from '../support/world';
+import { startWorld, type World } from '../support/world';
 
 jest.setTimeout(60_000);
 
@@ -90,7 +90,10 @@ async function seed(n: number, daysAgo = 2): Promise<StoredToken> {
 /** Is this refresh token accepted by "Microsoft" (the simulator)? */
 async function isValid(value: string, n: number): Promise<boolean> {
   try {
-    await redeemRefreshToken({ authorityHost: world.simulator.url, tenantId: tenantOf(n), clientId: cpvClientId, clientSecret: secrets.cpv }, value);
+    await redeemRefreshToken(
+      { authorityHost: world.simulator.url, tenantId: tenantOf(n), clientId: cpvClientId, credential: world.cpvCredential },
+      value,
+    );
     return true;
   } catch {
     return false;
@@ -406,6 +409,7 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
     getSecret: (n) => store.getSecret(n),
     listTokens: (e) => store.listTokens(e),
     putRunRecord: (e, r) => store.putRunRecord(e, r),
+    listSecretProperties: () => store.listSecretProperties(),
     updateTokenTags: async (t, tags) => {
       if (tags.status === 'active' && fire('promote') === 'crash') return never();
       await store.updateTokenTags(t, tags);
@@ -708,7 +712,7 @@ describe('rotation runs', () => {
     const ids = [54, 55, 56];
     for (const n of ids) await seed(n);
     const subset = parseMarketplaceConfig({ marketplaces: ids.map((n) => cpvEntry(mpOf(n), tenantOf(n))) });
-    const settings = { ...getSettings(), CPV_CLIENT_SECRET_NAME: 'cpv-secret-that-is-not-there' };
+    const settings = { ...getSettings(), CPV_CREDENTIAL: 'secret' as const, CPV_CLIENT_SECRET_NAME: 'cpv-secret-that-is-not-there' };
     const logStart = logs.length;
     const calls = world.simulator.stats.tokenCalls.refresh_token;
     const s = await rotateAll(deps({ config: subset, settings }), { trigger: 'timer', concurrency: 1 });

@@ -1,27 +1,35 @@
 /**
  * Secrets never leak (docs/SECURITY.md 12, 14): every flow runs with known canary values
- * (client secrets, the cookie key, a Connect API key, and every refresh token, authorization
- * code, PKCE verifier and transaction cookie the run produces), then every log line, console
- * line, response header and body (except the one token page showing its own token, and the
- * Set-Cookie carrying its own cookie), redirect URL, exception message and Key Vault tag is
- * searched for each of them. Zero hits.
+ * (client secrets, a CSP app's certificate and private key, the cookie key, a Connect API key,
+ * and every refresh token, authorization code, PKCE verifier, transaction cookie and
+ * managed-identity assertion the run produces), then every log line, console line, response
+ * header and body (except the one token page showing its own token, and the Set-Cookie carrying
+ * its own cookie), redirect URL, exception message and Key Vault tag is searched for each of
+ * them. Zero hits.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import selfsigned from 'selfsigned';
 import { join } from 'node:path';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
 import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { openTransaction } from '../../shared/signIn/transaction';
+import type { AppCredentials } from '../../shared/identity/credentials';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
-import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
+import { cpvClientId, cspClientId, cspEntry, tenants } from '../fixtures/config';
 import { cookieHeader, request, signIn, submitForm, tokenFromPage } from '../support/flow';
 import { secrets, startWorld, unboundedSignIns, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { signInUntilCallback, testKey } from './support/probe';
 
 const shortKeyCanary = 'short-cookie-key-CANARY-91';
+
+/** MP-00003: a CSP app that proves itself with a certificate from Key Vault, in a tenant of its own. */
+const certMarketplace = 'MP-00003';
+const certTenant = '55555555-5555-4555-8555-555555555555';
+const certClientId = '66666666-6666-4666-8666-666666666666';
 
 const run = trackRun();
 let world: World;
@@ -46,6 +54,11 @@ const canaries = {
   code: new Set<string>(),
   verifier: new Set<string>(),
   cookie: new Set<string>(),
+  /** The managed-identity tokens the CPV app presented as its client assertion. */
+  assertion: new Set<string>(),
+  /** The certificate's secret, in its two parts: the private key and the certificate. */
+  privateKey: new Set<string>(),
+  certificate: new Set<string>(),
 };
 
 const realFetch = globalThis.fetch;
@@ -99,6 +112,7 @@ function harvestVault(): void {
       if (name.startsWith('refresh-token-')) canaries.refreshToken.add(v.value);
     }
   }
+  for (const assertion of world.assertions) canaries.assertion.add(assertion);
 }
 
 const post = (path: string, body?: string, headers: Record<string, string> = {}) =>
@@ -114,7 +128,23 @@ beforeAll(async () => {
     store: 'keyvault',
     signInBounds: unboundedSignIns,
     connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } },
+    marketplaces: (callbackUrl) => {
+      const {
+        partner_client_secret_test: _t,
+        partner_client_secret_production: _p,
+        ...entry
+      } = cspEntry(certMarketplace, callbackUrl, certTenant, {
+        partner_client_id_test: certClientId,
+        partner_client_id_production: certClientId,
+      });
+      return [{ ...entry, partner_client_certificate_test: 'partner-cert-MP-00003', partner_client_certificate_production: 'partner-cert-MP-00003' }];
+    },
   });
+  const cert = await selfsigned.generate([{ name: 'commonName', value: 'canary app' }], { keyType: 'rsa', keySize: 2048 });
+  canaries.privateKey.add(cert.private);
+  canaries.certificate.add(cert.cert);
+  world.simulator.registerClient({ clientId: certClientId, redirectUris: [world.callbackUrl], multiTenant: false, certificates: [cert.cert] });
+  world.vault?.seedCertificate('partner-cert-MP-00003', { certificate: cert.cert, privateKey: cert.private });
   canaries.cookieKey.add(process.env.TRANSACTION_COOKIE_KEY ?? '');
   canaries.apiKey.add(world.connectApiKey ?? '');
   globalThis.fetch = recordingFetch as typeof fetch;
@@ -145,6 +175,24 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     const accepted = await submitForm(link, page.body, 'Accept');
     expect((await request(accepted.location ?? '', { headers: { cookie: cookieHeader(first.callback.setCookies) } })).status).toBe(200);
     expect((await signIn(world, 'MP-00002')).callback.status).toBe(200);
+  });
+
+  run.it('generate and rotate (CSP with a certificate), and its certificate refused', async () => {
+    expect((await signIn(world, certMarketplace)).callback.status).toBe(200);
+    expect((await post(`/api/rotate?marketplace=${certMarketplace}`)).status).toBe(200);
+    world.simulator.faults.apply({ kind: 'invalidClient', clientId: certClientId, reason: 'certificateExpired' });
+    expect((await signIn(world, certMarketplace)).callback.status).toBe(502);
+    expect((await post(`/api/rotate?marketplace=${certMarketplace}`)).status).toBe(200);
+    world.simulator.faults.clear();
+    harvestVault();
+  });
+
+  run.it('the CPV assertion refused (no matching federated credential), at sign-in and rotation', async () => {
+    world.simulator.faults.apply({ kind: 'invalidClient', clientId: cpvClientId, reason: 'noMatchingFederatedCredential' });
+    expect((await signIn(world, 'MP-00002')).callback.status).toBe(502);
+    expect((await post('/api/rotate?marketplace=MP-00002')).status).toBe(200);
+    world.simulator.faults.clear();
+    harvestVault();
   });
 
   run.it('status, HTML and JSON', async () => {
@@ -268,7 +316,12 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     const token = [...canaries.refreshToken][0] ?? '';
     const code = [...canaries.code][0] ?? '';
     world.simulator.faults.apply({ kind: 'refreshTokenRevoked', refreshToken: token });
-    const app = { authorityHost: world.simulator.url, tenantId: tenants.csp, clientId: cspClientId, clientSecret: secrets.csp };
+    const app: AppCredentials = {
+      authorityHost: world.simulator.url,
+      tenantId: tenants.csp,
+      clientId: cspClientId,
+      credential: { kind: 'secret', secret: secrets.csp },
+    };
     await redeemRefreshToken(app, token).then(
       () => exceptions.push('no exception for a revoked token'),
       (err: unknown) => recordException('redeemRefreshToken', err),
@@ -277,7 +330,7 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
       () => exceptions.push('no exception for a spent code'),
       (err: unknown) => recordException('redeemCode', err),
     );
-    await redeemRefreshToken({ ...app, clientSecret: `${secrets.csp}-wrong` }, token).catch((err: unknown) =>
+    await redeemRefreshToken({ ...app, credential: { kind: 'secret', secret: `${secrets.csp}-wrong` } }, token).catch((err: unknown) =>
       recordException('redeemRefreshToken wrong secret', err),
     );
     world.simulator.faults.clear();
@@ -337,6 +390,12 @@ describe('the search', () => {
     expect(counts.cookie).toBeGreaterThanOrEqual(8);
     expect(counts.verifier).toBe(counts.cookie);
     expect(counts.apiKey).toBe(1);
+    expect(counts.assertion).toBeGreaterThanOrEqual(1);
+    expect(counts.privateKey).toBe(1);
+    expect(counts.certificate).toBe(1);
+    // The CPV app and the certificate app really signed in with them.
+    expect(world.simulator.stats.clientAuthentications.federated).toBeGreaterThanOrEqual(2);
+    expect(world.simulator.stats.clientAuthentications.certificate).toBeGreaterThanOrEqual(2);
     // The push really used the key.
     expect(world.connect?.stats.writes).toBeGreaterThanOrEqual(2);
   });

@@ -1,10 +1,12 @@
 /**
  * A whole service on loopback for integration and browser tests: the identity simulator
- * (HTTPS), the Key Vault fake (HTTPS, with its managed-identity endpoint) or the file store,
- * a marketplace configuration, and the local Functions host serving the real function files.
+ * (HTTPS), the Key Vault fake (HTTPS) or the file store, the Function App's managed-identity
+ * endpoint (a Key Vault fake's, shared by the worlds of a test file), a marketplace
+ * configuration, and the local Functions host serving the real function files. The CPV app signs
+ * in with the managed identity's token (a federated credential) unless told to use a secret.
  * Nothing here is mocked: msal-node, SecretClient and ManagedIdentityCredential talk HTTPS.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,10 +15,12 @@ import { listRegistrations } from '../../local/functionsCore';
 import { newStandInApiKey, startConnectStandIn, type ConnectStandIn } from '../../local/connectStandIn';
 import { startHost, type LocalHost } from '../../local/host';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
-import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
+import { startKeyVaultFake, type KeyVaultFake, type ManagedIdentityTokenRequest, type MintedToken } from '../../local/keyVaultFake';
 import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../local/partnerCenterStandIn';
 import { FileSecretStore } from '../../local/fileSecretStore';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
+import type { ClientCredential } from '../../shared/identity/credentials';
+import { resetFederatedAssertions } from '../../shared/identity/federated';
 import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
 import { nearExpiryQueueName } from '../../shared/rotation/nearExpiryEvent';
 import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
@@ -38,11 +42,29 @@ export const secrets = {
   csp: 'csp-app-secret-value-9876543210',
 };
 
+/** The Function App's managed identity, in the service's own (home) tenant: what the CPV app's federated credential names. */
+export const managedIdentity = {
+  homeTenant: '7e57ca11-0000-4000-8000-00000000a0e0',
+  principalId: '7e57ca11-0000-4000-8000-0000000051d0',
+};
+
+/** What the managed-identity endpoint mints for the CPV assertion, when a test wants it wrong. */
+export interface ManagedIdentityTokenOverrides {
+  audience?: string;
+  principalId?: string;
+  tenant?: string;
+  lifetimeSeconds?: number;
+}
+
 export interface WorldOptions {
   store?: 'keyvault' | 'file';
+  /** How the CPV app proves itself: `federated` (default; the app has no secret at all) or `secret`. */
+  cpvCredential?: 'federated' | 'secret';
+  /** A wrong managed-identity token for the CPV assertion (another audience, subject, tenant, or expired). */
+  managedIdentityToken?: ManagedIdentityTokenOverrides;
   environment?: Environment;
-  /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented). */
-  marketplaces?: unknown[];
+  /** Extra marketplace entries (raw JSON) besides MP-00001 (CSP) and MP-00002 (CPV, not consented); a function gets the callback URL (CSP entries need it). */
+  marketplaces?: unknown[] | ((callbackUrl: string) => unknown[]);
   /** The configuration file's text as an operator left it (overrides `marketplaces`): an unreadable file, a broken one. */
   configText?: string;
   /** Consent already granted for MP-00002's tenant. */
@@ -94,10 +116,16 @@ export interface World {
   /** Partner Center, which proves every token before it counts. */
   partnerCenter: PartnerCenterStandIn;
   vault?: KeyVaultFake;
+  /** The Function App's managed-identity endpoint (shared by the worlds of a test file): its faults and counters. */
+  identityEndpoint: KeyVaultFake;
   /** The Connect stand-in and its accepted key, when `connect` was given. */
   connect?: ConnectStandIn;
   connectApiKey?: string;
   store: SecretStore;
+  /** The CPV app's credential as the service presents it, for tests that redeem directly. */
+  cpvCredential: ClientCredential;
+  /** Every managed-identity token the endpoint handed out for this world's CPV assertions (canaries). */
+  assertions: string[];
   logs: LogLine[];
   baseUrl: string;
   startUrl: string;
@@ -129,6 +157,37 @@ export function tls(): { cert: string; key: string } {
 /** Every app setting the service reads: the world starts from none of them. */
 const settingNames = Object.keys(settingsShape);
 
+/**
+ * The Function App's managed-identity endpoint, one per test file (process). msal-node inside
+ * @azure/identity resolves IDENTITY_ENDPOINT once per process and caches its tokens process-wide
+ * (by identity client id), so every world of a file shares this endpoint, and each world names
+ * a fresh identity client id so that no world is handed an assertion an earlier world's
+ * simulator signed. Its tokens for api://AzureADTokenExchange come from the current world's
+ * simulator; its own tokens (Key Vault) verify at every Key Vault fake of the process.
+ */
+let identityEndpoint: Promise<KeyVaultFake> | undefined;
+let mintForCurrentWorld: ((request: ManagedIdentityTokenRequest) => MintedToken) | undefined;
+
+function sharedIdentityEndpoint(certs: { cert: string; key: string }): Promise<KeyVaultFake> {
+  identityEndpoint ??= startKeyVaultFake({
+    tls: certs,
+    port: 0,
+    mintTokenExchangeToken: (request) => {
+      if (!mintForCurrentWorld) throw new Error('no world is running');
+      return mintForCurrentWorld(request);
+    },
+  });
+  return identityEndpoint;
+}
+
+// Registered while the test file loads (jest allows hooks only then), closed after its last test.
+if (typeof afterAll === 'function')
+  afterAll(async () => {
+    const endpoint = identityEndpoint;
+    identityEndpoint = undefined;
+    await (await endpoint)?.close();
+  });
+
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const environment = options.environment ?? 'test';
   const dir = mkdtempSync(join(tmpdir(), 'world-'));
@@ -137,15 +196,48 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const callbackUrl = `${baseUrl}/api/callback`;
   const certs = tls();
 
+  const federated = (options.cpvCredential ?? 'federated') === 'federated';
+  const cpvApp = { clientId: cpvClientId, redirectUris: [callbackUrl], multiTenant: true };
   const simulator = await startIdentitySimulator({
     port: 0,
     tls: certs,
     clients: [
-      { clientId: cpvClientId, clientSecret: secrets.cpv, redirectUris: [callbackUrl], multiTenant: true },
+      // Federated: the CPV app has no secret, so a secret sent anyway is refused (AADSTS7000215).
+      federated ? cpvApp : { ...cpvApp, clientSecret: secrets.cpv },
       { clientId: cspClientId, clientSecret: secrets.csp, redirectUris: [callbackUrl], multiTenant: false },
     ],
     consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
   });
+
+  // The CPV app trusts the managed identity (the issuer names the simulator's port, known only now).
+  const identityClientId = randomUUID();
+  const assertions: string[] = [];
+  const mi = options.managedIdentityToken ?? {};
+  const mint = (clientId: string): MintedToken =>
+    simulator.mintManagedIdentityToken({
+      tenant: mi.tenant ?? managedIdentity.homeTenant,
+      principalId: mi.principalId ?? managedIdentity.principalId,
+      clientId,
+      ...(mi.audience ? { audience: mi.audience } : {}),
+      ...(mi.lifetimeSeconds !== undefined ? { lifetimeSeconds: mi.lifetimeSeconds } : {}),
+    });
+  if (federated) {
+    simulator.registerClient({
+      ...cpvApp,
+      federatedCredentials: [
+        { issuer: simulator.issuer(managedIdentity.homeTenant), subject: managedIdentity.principalId, audience: 'api://AzureADTokenExchange' },
+      ],
+    });
+  }
+  mintForCurrentWorld = (r) => {
+    const minted = mint(r.clientId ?? identityClientId);
+    assertions.push(minted.accessToken);
+    return minted;
+  };
+  const identity = await sharedIdentityEndpoint(certs);
+  const cpvCredential: ClientCredential = federated
+    ? { kind: 'assertion', assertion: async () => mint(identityClientId).accessToken }
+    : { kind: 'secret', secret: secrets.cpv };
 
   const partnerCenter = await startPartnerCenterStandIn({ tls: certs, jwksUrl: simulator.jwksUrl });
 
@@ -155,12 +247,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const products = typeof id === 'string' ? connectProducts[id] : undefined;
     return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
   };
+  const extraMarketplaces = typeof options.marketplaces === 'function' ? options.marketplaces(callbackUrl) : (options.marketplaces ?? []);
   const configPath = join(dir, 'marketplaces.json');
   if (options.configText !== undefined) writeFileSync(configPath, options.configText);
   else
     writeFileSync(
       configPath,
-      JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...(options.marketplaces ?? [])].map(withConnect) }),
+      JSON.stringify({ marketplaces: [cspEntry('MP-00001', callbackUrl), cpvEntry('MP-00002'), ...extraMarketplaces].map(withConnect) }),
     );
 
   let connect: ConnectStandIn | undefined;
@@ -180,7 +273,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     AUTHORITY_HOST: simulator.url,
     PARTNER_CENTER_API_URL: partnerCenter.url,
     CPV_CLIENT_ID: cpvClientId,
-    CPV_CLIENT_SECRET_NAME: 'cpv-client-secret',
+    ...(federated ? { CPV_CREDENTIAL: 'federated' } : { CPV_CREDENTIAL: 'secret', CPV_CLIENT_SECRET_NAME: 'cpv-client-secret' }),
+    // The Function App's user-assigned identity: the Key Vault credential and the CPV assertion both use it.
+    AZURE_CLIENT_ID: identityClientId,
+    ...identity.identityEnv,
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
     MARKETPLACE_CONFIG_PATH: configPath,
     ROTATION_SCHEDULE: '0 0 3 * * *',
@@ -196,8 +292,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const vaultEvents: { deliver?: (event: unknown) => void } = {};
   if ((options.store ?? 'keyvault') === 'keyvault') {
     vault = await startKeyVaultFake({ tls: certs, port: 0, onEvent: (event) => vaultEvents.deliver?.(event) });
-    Object.assign(process.env, vault.identityEnv, { KEY_VAULT_URL: vault.url });
-    vault.seed('cpv-client-secret', secrets.cpv);
+    process.env.KEY_VAULT_URL = vault.url;
+    if (!federated) vault.seed('cpv-client-secret', secrets.cpv);
     vault.seed('partner-secret-MP-00001', secrets.csp);
     if (storedConnectKey) vault.seed(connectApiKeySecretName, storedConnectKey);
   } else {
@@ -208,13 +304,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   resetSettingsCache();
   resetMarketplaceConfigCache();
   resetSecretStoreCache();
+  resetFederatedAssertions();
   // A fresh instance: empty guards.
   resetSignInBounds(options.signInBounds);
   resetReplayGuard(options.replayGuardCapacity);
   const store = await openSecretStore(getSettings());
   if (!vault) {
     const fileStore = store as SecretStore & { setSecret(name: string, value: string): Promise<unknown> };
-    await fileStore.setSecret('cpv-client-secret', secrets.cpv);
+    if (!federated) await fileStore.setSecret('cpv-client-secret', secrets.cpv);
     await fileStore.setSecret('partner-secret-MP-00001', secrets.csp);
     if (storedConnectKey) await fileStore.setSecret(connectApiKeySecretName, storedConnectKey);
   }
@@ -232,8 +329,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     simulator,
     partnerCenter,
     ...(vault ? { vault } : {}),
+    identityEndpoint: identity,
     ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
     store,
+    cpvCredential,
+    assertions,
     logs,
     baseUrl,
     startUrl: `${baseUrl}/api/start`,

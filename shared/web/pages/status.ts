@@ -3,6 +3,7 @@ import type { ProductHealth } from '../../connect/tag';
 import type { StatusReport } from '../../status/report';
 import type { TokenHealth } from '../../status/tokenHealth';
 import { html, type Html } from '../html';
+import { credentialsSection } from './credentialsSection';
 import { layout } from './layout';
 
 const connectStateText: Record<ProductHealth['state'], string> = {
@@ -138,6 +139,7 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
         <tbody>
           ${rows.map((r) => row(r, showConnect))}
         </tbody>
-      </table>`,
+      </table>
+      ${credentialsSection(report.credentials)}`,
   });
 }

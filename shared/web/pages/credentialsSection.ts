@@ -1,0 +1,73 @@
+/** The status page's credentials section: days left on every secret and certificate the service signs in with (docs/SECURITY.md 32). */
+import type { CredentialHealth } from '../../credentials/expiry';
+import type { CredentialKind } from '../../credentials/inUse';
+import { html, type Html } from '../html';
+
+const kindText: Record<CredentialKind, string> = {
+  'cpv-federated': 'CPV app: managed identity (federated credential)',
+  'cpv-client-secret': 'CPV app: client secret',
+  'partner-client-secret': 'CSP app: client secret',
+  'partner-certificate': 'CSP app: certificate',
+  'connect-api-key': 'Connect API key',
+};
+
+function daysLeftCell(c: CredentialHealth): Html | string {
+  switch (c.state) {
+    case 'nothing-expires':
+      return 'nothing expires';
+    case 'expiry-unknown':
+      return 'expiry unknown';
+    case 'missing':
+      return html`<span class="error">not in Key Vault</span>`;
+    case 'disabled':
+      return html`<span class="error">disabled in Key Vault</span>`;
+    case 'expired':
+      return html`<span class="error">expired</span>`;
+    case 'expiring':
+      return html`<span class="error">${c.daysLeft ?? ''}</span>`;
+    case 'ok':
+      return String(c.daysLeft ?? '');
+  }
+}
+
+/** `MP-00001, MP-00002 and 3 more`: the table stays readable with hundreds of marketplaces. */
+function usedByText(usedBy: string[]): string {
+  if (usedBy.length === 0) return 'nothing yet';
+  const shown = usedBy.slice(0, 3).join(', ');
+  return usedBy.length > 3 ? `${shown} and ${usedBy.length - 3} more` : shown;
+}
+
+export function credentialsSection(rows: CredentialHealth[]): Html {
+  const dueSoon = rows.filter((r) => r.state === 'expiring' || r.state === 'expired').length;
+  const broken = rows.filter((r) => r.state === 'missing' || r.state === 'disabled').length;
+  const unknown = rows.filter((r) => r.state === 'expiry-unknown').length;
+  return html`<h2>Credentials (${rows.length})</h2>
+    <p>
+      ${dueSoon > 0 ? html`<strong class="error">${dueSoon} credential(s) expire within 30 days or have expired:</strong> add a new one and store it in Key Vault under the same name before the old one expires (docs/DEPLOY.md).` : 'No credential expires within 30 days.'}
+      ${broken > 0 ? html`<strong class="error">${broken} credential(s) cannot be read from Key Vault.</strong>` : ''}
+      ${unknown > 0 ? `${unknown} stored without an expiry date: store the next version with --expires.` : ''}
+    </p>
+    <table id="credentials">
+      <thead>
+        <tr>
+          <th scope="col">Credential</th>
+          <th scope="col">Key Vault name</th>
+          <th scope="col">Used by</th>
+          <th scope="col">Expires</th>
+          <th scope="col">Days left</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map(
+          (c) =>
+            html`<tr>
+              <td>${kindText[c.kind]}</td>
+              <td>${c.name ?? '—'}</td>
+              <td>${usedByText(c.usedBy)}</td>
+              <td>${c.expiresAt ? c.expiresAt.slice(0, 10) : '—'}</td>
+              <td>${daysLeftCell(c)}</td>
+            </tr> `,
+        )}
+      </tbody>
+    </table>`;
+}
