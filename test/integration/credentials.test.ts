@@ -241,7 +241,7 @@ describe('a CSP app with a certificate instead of a client secret', () => {
         world.simulator.registerClient(certApp(world, cert));
         world.vault?.seed(certName('MP-00005'), cert.certificate, { contentType: 'application/x-pem-file' });
         const missing = await signIn(world, 'MP-00004');
-        expect(missing.callback.status).toBe(500);
+        expect(missing.callback.status).toBe(503);
         expect(missing.callback.body).toContain('(partner_client_certificate_test)');
 
         await seedToken(world, 'MP-00004', 'CSP', certTenant, certClientId);
