@@ -14,8 +14,7 @@
  * Only Node's built-in modules are used here: the bench's module graph must not be in the
  * process it measures.
  *
- * Usage: node worker.js <appDir>  (cwd = the app folder, as on Azure; PORT picks the port, 0 by default;
- * BENCH_SOURCE_MAPS=off keeps the package from turning source maps on)
+ * Usage: node worker.js <appDir>  (cwd = the app folder, as on Azure; PORT picks the port, 0 by default)
  * Prints one line when listening: { "url", "loadedMs", "readyMs" } (ms since this process started).
  * GET /_bench/usage answers { maxRssBytes, rssBytes, heapUsedBytes, cpuMs, invocations, evaluated, sdkLoaded }.
  */
@@ -81,15 +80,6 @@ const functionsCore = {
     if (level === 'error' || level === 'critical') process.stderr.write(`[${category}] ${message}\n`);
   },
 };
-
-/**
- * BENCH_SOURCE_MAPS=off: the package's call that turns Node's source-map support on does nothing,
- * so the same package runs as if it had been bundled without source maps (the baseline's way).
- */
-function disableSourceMapSwitch(): void {
-  (process as { setSourceMapsEnabled?: unknown }).setSourceMapsEnabled = () => undefined;
-  (Module as unknown as { setSourceMapsSupport?: unknown }).setSourceMapsSupport = () => undefined;
-}
 
 function provideFunctionsCore(): void {
   const proto = Module.prototype as unknown as { require: (id: string) => unknown };
@@ -236,7 +226,6 @@ async function main(): Promise<void> {
   const pkg = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { main?: string };
   if (!pkg.main) throw new Error(`${appDir}/package.json has no "main"`);
   provideFunctionsCore();
-  if (process.env.BENCH_SOURCE_MAPS === 'off') disableSourceMapSwitch();
   for (const file of entryFiles(appDir, pkg.main)) {
     if (file.endsWith('.mjs')) await import(pathToFileURL(file).href);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker require()s CommonJS entry files

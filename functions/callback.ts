@@ -1,87 +1,17 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { connectPushFor } from '../shared/connect/push';
-import { admitSignIn } from '../shared/guards/signInBounds';
-import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
-import { openSecretStore } from '../shared/secrets/open';
-import { clearedTransactionCookie } from '../shared/signIn/cookie';
-import { expiryAfterUse } from '../shared/identity/lifetime';
-import { completeSignIn } from '../shared/signIn/complete';
-import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
-import { consentGrantedPage, consentPage } from '../shared/web/pages/consent';
-import { tokenPage } from '../shared/web/pages/token';
+import { app } from '@azure/functions';
+import type * as Handler from './handlers/callback';
 import { allMethods } from '../shared/web/requestGuards';
-import { htmlResponse, siteOf } from '../shared/web/responses';
 
-/** Microsoft redirects here: verify the transaction, redeem the code, store the token, show it once. */
-export async function callback(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const correlationId = context.invocationId;
-  return withSettings(correlationId, context, async (settings) => {
-    if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context });
-    // Before the request is read: refused, it makes no token-endpoint call and leaves the cookie (docs/SECURITY.md 29).
-    const refused = admitSignIn('callback', request.headers);
-    if (refused) return errorResponse(refused, { settings, correlationId, logger: context });
-    const site = siteOf(settings);
-    const environment = settings.SERVICE_ENVIRONMENT;
-    // The transaction is single-use: whatever happens next, this browser's cookie is spent.
-    const cookies = [clearedTransactionCookie()];
-    try {
-      const result = await completeSignIn(
-        {
-          settings,
-          config: marketplaceConfigFor(settings),
-          openStore: () => openSecretStore(settings),
-          logger: context,
-          correlationId,
-          connect: (store) => connectPushFor(settings, store, context),
-        },
-        new URLSearchParams(request.query),
-        request.headers.get('cookie'),
-      );
-      switch (result.kind) {
-        case 'consent-granted':
-          return htmlResponse(200, site, (nonce) => consentGrantedPage({ environment, nonce, marketplace: result.marketplace }), { cookies });
-        case 'consent-needed':
-          // The consent return is bound to this browser by a cookie of its own (docs/SECURITY.md 27).
-          return htmlResponse(
-            403,
-            site,
-            (nonce) =>
-              consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }),
-            {
-              cookies: [result.cookie],
-            },
-          );
-        case 'token': {
-          const pushed = result.connect?.pushed;
-          const connect = pushed && {
-            updated: pushed.filter((p) => p.state === 'ok').map((p) => p.product),
-            failed: pushed.filter((p) => p.state === 'failed').map((p) => p.product),
-            pending: pushed.filter((p) => p.state === 'pending').map((p) => p.product),
-          };
-          return htmlResponse(
-            200,
-            site,
-            (nonce) =>
-              tokenPage({
-                environment,
-                nonce,
-                marketplace: result.marketplace.id,
-                token: result.token.value,
-                parameterName: result.parameterName,
-                partner: result.partner,
-                signer: result.signer,
-                expiresOn: result.token.expiresOn ?? expiryAfterUse(result.token.createdOn.getTime()),
-                ...(result.replacedSigner ? { replacedSigner: result.replacedSigner } : {}),
-                ...(connect ? { connect } : {}),
-              }),
-            { cookies },
-          );
-        }
-      }
-    } catch (err) {
-      return errorResponse(err, { settings, correlationId, logger: context, cookies });
-    }
-  });
-}
-
-app.http('callback', { route: 'callback', methods: [...allMethods], authLevel: 'anonymous', handler: callback });
+/** Microsoft redirects here: verify the transaction, redeem the code, prove and store the token, show it once (functions/handlers/callback.ts). */
+// The handler is loaded by the first invocation, not at startup: a cold start compiles and runs
+// only the code of the function it serves (docs/PERFORMANCE.md, "Cold start").
+app.http('callback', {
+  route: 'callback',
+  methods: [...allMethods],
+  authLevel: 'anonymous',
+  handler: (request, context) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose (a real import() would need a '.js' path Jest cannot resolve)
+    const { callback } = require('./handlers/callback') as typeof Handler;
+    return callback(request, context);
+  },
+});

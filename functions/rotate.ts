@@ -1,30 +1,16 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { ensureAppError } from '../shared/errors';
-import { events } from '../shared/events';
-import { logEvent } from '../shared/log';
-import { runRotation } from '../shared/rotation/runRotation';
-import { getSettings } from '../shared/settings';
+import { app } from '@azure/functions';
+import type * as Handler from './handlers/rotate';
 
-/** Timer: rotates every stored token of this environment (schedule: app setting ROTATION_SCHEDULE). */
-export async function rotate(timer: Timer, context: InvocationContext): Promise<void> {
-  if (timer.isPastDue) logEvent(context, 'warn', events.rotationTimerPastDue, { correlationId: context.invocationId });
-  try {
-    await runRotation(getSettings(), context, { trigger: 'timer' });
-  } catch (err) {
-    const e = ensureAppError(err);
-    logEvent(context, 'error', events.rotationRunFailed, { trigger: 'timer', code: e.code, correlationId: context.invocationId });
-    // The configuration's own event fires for the timer as for a page (runRotation logs an unusable file itself).
-    if (e.code === 'settings_invalid')
-      logEvent(context, 'error', events.configurationInvalid, {
-        ...e.diagnosis(),
-        code: e.code,
-        trigger: 'timer',
-        correlationId: context.invocationId,
-      });
-    // Rethrow so the Functions host records the invocation as failed (visible in the portal).
-    throw e;
-  }
-}
-
+/** Timer: rotates every stored token of this environment, schedule ROTATION_SCHEDULE (functions/handlers/rotate.ts). */
+// The handler is loaded by the first invocation, not at startup: a cold start compiles and runs
+// only the code of the function it serves (docs/PERFORMANCE.md, "Cold start").
 // runOnStartup stays off (docs/SECURITY.md 23): every cold start would otherwise rotate everything.
-app.timer('rotate', { schedule: '%ROTATION_SCHEDULE%', runOnStartup: false, handler: rotate });
+app.timer('rotate', {
+  schedule: '%ROTATION_SCHEDULE%',
+  runOnStartup: false,
+  handler: (timer, context) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose (a real import() would need a '.js' path Jest cannot resolve)
+    const { rotate } = require('./handlers/rotate') as typeof Handler;
+    return rotate(timer, context);
+  },
+});

@@ -1,24 +1,18 @@
-import { app, type InvocationContext } from '@azure/functions';
-import { rotateOnNearExpiry } from '../shared/rotation/nearExpiry';
-import { nearExpiryQueueName } from '../shared/rotation/nearExpiryEvent';
-import { runRotation } from '../shared/rotation/runRotation';
-import { getSettings } from '../shared/settings';
+import { app } from '@azure/functions';
+import type * as Handler from './handlers/secretNearExpiry';
+import { nearExpiryQueueName } from '../shared/rotation/nearExpiryQueue';
 
-/**
- * Queue trigger: Key Vault's SecretNearExpiry for a token (Event Grid writes it to the queue) rotates
- * that marketplace at once. A throw asks the queue to deliver the message again (shared/rotation/nearExpiry.ts).
- */
-export async function secretNearExpiry(message: unknown, context: InvocationContext): Promise<void> {
-  const dequeueCount = Number(context.triggerMetadata?.dequeueCount);
-  await rotateOnNearExpiry(message, {
-    settings: getSettings,
-    rotate: (settings, marketplace) => runRotation(settings, context, { trigger: 'near-expiry', marketplace }),
-    logger: context,
-    correlationId: context.invocationId,
-    ...(Number.isInteger(dequeueCount) ? { dequeueCount } : {}),
-  });
-}
-
+/** Queue trigger: Key Vault's SecretNearExpiry for a token rotates that marketplace at once (functions/handlers/secretNearExpiry.ts). */
+// The handler is loaded by the first invocation, not at startup: a cold start compiles and runs
+// only the code of the function it serves (docs/PERFORMANCE.md, "Cold start").
 // A queue in the app's own storage (identity-based AzureWebJobsStorage), not an Event Grid trigger:
 // the HTTP functions' cold start is untouched, and the queue holds events while the app is down.
-app.storageQueue('secretNearExpiry', { queueName: nearExpiryQueueName, connection: 'AzureWebJobsStorage', handler: secretNearExpiry });
+app.storageQueue('secretNearExpiry', {
+  queueName: nearExpiryQueueName,
+  connection: 'AzureWebJobsStorage',
+  handler: (message, context) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose (a real import() would need a '.js' path Jest cannot resolve)
+    const { secretNearExpiry } = require('./handlers/secretNearExpiry') as typeof Handler;
+    return secretNearExpiry(message, context);
+  },
+});

@@ -1,55 +1,17 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { AppError } from '../shared/errors';
-import { events } from '../shared/events';
-import { admitSignIn } from '../shared/guards/signInBounds';
-import { logEvent } from '../shared/log';
-import { marketplaceConfigFor } from '../shared/marketplaces/forSettings';
-import { parseMarketplaceId } from '../shared/marketplaces/id';
-import { beginSignIn } from '../shared/signIn/begin';
-import { errorResponse, methodNotAllowed, withSettings } from '../shared/web/errorResponse';
-import { startPage } from '../shared/web/pages/start';
-import { allMethods, isCrossSitePost, maxFormBodyBytes } from '../shared/web/requestGuards';
-import { htmlResponse, redirectResponse, siteOf } from '../shared/web/responses';
+import { app } from '@azure/functions';
+import type * as Handler from './handlers/start';
+import { allMethods } from '../shared/web/requestGuards';
 
-/** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
-export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const correlationId = context.invocationId;
-  return withSettings(correlationId, context, async (settings) => {
-    const site = siteOf(settings);
-    const environment = settings.SERVICE_ENVIRONMENT;
-    const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
-
-    if (request.method === 'GET' || request.method === 'HEAD') {
-      // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
-      const prefill = parseMarketplaceId(request.query.get('marketplace'));
-      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
-    }
-    if (request.method !== 'POST') return methodNotAllowed(['GET', 'POST'], { settings, correlationId, logger: context });
-
-    if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin)) {
-      return fail(new AppError('cross_site_request', 'Cross-site POST refused'));
-    }
-    const declared = Number(request.headers.get('content-length') ?? '0');
-    if (!Number.isFinite(declared) || declared > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
-    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-    if (contentType !== 'application/x-www-form-urlencoded')
-      return fail(new AppError('unsupported_media_type', 'Form must be application/x-www-form-urlencoded'));
-    const body = await request.text();
-    if (Buffer.byteLength(body) > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
-
-    const form = new URLSearchParams(body);
-    const config = marketplaceConfigFor(settings);
-    const result = await beginSignIn(settings, config, form.get('marketplace'));
-    if (result.kind === 'invalid-id') {
-      // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
-      logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
-      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
-    }
-    // Only a sign-in that would begin counts (docs/SECURITY.md 29); refused, it sets no cookie.
-    const refused = admitSignIn('start', request.headers);
-    if (refused) return fail(refused);
-    return redirectResponse(result.location, site, [result.cookie]);
-  });
-}
-
-app.http('start', { route: 'start', methods: [...allMethods], authLevel: 'anonymous', handler: start });
+/** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in (functions/handlers/start.ts). */
+// The handler is loaded by the first invocation, not at startup: a cold start compiles and runs
+// only the code of the function it serves (docs/PERFORMANCE.md, "Cold start").
+app.http('start', {
+  route: 'start',
+  methods: [...allMethods],
+  authLevel: 'anonymous',
+  handler: (request, context) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose (a real import() would need a '.js' path Jest cannot resolve)
+    const { start } = require('./handlers/start') as typeof Handler;
+    return start(request, context);
+  },
+});

@@ -3,16 +3,19 @@
 //
 //   deploy/host.json                 the repo's host.json, or the default below
 //   deploy/package.json              name, version, "main"; no dependencies (everything is bundled)
-//   deploy/dist/index.js             entry point: turns source maps on, then loads app.js
-//   deploy/dist/app.js  (+ .map)     every function, shared/, @azure/functions, zod, jose
+//   deploy/dist/index.js             entry point: maps stack traces lazily (shared/stackTraces.ts), loads app.js
+//   deploy/dist/app.js  (+ .map)     every function, shared/, @azure/functions, zod
 //   deploy/dist/sdk.js  (+ .map)     msal-node, @azure/identity, @azure/keyvault-secrets:
 //                                    loaded on first use only (callback, status, rotation)
+//   deploy/dist/jose.js, croner.js   jose (sealing the sign-in cookie, reading tokens) and croner
+//                        (+ .map)    (the status page's next run): loaded on first use only
 //   deploy/config/marketplaces.json  the operator's file, copied from config/
 //
 // Why this layout ("split", the default): the Functions worker loads every entry file named by
 // "main" at startup, so one entry file with one copy of @azure/functions is cheaper than one
-// bundle per function; and the Azure SDKs (~2 MB) are kept out of that file, so a cold start
-// of the start page neither reads nor compiles them. `npm run bench` measures the other layouts
+// bundle per function; and the packages the code requires only on first use (the Azure SDKs,
+// ~2 MB; jose; croner) are kept out of that file, so a cold start of the start page neither
+// reads nor compiles them. `npm run bench` measures the other layouts
 // (`--layout single|per-function|esm-split`) next to this one; docs/PERFORMANCE.md has figures.
 //
 // The worker hands registrations to `@azure/functions-core`, which it provides by intercepting
@@ -30,8 +33,17 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const layouts = ['split', 'single', 'per-function', 'esm-split'];
 
-/** The SDKs that only callback, status and rotation need; in the split layout they live in dist/sdk.js. */
-export const lazySdks = ['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets'];
+/**
+ * Packages the code requires on first use only (shared/identity/lazy.ts, shared/jose.ts,
+ * shared/status/nextRun.ts), by the file of the split layout they live in. The Azure SDKs share
+ * one file: they share @azure/core-* between them.
+ */
+export const sidecars = {
+  'sdk.js': ['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets'],
+  'jose.js': ['jose'],
+  'croner.js': ['croner'],
+};
+const sidecarOf = new Map(Object.entries(sidecars).flatMap(([file, packages]) => packages.map((p) => [p, file])));
 
 /**
  * host.json when the repository has none. HTTP and timer triggers are built into the Functions
@@ -71,21 +83,22 @@ export const zodEnglishOnly = {
   },
 };
 
-/** In app.js, each lazily used SDK becomes a property of the one external sdk.js, required on first use. */
-const sdkFromSidecar = (used) => ({
-  name: 'sdk-sidecar',
+/** In app.js, each package of a sidecar becomes a property of that external file, required on first use. */
+const fromSidecars = (used) => ({
+  name: 'sidecars',
   setup(build) {
-    const filter = new RegExp(`^(${lazySdks.map((s) => s.replace(/[/.-]/g, '\\$&')).join('|')})$`);
-    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sdk-sidecar' }));
-    build.onResolve({ filter: /^\.\/sdk\.js$/, namespace: 'sdk-sidecar' }, (args) => ({ path: args.path, external: true }));
-    build.onLoad({ filter: /.*/, namespace: 'sdk-sidecar' }, (args) => {
-      used.add(args.path);
-      return { contents: `module.exports = require('./sdk.js')[${JSON.stringify(args.path)}];\n`, loader: 'js' };
+    const filter = new RegExp(`^(${[...sidecarOf.keys()].map((s) => s.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sidecar' }));
+    build.onResolve({ filter: /^\.\/[a-z]+\.js$/, namespace: 'sidecar' }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'sidecar' }, (args) => {
+      const file = sidecarOf.get(args.path);
+      used.add(file);
+      return { contents: `module.exports = require('./${file}')[${JSON.stringify(args.path)}];\n`, loader: 'js' };
     });
   },
 });
 
-function commonOptions(root, { minify = false } = {}) {
+function commonOptions(root, { minify = false, sourceMaps = true } = {}) {
   return {
     absWorkingDir: root,
     bundle: true,
@@ -94,7 +107,7 @@ function commonOptions(root, { minify = false } = {}) {
     // The worker provides it (it intercepts require); it is not a package.
     external: ['@azure/functions-core'],
     // Maps carry mappings only: stack traces need no sources, and a smaller map parses faster.
-    sourcemap: 'linked',
+    sourcemap: sourceMaps ? 'linked' : false,
     sourcesContent: false,
     minify,
     keepNames: minify,
@@ -105,21 +118,37 @@ function commonOptions(root, { minify = false } = {}) {
 }
 
 /**
- * Entry file that turns Node's source-map support on before anything with a map is loaded, so
- * no app setting (NODE_OPTIONS / languageWorkers__node__arguments) is needed and the worker's
- * own files are left alone. module.setSourceMapsSupport (Node ≥ 22.14) supersedes
- * process.setSourceMapsEnabled.
+ * The entry file: installs shared/stackTraces.ts (stack traces name the TypeScript sources,
+ * reading the maps only when a stack is formatted), then loads the bundles. Node's own
+ * source-map switch is not used: it parses every map while the bundles compile, on every cold
+ * start (docs/PERFORMANCE.md). `mapRoot` is the folder holding the bundles, relative to the
+ * entry file. Without source maps, the entry file only loads the bundles.
  */
-function loaderSource(targets, esm) {
-  const enable = [
-    '// Source maps first: Node applies them only to files loaded after this (stack traces in Application Insights).',
-    // A namespace import: a named import of an export Node 20 lacks would fail to link.
-    esm ? "import * as nodeModule from 'node:module';" : "const nodeModule = require('node:module');",
-    "if (typeof nodeModule.setSourceMapsSupport === 'function') nodeModule.setSourceMapsSupport(true);",
-    'else process.setSourceMapsEnabled(true);',
+async function loaderSource(root, targets, { esm, mapRoot, sourceMaps }) {
+  const load = esm
+    ? targets.map((t) => `await import(${JSON.stringify(t)});`).join('\n')
+    : targets.map((t) => `require(${JSON.stringify(t)});`).join('\n');
+  if (!sourceMaps) return `${esm ? '' : "'use strict';\n"}${load}\n`;
+  const where = esm
+    ? `fileURLToPath(new URL(${JSON.stringify(mapRoot + '/')}, import.meta.url))`
+    : `join(__dirname, ${JSON.stringify(mapRoot)})`;
+  const contents = [
+    esm ? "import { fileURLToPath } from 'node:url';" : "import { join } from 'node:path';",
+    "import { mapStackTracesLazily } from './shared/stackTraces';",
+    `mapStackTracesLazily(${where});`,
   ].join('\n');
-  if (esm) return `${enable}\n${targets.map((t) => `await import(${JSON.stringify(t)});`).join('\n')}\n`;
-  return `'use strict';\n${enable}\n${targets.map((t) => `require(${JSON.stringify(t)});`).join('\n')}\n`;
+  const built = await esbuild.build({
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: esm ? 'esm' : 'cjs',
+    stdin: { contents, resolveDir: root, sourcefile: 'index.ts', loader: 'ts' },
+    write: false,
+    logLevel: 'warning',
+    tsconfig: join(root, 'tsconfig.json'),
+  });
+  return `${built.outputFiles[0].text}${load}\n`;
 }
 
 function entryContents(entries) {
@@ -164,6 +193,7 @@ export async function packageApp({
   entries = functionFiles(root),
   withConfig = true,
   configFile = join(root, 'config', 'marketplaces.json'),
+  sourceMaps = true,
 } = {}) {
   if (!layouts.includes(layout)) throw new Error(`Unknown layout '${layout}' (one of: ${layouts.join(', ')})`);
   const configSource = resolve(configFile);
@@ -182,35 +212,35 @@ export async function packageApp({
   mkdirSync(join(out, 'dist'), { recursive: true });
 
   const dist = join(out, 'dist');
-  const common = commonOptions(root, { minify });
+  const common = commonOptions(root, { minify, sourceMaps });
   const metafiles = [];
   let main;
 
   if (layout === 'split' || layout === 'single') {
-    const sdksUsed = new Set();
+    const sidecarsUsed = new Set();
     const app = await esbuild.build({
       ...common,
       stdin: { contents: entryContents(entries), resolveDir: root, sourcefile: 'entry.ts', loader: 'ts' },
       outfile: join(dist, 'app.js'),
       format: 'cjs',
-      plugins: layout === 'split' ? [zodEnglishOnly, sdkFromSidecar(sdksUsed)] : [zodEnglishOnly],
+      plugins: layout === 'split' ? [zodEnglishOnly, fromSidecars(sidecarsUsed)] : [zodEnglishOnly],
     });
     metafiles.push(app.metafile);
-    if (sdksUsed.size > 0) {
-      const sdk = await esbuild.build({
+    for (const file of Object.keys(sidecars).filter((f) => sidecarsUsed.has(f))) {
+      const sidecar = await esbuild.build({
         ...common,
         stdin: {
-          contents: `module.exports = {\n${lazySdks.map((s) => `  ${JSON.stringify(s)}: require(${JSON.stringify(s)}),`).join('\n')}\n};\n`,
+          contents: `module.exports = {\n${sidecars[file].map((s) => `  ${JSON.stringify(s)}: require(${JSON.stringify(s)}),`).join('\n')}\n};\n`,
           resolveDir: root,
-          sourcefile: 'sdk.js',
+          sourcefile: file,
           loader: 'js',
         },
-        outfile: join(dist, 'sdk.js'),
+        outfile: join(dist, file),
         format: 'cjs',
       });
-      metafiles.push(sdk.metafile);
+      metafiles.push(sidecar.metafile);
     }
-    writeFileSync(join(dist, 'index.js'), loaderSource(['./app.js'], false));
+    writeFileSync(join(dist, 'index.js'), await loaderSource(root, ['./app.js'], { esm: false, mapRoot: '.', sourceMaps }));
     main = 'dist/index.js';
   } else if (layout === 'per-function') {
     // One self-contained bundle per function, each behind its own loader (main is a glob).
@@ -219,7 +249,7 @@ export async function packageApp({
     metafiles.push(built.metafile);
     mkdirSync(join(dist, 'functions'), { recursive: true });
     for (const name of entries.map(baseName)) {
-      writeFileSync(join(dist, 'functions', `${name}.js`), loaderSource([`../bundles/${name}.js`], false));
+      writeFileSync(join(dist, 'functions', `${name}.js`), await loaderSource(root, [`../bundles/${name}.js`], { esm: false, mapRoot: '..', sourceMaps }));
     }
     main = 'dist/functions/*.js';
   } else {
@@ -240,9 +270,10 @@ export async function packageApp({
     metafiles.push(built.metafile);
     writeFileSync(
       join(dist, 'index.mjs'),
-      loaderSource(
+      await loaderSource(
+        root,
         entries.map((f) => `./esm/functions/${baseName(f)}.mjs`),
-        true,
+        { esm: true, mapRoot: '.', sourceMaps },
       ),
     );
     main = 'dist/index.mjs';

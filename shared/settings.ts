@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import * as z from 'zod';
+import * as z from './zod';
 import { AppError } from './errors';
 
 /** The two deployments of the service. Each has its own Function App, Key Vault and start URL. */
@@ -9,9 +9,13 @@ export type Environment = (typeof environments)[number];
 /** Key Vault secret names: ^[0-9a-zA-Z-]{1,127}$ (Key Vault's own rule). */
 export const secretNameSchema = z
   .string()
-  .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)');
+  .check(z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)'));
 
 const httpUrl = z.url({ protocol: /^https?$/ });
+const nonEmpty = () => z.string().check(z.minLength(1));
+/** A whole number from an app setting (a string), within bounds. */
+const integerSetting = (min: number, max: number, fallback: number) =>
+  z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(min), z.lte(max))), fallback);
 
 /** Loopback hosts: local mode, where plain http is what the local host serves. */
 export function isLoopbackUrl(url: string): boolean {
@@ -46,68 +50,70 @@ export const settingsShape = {
   /** This deployment's callback URL (…/api/callback). The redirect URI always comes from here, never from Host headers. */
   CALLBACK_URL: httpUrl,
   /** Microsoft Entra authority host. Local mode points it at the identity simulator. */
-  AUTHORITY_HOST: httpUrl.default('https://login.microsoftonline.com'),
+  AUTHORITY_HOST: z._default(httpUrl, 'https://login.microsoftonline.com'),
   /** Client id of the service's own multi-tenant app (CPV model). */
-  CPV_CLIENT_ID: z.string().min(1).optional(),
+  CPV_CLIENT_ID: z.optional(nonEmpty()),
   /**
    * How the CPV app proves itself to Entra: `federated` (a managed-identity token of this
    * Function App, trusted by the app as a federated identity credential: no secret to expire)
    * or `secret` (CPV_CLIENT_SECRET_NAME).
    */
-  CPV_CREDENTIAL: z.enum(['federated', 'secret']).default('secret'),
+  CPV_CREDENTIAL: z._default(z.enum(['federated', 'secret']), 'secret'),
   /** Key Vault secret name holding the CPV app's client secret (CPV_CREDENTIAL=secret). */
-  CPV_CLIENT_SECRET_NAME: secretNameSchema.optional(),
+  CPV_CLIENT_SECRET_NAME: z.optional(secretNameSchema),
   /**
    * Client id of the Function App's user-assigned managed identity (the platform setting the
    * Azure SDKs read too). With CPV_CREDENTIAL=federated, the identity whose token the CPV app
    * trusts; unset, the app's system-assigned identity is asked instead.
    */
-  AZURE_CLIENT_ID: z.string().min(1).optional(),
+  AZURE_CLIENT_ID: z.optional(nonEmpty()),
   /** Partner Center API, where every new token is proven before it counts. */
-  PARTNER_CENTER_API_URL: httpUrl.default('https://api.partnercenter.microsoft.com'),
+  PARTNER_CENTER_API_URL: z._default(httpUrl, 'https://api.partnercenter.microsoft.com'),
   /** Key Vault URL (https://<name>.vault.azure.net). Required in Azure; local mode uses LOCAL_SECRET_STORE_DIR instead. */
-  KEY_VAULT_URL: httpUrl.optional(),
+  KEY_VAULT_URL: z.optional(httpUrl),
   /** Local mode only: folder of the file-backed secret store. */
-  LOCAL_SECRET_STORE_DIR: z.string().min(1).optional(),
+  LOCAL_SECRET_STORE_DIR: z.optional(nonEmpty()),
   /** Key that seals the sign-in transaction cookie; in Azure a Key Vault reference resolved by the platform. */
-  TRANSACTION_COOKIE_KEY: z
-    .string()
-    .min(32, 'must be at least 32 characters of random data')
-    .refine((v) => estimatedBits(v) >= minimumKeyBits, 'is not random enough: use 32 random bytes, e.g. `openssl rand -base64 32`'),
+  TRANSACTION_COOKIE_KEY: z.string().check(
+    z.minLength(32, 'must be at least 32 characters of random data'),
+    z.refine((v: string) => estimatedBits(v) >= minimumKeyBits, 'is not random enough: use 32 random bytes, e.g. `openssl rand -base64 32`'),
+  ),
   /** The marketplace configuration file (JSON, Connect parameter names). */
-  MARKETPLACE_CONFIG_PATH: z.string().min(1).default('config/marketplaces.json'),
+  MARKETPLACE_CONFIG_PATH: z._default(nonEmpty(), 'config/marketplaces.json'),
   /** NCRONTAB schedule of the rotation timer (six fields, seconds first). */
-  ROTATION_SCHEDULE: z.string().min(1).default('0 0 3 * * *'),
+  ROTATION_SCHEDULE: z._default(nonEmpty(), '0 0 3 * * *'),
   /** How many tokens one rotation run redeems at once. */
-  ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  ROTATION_CONCURRENCY: integerSetting(1, 32, 4),
   /** How long one rotation run may work before it stops cleanly and leaves the rest to the next run. */
-  ROTATION_TIME_BUDGET_SECONDS: z.coerce.number().int().min(5).max(3600).default(480),
+  ROTATION_TIME_BUDGET_SECONDS: integerSetting(5, 3600, 480),
   /** Connect public API base URL (optional token push to Connect). */
-  CONNECT_API_URL: httpUrl.default('https://api.connect.cloudblue.com/public/v1'),
+  CONNECT_API_URL: z._default(httpUrl, 'https://api.connect.cloudblue.com/public/v1'),
   /** Key Vault secret name holding the Connect API key; unset turns the Connect push off. */
-  CONNECT_API_KEY_SECRET_NAME: secretNameSchema.optional(),
+  CONNECT_API_KEY_SECRET_NAME: z.optional(secretNameSchema),
 };
 
-export const settingsSchema = z.object(settingsShape).superRefine((s, ctx) => {
-  // The callback receives authorization codes: only over TLS, except on this machine (local mode).
-  if (new URL(s.CALLBACK_URL).protocol !== 'https:' && !isLoopbackUrl(s.CALLBACK_URL)) {
-    ctx.addIssue({ code: 'custom', path: ['CALLBACK_URL'], message: 'must be an https:// URL (plain http only on localhost, in local mode)' });
-  }
-  if (!s.KEY_VAULT_URL === !s.LOCAL_SECRET_STORE_DIR) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['KEY_VAULT_URL'],
-      message: 'set exactly one of KEY_VAULT_URL (Azure) and LOCAL_SECRET_STORE_DIR (local mode)',
-    });
-  }
-  if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['CPV_CLIENT_ID'],
-      message: 'with CPV_CREDENTIAL=secret, CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together',
-    });
-  }
-});
+export const settingsSchema = z.object(settingsShape).check(
+  z.superRefine((s, ctx) => {
+    // The callback receives authorization codes: only over TLS, except on this machine (local mode).
+    if (new URL(s.CALLBACK_URL).protocol !== 'https:' && !isLoopbackUrl(s.CALLBACK_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['CALLBACK_URL'], message: 'must be an https:// URL (plain http only on localhost, in local mode)' });
+    }
+    if (!s.KEY_VAULT_URL === !s.LOCAL_SECRET_STORE_DIR) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KEY_VAULT_URL'],
+        message: 'set exactly one of KEY_VAULT_URL (Azure) and LOCAL_SECRET_STORE_DIR (local mode)',
+      });
+    }
+    if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CPV_CLIENT_ID'],
+        message: 'with CPV_CREDENTIAL=secret, CPV_CLIENT_ID and CPV_CLIENT_SECRET_NAME go together',
+      });
+    }
+  }),
+);
 
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -52,6 +52,15 @@ const marketplaces = {
 };
 const configFile = join(work, 'marketplaces.json');
 
+/** What the deployment package holds: the bundles (each sidecar required on first use) with their maps, host.json, package.json, the configuration. */
+const packageFiles = [
+  'config/marketplaces.json',
+  ...['app', 'croner', 'jose', 'sdk'].flatMap((b) => [`dist/${b}.js`, `dist/${b}.js.map`]).sort(),
+  'dist/index.js',
+  'host.json',
+  'package.json',
+].sort();
+
 function runPackage(...args: string[]) {
   return spawnSync(process.execPath, [join(repo, 'scripts', 'package.mjs'), ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
 }
@@ -108,16 +117,7 @@ describe('the deployment package', () => {
   });
 
   test('holds exactly host.json, package.json, the bundles with their maps and the configuration file', () => {
-    expect(listFiles(out)).toEqual([
-      'config/marketplaces.json',
-      'dist/app.js',
-      'dist/app.js.map',
-      'dist/index.js',
-      'dist/sdk.js',
-      'dist/sdk.js.map',
-      'host.json',
-      'package.json',
-    ]);
+    expect(listFiles(out)).toEqual(packageFiles);
     expect(JSON.parse(readFileSync(join(out, 'config', 'marketplaces.json'), 'utf8'))).toEqual(marketplaces);
     expect(JSON.parse(readFileSync(join(out, 'host.json'), 'utf8'))).toMatchObject({ version: '2.0' });
   });
@@ -142,7 +142,7 @@ describe('the deployment package', () => {
     for (const marker of ['identitySimulator', 'keyVaultFake', 'functionsCore', 'startHost']) expect(app).not.toContain(marker);
   });
 
-  test('has linked source maps that point at the TypeScript sources, and turns them on before loading the bundle', () => {
+  test('has linked source maps that point at the TypeScript sources, and maps stack traces through them itself, installed before the bundle loads', () => {
     for (const js of ['app.js', 'sdk.js']) {
       expect(
         readFileSync(join(out, 'dist', js), 'utf8')
@@ -164,13 +164,15 @@ describe('the deployment package', () => {
     ]) {
       expect(map.sources.some((s) => s.endsWith(file))).toBe(true);
     }
+    // The entry file maps stack traces itself (shared/stackTraces.ts), before loading the bundle;
+    // Node's switch, which parses every map at load, stays off (docs/PERFORMANCE.md, "Cold start").
     const index = readFileSync(join(out, 'dist', 'index.js'), 'utf8');
-    expect(index).toContain('setSourceMapsSupport(true)');
-    expect(index.indexOf('process.setSourceMapsEnabled(true)')).toBeGreaterThanOrEqual(0);
-    expect(index.indexOf('process.setSourceMapsEnabled(true)')).toBeLessThan(index.indexOf('require("./app.js")'));
+    expect(index.indexOf('mapStackTracesLazily(')).toBeGreaterThanOrEqual(0);
+    expect(index.indexOf('mapStackTracesLazily(')).toBeLessThan(index.indexOf('require("./app.js")'));
+    expect(index).not.toMatch(/setSourceMaps(Enabled|Support)/);
   });
 
-  test('keeps the Azure SDKs out of the bundle the start page loads', () => {
+  test('keeps the Azure SDKs, jose and croner out of the bundle the start page loads', () => {
     const sourcesOf = (map: string) => (JSON.parse(readFileSync(join(out, 'dist', map), 'utf8')) as { sources: string[] }).sources;
     // msal-node's own maps name its sources `@azure/src/…`; msal-common is what it is built on.
     const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|core-rest-pipeline)\//;
@@ -178,6 +180,12 @@ describe('the deployment package', () => {
     for (const pkg of ['msal-common', 'identity', 'keyvault-secrets'])
       expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
     expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain('require("./sdk.js")');
+    // jose and croner, required on first use too, each in a file of its own.
+    for (const pkg of ['jose', 'croner']) {
+      expect(sourcesOf('app.js.map').filter((s) => s.includes(`node_modules/${pkg}/`))).toEqual([]);
+      expect(sourcesOf(`${pkg}.js.map`).some((s) => s.includes(`node_modules/${pkg}/`))).toBe(true);
+      expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain(`require("./${pkg}.js")`);
+    }
   });
 
   test('registers the same functions from the bundle as from the source, under the local core stand-in', () => {
@@ -233,6 +241,13 @@ Module.prototype.require = new Proxy(Module.prototype.require, {
   apply(target, thisArg, args) { return args[0] === '@azure/functions-core' ? coreApi : Reflect.apply(target, thisArg, args); },
 });
 const sdkLoaded = () => Object.keys(require.cache).some((f) => f === join(appDir, 'dist', 'sdk.js'));
+const fs = require('node:fs');
+const mapsRead = [];
+const readFileSync = fs.readFileSync;
+fs.readFileSync = function (path, ...rest) {
+  if (String(path).endsWith('.map')) mapsRead.push(String(path).slice(appDir.length));
+  return readFileSync.call(this, path, ...rest);
+};
 (async () => {
   const pkg = require(join(appDir, 'package.json'));
   require(join(appDir, pkg.main));
@@ -243,12 +258,13 @@ const sdkLoaded = () => Object.keys(require.cache).some((f) => f === join(appDir
     const response = await registered.get(name).handler(request, context);
     return { status: response.status, body: response.body };
   };
-  const report = { names: [...registered.keys()].sort(), sdkAfterLoad: sdkLoaded() };
+  const report = { names: [...registered.keys()].sort(), sdkAfterLoad: sdkLoaded(), mapsReadAtLoad: [...mapsRead] };
   // An error thrown in the bundle (invalid settings, rethrown by the timer): its stack must name the TypeScript.
   const environment = process.env.SERVICE_ENVIRONMENT;
   process.env.SERVICE_ENVIRONMENT = 'staging';
   const timerContext = new InvocationContext({ invocationId: 'test-rotate', functionName: 'rotate', logHandler: () => {} });
   report.failedTimerStack = await registered.get('rotate').handler({ isPastDue: false }, timerContext).then(() => '', (err) => String(err.stack));
+  report.mapsReadForStack = [...mapsRead];
   process.env.SERVICE_ENVIRONMENT = environment;
   report.start = await invoke('start', 'GET', '/api/start');
   report.sdkAfterStart = sdkLoaded();
@@ -341,7 +357,9 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     const report = JSON.parse(run.stdout) as {
       names: string[];
       sdkAfterLoad: boolean;
+      mapsReadAtLoad: string[];
       failedTimerStack: string;
+      mapsReadForStack: string[];
       start: { status: number; body: string };
       sdkAfterStart: boolean;
       status: { status: number; body: string };
@@ -354,6 +372,9 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
     expect(report.failedTimerStack).toMatch(/shared\/settings\.ts:\d+:\d+/);
     expect(report.failedTimerStack).toMatch(/functions\/rotate\.ts:\d+:\d+/);
     expect(report.failedTimerStack).not.toContain('app.js');
+    // …and the map was read for that stack, not while the package loaded.
+    expect(report.mapsReadAtLoad).toEqual([]);
+    expect(report.mapsReadForStack).toEqual(['/dist/app.js.map']);
     expect(report.sdkAfterLoad).toBe(false);
     expect(report.start.status).toBe(200);
     expect(report.start.body).toContain('Generate Refresh Token');
@@ -441,16 +462,7 @@ describe('azd packaging on a clean copy of the repository', () => {
     });
     const files = listFiles(join(clean, dist));
     expect(files).not.toContain('STALE');
-    expect(files).toEqual([
-      'config/marketplaces.json',
-      'dist/app.js',
-      'dist/app.js.map',
-      'dist/index.js',
-      'dist/sdk.js',
-      'dist/sdk.js.map',
-      'host.json',
-      'package.json',
-    ]);
+    expect(files).toEqual(packageFiles);
     expect(JSON.parse(readFileSync(join(clean, dist, 'config', 'marketplaces.json'), 'utf8'))).toEqual(marketplaces);
     expect(readFileSync(join(clean, dist, 'host.json'), 'utf8')).toBe(readFileSync(join(repo, 'host.json'), 'utf8'));
   });

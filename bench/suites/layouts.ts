@@ -18,9 +18,9 @@ interface PackageModule {
   packageApp(options: { root: string; outDir: string; configFile: string; layout: string }): Promise<BuiltPackage>;
 }
 
-async function spawnToFirst200(world: World, pkg: BuiltPackage, path: string, sourceMaps: boolean): Promise<number> {
+async function spawnToFirst200(world: World, pkg: BuiltPackage, path: string): Promise<number> {
   const t0 = performance.now();
-  const child = await world.serve(pkg, { sourceMaps });
+  const child = await world.serve(pkg);
   try {
     const answer = await send(child.first.url + path);
     if (answer.status !== 200) throw new Error(`${pkg.outDir}: ${path} answered ${answer.status}: ${child.stderr()}`);
@@ -42,17 +42,17 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
     });
   }
   const targets = [
-    { label: 'hello-world (baseline, source maps off)', pkg: packages.hello, path: '/api/hello', sourceMaps: false },
-    ...built.map((b) => ({ label: b.layout, pkg: b.pkg, path: '/api/start', sourceMaps: true })),
+    { label: 'hello-world (baseline, no source maps)', pkg: packages.hello, path: '/api/hello' },
+    ...built.map((b) => ({ label: b.layout, pkg: b.pkg, path: '/api/start' })),
   ];
   const samples = targets.map(() => [] as number[]);
-  for (const [i, t] of targets.entries()) samples[i]!.push(await spawnToFirst200(world, t.pkg, t.path, t.sourceMaps));
+  for (const [i, t] of targets.entries()) samples[i]!.push(await spawnToFirst200(world, t.pkg, t.path));
   for (const s of samples) s.length = 0; // the throw-away start of each: OS file cache warm
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < targets.length; k++) {
       const i = (r + k) % targets.length;
       const t = targets[i]!;
-      samples[i]!.push(await spawnToFirst200(world, t.pkg, t.path, t.sourceMaps));
+      samples[i]!.push(await spawnToFirst200(world, t.pkg, t.path));
     }
   }
   progress(`  layouts: ${rounds} rounds of ${targets.length}`);

@@ -65,7 +65,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       expect: '3xx',
     },
   ];
-  const hello = await world.serve(packages.hello, { sourceMaps: false });
+  const hello = await world.serve(packages.hello);
   const service = await world.serve(packages.service);
   try {
     const urlOf = (t: Target) => (t.key === 'hello' ? hello : service).first.url;

@@ -5,8 +5,7 @@
  * - the service: the deployment package exactly as `npm run package` builds it (default layout,
  *   default options), with the bench's marketplace configuration file copied in;
  * - hello-world: bench/hello.ts packaged by the same function, so same bundler, same target, same
- *   format and loader. Its run turns source maps off (BENCH_SOURCE_MAPS=off in bench/worker.ts):
- *   a hello-world does not turn them on.
+ *   format, without source maps (a hello-world has none).
  *
  * Also what the service's bundle is made of (esbuild's metafile), and an instrumented copy of it
  * that records which of its modules a request evaluates.
@@ -29,7 +28,14 @@ export interface BuiltPackage {
 }
 
 interface PackageModule {
-  packageApp(options: { root?: string; outDir: string; configFile?: string; entries?: string[]; withConfig?: boolean }): Promise<BuiltPackage>;
+  packageApp(options: {
+    root?: string;
+    outDir: string;
+    configFile?: string;
+    entries?: string[];
+    withConfig?: boolean;
+    sourceMaps?: boolean;
+  }): Promise<BuiltPackage>;
 }
 
 export interface Packages {
@@ -42,7 +48,7 @@ export interface Packages {
 export async function buildPackages(work: string, configFile: string): Promise<Packages> {
   const packaging = (await import(pathToFileURL(join(repoRoot, 'scripts', 'package.mjs')).href)) as PackageModule;
   const service = await packaging.packageApp({ root: repoRoot, outDir: join(work, 'service'), configFile });
-  const hello = await packaging.packageApp({ root: repoRoot, outDir: join(work, 'hello'), entries: ['bench/hello.ts'], withConfig: false });
+  const hello = await packaging.packageApp({ root: repoRoot, outDir: join(work, 'hello'), entries: ['bench/hello.ts'], withConfig: false, sourceMaps: false });
   const instrumentedDir = join(work, 'service-instrumented');
   cpSync(service.outDir, instrumentedDir, { recursive: true });
   for (const f of service.files.filter((f) => /\.c?js$/.test(f))) instrument(join(instrumentedDir, f));

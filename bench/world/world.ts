@@ -54,8 +54,8 @@ export interface Usage {
 export interface ServeOptions {
   /** Extra app settings (they win over the world's). */
   env?: NodeJS.ProcessEnv;
-  /** false: the package's switch that turns source maps on does nothing (bench/worker.ts). */
-  sourceMaps?: boolean;
+  /** true: Node's own source-map support on (`--enable-source-maps`), as a diagnostic of what the package's lazy maps save. */
+  nodeSourceMaps?: boolean;
 }
 
 export class World {
@@ -108,7 +108,7 @@ export class World {
 
   /** Starts bench/worker.ts on a package, with the world's settings. */
   async serve(pkg: BuiltPackage, options: ServeOptions = {}): Promise<Child<WorkerReady>> {
-    const env = { ...(await this.appEnv()), ...options.env, ...(options.sourceMaps === false ? { BENCH_SOURCE_MAPS: 'off' } : {}) };
+    const env = { ...(await this.appEnv()), ...options.env, ...(options.nodeSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}) };
     return startChild<WorkerReady>(workerJs, [pkg.outDir], { cwd: pkg.outDir, env, timeoutMs: 60_000 });
   }
 

@@ -1,6 +1,6 @@
 /** Reading and validating the marketplace configuration file; the parsed file is cached per path. */
 import { readFileSync } from 'node:fs';
-import * as z from 'zod';
+import * as z from '../zod';
 import { environments, type Environment } from '../settings';
 import { isMarketplaceId } from './id';
 import { cpvEntry, cspEntry, cspOnly, type MarketplaceEntry } from './schema';
@@ -55,7 +55,7 @@ function typeMessage(issue: z.core.$ZodIssue, model: string, raw: unknown): stri
 /** Validates the parsed JSON of a configuration file. Never throws; every problem names its marketplace and field. */
 export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {}): MarketplaceConfig {
   const result: MarketplaceConfig = { entries: new Map(), problems: [], invalidIds: new Map() };
-  const root = z.strictObject({ $schema: z.string().optional(), marketplaces: z.array(z.unknown()) }).safeParse(json);
+  const root = z.strictObject({ $schema: z.optional(z.string()), marketplaces: z.array(z.unknown()) }).safeParse(json);
   if (!root.success) return unusable('the file must be a JSON object with a "marketplaces" array');
   if (root.data.marketplaces.length === 0) return unusable('the file lists no marketplace: every sign-in would be refused');
   const seen = new Map<string, number>();

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod';
 import { secretNameSchema } from '../settings';
 
 /**
@@ -15,7 +15,9 @@ import { secretNameSchema } from '../settings';
 
 const guid = z
   .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID (the Entra tenant or application ID)');
+  .check(
+    z.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID (the Entra tenant or application ID)'),
+  );
 
 /**
  * Whether a value looks like a secret rather than a secret's name. Entra secrets contain `~`, `.`
@@ -30,36 +32,42 @@ export function looksLikeSecretValue(value: string): boolean {
 
 // MUST: a client secret in this file is the name of a Key Vault secret, never the secret itself;
 // the message says what to do instead, and never quotes the value.
-const clientSecretRef = z.string().superRefine((value, ctx) => {
-  if (looksLikeSecretValue(value)) {
-    ctx.addIssue({ code: 'custom', message: 'looks like an inline client secret: store the secret in Key Vault and put the secret name here' });
-  } else if (!secretNameSchema.safeParse(value).success) {
-    ctx.addIssue({ code: 'custom', message: 'must be a Key Vault secret name (letters, digits and dashes, at most 127)' });
-  }
-});
+const clientSecretRef = z.string().check(
+  z.superRefine((value: string, ctx) => {
+    if (looksLikeSecretValue(value)) {
+      ctx.addIssue({ code: 'custom', message: 'looks like an inline client secret: store the secret in Key Vault and put the secret name here' });
+    } else if (!secretNameSchema.safeParse(value).success) {
+      ctx.addIssue({ code: 'custom', message: 'must be a Key Vault secret name (letters, digits and dashes, at most 127)' });
+    }
+  }),
+);
 
 // The same for a certificate: Key Vault certificate names follow the secret name rule, and a
 // pasted PEM (spaces, '+', '/', '=') cannot pass it.
-const clientCertificateRef = z.string().superRefine((value, ctx) => {
-  if (!secretNameSchema.safeParse(value).success) {
-    ctx.addIssue({
-      code: 'custom',
-      message: /BEGIN|[ +/=]/.test(value)
-        ? 'looks like an inline certificate: import the certificate into Key Vault and put the certificate name here'
-        : 'must be a Key Vault certificate name (letters, digits and dashes, at most 127)',
-    });
-  }
-});
+const clientCertificateRef = z.string().check(
+  z.superRefine((value: string, ctx) => {
+    if (!secretNameSchema.safeParse(value).success) {
+      ctx.addIssue({
+        code: 'custom',
+        message: /BEGIN|[ +/=]/.test(value)
+          ? 'looks like an inline certificate: import the certificate into Key Vault and put the certificate name here'
+          : 'must be a Key Vault certificate name (letters, digits and dashes, at most 127)',
+      });
+    }
+  }),
+);
 
-const connectProducts = z.array(z.string().regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/, 'must be a Connect product ID like PRD-123-456-789')).max(20);
+const connectProducts = z
+  .array(z.string().check(z.regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/, 'must be a Connect product ID like PRD-123-456-789')))
+  .check(z.maxLength(20));
 
 const common = {
   id: z.string(),
-  name: z.string().max(200).optional(),
+  name: z.optional(z.string().check(z.maxLength(200))),
   partner_tenant_id_test: guid,
   partner_tenant_id_production: guid,
-  connect_products_test: connectProducts.optional(),
-  connect_products_production: connectProducts.optional(),
+  connect_products_test: z.optional(connectProducts),
+  connect_products_production: z.optional(connectProducts),
 };
 
 export const cspOnly = ['partner_client_id', 'partner_client_secret', 'partner_client_certificate', 'redirect_uri'] as const;
@@ -69,7 +77,7 @@ export const cspOnly = ['partner_client_id', 'partner_client_secret', 'partner_c
  * them is named (both would leave which one is used to chance). Runs even when other fields
  * have problems, so every problem of an entry is reported at once.
  */
-function exactlyOneCredential(entry: Record<string, unknown>, ctx: z.RefinementCtx): void {
+function exactlyOneCredential(entry: Record<string, unknown>, ctx: z.core.$RefinementCtx): void {
   for (const env of ['test', 'production'] as const) {
     const secret = `partner_client_secret_${env}`;
     const certificate = `partner_client_certificate_${env}`;
@@ -96,13 +104,13 @@ export const cspEntry = z
     model: z.literal('CSP'),
     partner_client_id_test: guid,
     partner_client_id_production: guid,
-    partner_client_secret_test: clientSecretRef.optional(),
-    partner_client_secret_production: clientSecretRef.optional(),
-    partner_client_certificate_test: clientCertificateRef.optional(),
-    partner_client_certificate_production: clientCertificateRef.optional(),
+    partner_client_secret_test: z.optional(clientSecretRef),
+    partner_client_secret_production: z.optional(clientSecretRef),
+    partner_client_certificate_test: z.optional(clientCertificateRef),
+    partner_client_certificate_production: z.optional(clientCertificateRef),
     redirect_uri_test: z.url({ protocol: /^https?$/ }),
     redirect_uri_production: z.url({ protocol: /^https?$/ }),
   })
-  .superRefine(exactlyOneCredential, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
+  .check(z.superRefine(exactlyOneCredential, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }));
 
 export type MarketplaceEntry = z.infer<typeof cpvEntry> | z.infer<typeof cspEntry>;

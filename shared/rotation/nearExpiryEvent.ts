@@ -4,12 +4,11 @@
  * ObjectType, ObjectName, Version, NBF, EXP }`, times in unix seconds). Parsing returns a result
  * and never throws: whatever is not such an event for a token of this environment is dropped.
  */
-import * as z from 'zod';
+import * as z from '../zod';
 import { parseTokenSecretName } from '../secrets/store';
 import type { Environment } from '../settings';
 
-/** The Storage queue Event Grid writes the events to (infra/app/near-expiry.bicep) and the queue trigger reads. */
-export const nearExpiryQueueName = 'secret-near-expiry';
+export { nearExpiryQueueName } from './nearExpiryQueue';
 
 export const secretNearExpiryEventType = 'Microsoft.KeyVault.SecretNearExpiry';
 
@@ -57,14 +56,14 @@ const maxUnixSeconds = 8_640_000_000_000;
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const envelopeSchema = z.object({ id: z.string().optional(), eventType: z.string(), subject: z.string(), data: z.unknown() });
+const envelopeSchema = z.object({ id: z.optional(z.string()), eventType: z.string(), subject: z.string(), data: z.unknown() });
 
 const secretDataSchema = z.object({
   ObjectType: z.literal('Secret'),
   ObjectName: z.string(),
   // Key Vault version ids are 32 hex digits; nothing else reaches a log.
-  Version: z.string().regex(/^[0-9a-f]{32}$/i),
-  EXP: z.number().int().nullable().optional(),
+  Version: z.string().check(z.regex(/^[0-9a-f]{32}$/i)),
+  EXP: z.optional(z.nullable(z.int())),
 });
 
 /** The message as a value, and the form it came in; undefined when it is none of the three forms. */

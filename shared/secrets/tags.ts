@@ -2,7 +2,7 @@
  * The tags of a token secret: how they are written and read back, and what makes a secret one of
  * this service's tokens (content type, tags, name). Shared by every store, so they behave alike.
  */
-import * as z from 'zod';
+import * as z from '../zod';
 import { environments, type Environment } from '../settings';
 import {
   marketplaceOfTokenName,
@@ -21,25 +21,26 @@ import {
 // Records keyed by the unions make the compiler flag a status or model added in store.ts but not here.
 const tokenStatuses: Record<TokenStatus, true> = { pending: true, active: true, 'needs-reauth': true, 'connect-sync-failed': true };
 const models: Record<Model, true> = { CPV: true, CSP: true };
+const nonEmpty = () => z.string().check(z.minLength(1));
 const enumOf = <T extends string>(record: Record<T, true>) => z.enum(Object.keys(record) as [T, ...T[]]);
 
 /** Tags that make a secret one of our tokens. Unknown extra tags are dropped (Key Vault stores strings only). */
 const tokenTagsSchema = z.object({
-  marketplace: z.string().min(1),
+  marketplace: nonEmpty(),
   environment: z.enum(environments),
   model: enumOf(models),
-  tenant: z.string().min(1),
-  issuedAt: z.string().min(1),
-  rotatedAt: z.string().min(1).optional(),
-  verifiedAt: z.string().min(1).optional(),
-  signer: z.string().min(1).optional(),
-  partner: z.string().min(1).optional(),
+  tenant: nonEmpty(),
+  issuedAt: nonEmpty(),
+  rotatedAt: z.optional(nonEmpty()),
+  verifiedAt: z.optional(nonEmpty()),
+  signer: z.optional(nonEmpty()),
+  partner: z.optional(nonEmpty()),
   status: enumOf(tokenStatuses),
-  lastError: z.string().optional(),
-  lastErrorAt: z.string().optional(),
-  connect: z.string().optional(),
-  fallback: z.string().min(1).optional(),
-  retire: z.string().min(1).optional(),
+  lastError: z.optional(z.string()),
+  lastErrorAt: z.optional(z.string()),
+  connect: z.optional(z.string()),
+  fallback: z.optional(nonEmpty()),
+  retire: z.optional(nonEmpty()),
 });
 
 const optionalTags = ['rotatedAt', 'verifiedAt', 'signer', 'partner', 'lastError', 'lastErrorAt', 'connect', 'fallback', 'retire'] as const;

@@ -55,14 +55,23 @@ describe('imports follow the map', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('functions/ import shared/ only, never local mode', () => {
+  it('functions/ import shared/ only, never local mode; a registration loads its own handler, and only when invoked', () => {
+    const registrations = functions.filter((f) => !f.startsWith('functions/handlers/'));
+    const handlerOf = (f: string) => f.replace(/^functions\//, 'functions/handlers/');
     expect(
       functions.flatMap((f) =>
         importsOf(f)
-          .local.filter((t) => top(t) !== 'shared')
+          .local.filter((t) => top(t) !== 'shared' && !(registrations.includes(f) && t === handlerOf(f)))
           .map((t) => `${f} → ${t}`),
       ),
     ).toEqual([]);
+    // Each registration file has exactly its handler, required inside the handler function (cold start).
+    for (const f of registrations) {
+      const text = readFileSync(join(repo, f), 'utf8');
+      const name = f.replace(/^functions\/|\.ts$/g, '');
+      expect(text).toMatch(new RegExp(`handler: \\([^)]*\\) => \\{\\n[^]*require\\('\\./handlers/${name}'\\)`));
+      expect(text).not.toMatch(/^import \{[^}]*\} from '\.\/handlers\//m);
+    }
   });
 
   it('the stand-ins for Microsoft and Azure share nothing with the service (a bug in one would hide in the other)', () => {

@@ -1,0 +1,59 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { AppError } from '../../shared/errors';
+import { events } from '../../shared/events';
+import { admitSignIn } from '../../shared/guards/signInBounds';
+import { logEvent } from '../../shared/log';
+import type * as ForSettings from '../../shared/marketplaces/forSettings';
+import { parseMarketplaceId } from '../../shared/marketplaces/id';
+import type * as Begin from '../../shared/signIn/begin';
+import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
+import { startPage } from '../../shared/web/pages/start';
+import { isCrossSitePost, maxFormBodyBytes } from '../../shared/web/requestGuards';
+import { htmlResponse, redirectResponse, siteOf } from '../../shared/web/responses';
+
+/** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
+export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const correlationId = context.invocationId;
+  return withSettings(correlationId, context, async (settings) => {
+    const site = siteOf(settings);
+    const environment = settings.SERVICE_ENVIRONMENT;
+    const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
+
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
+      const prefill = parseMarketplaceId(request.query.get('marketplace'));
+      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
+    }
+    if (request.method !== 'POST') return methodNotAllowed(['GET', 'POST'], { settings, correlationId, logger: context });
+
+    if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin)) {
+      return fail(new AppError('cross_site_request', 'Cross-site POST refused'));
+    }
+    const declared = Number(request.headers.get('content-length') ?? '0');
+    if (!Number.isFinite(declared) || declared > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (contentType !== 'application/x-www-form-urlencoded')
+      return fail(new AppError('unsupported_media_type', 'Form must be application/x-www-form-urlencoded'));
+    const body = await request.text();
+    if (Buffer.byteLength(body) > maxFormBodyBytes) return fail(new AppError('body_too_large', 'Form body too large'));
+
+    const form = new URLSearchParams(body);
+    // Required here, not at the top: the GET (the cold start a person waits on) needs neither the
+    // configuration file's schema nor the sign-in (docs/PERFORMANCE.md, "Cold start").
+    /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+    const { marketplaceConfigFor } = require('../../shared/marketplaces/forSettings') as typeof ForSettings;
+    const { beginSignIn } = require('../../shared/signIn/begin') as typeof Begin;
+    /* eslint-enable @typescript-eslint/no-require-imports -- only these two */
+    const config = marketplaceConfigFor(settings);
+    const result = await beginSignIn(settings, config, form.get('marketplace'));
+    if (result.kind === 'invalid-id') {
+      // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
+      logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
+      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
+    }
+    // Only a sign-in that would begin counts (docs/SECURITY.md 29); refused, it sets no cookie.
+    const refused = admitSignIn('start', request.headers);
+    if (refused) return fail(refused);
+    return redirectResponse(result.location, site, [result.cookie]);
+  });
+}
