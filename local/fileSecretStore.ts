@@ -168,7 +168,7 @@ export class FileSecretStore implements SecretStore {
   }
 
   async listTokens(environment: Environment): Promise<TokenListing> {
-    const listing: TokenListing = { tokens: [], attention: [] };
+    const listing: TokenListing = { tokens: [], attention: [], others: [] };
     for (const name of await this.secretNames()) {
       const latest = (await this.read('listTokens', name))?.versions.at(-1);
       if (!latest) continue;

@@ -6,9 +6,10 @@
  * answers refresh-token grants with no injected latency; Key Vault requests take 10 ms each and
  * the fake enforces Key Vault's limits (300 writes and 4,000 other requests per 10 s).
  *
- * Throughput is held to the bound Key Vault's write limit sets: 300 writes per 10 s divided by
- * the writes (new versions and tag updates) a token costs. The service paces its own new versions
- * to 250 per 10 s (shared/pacing.ts), a lower bound still; both are reported.
+ * Throughput is held to the bound Key Vault's write limit sets: 300 secret creations (new
+ * versions, PUT) per 10 s divided by the new versions a token costs; tag updates count in Key
+ * Vault's other budget (4,000 per 10 s). The service paces its own new versions to
+ * keyVaultWrites.limit per 10 s (shared/pacing.ts), a lower bound still; both are reported.
  */
 import { figure, type Figure } from '../lib/figures';
 import { send } from '../lib/http';
@@ -18,12 +19,13 @@ import { seedTokens, tokenTemplate } from '../world/tokens';
 import { cspEntry, stopChild } from '../world/world';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keyVaultWrites } from '../../shared/pacing';
 import type { Suite, SuiteContext, SuiteOutput } from './suite';
 
 const vaultLatencyMs = 10;
 const concurrency = 8;
 const keyVaultWritesPerSecond = 300 / 10;
-const pacedWritesPerSecond = 250 / 10;
+const pacedWritesPerSecond = keyVaultWrites.limit / (keyVaultWrites.windowMs / 1000);
 
 interface RotationSummary {
   durationMs?: number;
@@ -95,7 +97,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   const per = (n: number) => (rotated > 0 ? n / rotated : NaN);
   const k = counts.byKind;
   const beyondListing = k['secret read'] + k.write + k['tag update'] + k['version listing'] + k.other;
-  const writesPerToken = per(k.write + k['tag update']);
+  const writesPerToken = per(k.write);
   const newVersionsPerToken = per(k.write);
   const throughput = rotated / (wallMs / 1000);
   const kvBound = keyVaultWritesPerSecond / writesPerToken;
@@ -118,7 +120,9 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       value: round(per(beyondListing), 2),
       unit: '',
       digits: 2,
-      goal: { op: '<=', value: 3, text: '≤ 3 (read, write, read-back)' },
+      // Read, write, read-back; and two of the staged promotion (docs/ROTATION.md): promote the
+      // verified version, disable the one before the fallback (at most two enabled).
+      goal: { op: '<=', value: 5, text: '≤ 5 (read, write, read-back; promote and retire)' },
       note: `secret reads ${round(per(k['secret read']), 2)}, writes ${round(per(k.write), 2)}, tag updates ${round(per(k['tag update']), 2)}, version listings ${round(per(k['version listing']), 2)}; list pages ${k['list page']} for the run`,
     }),
     figure({
@@ -130,13 +134,13 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
     }),
     figure({
       id: 'rotation.throughput-vs-key-vault-bound',
-      label: 'Throughput ÷ the bound of Key Vault’s 300 writes per 10 s',
+      label: 'Throughput ÷ the bound of Key Vault’s 300 secret creations per 10 s',
       value: round(throughput / kvBound, 2),
       unit: '×',
       digits: 2,
       goal: { op: '>=', value: 0.9, text: '≥ 0.9×' },
       baseline: {
-        label: `bound: 30 writes/s ÷ ${writesPerToken.toFixed(2)} writes per token`,
+        label: `bound: 30 new versions/s ÷ ${writesPerToken.toFixed(2)} new versions per token`,
         value: round(kvBound, 1),
         unit: 'tokens/s',
         digits: 1,
@@ -144,12 +148,12 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
     }),
     figure({
       id: 'rotation.throughput-vs-paced-bound',
-      label: 'Throughput ÷ the bound of the service’s own pacing (250 new versions per 10 s)',
+      label: `Throughput ÷ the bound of the service’s own pacing (${keyVaultWrites.limit} new versions per 10 s)`,
       value: round(throughput / pacedBound, 2),
       unit: '×',
       digits: 2,
       baseline: {
-        label: `bound: 25 new versions/s ÷ ${newVersionsPerToken.toFixed(2)} new versions per token`,
+        label: `bound: ${pacedWritesPerSecond} new versions/s ÷ ${newVersionsPerToken.toFixed(2)} new versions per token`,
         value: round(pacedBound, 1),
         unit: 'tokens/s',
         digits: 1,

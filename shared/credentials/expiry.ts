@@ -74,10 +74,12 @@ export async function credentialHealth(
   settings: Settings,
   config: MarketplaceConfig,
   now = Date.now(),
+  /** The store's listing when the caller already has it (the status page lists tokens anyway). */
+  properties?: readonly SecretProperties[],
 ): Promise<CredentialHealth[]> {
   const inUse = credentialsInUse(settings, config);
   if (inUse.every((c) => c.name === undefined)) return inUse.map((c) => healthOf(c, undefined, now)).sort(byUrgency);
-  const listed = new Map((await store.listSecretProperties()).map((p) => [p.name.toLowerCase(), p]));
+  const listed = new Map((properties ?? (await store.listSecretProperties())).map((p) => [p.name.toLowerCase(), p]));
   const rows: CredentialHealth[] = [];
   for (const credential of inUse) {
     // Key Vault names are case-insensitive.

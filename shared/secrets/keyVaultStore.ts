@@ -129,7 +129,7 @@ export class KeyVaultSecretStore implements SecretStore {
   async listTokens(environment: Environment): Promise<TokenListing> {
     // The listing alone (one request per page of 25): tags and attributes of each secret's
     // latest version. No secret is read, so the status page costs Key Vault almost nothing.
-    const listing: TokenListing = { tokens: [], attention: [] };
+    const listing: TokenListing = { tokens: [], attention: [], others: [] };
     try {
       for await (const properties of this.client.listPropertiesOfSecrets()) addToListing(listing, properties, environment);
     } catch (err) {

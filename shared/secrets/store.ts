@@ -90,6 +90,11 @@ export interface TokenListing {
   attention: TokenAttention[];
   /** The last rotation run's record, if any run has finished. */
   lastRun?: RunRecord;
+  /**
+   * Every other secret of the store (client secrets, certificates' secrets, the Connect API key),
+   * from the same listing: the status page's credential section needs no second one.
+   */
+  others: SecretProperties[];
 }
 
 /**

@@ -126,6 +126,7 @@ export function addToListing(
     tags?: Record<string, string> | undefined;
     createdOn?: Date | undefined;
     expiresOn?: Date | undefined;
+    notBefore?: Date | undefined;
   },
   environment: Environment,
 ): void {
@@ -134,6 +135,16 @@ export function addToListing(
     return;
   }
   const marketplace = marketplaceOfTokenName(parts.name, environment);
+  if (!marketplace) {
+    listing.others.push({
+      name: parts.name,
+      enabled: parts.enabled !== false,
+      ...(parts.contentType ? { contentType: parts.contentType } : {}),
+      ...(parts.expiresOn ? { expiresOn: parts.expiresOn } : {}),
+      ...(parts.notBefore ? { notBefore: parts.notBefore } : {}),
+    });
+    return;
+  }
   if (parts.enabled === false) {
     if (marketplace)
       listing.attention.push({

@@ -83,7 +83,7 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
     })),
   ];
   const nextRun = nextRunOf(settings.ROTATION_SCHEDULE, now);
-  const credentials = await credentialHealth(store, settings, config, now.getTime());
+  const credentials = await credentialHealth(store, settings, config, now.getTime(), listing.others);
   return {
     environment,
     generatedAt: now.toISOString(),
