@@ -48,7 +48,13 @@ export interface Packages {
 export async function buildPackages(work: string, configFile: string): Promise<Packages> {
   const packaging = (await import(pathToFileURL(join(repoRoot, 'scripts', 'package.mjs')).href)) as PackageModule;
   const service = await packaging.packageApp({ root: repoRoot, outDir: join(work, 'service'), configFile });
-  const hello = await packaging.packageApp({ root: repoRoot, outDir: join(work, 'hello'), entries: ['bench/hello.ts'], withConfig: false, sourceMaps: false });
+  const hello = await packaging.packageApp({
+    root: repoRoot,
+    outDir: join(work, 'hello'),
+    entries: ['bench/hello.ts'],
+    withConfig: false,
+    sourceMaps: false,
+  });
   const instrumentedDir = join(work, 'service-instrumented');
   cpSync(service.outDir, instrumentedDir, { recursive: true });
   for (const f of service.files.filter((f) => /\.c?js$/.test(f))) instrument(join(instrumentedDir, f));

@@ -1,7 +1,8 @@
 /**
- * The stand-ins the service talks to, run in the bench process: the Microsoft identity simulator
- * and the Key Vault fake (both from local/, real HTTPS on loopback, so the real msal-node and the
- * real SecretClient in the package talk to them), and a recorder of every request they answer.
+ * The stand-ins the service talks to, run in the bench process: the Microsoft identity simulator,
+ * the Partner Center stand-in (where every new token is proven) and the Key Vault fake (all from
+ * local/, real HTTPS on loopback, so the real msal-node and the real SecretClient in the package
+ * talk to them), and a recorder of every request they answer.
  *
  * The recorder listens on Node's own HTTP server diagnostics channels, so it needs nothing from
  * the fake or the simulator: it sees each request's method, path, status and server-side time,
@@ -13,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../../local/keyVaultFake';
+import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../local/partnerCenterStandIn';
 
 export type VaultKind = 'list page' | 'version listing' | 'secret read' | 'write' | 'tag update' | 'managed identity' | 'other';
 export const vaultKinds: VaultKind[] = ['list page', 'version listing', 'secret read', 'write', 'tag update', 'managed identity', 'other'];
@@ -32,7 +34,7 @@ export function vaultKindOf(method: string, path: string): VaultKind | undefined
 }
 
 export interface Span {
-  server: 'vault' | 'identity';
+  server: 'vault' | 'identity' | 'partnerCenter';
   method: string;
   path: string;
   status: number;
@@ -40,7 +42,7 @@ export interface Span {
   end: number;
 }
 
-/** Every request the two stand-ins answered, with server-side start and end (performance.now()). */
+/** Every request the stand-ins answered, with server-side start and end (performance.now()). */
 export class RequestRecorder {
   readonly spans: Span[] = [];
   private readonly open = new WeakMap<IncomingMessage, number>();
@@ -110,6 +112,7 @@ export function vaultCounts(spans: Span[]): VaultCounts {
 
 export interface Servers {
   simulator: IdentitySimulator;
+  partnerCenter: PartnerCenterStandIn;
   fake: KeyVaultFake;
   recorder: RequestRecorder;
   close(): Promise<void>;
@@ -129,16 +132,20 @@ export async function startServers(clientSecret: string): Promise<Servers> {
     tls,
     clients: [{ clientId: benchApp.clientId, clientSecret, redirectUris: [callbackUrl], multiTenant: false }],
   });
+  const partnerCenter = await startPartnerCenterStandIn({ tls, jwksUrl: simulator.jwksUrl });
   const fake = await startKeyVaultFake({ tls });
   recorder.watch(Number(new URL(simulator.url).port), 'identity');
+  recorder.watch(Number(new URL(partnerCenter.url).port), 'partnerCenter');
   recorder.watch(Number(new URL(fake.url).port), 'vault');
   return {
     simulator,
+    partnerCenter,
     fake,
     recorder,
     close: async () => {
       recorder.stop();
       await simulator.close();
+      await partnerCenter.close();
       await fake.close();
     },
   };

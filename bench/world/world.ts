@@ -91,7 +91,7 @@ export class World {
    * endpoint), Entra (the simulator), a configuration file. Nothing of this shell leaks in.
    */
   async appEnv(): Promise<NodeJS.ProcessEnv> {
-    const { simulator, fake } = await this.servers();
+    const { simulator, partnerCenter, fake } = await this.servers();
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -99,6 +99,7 @@ export class World {
       SERVICE_ENVIRONMENT: 'test',
       CALLBACK_URL: callbackUrl,
       AUTHORITY_HOST: simulator.url,
+      PARTNER_CENTER_API_URL: partnerCenter.url,
       KEY_VAULT_URL: fake.url,
       ...fake.identityEnv,
       TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
