@@ -129,9 +129,7 @@ async function loaderSource(root, targets, { esm, mapRoot, sourceMaps }) {
     ? targets.map((t) => `await import(${JSON.stringify(t)});`).join('\n')
     : targets.map((t) => `require(${JSON.stringify(t)});`).join('\n');
   if (!sourceMaps) return `${esm ? '' : "'use strict';\n"}${load}\n`;
-  const where = esm
-    ? `fileURLToPath(new URL(${JSON.stringify(mapRoot + '/')}, import.meta.url))`
-    : `join(__dirname, ${JSON.stringify(mapRoot)})`;
+  const where = esm ? `fileURLToPath(new URL(${JSON.stringify(mapRoot + '/')}, import.meta.url))` : `join(__dirname, ${JSON.stringify(mapRoot)})`;
   const contents = [
     esm ? "import { fileURLToPath } from 'node:url';" : "import { join } from 'node:path';",
     "import { mapStackTracesLazily } from './shared/stackTraces';",
@@ -249,7 +247,10 @@ export async function packageApp({
     metafiles.push(built.metafile);
     mkdirSync(join(dist, 'functions'), { recursive: true });
     for (const name of entries.map(baseName)) {
-      writeFileSync(join(dist, 'functions', `${name}.js`), await loaderSource(root, [`../bundles/${name}.js`], { esm: false, mapRoot: '..', sourceMaps }));
+      writeFileSync(
+        join(dist, 'functions', `${name}.js`),
+        await loaderSource(root, [`../bundles/${name}.js`], { esm: false, mapRoot: '..', sourceMaps }),
+      );
     }
     main = 'dist/functions/*.js';
   } else {
