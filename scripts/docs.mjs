@@ -56,6 +56,16 @@ if (mode === 'write') {
   for (const [path, text] of stale) writeFileSync(join(root, path), text);
   console.log(stale.length === 0 ? 'docs: up to date' : `docs: wrote ${stale.map(([p]) => p).join(', ')}`);
 } else if (stale.length > 0) {
+  // Name the lines that differ, so a CI log says which figure moved without a rerun.
+  for (const [path, text] of stale) {
+    const before = existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8').split('\n') : [];
+    const after = text.split('\n');
+    const changed = [];
+    for (let i = 0; i < Math.max(before.length, after.length) && changed.length < 20; i++)
+      if (before[i] !== after[i])
+        changed.push(`  line ${i + 1}: docs has ${JSON.stringify(before[i] ?? '')}, the test run measured ${JSON.stringify(after[i] ?? '')}`);
+    console.error(`docs: ${path} differs:\n${changed.join('\n')}`);
+  }
   console.error(
     `docs: ${stale.map(([p]) => p).join(', ')} no longer match what the tests measured; run \`npm run docs:generate\` and commit the result.`,
   );

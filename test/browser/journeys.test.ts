@@ -17,6 +17,7 @@ import {
   lowContrastText,
   openSession,
   overflowsHorizontally,
+  brokenWords,
   phone,
   screenshot,
   shownToken,
@@ -205,6 +206,7 @@ describe('journeys in the test environment', () => {
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe(`Refresh tokens (${stored.length})`);
     const listed = await page.locator('#tokens tbody tr td:first-child').allInnerTexts();
     expect([...listed].sort()).toEqual(stored);
+    expect(await brokenWords(page, 'th')).toEqual([]);
     await shoot(page, 'status');
     expectCleanJourney(session, world);
   });
@@ -336,10 +338,13 @@ describe('pages an operator and a distributor meet when something is off', () =>
       await page.goto(`${world.baseUrl}/api/status`);
       expect(await overflowsHorizontally(page)).toBe(false);
       await expect(page.locator('#last-run').innerText()).resolves.toMatch(/0 rotated, 0 failed/);
-      await expect(page.locator('#last-run-skipped').innerText()).resolves.toMatch(/rotated less than 12 hours ago/);
+      await expect(page.locator('#last-run-skipped').innerText()).resolves.toMatch(/^1 generated or rotated less than 12 hours ago$/);
       await expect(page.locator('#next-run').innerText()).resolves.toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
       // Each cell names what it is, since the table's header is out of sight at this width.
       await expect(page.locator('#tokens td[data-label="Expires"]').first().isVisible()).resolves.toBe(true);
+      await expect(page.locator('#credentials td[data-label="Days left"]').first().isVisible()).resolves.toBe(true);
+      // Fitting is not enough: no heading or value is broken in the middle of a word.
+      expect(await brokenWords(page, '#tokens, #credentials')).toEqual([]);
       await shoot(page, 'status-phone');
     } finally {
       await world.close();

@@ -246,6 +246,32 @@ export async function overflowsHorizontally(page: Page): Promise<boolean> {
 }
 
 /**
+ * Words inside `selector` that the layout broke across lines ("Marketplac" / "e"): a table squeezed
+ * into a phone's width fits without scrolling, yet nobody can read it. A word is a run of
+ * non-space characters; it is broken when its text range has client rectangles on two lines.
+ */
+const brokenWordsProbe = `((selector) => {
+  const broken = [];
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+        if (tops.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+})`;
+
+export async function brokenWords(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate<string[]>(`${brokenWordsProbe}(${JSON.stringify(selector)})`);
+}
+
+/**
  * Text on the page whose contrast with its background is below WCAG 2.2 AA (4.5:1, or 3:1 for large
  * text). The background is the composite of every ancestor's background colour over a white canvas.
  * Evaluated in the page; returns one line per offending element.

@@ -8,7 +8,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listRegistrations } from '../../local/functionsCore';
@@ -134,18 +133,6 @@ export interface World {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export function tls(): { cert: string; key: string } {
   const certPath = process.env.LOCAL_TLS_CERT;
   const keyPath = process.env.LOCAL_TLS_KEY;
@@ -191,7 +178,15 @@ if (typeof afterAll === 'function')
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const environment = options.environment ?? 'test';
   const dir = mkdtempSync(join(tmpdir(), 'world-'));
-  const port = await freePort();
+  // The host listens first, on a port the system picks: a port found free and bound later could
+  // be taken in between by any of the servers and connections below (EADDRINUSE).
+  const logs: LogLine[] = [];
+  const host = await startHost({
+    port: 0,
+    registrations: listRegistrations(),
+    log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }),
+  });
+  const port = Number(new URL(host.url).port);
   const baseUrl = `http://localhost:${port}`;
   const callbackUrl = `${baseUrl}/api/callback`;
   const certs = tls();
@@ -316,12 +311,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     if (storedConnectKey) await fileStore.setSecret(connectApiKeySecretName, storedConnectKey);
   }
 
-  const logs: LogLine[] = [];
-  const host = await startHost({
-    port,
-    registrations: listRegistrations(),
-    log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }),
-  });
   vaultEvents.deliver = (event) => host.enqueue(nearExpiryQueueName, event);
 
   return {

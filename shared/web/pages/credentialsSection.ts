@@ -47,7 +47,7 @@ export function credentialsSection(rows: CredentialHealth[]): Html {
       ${broken > 0 ? html`<strong class="error">${broken} credential(s) cannot be read from Key Vault.</strong>` : ''}
       ${unknown > 0 ? `${unknown} stored without an expiry date: store the next version with --expires.` : ''}
     </p>
-    <table id="credentials">
+    <table class="cards" id="credentials">
       <thead>
         <tr>
           <th scope="col">Credential</th>
@@ -61,11 +61,11 @@ export function credentialsSection(rows: CredentialHealth[]): Html {
         ${rows.map(
           (c) =>
             html`<tr>
-              <td>${kindText[c.kind]}</td>
-              <td>${c.name ?? '—'}</td>
-              <td>${usedByText(c.usedBy)}</td>
-              <td>${c.expiresAt ? c.expiresAt.slice(0, 10) : '—'}</td>
-              <td>${daysLeftCell(c)}</td>
+              <td data-label="Credential">${kindText[c.kind]}</td>
+              <td data-label="Key Vault name">${c.name ? html`<span class="nowrap">${c.name}</span>` : '—'}</td>
+              <td data-label="Used by">${usedByText(c.usedBy)}</td>
+              <td data-label="Expires">${c.expiresAt ? c.expiresAt.slice(0, 10) : '—'}</td>
+              <td data-label="Days left">${daysLeftCell(c)}</td>
             </tr> `,
         )}
       </tbody>

@@ -30,6 +30,8 @@ code { background: #eef0f3; padding: .1rem .3rem; border-radius: 3px; }
 main.wide { max-width: 80rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; border-bottom: 1px solid #e5e7eb; overflow-wrap: anywhere; }
+/* A heading breaks between its words only: "Marketplace", never "Marketplac-e". Values (ids, e-mail addresses) may break anywhere. */
+th { overflow-wrap: normal; }
 /* Narrow screens: each row becomes a card of labelled values, so nothing scrolls sideways. */
 @media (max-width: 64rem) {
   table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; box-sizing: border-box; }

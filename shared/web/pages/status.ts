@@ -34,8 +34,15 @@ const statusText: Record<string, string> = {
   'connect-sync-failed': 'Connect refused it',
 };
 
+/** The timer's skip reasons (shared/rotation/rotateToken.ts) in the words of the page. */
+const skipReasonText: Record<string, string> = {
+  'recently-rotated': 'generated or rotated less than 12 hours ago',
+  'needs-reauth': 'waiting for a person to generate them again',
+  'in-progress': 'already being rotated by another run',
+};
+
 function skippedText(skipped: Record<string, number>): string {
-  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${reason === 'recently-rotated' ? 'rotated less than 12 hours ago' : reason}`);
+  const parts = Object.entries(skipped).map(([reason, n]) => `${n} ${skipReasonText[reason] ?? reason}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
@@ -71,7 +78,7 @@ function row(r: TokenHealth, showConnect: boolean): Html {
     ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${r.signer.userName}` : ''}`)}
     ${cell('Model', r.model)}
     ${cell('Versions enabled', r.enabledVersions)}
-    ${cell('Last error', r.lastError ?? '')}
+    ${cell('Last error', r.lastError ?? 'none')}
     ${showConnect ? cell('Connect', connectCell(r)) : ''}
   </tr>`;
 }
