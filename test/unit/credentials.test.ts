@@ -295,11 +295,13 @@ describe('the status page section', () => {
     ];
     const page = html`${credentialsSection(rows)}`.toString().replace(/>\s+</g, '><');
     expect(page).toContain(
-      '<td>CSP app: certificate</td><td>partner-cert</td><td>MP-00001, MP-00002, MP-00003 and 1 more</td><td>2027-01-19</td><td><span class="error">9</span></td>',
+      '<td data-label="Credential">CSP app: certificate</td><td data-label="Key Vault name"><span class="nowrap">partner-cert</span></td><td data-label="Used by">MP-00001, MP-00002, MP-00003 and 1 more</td><td data-label="Expires">2027-01-19</td><td data-label="Days left"><span class="error">9</span></td>',
     );
-    expect(page).toContain('<td>&lt;b&gt;x&lt;/b&gt;</td><td>MP-00005</td><td>—</td><td><span class="error">not in Key Vault</span></td>');
-    expect(page).toContain('<td>expiry unknown</td>');
-    expect(page).toContain('<td>nothing yet</td><td>—</td><td>nothing expires</td>');
+    expect(page).toContain(
+      '<td data-label="Key Vault name"><span class="nowrap">&lt;b&gt;x&lt;/b&gt;</span></td><td data-label="Used by">MP-00005</td><td data-label="Expires">—</td><td data-label="Days left"><span class="error">not in Key Vault</span></td>',
+    );
+    expect(page).toContain('<td data-label="Days left">expiry unknown</td>');
+    expect(page).toContain('<td data-label="Used by">nothing yet</td><td data-label="Expires">—</td><td data-label="Days left">nothing expires</td>');
     expect(page).toContain('1 credential(s) cannot be read from Key Vault.');
     expect(page).toContain('1 stored without an expiry date: store the next version with --expires.');
   });
