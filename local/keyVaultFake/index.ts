@@ -207,7 +207,7 @@ function kindOf(route: VaultRoute): RequestKind | 'delete' {
 }
 
 /** One page of `items` after the item keyed `after` (nothing is ever deleted, so the key stays found). */
-export function pageAfter<T>(items: T[], keyOf: (item: T) => string, after: string | undefined, size: number): { page: T[]; more: boolean } {
+export function pageAfter<T>(items: readonly T[], keyOf: (item: T) => string, after: string | undefined, size: number): { page: T[]; more: boolean } {
   const start = after === undefined ? 0 : items.findIndex((i) => keyOf(i) === after) + 1;
   const page = items.slice(start, start + size);
   return { page, more: start + size < items.length };
@@ -363,9 +363,15 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
           throw new VaultError(400, 'BadParameter', 'maxresults must be an integer from 1 to 25.');
         const skip = url.searchParams.get('$skiptoken') ?? undefined;
         const after = skip === undefined ? undefined : Buffer.from(skip, 'base64url').toString('utf8');
-        const items = route.op === 'list' ? vault.latestOfEach() : vault.versionsOf(route.name);
+        const listed =
+          route.op === 'list'
+            ? (() => {
+                const names = pageAfter(vault.names(), (n) => n, after, Math.min(size, pageSize));
+                return { page: vault.latestOf(names.page), more: names.more };
+              })()
+            : pageAfter(vault.versionsOf(route.name), (v) => v.version, after, Math.min(size, pageSize));
+        const { page, more } = listed;
         const keyOf = route.op === 'list' ? (v: FakeSecretVersion) => v.name : (v: FakeSecretVersion) => v.version;
-        const { page, more } = pageAfter(items, keyOf, after, Math.min(size, pageSize));
         const last = page[page.length - 1];
         const next = new URL(`${base}${url.pathname}`);
         next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '');
@@ -584,7 +590,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     faults,
     stats,
     versions: (name) => vault.peek(name),
-    secretNames: () => vault.names(),
+    secretNames: () => [...vault.names()],
     seed: (name, value, seedOptions = {}) =>
       vault.set(name, {
         value,

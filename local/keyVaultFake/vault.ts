@@ -105,6 +105,8 @@ function copyOf(v: FakeSecretVersion): FakeSecretVersion {
 export class FakeVault {
   /** Versions of each secret in creation order (the last one is the latest). */
   private readonly secrets = new Map<string, FakeSecretVersion[]>();
+  /** The names in listing order, kept between requests: a listing of 5,000 secrets asks for 200 pages. */
+  private sortedNames: string[] | undefined;
 
   constructor(private readonly nowSeconds: () => number) {}
 
@@ -130,6 +132,7 @@ export class FakeVault {
       ...(origin.managed ? { managed: true } : {}),
     };
     const versions = this.secrets.get(name) ?? [];
+    if (versions.length === 0) this.sortedNames = undefined;
     versions.push(version);
     this.secrets.set(name, versions);
     return copyOf(version);
@@ -159,9 +162,9 @@ export class FakeVault {
     return copyOf(found);
   }
 
-  /** The latest version of every secret, ordered by name (what `GET /secrets` pages through). */
-  latestOfEach(): FakeSecretVersion[] {
-    return [...this.secrets.keys()].sort().map((name) => copyOf(this.latest(name)));
+  /** The latest version of each named secret: one page of `GET /secrets`, copied page by page, not vault by vault. */
+  latestOf(names: readonly string[]): FakeSecretVersion[] {
+    return names.map((name) => copyOf(this.latest(name)));
   }
 
   /** Every version of one secret, oldest first; 404 when the name was never set. */
@@ -182,14 +185,16 @@ export class FakeVault {
     return this.names().flatMap((name) => this.peek(name));
   }
 
-  /** Names of every stored secret, sorted. */
-  names(): string[] {
-    return [...this.secrets.keys()].sort();
+  /** Names of every stored secret, sorted: the order `GET /secrets` pages through them. */
+  names(): readonly string[] {
+    this.sortedNames ??= [...this.secrets.keys()].sort();
+    return this.sortedNames;
   }
 
   /** Forgets everything (tests call this between cases). */
   clear(): void {
     this.secrets.clear();
+    this.sortedNames = undefined;
   }
 
   private latest(name: string): FakeSecretVersion {
