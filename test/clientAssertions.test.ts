@@ -14,6 +14,7 @@ import selfsigned from 'selfsigned';
 import { startIdentitySimulator, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
 import { claimsOf, msalError, redeemCode, refresh, REDIRECT, tlsFromEnv, type Credential } from './localStandIns';
+import { useIdentityEnv } from './support/identityEnv';
 
 /** The service's own tenant: the CPV app and the Function App's managed identity live here. */
 const HOME = '7c6b5a49-3827-4161-9504-a3b2c1d0e9f8';
@@ -67,20 +68,7 @@ async function postToken(tenant: string, form: Record<string, string>) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const identityVars = [
-  'IDENTITY_ENDPOINT',
-  'IDENTITY_HEADER',
-  'AZURE_CLIENT_ID',
-  'AZURE_TENANT_ID',
-  'AZURE_CLIENT_SECRET',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-  'IMDS_ENDPOINT',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'AZURE_TOKEN_CREDENTIALS',
-];
-const savedEnv: Record<string, string | undefined> = {};
+let restoreIdentityEnv = (): void => undefined;
 let sim: IdentitySimulator;
 let fake: KeyVaultFake;
 let cert: TestCertificate;
@@ -117,20 +105,13 @@ beforeAll(async () => {
     mintTokenExchangeToken: (r) =>
       sim.mintManagedIdentityToken({ tenant: HOME, principalId: MI_PRINCIPAL_ID, clientId: r.clientId ?? MI_CLIENT_ID, audience: r.resource }),
   });
-  for (const name of identityVars) {
-    savedEnv[name] = process.env[name];
-    delete process.env[name];
-  }
   // The REAL credential finds the fake's managed-identity endpoint the way it finds App Service's.
-  Object.assign(process.env, fake.identityEnv);
+  restoreIdentityEnv = useIdentityEnv(fake.identityEnv);
 });
 
 afterAll(async () => {
   await Promise.all([sim.close(), fake.close()]);
-  for (const name of identityVars) {
-    if (savedEnv[name] === undefined) delete process.env[name];
-    else process.env[name] = savedEnv[name];
-  }
+  restoreIdentityEnv();
 });
 beforeEach(() => {
   sim.reset();

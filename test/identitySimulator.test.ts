@@ -38,19 +38,8 @@ const cpv = {
   multiTenant: true,
 } satisfies SimulatedClient;
 
-function authorizeUrl(
-  sim: IdentitySimulator,
-  p: {
-    tenant?: string;
-    client?: SimulatedClient;
-    redirectUri?: string;
-    challenge?: string | null;
-    state?: string;
-    nonce?: string;
-    extra?: Record<string, string>;
-    scope?: string;
-  },
-): string {
+/** The shared builder, with this file's CSP app and tenant as defaults. */
+function authorizeUrl(sim: IdentitySimulator, p: Partial<drive.AuthorizeParams>): string {
   return drive.authorizeUrl(sim, { ...p, client: p.client ?? csp, tenant: p.tenant ?? TENANT });
 }
 

@@ -5,9 +5,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startIdentitySimulator, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
 import { authorizeUrl, claimsOf, newCca, pkce, SCOPES, tlsFromEnv } from './localStandIns';
+import { launchBrowser } from './support/browser';
 
 const TENANT = '3f1a7c2e-9b4d-4e6f-8a1b-2c3d4e5f6a7b';
 
@@ -24,20 +25,7 @@ beforeAll(async () => {
   redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/api/callback`;
   csp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'csp-secret~value', redirectUris: [redirectUri], multiTenant: false };
   sim = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp] });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 20_000,
-  });
+  browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();

@@ -10,22 +10,10 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import selfsigned from 'selfsigned';
 import { startKeyVaultFake, type KeyVaultEventGridEvent, type KeyVaultFake, type ManagedIdentityTokenRequest } from '../local/keyVaultFake';
 import { tlsFromEnv } from './localStandIns';
+import { useIdentityEnv } from './support/identityEnv';
 
 const DAY = 24 * 3600 * 1000;
-const identityVars = [
-  'IDENTITY_ENDPOINT',
-  'IDENTITY_HEADER',
-  'AZURE_CLIENT_ID',
-  'AZURE_TENANT_ID',
-  'AZURE_CLIENT_SECRET',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-  'IMDS_ENDPOINT',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'AZURE_TOKEN_CREDENTIALS',
-];
-const savedEnv: Record<string, string | undefined> = {};
+let restoreIdentityEnv = (): void => undefined;
 
 let fake: KeyVaultFake;
 const received: KeyVaultEventGridEvent[] = [];
@@ -41,19 +29,12 @@ beforeAll(async () => {
       return { accessToken: 'header.payload.signature', expiresOn: Math.floor(Date.now() / 1000) + 3600 };
     },
   });
-  for (const name of identityVars) {
-    savedEnv[name] = process.env[name];
-    delete process.env[name];
-  }
-  Object.assign(process.env, fake.identityEnv);
+  restoreIdentityEnv = useIdentityEnv(fake.identityEnv);
 });
 
 afterAll(async () => {
   await fake.close();
-  for (const name of identityVars) {
-    if (savedEnv[name] === undefined) delete process.env[name];
-    else process.env[name] = savedEnv[name];
-  }
+  restoreIdentityEnv();
 });
 
 beforeEach(() => {

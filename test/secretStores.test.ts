@@ -23,6 +23,7 @@ import { SecretStoreError } from '../shared/secrets/storeErrors';
 import { tokenContentType, tokenSecretName, type PutTokenInput, type SecretStore, type StoredToken, type TokenTags } from '../shared/secrets/store';
 import { retryAfterFromHeaders } from '../shared/retry';
 import { loadSettings, type Environment } from '../shared/settings';
+import { useIdentityEnv } from './support/identityEnv';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -94,38 +95,18 @@ function rawRequest(
 
 // ---------------------------------------------------------------- the fake and the environment it needs
 
-const identityVars = [
-  'IDENTITY_ENDPOINT',
-  'IDENTITY_HEADER',
-  'AZURE_CLIENT_ID',
-  'AZURE_TENANT_ID',
-  'AZURE_CLIENT_SECRET',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-  'IMDS_ENDPOINT',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'AZURE_TOKEN_CREDENTIALS',
-];
-const savedEnv: Record<string, string | undefined> = {};
+let restoreIdentityEnv = (): void => undefined;
 let fake: KeyVaultFake;
 
 beforeAll(async () => {
   fake = await startKeyVaultFake({ tls: localTls() });
-  for (const name of identityVars) {
-    savedEnv[name] = process.env[name];
-    delete process.env[name];
-  }
   // The REAL credentials find the fake's managed-identity endpoint the way they find App Service's.
-  Object.assign(process.env, fake.identityEnv);
+  restoreIdentityEnv = useIdentityEnv(fake.identityEnv);
 });
 
 afterAll(async () => {
   await fake.close();
-  for (const name of identityVars) {
-    if (savedEnv[name] === undefined) delete process.env[name];
-    else process.env[name] = savedEnv[name];
-  }
+  restoreIdentityEnv();
 });
 
 /** A Key Vault store on the fake, with the default DefaultAzureCredential; fast SDK retries so tests stay quick. */

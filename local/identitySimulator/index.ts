@@ -14,7 +14,8 @@ import { issuerFor, jwks } from './discovery';
 import { FaultBook } from './faults';
 import { isGuid } from './ids';
 import { PARTNER_CENTER_SCOPE } from './scopes';
-import { closeServers, createRequestListener, listen } from './server';
+import { closeServers, listenLoopback } from '../loopbackHttps';
+import { createRequestListener } from './server';
 import { signJwt } from './signing';
 import { SimulatorState } from './state';
 import { StatsCounter } from './stats';
@@ -207,7 +208,7 @@ export async function startIdentitySimulator(opts: SimulatorOptions): Promise<Id
     mintManagedIdentityToken,
   };
 
-  const listening = await listen(opts.tls, opts.port ?? 0, createRequestListener(ctx, control));
+  const listening = await listenLoopback(opts.tls, opts.port ?? 0, createRequestListener(ctx, control));
   servers = listening.servers;
   const host = `localhost:${listening.port}`;
   ctx.baseUrl = `https://${host}`;

@@ -1,7 +1,5 @@
 /** The HTTPS listener and the routing table of the simulated login.microsoftonline.com. */
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { handleAdminConsent, handleAuthorize } from './authorize';
 import type { SimulatorContext } from './context';
 import { handleControl, type ControlTarget } from './control';
@@ -81,45 +79,4 @@ export function createRequestListener(ctx: SimulatorContext, control: ControlTar
       sendJson(res, 500, { error: 'server_error', error_description: 'Internal error in the local identity simulator.' });
     }
   };
-}
-
-/**
- * Listens on 127.0.0.1 (and, best effort, on ::1 with the same port, because some machines resolve
- * "localhost" to ::1 first). Returns the servers and the port.
- */
-export async function listen(
-  tls: { cert: string; key: string },
-  port: number,
-  listener: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ servers: Server[]; port: number }> {
-  const primary = createServer({ cert: tls.cert, key: tls.key }, listener);
-  await new Promise<void>((resolve, reject) => {
-    primary.once('error', reject);
-    primary.listen(port, '127.0.0.1', () => {
-      primary.off('error', reject);
-      resolve();
-    });
-  });
-  const actualPort = (primary.address() as AddressInfo).port;
-  const servers = [primary];
-  const v6 = createServer({ cert: tls.cert, key: tls.key }, listener);
-  const v6ok = await new Promise<boolean>((resolve) => {
-    v6.once('error', () => resolve(false));
-    v6.listen(actualPort, '::1', () => resolve(true));
-  });
-  if (v6ok) servers.push(v6);
-  return { servers, port: actualPort };
-}
-
-export async function closeServers(servers: Server[]): Promise<void> {
-  await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          // Keep-alive sockets (fetch pools them) would otherwise hold close() open.
-          s.closeAllConnections();
-        }),
-    ),
-  );
 }

@@ -9,10 +9,9 @@
  */
 import { randomUUID, type JsonWebKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { partnerCenterRolesOf } from '../identitySimulator/accounts';
+import { closeServers, listenLoopback } from '../loopbackHttps';
 import { partnerCenterErrors, type Outcome, type PartnerCenterError } from './errors';
 import { faultCommandSchema, PartnerCenterFaults, type CallFault, type PartnerCenterFaultInput } from './faults';
 import { defaultCompanyName, organizationProfile, type OrganizationProfile } from './profiles';
@@ -317,8 +316,7 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
     });
   };
 
-  const servers = await listenLoopback(options.tls, options.port ?? 0, listener);
-  const port = (servers[0]!.address() as AddressInfo).port;
+  const { servers, port } = await listenLoopback(options.tls, options.port ?? 0, listener);
 
   const standIn: PartnerCenterStandIn = {
     url: `https://localhost:${port}`,
@@ -339,18 +337,7 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
       calls.length = 0;
       Object.assign(stats, { requests: 0, byOutcome: emptyOutcomes(), faultsInjected: 0 });
     },
-    close: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              // Keep-alive sockets (fetch pools them) would otherwise hold close() open.
-              s.closeAllConnections();
-            }),
-        ),
-      );
-    },
+    close: () => closeServers(servers),
   };
   return standIn;
 }
@@ -368,31 +355,4 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     return new Error('Body is not valid JSON');
   }
-}
-
-/**
- * Listens on 127.0.0.1 and, best effort, on ::1 with the same port (some machines resolve "localhost" to ::1
- * first), so `https://localhost:PORT` matches the loopback certificate either way.
- */
-async function listenLoopback(
-  tls: { cert: string | Buffer; key: string | Buffer },
-  port: number,
-  listener: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<Server[]> {
-  const make = () => createServer({ cert: tls.cert, key: tls.key }, listener);
-  const primary = make();
-  await new Promise<void>((resolve, reject) => {
-    primary.once('error', reject);
-    primary.listen(port, '127.0.0.1', () => {
-      primary.off('error', reject);
-      resolve();
-    });
-  });
-  const actual = (primary.address() as AddressInfo).port;
-  const v6 = make();
-  const v6ok = await new Promise<boolean>((resolve) => {
-    v6.once('error', () => resolve(false));
-    v6.listen(actual, '::1', () => resolve(true));
-  });
-  return v6ok ? [primary, v6] : [primary];
 }

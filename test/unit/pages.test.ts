@@ -3,6 +3,7 @@ import { describeError, httpStatusOf } from '../../shared/web/errorCatalog';
 import { escapeHtml, html, literal } from '../../shared/web/html';
 import { errorPage } from '../../shared/web/pages/error';
 import { startPage } from '../../shared/web/pages/start';
+import { statusPage } from '../../shared/web/pages/status';
 import { tokenPage } from '../../shared/web/pages/token';
 import { isCrossSitePost } from '../../shared/web/requestGuards';
 import { contentSecurityPolicy } from '../../shared/web/responses';
@@ -135,5 +136,41 @@ describe('CSP and cross-site POST', () => {
     [{}, false],
   ])('%j → cross-site %s', (headers, refused) => {
     expect(isCrossSitePost(h(headers), site)).toBe(refused);
+  });
+});
+
+describe('the status page says why tokens were skipped, in words', () => {
+  const report = (skipped: Record<string, number>) => ({
+    environment: 'test' as const,
+    generatedAt: '2026-12-01T12:00:00.000Z',
+    configuration: { usable: true, problems: [] },
+    connectPush: false,
+    lastRun: {
+      startedAt: '2026-12-01T03:00:00.000Z',
+      trigger: 'timer',
+      durationMs: 1000,
+      total: 6,
+      rotated: 0,
+      failed: 0,
+      needsReauth: 0,
+      needsAttention: 0,
+      notReached: 0,
+      skipped,
+    },
+    schedule: '0 0 3 * * *',
+    tokens: [],
+    credentials: [],
+  });
+  const skippedLine = (skipped: Record<string, number>) =>
+    /<dd id="last-run-skipped">([^<]*)<\/dd>/.exec(statusPage({ nonce: 'N', report: report(skipped) }).toString())?.[1];
+
+  it('names each reason the timer skips for', () => {
+    expect(skippedLine({ 'recently-rotated': 3, 'needs-reauth': 2, 'in-progress': 1 })).toBe(
+      '3 generated or rotated less than 12 hours ago, 2 waiting for a person to generate them again, 1 already being rotated by another run',
+    );
+  });
+  it('shows a reason it has no words for as it was recorded, and "none" when nothing was skipped', () => {
+    expect(skippedLine({ 'some-new-reason': 1 })).toBe('1 some-new-reason');
+    expect(skippedLine({})).toBe('none');
   });
 });
