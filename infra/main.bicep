@@ -111,6 +111,14 @@ var names = {
 var deploymentContainerName = 'deployment-package'
 // The queue the app's near-expiry queue trigger reads, by this name.
 var nearExpiryQueueName = 'secret-near-expiry'
+// The service's shared state in the same account (shared/storage/): one blob lease per token,
+// and what every instance must see alike (used sign-in states, per-token records, run records).
+var leaseContainerName = 'token-leases'
+var sharedStateTableNames = [
+  'signinstates'
+  'tokenrecords'
+  'rotationruns'
+]
 // Refresh-token secrets are named refresh-token-<environment>-<marketplace>
 // (tokenSecretName in shared/secrets/store.ts).
 var tokenSecretPrefix = 'refresh-token-'
@@ -145,6 +153,8 @@ module storage 'core/storage.bicep' = {
     name: names.storage
     deploymentContainerName: deploymentContainerName
     nearExpiryQueueName: nearExpiryQueueName
+    leaseContainerName: leaseContainerName
+    tableNames: sharedStateTableNames
     location: location
     tags: tags
   }
@@ -200,6 +210,7 @@ module roles 'app/roles.bicep' = {
     identityName: names.identity
     keyVaultName: names.keyVault
     storageAccountName: names.storage
+    sharedStateTableNames: sharedStateTableNames
     applicationInsightsName: names.applicationInsights
     keyVaultEventsTopicName: names.keyVaultEvents
     deployerPrincipalId: principalId

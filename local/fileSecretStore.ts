@@ -10,9 +10,6 @@ import {
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
-  runRecordContentType,
-  runRecordName,
-  type RunRecord,
   type SecretProperties,
   type StoredToken,
   type TokenListing,
@@ -187,10 +184,6 @@ export class FileSecretStore implements SecretStore {
       );
     }
     return listing;
-  }
-
-  async putRunRecord(environment: Environment, record: RunRecord): Promise<void> {
-    await this.setSecret(runRecordName(environment), record.runId ?? '-', { contentType: runRecordContentType, tags: record });
   }
 
   /** The name of every secret in the store, sorted. */

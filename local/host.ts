@@ -1,9 +1,10 @@
 /**
  * A small local Azure Functions host: serves the registered HTTP functions under /api, runs
- * timer functions on their NCRONTAB schedules and storage-queue functions on in-memory queues
- * (local/queues.ts; `POST /_local/queues/{name}` adds a message), like Core Tools would
- * (function keys are not enforced locally, as with Core Tools). Not imported by functions/ or
- * shared/.
+ * timer functions on their NCRONTAB schedules and storage-queue functions on the queues of the
+ * storage account their connection names (Azurite locally; local/queueTriggers.ts), and runs a
+ * non-HTTP function on `POST /admin/functions/{name}` as the Functions host's admin API does,
+ * like Core Tools would (function keys are not enforced locally, as with Core Tools). Not
+ * imported by functions/ or shared/.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,21 +17,24 @@ import type { Logger } from '../shared/log';
 import { getSettings, type Settings } from '../shared/settings';
 import { errorResponse } from '../shared/web/errorResponse';
 import { isCrossSitePost } from '../shared/web/requestGuards';
-import { jsonResponse, siteOf } from '../shared/web/responses';
+import * as functionsCore from './functionsCore';
 import type { Registration } from './functionsCore';
-import { isQueueName, LocalQueues, maxQueueMessageBytes, type LocalQueuesOptions, type QueueMessage, type QueueTriggerMetadata } from './queues';
+import { queueContentOf, QueueTriggers, type QueueHostOptions, type QueueTriggerMetadata } from './queueTriggers';
 
-/** Makes `require('@azure/functions-core')` resolve to our stand-in. Call before @azure/functions loads. */
+/**
+ * Makes `require('@azure/functions-core')` return our stand-in, as the Functions worker provides
+ * the real one (by intercepting require). Call before @azure/functions loads. It hands over the
+ * module itself, not a path, so it works from a bundle too.
+ */
 export function installFunctionsCore(): void {
-  const mod = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-  const original = mod._resolveFilename;
-  const target = require.resolve('./functionsCore');
+  const mod = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const original = mod._load;
   if ((original as { __local?: boolean }).__local) return;
   const patched = function (this: unknown, request: string, ...rest: unknown[]) {
-    return request === '@azure/functions-core' ? target : original.call(this, request, ...rest);
+    return request === '@azure/functions-core' ? functionsCore : original.call(this, request, ...rest);
   };
   (patched as { __local?: boolean }).__local = true;
-  mod._resolveFilename = patched;
+  mod._load = patched;
 }
 
 export type LogSink = (line: { level: string; functionName: string; invocationId: string; message: string }) => void;
@@ -50,18 +54,18 @@ export interface HostOptions {
   timers?: boolean;
   routePrefix?: string;
   maxBodyBytes?: number;
-  /** Retries and poison handling of the storage queues (host.json's extensions.queues). */
-  queues?: Pick<LocalQueuesOptions, 'maxDequeueCount' | 'visibilityTimeoutMs'>;
+  /** host.json's extensions.queues: encoding, retries and poison handling of the queue triggers (local/queueTriggers.ts queueOptionsOf). Required with a queue trigger. */
+  queues?: QueueHostOptions;
 }
 
 export interface LocalHost {
   url: string;
   server: Server;
   invokeTimer(name: string, timer?: Partial<Timer>): Promise<unknown>;
-  /** Adds a message to a storage queue (a string as it is, anything else as its JSON), as a sender to Azure Storage would. */
-  enqueue(queueName: string, message: unknown): QueueMessage;
-  /** The messages waiting in a queue (`{name}-poison` holds those that failed every delivery). */
-  peekQueue(queueName: string): QueueMessage[];
+  /** Adds a message's text to a storage queue of the triggers' account, as any sender to Azure Storage would. */
+  enqueue(queueName: string, text: string): Promise<void>;
+  /** The texts of the messages visible in a queue (`{name}-poison` holds those that failed every delivery). */
+  peekQueue(queueName: string): Promise<string[]>;
   /** Resolves once every triggered queue is empty and no queue function is running. */
   queuesIdle(): Promise<void>;
   close(): Promise<void>;
@@ -189,67 +193,79 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
 
   // ---------------------------------------------------------------- storage queues
 
-  const queueRoute = '_local/queues/';
-  const queues = new LocalQueues({
-    ...options.queues,
-    onFailure: ({ queue, id, dequeueCount, error, movedTo }) =>
+  const adminRoute = 'admin/functions/';
+
+  const queueRegistrations = options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'queuetrigger');
+  let queueTriggers: QueueTriggers | undefined;
+  if (queueRegistrations.length > 0) {
+    // As the Functions host: the binding's `connection` names the app setting of the account.
+    const connections = new Set(queueRegistrations.map((r) => String(r.trigger.connection ?? 'AzureWebJobsStorage')));
+    if (connections.size !== 1) throw new Error('The local host runs queue triggers of one storage account');
+    const [connection] = connections;
+    const connectionString = env[connection ?? ''];
+    if (!connectionString) throw new Error(`Queue triggers need the app setting ${connection ?? ''} (a connection string: Azurite locally)`);
+    const queueOptions = options.queues;
+    if (!queueOptions) throw new Error("Queue triggers need host.json's extensions.queues (queueOptionsOf)");
+    queueTriggers = new QueueTriggers(connectionString, queueOptions, ({ queue, id, dequeueCount, error, movedTo }) =>
       log({
         level: movedTo === queue ? 'warning' : 'error',
         functionName: 'host',
         invocationId: '-',
-        message: `queue ${queue}: delivery ${dequeueCount} of message ${id} failed (${errorName(error)}); ${movedTo === queue ? 'it will be delivered again' : `moved to ${movedTo}`}`,
+        // What the Functions host itself logs when it gives up on a message (QueueProcessor.cs).
+        message:
+          movedTo === queue
+            ? `queue ${queue}: delivery ${dequeueCount} of message ${id} failed (${errorName(error)}); it will be delivered again`
+            : `Message has reached MaxDequeueCount of ${queueOptions.maxDequeueCount}. Moving message to queue '${movedTo}'. (message ${id}, ${errorName(error)})`,
       }),
-  });
-  for (const r of options.registrations.filter((r) => r.trigger.type.toLowerCase() === 'queuetrigger')) {
-    queues.consume(resolveSetting(String(r.trigger.queueName), env), async (content, metadata) => r.handler(content, contextFor(r.name, metadata)));
+    );
+    for (const r of queueRegistrations) {
+      const triggers = queueTriggers;
+      triggers.consume(resolveSetting(String(r.trigger.queueName), env), async (content, metadata) =>
+        r.handler(content, contextFor(r.name, metadata)),
+      );
+    }
   }
 
   /**
-   * `POST /_local/queues/{name}` adds a message, for other processes (a person with curl, a fake in
-   * its own process): the body is JSON, a JSON string being the message's text (base64, say) and
-   * anything else the message itself. `GET` lists what waits in a queue, `{name}-poison` included.
+   * `POST /admin/functions/{name}` runs a timer or queue function now, as the Functions host's
+   * admin API does (Learn, "Manually run a non HTTP-triggered function"): the body's `input` is
+   * the queue message; a timer gets a timer object. 202 once started; the run goes on. Two local
+   * hosts (two instances) are driven this way in the tests.
    */
-  async function handleQueueRequest(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const method = (req.method ?? 'GET').toUpperCase();
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const refuse = (err: AppError, extra: Record<string, string> = {}) => {
       req.resume();
       hostAnswer(req, res, err, extra, true);
     };
-    if (!isQueueName(name)) return refuse(new AppError('not_found', 'Not an Azure Storage queue name'));
-    if (method === 'GET' || method === 'HEAD') {
-      const messages = queues
-        .peek(name)
-        .map((m) => ({ id: m.id, dequeueCount: m.dequeueCount, insertionTime: m.insertionTime.toISOString(), text: m.text }));
-      return sendJson(req, res, 200, { queue: name, messages });
-    }
-    if (method !== 'POST') return refuse(new AppError('method_not_allowed', 'Method not allowed; allowed: GET, POST'), { Allow: 'GET, POST' });
-    // MUST: any page the developer visits can post here (a form, a no-cors fetch). Like POST /api/rotate
-    // (docs/SECURITY.md 6), a cross-site post is refused, and only JSON is taken, which no form can send.
+    const target = options.registrations.find((r) => r.name === name && r.trigger.type.toLowerCase() !== 'httptrigger');
+    if (!target) return refuse(new AppError('not_found', 'No non-HTTP function of that name'));
+    if ((req.method ?? 'GET').toUpperCase() !== 'POST')
+      return refuse(new AppError('method_not_allowed', 'Method not allowed; allowed: POST'), { Allow: 'POST' });
+    // MUST: any page the developer visits can post here; as for POST /api/rotate (docs/SECURITY.md 6), a cross-site post is refused.
     const header = (n: string) => {
       const v = req.headers[n];
       return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
     };
     if (isCrossSitePost({ get: header }, origin)) return refuse(new AppError('cross_site_request', 'Cross-site POST refused'));
     if ((header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
-      return refuse(new AppError('queue_message_invalid', 'A queue message is posted as application/json'));
-    const body = await readBody(req, 2 * maxQueueMessageBytes);
+      return refuse(new AppError('unsupported_media_type', 'The admin API takes application/json'));
+    const body = await readBody(req, 64 * 1024);
     if (body === 'too-large') return refuse(new AppError('body_too_large', 'Over the size of a queue message'), { Connection: 'close' });
-    let value: unknown;
+    let input: unknown;
     try {
-      value = JSON.parse(body.toString('utf8'));
+      input = (JSON.parse(body.toString('utf8') || '{}') as { input?: unknown }).input;
     } catch {
-      return refuse(new AppError('queue_message_invalid', 'The body is not JSON'));
+      return refuse(new AppError('unsupported_media_type', 'The body is not JSON'));
     }
-    const text = typeof value === 'string' ? value : JSON.stringify(value);
-    if (Buffer.byteLength(text, 'utf8') > maxQueueMessageBytes) return refuse(new AppError('body_too_large', 'Over the size of a queue message'));
-    const added = queues.enqueue(name, text);
-    return sendJson(req, res, 201, { queue: name, id: added.id, insertionTime: added.insertionTime.toISOString() });
-  }
-
-  function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
-    const answer = jsonResponse(status, siteOf(settingsOrNone()), body);
-    res.writeHead(answer.status, answer.headers);
-    res.end(req.method === 'HEAD' ? undefined : answer.body);
+    const run =
+      target.trigger.type.toLowerCase() === 'timertrigger'
+        ? invokeTimer(target.name)
+        : target.handler(typeof input === 'string' ? queueContentOf(input) : input, contextFor(target.name));
+    void Promise.resolve(run).catch((err: unknown) =>
+      log({ level: 'error', functionName: target.name, invocationId: '-', message: `admin run failed: ${errorName(err)}` }),
+    );
+    res.writeHead(202, { 'content-length': '0' });
+    res.end();
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -264,7 +280,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
       return hostAnswer(req, res, new AppError('not_found', 'Request target is not a URL path'));
     }
     const path = url.pathname.replace(/^\/+/, '');
-    if (path.startsWith(queueRoute)) return handleQueueRequest(req, res, path.slice(queueRoute.length));
+    if (path.startsWith(adminRoute)) return handleAdmin(req, res, path.slice(adminRoute.length));
     const match = path.startsWith(`${prefix}/`)
       ? http.map((h) => ({ h, m: h.regex.exec(path.slice(prefix.length + 1)) })).find((x) => x.m)
       : undefined;
@@ -334,6 +350,11 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     return r.handler(info, contextFor(name));
   }
 
+  function triggersOrThrow(): QueueTriggers {
+    if (!queueTriggers) throw new Error('This host runs no queue trigger');
+    return queueTriggers;
+  }
+
   const crons: Cron[] = [];
   if (options.timers) {
     for (const t of timers) {
@@ -354,12 +375,20 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     url: `http://localhost:${port}`,
     server,
     invokeTimer,
-    enqueue: (queueName, message) => queues.enqueue(queueName, message),
-    peekQueue: (queueName) => queues.peek(queueName),
-    queuesIdle: () => queues.idle(),
+    enqueue: async (queueName, text) => {
+      const queue = triggersOrThrow().queue(queueName);
+      await queue.createIfNotExists();
+      await queue.sendMessage(text);
+    },
+    peekQueue: async (queueName) => {
+      const queue = triggersOrThrow().queue(queueName);
+      if (!(await queue.exists())) return [];
+      return (await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => m.messageText);
+    },
+    queuesIdle: () => queueTriggers?.idle() ?? Promise.resolve(),
     close: async () => {
       for (const c of crons) c.stop();
-      queues.close();
+      await queueTriggers?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole service offline. Starts the Microsoft identity simulator (HTTPS on
- * loopback), a file-backed secret store, the sample marketplace configuration and a local
- * Functions host serving the real function files. The CPV app signs in as in Azure, with the
+ * loopback), Azurite (Microsoft's Storage emulator) as the app's own storage account, a
+ * file-backed secret store, the sample marketplace configuration and a local Functions host
+ * serving the real function files. The CPV app signs in as in Azure, with the
  * managed identity's token (a federated credential), served by a Key Vault fake's
  * managed-identity endpoint. Any setting already in the environment wins, so pointing
  * AUTHORITY_HOST at Microsoft and KEY_VAULT_URL at a vault makes it the real thing.
@@ -9,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { startAzurite, type Azurite } from './azurite';
 import { startConnectStandIn } from './connectStandIn';
 import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
@@ -20,6 +22,7 @@ import { provideLocalSecretStore } from '../shared/secrets/open';
 import { FileSecretStore } from './fileSecretStore';
 import { nearExpiryScanner } from './nearExpiryScanner';
 import { nearExpiryQueueName } from '../shared/rotation/nearExpiryEvent';
+import { queueOptionsOf } from './queueTriggers';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -119,6 +122,13 @@ async function main(): Promise<void> {
     const store = new FileSecretStore(env.LOCAL_SECRET_STORE_DIR);
     for (const [name, value] of localSecrets) if ((await store.getSecret(name)) !== value) await store.setSecret(name, value);
   }
+  // The app's own storage account (leases, shared state, the near-expiry queue): Azurite, unless
+  // the environment names a real one. Its data stays in .local/azurite across restarts.
+  let azurite: Azurite | undefined;
+  if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__accountName) {
+    azurite = await startAzurite({ blobPort: port + 5, queuePort: port + 6, tablePort: port + 7, location: join(dataDir, 'azurite') });
+    env.AzureWebJobsStorage = azurite.connectionString;
+  }
   env.TRANSACTION_COOKIE_KEY ??= persisted(join(dataDir, 'transaction-cookie-key'));
   if (!env.MARKETPLACE_CONFIG_PATH) {
     env.MARKETPLACE_CONFIG_PATH = join(dataDir, 'marketplaces.json');
@@ -133,7 +143,12 @@ async function main(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- each compiled function file registers itself when loaded, as in the Functions worker
     require(join(functionsDir, file));
   }
-  const host = await startHost({ port, registrations: listRegistrations(), timers: true });
+  const host = await startHost({
+    port,
+    registrations: listRegistrations(),
+    timers: true,
+    queues: queueOptionsOf(join(__dirname, '..', '..', 'host.json')),
+  });
 
   // Key Vault's SecretNearExpiry: the file store raises none, so local mode scans it and queues
   // the same event (local/nearExpiryScanner.ts). A real vault's events cannot reach this machine.
@@ -143,7 +158,8 @@ async function main(): Promise<void> {
       ? undefined
       : nearExpiryScanner({
           store: new FileSecretStore(storeDir),
-          deliver: (event) => host.enqueue(nearExpiryQueueName, event),
+          // As Event Grid writes to a storage queue: the event's JSON, base64-encoded.
+          deliver: (event) => host.enqueue(nearExpiryQueueName, Buffer.from(JSON.stringify(event)).toString('base64')),
           onError: (err) => console.error(`near-expiry scan failed: ${err instanceof Error ? err.name : 'error'}`),
         });
   scanner?.start();
@@ -157,6 +173,10 @@ async function main(): Promise<void> {
     console.log(
       `  Microsoft identity simulator: ${simulatorUrl} (self-signed certificate in .local/tls; your browser will ask you to accept it once)`,
     );
+  if (azurite)
+    console.log(
+      `  Storage (Azurite): blob, queue and table on ports ${azurite.ports.blob}–${azurite.ports.table}, data in ${join(dataDir, 'azurite')}`,
+    );
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
   if (cpvFederated) console.log('  CPV app: signs in with the managed identity (federated credential; there is no client secret)');
   if (partnerCenterUrl) console.log(`  Partner Center stand-in: ${partnerCenterUrl} (checks MFA and the Partner Center role of every new token)`);
@@ -169,7 +189,10 @@ async function main(): Promise<void> {
 
   const stop = () => {
     scanner?.stop();
-    void host.close().then(() => process.exit(0));
+    void host
+      .close()
+      .then(() => azurite?.stop())
+      .then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

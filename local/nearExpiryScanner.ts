@@ -23,7 +23,7 @@ const source: EventSource = { vaultUrl: `https://${vaultName}.invalid`, vaultNam
 export interface NearExpiryScannerOptions {
   store: FileSecretStore;
   /** Receives each event raised (local mode: the host's `secret-near-expiry` queue). */
-  deliver: (event: KeyVaultEventGridEvent) => void;
+  deliver: (event: KeyVaultEventGridEvent) => void | Promise<void>;
   /** Between scans once started; default an hour. */
   intervalMs?: number;
   /** Clock in epoch milliseconds. */
@@ -57,7 +57,7 @@ export function nearExpiryScanner(options: NearExpiryScannerOptions): NearExpiry
       raised.add(`${name}/${latest.version}`);
       const event = nearExpiryEvent({ name, version: latest.version, ...(latest.exp === undefined ? {} : { exp: latest.exp }) }, source, nowMs);
       events.push(event);
-      options.deliver(event);
+      await options.deliver(event);
     }
     return events;
   }

@@ -54,14 +54,18 @@ export type ErrorCode =
   | 'internal'
   /** A bound on sign-ins refused the request (docs/SECURITY.md 29); `retry.retryAfterMs` says when to come back. */
   | 'rate_limited'
-  /** The callback replay guard is full and refuses new states rather than forget them (docs/SECURITY.md 28). */
+  /** The single-use record of a sign-in could not be written: the callback is refused rather than let through unrecorded (docs/SECURITY.md 28). */
   | 'sign_in_busy'
   /** The local host refuses a Host header that is not its own (DNS rebinding). */
   | 'host_not_allowed'
   /** A rotation asked for by Key Vault's SecretNearExpiry did not finish for a reason a later attempt may fix. */
   | 'rotation_incomplete'
-  /** The local host's queue route takes one JSON message (local mode only). */
-  | 'queue_message_invalid';
+  /** The app's own storage account (leases, shared state) failed or did not answer. */
+  | 'storage_failed'
+  /** A writer's lease on a token lapsed before it finished: it must not write (docs/SECURITY.md 33). */
+  | 'lease_lost'
+  /** Another writer (a sign-in, a rotation) holds the token's lease longer than a person can wait. */
+  | 'token_busy';
 
 /** Whether the same call may succeed later, and how long the server asked us to wait. */
 export interface RetryFacts {

@@ -73,6 +73,23 @@ export const settingsShape = {
   KEY_VAULT_URL: z.optional(httpUrl),
   /** Local mode only: folder of the file-backed secret store. */
   LOCAL_SECRET_STORE_DIR: z.optional(nonEmpty()),
+  /*
+   * The Function App's own storage account, named as the Functions host reads it: shared state
+   * that is not a secret (one writer per token, per-token state, run records, used sign-in
+   * states) lives there, so every instance sees the same (shared/storage/connection.ts).
+   */
+  /** A connection string (Azurite in local mode). Azure uses the identity-based settings below. */
+  AzureWebJobsStorage: z.optional(nonEmpty()),
+  /** The account, reached with the managed identity (Bicep writes this). */
+  AzureWebJobsStorage__accountName: z.optional(z.string().check(z.regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name'))),
+  /** Instead of the account name: its blob endpoint (another cloud, a private endpoint). */
+  AzureWebJobsStorage__blobServiceUri: z.optional(httpUrl),
+  /** Instead of the account name: its table endpoint. */
+  AzureWebJobsStorage__tableServiceUri: z.optional(httpUrl),
+  /** `managedidentity`: how the host and the service reach the account. */
+  AzureWebJobsStorage__credential: z.optional(z.enum(['managedidentity'])),
+  /** Client id of the user-assigned identity that reaches the account. */
+  AzureWebJobsStorage__clientId: z.optional(nonEmpty()),
   /** Key that seals the sign-in transaction cookie; in Azure a Key Vault reference resolved by the platform. */
   TRANSACTION_COOKIE_KEY: z.string().check(
     z.minLength(32, 'must be at least 32 characters of random data'),
@@ -103,6 +120,17 @@ export const settingsSchema = z.object(settingsShape).check(
         code: 'custom',
         path: ['KEY_VAULT_URL'],
         message: 'set exactly one of KEY_VAULT_URL (Azure) and LOCAL_SECRET_STORE_DIR (local mode)',
+      });
+    }
+    if (
+      !s.AzureWebJobsStorage &&
+      !s.AzureWebJobsStorage__accountName &&
+      !(s.AzureWebJobsStorage__blobServiceUri && s.AzureWebJobsStorage__tableServiceUri)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AzureWebJobsStorage'],
+        message: 'set AzureWebJobsStorage__accountName (Azure, with the managed identity) or AzureWebJobsStorage (a connection string, local mode)',
       });
     }
     if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {

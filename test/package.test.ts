@@ -22,6 +22,7 @@ import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../local/p
 import type { Registration } from '../local/functionsCore';
 import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
 import { tokenTagsToRecord } from '../shared/secrets/tags';
+import { sharedAzurite } from './support/storage';
 
 const repo = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'connect-ms-auth-package-'));
@@ -175,9 +176,9 @@ describe('the deployment package', () => {
   test('keeps the Azure SDKs, jose and croner out of the bundle the start page loads', () => {
     const sourcesOf = (map: string) => (JSON.parse(readFileSync(join(out, 'dist', map), 'utf8')) as { sources: string[] }).sources;
     // msal-node's own maps name its sources `@azure/src/…`; msal-common is what it is built on.
-    const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|core-rest-pipeline)\//;
+    const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|storage-blob|data-tables|core-rest-pipeline)\//;
     expect(sourcesOf('app.js.map').filter((s) => sdkPackages.test(s))).toEqual([]);
-    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets'])
+    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets', 'storage-blob', 'data-tables'])
       expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
     expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain('require("./sdk.js")');
     // jose and croner, required on first use too, each in a file of its own.
@@ -326,6 +327,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
   test('serves the start page without loading the SDKs, loads them for status and rotation, and maps stack traces to TypeScript', async () => {
     const harness = join(work, 'worker-harness.js');
     writeFileSync(harness, workerHarness);
+    const storage = (await sharedAzurite()).connectionString;
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
       const child = spawn(process.execPath, [harness, out], {
         cwd: out,
@@ -339,6 +341,7 @@ describe('the bundle under a worker-like @azure/functions-core', () => {
           PARTNER_CENTER_API_URL: partnerCenter.url,
           KEY_VAULT_URL: fake.url,
           ...fake.identityEnv,
+          AzureWebJobsStorage: storage,
           TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
           MARKETPLACE_CONFIG_PATH: 'config/marketplaces.json',
           NEAR_EXPIRY_EVENT: JSON.stringify(

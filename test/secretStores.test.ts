@@ -312,13 +312,13 @@ describe.each([keyVaultKind, fileKind])('$name', (kind) => {
     expect((await failureOf(t.store.getToken('MP-21001', 'test', second.version))).code).toBe('secret_store_failed');
   });
 
-  it('keeps the last rotation run as the tags of one secret, which the listing returns (no secret read)', async () => {
-    await t.store.putRunRecord('test', { runId: 'run-1', rotated: '3', skipped: 'recently-rotated:2' });
-    await t.store.putRunRecord('test', { runId: 'run-2', rotated: '4', skipped: '' });
+  it('lists the secret earlier versions kept the last run in (rotation-run-{env}) as neither a token nor a credential', async () => {
+    // Run records now live in the app's storage account; a vault may still hold the old secret.
+    await t.setRaw('rotation-run-test', 'run-1', { contentType: 'application/vnd.connect-ms-auth.rotation-run', tags: { runId: 'run-1' } });
     const listing = await t.store.listTokens('test');
-    expect(listing.lastRun).toMatchObject({ runId: 'run-2', rotated: '4' });
-    expect((await t.store.listTokens('production')).lastRun).toBeUndefined();
-    expect(listing.attention.map((a) => a.marketplace)).not.toContain('rotation-run-test');
+    expect(listing.tokens).toEqual([]);
+    expect(listing.attention).toEqual([]);
+    expect(listing.others.map((o) => o.name)).not.toContain('rotation-run-test');
   });
 
   it('getSecret returns a plain secret and undefined for a missing one; getToken is undefined when no token was stored', async () => {
@@ -578,6 +578,7 @@ describe('openSecretStore', () => {
   const base = {
     SERVICE_ENVIRONMENT: 'test',
     CALLBACK_URL: 'https://connect-ms-auth.example/api/callback',
+    AzureWebJobsStorage__accountName: 'stfuncapp0001',
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
   afterEach(() => resetSecretStoreCache());

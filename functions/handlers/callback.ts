@@ -6,6 +6,7 @@ import { openSecretStore } from '../../shared/secrets/open';
 import { clearedTransactionCookie } from '../../shared/signIn/cookie';
 import { expiryAfterUse } from '../../shared/identity/lifetime';
 import { completeSignIn } from '../../shared/signIn/complete';
+import { openSharedState } from '../../shared/storage/open';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { consentGrantedPage, consentPage } from '../../shared/web/pages/consent';
 import { tokenPage } from '../../shared/web/pages/token';
@@ -29,6 +30,7 @@ export async function callback(request: HttpRequest, context: InvocationContext)
           settings,
           config: marketplaceConfigFor(settings),
           openStore: () => openSecretStore(settings),
+          shared: openSharedState(settings),
           logger: context,
           correlationId,
           connect: (store) => connectPushFor(settings, store, context),

@@ -4,6 +4,7 @@ import { logEvent } from '../../shared/log';
 import { marketplaceConfigFor } from '../../shared/marketplaces/forSettings';
 import { openSecretStore } from '../../shared/secrets/open';
 import { statusReport } from '../../shared/status/report';
+import { openSharedState } from '../../shared/storage/open';
 import { methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { statusPage } from '../../shared/web/pages/status';
 import { htmlResponse, jsonResponse, siteOf } from '../../shared/web/responses';
@@ -18,7 +19,7 @@ export async function status(request: HttpRequest, context: InvocationContext): 
     async (settings) => {
       if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context, json: wantsJson });
       const config = marketplaceConfigFor(settings);
-      const report = await statusReport(settings, await openSecretStore(settings), config);
+      const report = await statusReport(settings, await openSecretStore(settings), openSharedState(settings), config);
       // An unusable configuration is an outage: every look at it is an event the alert fires on.
       if (!report.configuration.usable) {
         logEvent(context, 'error', events.configurationInvalid, {

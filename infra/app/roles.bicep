@@ -12,6 +12,9 @@ param keyVaultName string
 @description('Required. Name of the Function App\'s storage account.')
 param storageAccountName string
 
+@description('Required. Names of the tables of the service\'s shared state in that account.')
+param sharedStateTableNames string[]
+
 @description('Required. Name of the Application Insights component.')
 param applicationInsightsName string
 
@@ -37,6 +40,7 @@ var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
 var storageQueueDataMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a' // Storage Queue Data Message Sender
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
@@ -50,6 +54,12 @@ resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
 resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
   name: storageAccountName
 }
+
+resource sharedStateTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-06-01' existing = [
+  for tableName in sharedStateTableNames: {
+    name: '${storageAccountName}/default/${tableName}'
+  }
+]
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
@@ -100,6 +110,21 @@ resource appQueueDataContributor 'Microsoft.Authorization/roleAssignments@2022-0
     principalType: 'ServicePrincipal'
   }
 }
+
+// The service's shared state (shared/storage/): reading and writing entities of its own tables,
+// one assignment per table, none on the account's other tables. Its per-token leases are blob
+// leases, covered by Storage Blob Data Owner above.
+resource appTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (tableName, i) in sharedStateTableNames: {
+    name: guid(sharedStateTables[i].id, identity.id, storageTableDataContributor)
+    scope: sharedStateTables[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
+      principalId: identity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
 
 // Application Insights accepts Entra-authenticated telemetry only (local auth is off).
 resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -1,6 +1,7 @@
 // The Function App's own storage: the host's timer leases (AzureWebJobsStorage), the
-// deployment package container, and the queue Key Vault's near-expiry events are delivered
-// to. Reached only with Entra ID; no account keys exist in use.
+// deployment package container, the queue Key Vault's near-expiry events are delivered to,
+// and the service's shared state (one lease per token, its tables). Reached only with Entra
+// ID; no account keys exist in use.
 
 @description('Required. Name of the storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -12,6 +13,12 @@ param deploymentContainerName string
 
 @description('Required. Name of the queue that receives Key Vault\'s SecretNearExpiry events (the app\'s queue trigger reads it).')
 param nearExpiryQueueName string
+
+@description('Required. Name of the blob container of the per-token leases (one writer per token across instances).')
+param leaseContainerName string
+
+@description('Required. Names of the tables of the service\'s shared state.')
+param tableNames string[]
 
 @description('Optional. Azure region.')
 param location string = resourceGroup().location
@@ -55,6 +62,27 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
     publicAccess: 'None'
   }
 }
+
+// The app never creates containers or tables itself in Azure: they exist before its code does.
+resource leaseContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
+  parent: blobService
+  name: leaseContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2025-06-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-06-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-06-01' = {
   parent: storage

@@ -78,12 +78,13 @@ export class ConnectApi {
   }
 
   /** POST /products/{product}/configurations: sets the parameter's value for one marketplace. */
-  async setConfiguration(product: string, parameter: string, marketplace: string, value: string): Promise<void> {
+  async setConfiguration(product: string, parameter: string, marketplace: string, value: string, timeLeftMs?: number): Promise<void> {
     const response = await this.send(
       'POST',
       product,
       undefined,
       JSON.stringify({ parameter: { id: parameter }, marketplace: { id: marketplace }, value }),
+      timeLeftMs,
     );
     await response.arrayBuffer().catch(() => undefined);
   }
@@ -93,9 +94,9 @@ export class ConnectApi {
    * `parameter.id=…&marketplace.id=…` filter form Connect's SDKs send). Undefined when Connect
    * holds no value for it.
    */
-  async readConfiguration(product: string, parameter: string, marketplace: string): Promise<string | undefined> {
+  async readConfiguration(product: string, parameter: string, marketplace: string, timeLeftMs?: number): Promise<string | undefined> {
     const query = new URLSearchParams({ 'parameter.id': parameter, 'marketplace.id': marketplace, limit: '100' });
-    const response = await this.send('GET', product, query);
+    const response = await this.send('GET', product, query, undefined, timeLeftMs);
     let list: unknown;
     try {
       list = await response.json();
@@ -110,7 +111,9 @@ export class ConnectApi {
     return typeof entry?.value === 'string' ? entry.value : undefined;
   }
 
-  private async send(method: 'GET' | 'POST', product: string, query?: URLSearchParams, body?: string): Promise<Response> {
+  /** `timeLeftMs`: the caller's remaining budget (a person waiting); no call outlives it, whatever the timeout. */
+  private async send(method: 'GET' | 'POST', product: string, query?: URLSearchParams, body?: string, timeLeftMs?: number): Promise<Response> {
+    if (timeLeftMs !== undefined && timeLeftMs <= 0) throw new ConnectCallError('transient', 'TIMEOUT');
     // Product and marketplace IDs come from the validated configuration; encoded anyway.
     const url = `${this.base}/products/${encodeURIComponent(product)}/configurations${query ? `?${query.toString()}` : ''}`;
     let response: Response;
@@ -121,7 +124,7 @@ export class ConnectApi {
         ...(body ? { body } : {}),
         // A redirect would carry the key and the token somewhere else: never followed.
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeLeftMs === undefined ? this.timeoutMs : Math.min(this.timeoutMs, timeLeftMs)),
       });
     } catch (cause) {
       // Duck-typed: the DOMException may come from another realm (Jest's sandbox), where instanceof fails.

@@ -171,9 +171,9 @@ export class ConnectPush {
     try {
       await withRetries(
         async () => {
-          await api.setConfiguration(product, this.parameter, marketplace, value);
+          await api.setConfiguration(product, this.parameter, marketplace, value, ctx.timeLeft?.());
           // Read back and compare before saying Connect holds it (as rotation does with the vault).
-          const held = await api.readConfiguration(product, this.parameter, marketplace);
+          const held = await api.readConfiguration(product, this.parameter, marketplace, ctx.timeLeft?.());
           if (held !== value) throw new ConnectCallError('transient', held === undefined ? 'READBACK_MISSING' : 'READBACK_MISMATCH');
         },
         {

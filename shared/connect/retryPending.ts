@@ -13,6 +13,7 @@ import { forEachBounded } from '../pacing';
 import { readCurrentToken } from '../secrets/currentToken';
 import type { ListedToken, SecretStore } from '../secrets/store';
 import type { Environment } from '../settings';
+import type { TokenLocks } from '../storage/lease';
 import type { ConnectPush } from './push';
 import { decodeConnectTag, overallState, type ProductSyncState } from './tag';
 
@@ -36,7 +37,7 @@ const pendingProducts = (tag: string | undefined) => [...decodeConnectTag(tag).v
 
 export async function retryPendingPushes(
   push: ConnectPush,
-  deps: { config: MarketplaceConfig; store: SecretStore; environment: Environment; logger: Logger },
+  deps: { config: MarketplaceConfig; store: SecretStore; locks: TokenLocks; environment: Environment; logger: Logger },
   tokens: ListedToken[],
   run: RetryRun,
 ): Promise<RetryCounts> {
@@ -51,27 +52,26 @@ export async function retryPendingPushes(
       const found = lookupMarketplace(deps.config, info.marketplace, environment);
       if (found.kind !== 'found') return;
       const marketplace = found.marketplace;
+      // Under the token's lease, like every push that makes a version current in Connect: a
+      // sign-in or rotation holding it pushes its own, newer version; this one leaves it to them.
+      let lease;
       try {
+        lease = await deps.locks.tryAcquire(environment, info.marketplace);
+        if (!lease) return;
         // Only the current (proven) version is ever pushed; a pending one is not yet a token that works.
         const read = await readCurrentToken(store, info.marketplace, environment);
         const token = read?.current;
-        // A version written since the listing has its own push (and its own tag): leave it to that.
-        if (!token || read.staged || token.createdOn.getTime() !== info.createdOn.getTime()) return;
+        if (!token || read.staged) return;
         const pending = pendingProducts(token.tags.connect);
         if (pending.length === 0) return;
         const outcome = await push.sync(marketplace, token, { trigger: 'retry', runId: run.runId, products: pending, timeLeft: run.timeLeft });
         if (!outcome) return;
-        // A version written while we pushed (a sign-in elsewhere) may now be older in Connect
-        // than in the vault: push the newest one too, so Connect ends with the latest.
-        const now = await readCurrentToken(store, info.marketplace, environment);
-        if (now && now.current.version !== token.version)
-          await push.sync(marketplace, now.current, { trigger: 'retry', runId: run.runId, timeLeft: run.timeLeft });
         const state = overallState(outcome.pushed);
         counts.retried++;
         counts[state]++;
         counts.results.push({ marketplace: info.marketplace, state });
       } catch (err) {
-        // Store reads failing: nothing pushed, nothing changed; the next run tries again.
+        // Store or lease failing: nothing pushed, nothing changed; the next run tries again.
         logEvent(deps.logger, 'warn', events.connectSyncPending, {
           runId: run.runId,
           marketplace: info.marketplace,
@@ -79,6 +79,8 @@ export async function retryPendingPushes(
           class: 'store',
           code: ensureAppError(err).code,
         });
+      } finally {
+        await lease?.release();
       }
     },
     () => run.timeLeft() > margin,

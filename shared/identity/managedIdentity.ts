@@ -1,6 +1,7 @@
 /**
- * The one file that imports @azure/identity for the CPV app's federated credential (Key Vault
- * access has its own importer, shared/secrets/keyVaultStore.ts). federated.ts loads it on first
+ * The one file that imports @azure/identity for the Function App's managed identity: the CPV
+ * app's federated credential and the app's own storage account (Key Vault access has its own
+ * importer, shared/secrets/keyVaultStore.ts). federated.ts and storage/open.ts load it on first
  * use only, so the start page never loads the SDK.
  */
 import { ManagedIdentityCredential } from '@azure/identity';
@@ -17,18 +18,23 @@ const credentials = new Map<string, ManagedIdentityCredential>();
  */
 const retryOptions = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 2000 };
 
-/**
- * A token of this app's managed identity for `api://AzureADTokenExchange`: the assertion Entra
- * accepts from the CPV app once the app trusts the identity. `clientId` names the user-assigned
- * identity (AZURE_CLIENT_ID); undefined asks for the system-assigned one.
- */
-export async function tokenExchangeToken(clientId: string | undefined): Promise<{ token: string; expiresOnTimestamp: number }> {
+/** The managed identity `clientId` names (undefined: the system-assigned one), one per process. */
+export function managedIdentityCredential(clientId: string | undefined): ManagedIdentityCredential {
   const key = clientId ?? '';
   let credential = credentials.get(key);
   if (!credential) {
     credential = clientId ? new ManagedIdentityCredential({ clientId, retryOptions }) : new ManagedIdentityCredential({ retryOptions });
     credentials.set(key, credential);
   }
-  const token = await credential.getToken(tokenExchangeScope);
+  return credential;
+}
+
+/**
+ * A token of this app's managed identity for `api://AzureADTokenExchange`: the assertion Entra
+ * accepts from the CPV app once the app trusts the identity. `clientId` names the user-assigned
+ * identity (AZURE_CLIENT_ID); undefined asks for the system-assigned one.
+ */
+export async function tokenExchangeToken(clientId: string | undefined): Promise<{ token: string; expiresOnTimestamp: number }> {
+  const token = await managedIdentityCredential(clientId).getToken(tokenExchangeScope);
   return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
 }

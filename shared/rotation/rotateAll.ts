@@ -10,8 +10,9 @@ import { AppError, ensureAppError } from '../errors';
 import { events } from '../events';
 import { logEvent } from '../log';
 import { forEachBounded, keyVaultWrites } from '../pacing';
-import type { ListedToken, RunRecord, TokenListing } from '../secrets/store';
-import { isClaimed } from './inFlight';
+import type { ListedToken, TokenListing } from '../secrets/store';
+import { recordRun as writeRunRecord, runRecordsTable } from '../storage/runRecords';
+import { readTokenRecords, tokenRecordsTable, type TokenRecord } from '../storage/tokenRecords';
 import { countOutcomes, failedOutcomes, type ConnectRunCounts, type RotationSummary, type RotationTrigger, type TokenResult } from './outcomes';
 import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
 
@@ -44,6 +45,12 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
   const deadline = started + budgetMs;
   const timeLeft = () => deadline - now();
   const secrets = new Map<string, Promise<string | undefined>>();
+  // Every token's shared state in one query; without it the run goes on (it only adds to what
+  // the tags say), and each token's own change reads its entity again before writing.
+  const tokenRecords = await readTokenRecords(deps.shared.table(tokenRecordsTable), environment).catch((err: unknown) => {
+    logEvent(logger, 'warn', events.rotationTokenFailed, { runId, class: 'storage', step: 'token-states', code: ensureAppError(err).code });
+    return new Map<string, TokenRecord>();
+  });
   const run: RunState = {
     deps,
     runId,
@@ -63,6 +70,7 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
       }
       return secret;
     },
+    tokenRecords,
   };
 
   let listing: TokenListing;
@@ -106,7 +114,7 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
   let connectRetry: RetryCounts | undefined;
   if (deps.retryPendingSync && timeLeft() > margin) {
     const rotated = new Set(results.filter((r) => r.outcome === 'rotated').map((r) => r.marketplace));
-    const reached = candidates.slice(0, startedCount).filter((t) => !rotated.has(t.marketplace) && !isClaimed(environment, t.marketplace));
+    const reached = candidates.slice(0, startedCount).filter((t) => !rotated.has(t.marketplace));
     try {
       connectRetry = await deps.retryPendingSync(reached, { runId, timeLeft, concurrency: run.concurrency });
       for (const r of connectRetry.results) {
@@ -139,7 +147,7 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     summary.connect = connect;
   }
   const failed = failedOutcomes.reduce((n, o) => n + counts[o], 0);
-  await recordRun(deps, summary, failed);
+  await recordRun(deps, summary, failed, options.marketplace);
   logEvent(logger, counts['store-failed'] + counts['invalid-client'] + counts['needs-attention'] > 0 ? 'warn' : 'info', events.rotationRunCompleted, {
     runId,
     trigger: options.trigger,
@@ -170,34 +178,32 @@ function skippedReasonsOf(results: readonly TokenResult[]): Record<string, numbe
 }
 
 /**
- * Leaves the run's summary where the status page finds it without reading a secret: the tags of
- * one small secret, which the listing returns. A failure to record loses nothing but the record.
+ * Leaves the run's summary where the status page finds it: one entity in the app's storage
+ * account (runs over one marketplace apart from the others). A failure to record loses nothing
+ * but the record.
  */
-async function recordRun(deps: RunDeps, summary: RotationSummary, failed: number): Promise<void> {
+async function recordRun(deps: RunDeps, summary: RotationSummary, failed: number, marketplace: string | undefined): Promise<void> {
   const c = summary.counts;
-  const record: RunRecord = {
+  await writeRunRecord(deps.shared.table(runRecordsTable), summary.environment, {
     runId: summary.runId,
     trigger: summary.trigger,
+    ...(marketplace ? { marketplace } : {}),
     startedAt: summary.startedAt,
-    durationMs: String(summary.durationMs),
-    total: String(summary.total),
-    rotated: String(c.rotated),
-    failed: String(failed),
-    needsReauth: String(c['needs-reauth']),
-    needsAttention: String(c['needs-attention']),
-    transient: String(c.transient),
-    invalidClient: String(c['invalid-client']),
-    storeFailed: String(c['store-failed']),
-    notReached: String(c['not-reached']),
-    skipped: Object.entries(summary.skippedReasons)
-      .map(([reason, n]) => `${reason}:${n}`)
-      .join(',')
-      .slice(0, 256),
-  };
-  await deps.store.putRunRecord(summary.environment, record).catch((err: unknown) => {
+    durationMs: summary.durationMs,
+    total: summary.total,
+    rotated: c.rotated,
+    failed,
+    needsReauth: c['needs-reauth'],
+    needsAttention: c['needs-attention'],
+    transient: c.transient,
+    invalidClient: c['invalid-client'],
+    storeFailed: c['store-failed'],
+    notReached: c['not-reached'],
+    skipped: summary.skippedReasons,
+  }).catch((err: unknown) => {
     logEvent(deps.logger, 'warn', events.rotationTokenFailed, {
       runId: summary.runId,
-      class: 'store',
+      class: 'storage',
       step: 'record-run',
       code: ensureAppError(err).code,
     });

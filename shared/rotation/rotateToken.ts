@@ -29,7 +29,9 @@ import { putNewTokenVersion } from '../secrets/newVersion';
 import { retireVersions, versionsToRetire } from '../secrets/retire';
 import type { ListedToken, SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Settings } from '../settings';
-import { claim, release } from './inFlight';
+import type { Lease } from '../storage/lease';
+import type { SharedState } from '../storage/open';
+import { tokenRecordsTable, updateTokenRecord, type TokenRecord } from '../storage/tokenRecords';
 import type { TokenResult } from './outcomes';
 
 /** What a rotation run hands to the Connect push along with a token. */
@@ -43,6 +45,8 @@ export interface RotationDeps {
   settings: Settings;
   config: MarketplaceConfig;
   store: SecretStore;
+  /** The app's own storage account: each token's lease, and the per-token state rotation keeps. */
+  shared: SharedState;
   logger: Logger;
   redeem: (app: AppCredentials, refreshToken: string) => Promise<TokenGrant>;
   /** Proves a new token with the access token of its redemption (Partner Center). */
@@ -76,6 +80,8 @@ export interface RunState {
   blockedApps: Set<string>;
   /** Client secrets read once per run. */
   readSecret: (name: string) => Promise<string | undefined>;
+  /** Every token's state (parked, refusals), read once for the run. */
+  tokenRecords: Map<string, TokenRecord>;
 }
 
 /** When a token was last issued or rotated: its 90-day clock started then. */
@@ -96,25 +102,41 @@ export async function rotateToken(run: RunState, listed: ListedToken): Promise<T
   // A pending latest version means the last attempt was not finished: due now, whatever its age.
   if (!run.force && listed.tags.status !== 'pending' && run.now() - lastActivity(listed) < run.minAgeMs)
     return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
-  if (!claim(environment, mp)) return { marketplace: mp, outcome: 'skipped', reason: 'in-progress' };
+  // One writer per token across every instance and trigger (docs/SECURITY.md 33): another run, a
+  // sign-in or the near-expiry trigger holding the lease has it; this run leaves it to them.
+  let lease: Lease | undefined;
+  try {
+    lease = await deps.shared.locks.tryAcquire(environment, mp);
+  } catch (err) {
+    const e = ensureAppError(err);
+    logEvent(deps.logger, 'warn', events.rotationTokenFailed, { runId: run.runId, marketplace: mp, class: 'storage', step: 'lease', code: e.code });
+    return { marketplace: mp, outcome: 'transient', reason: 'lease-unavailable' };
+  }
+  if (!lease) return { marketplace: mp, outcome: 'skipped', reason: 'in-progress' };
   try {
     const found = lookupMarketplace(deps.config, mp, environment);
     if (found.kind !== 'found') {
       logEvent(deps.logger, 'warn', events.rotationTokenFailed, { runId: run.runId, marketplace: mp, class: 'not-configured' });
       return { marketplace: mp, outcome: 'skipped', reason: 'not-configured' };
     }
-    return await rotateClaimed(run, listed, found.marketplace);
+    return await rotateClaimed(run, listed, found.marketplace, lease);
   } catch (err) {
-    // Reads that kept failing: nothing was redeemed or written, so nothing changed.
+    // Reads that kept failing, or the lease lost before a write: nothing was written that
+    // changes which version is current, so nothing changed.
     const e = ensureAppError(err);
-    logEvent(deps.logger, 'warn', events.rotationTokenFailed, { runId: run.runId, marketplace: mp, class: 'store', code: e.code });
+    logEvent(deps.logger, 'warn', events.rotationTokenFailed, {
+      runId: run.runId,
+      marketplace: mp,
+      class: e.code === 'lease_lost' ? 'lease' : 'store',
+      code: e.code,
+    });
     return { marketplace: mp, outcome: 'transient', reason: e.code };
   } finally {
-    release(environment, mp);
+    await lease.release();
   }
 }
 
-async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Marketplace): Promise<TokenResult> {
+async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Marketplace, lease: Lease): Promise<TokenResult> {
   const { deps, runId } = run;
   const { settings, store, logger } = deps;
   const environment = settings.SERVICE_ENVIRONMENT;
@@ -152,6 +174,8 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
   for (const key of ['lastError', 'lastErrorAt', 'verifiedAt', 'retire', 'connect'] as const) delete pendingTags[key];
   let pending: StoredToken;
   try {
+    // Every write that changes the token is made under the lease, checked just before it.
+    lease.assertHeld();
     pending = await putNewTokenVersion(
       store,
       { marketplace: mp, environment, value: grant.refreshToken, tags: pendingTags, expiresOn: expiryAfterUse(at.getTime()) },
@@ -181,6 +205,7 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
   const pendingConnect = deps.connectPendingTag?.(marketplace);
   if (pendingConnect) promotedTags.connect = pendingConnect;
   try {
+    lease.assertHeld();
     await withRetries(() => store.updateTokenTags(pending, promotedTags), { ...retries, onRetry: onRetry('promote') });
     const back = await withRetries(() => store.getToken(mp, environment), { ...retries, onRetry: onRetry('read-back') });
     if (!back || back.version !== pending.version || back.value !== grant.refreshToken || back.tags.status !== 'active') {
@@ -198,8 +223,11 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
     msCorrelationId: profile.trace.correlationId,
   });
 
+  await clearTokenRecord(run, mp);
   const result: TokenResult = { marketplace: mp, outcome: 'rotated' };
-  if (deps.afterRotate) {
+  // The push that makes this version current in Connect, still under the lease: never an older
+  // token after a newer one.
+  if (deps.afterRotate && lease.held) {
     const state = await deps
       .afterRotate(marketplace, promoted, { runId, timeLeft: run.timeLeft, concurrency: run.concurrency })
       .catch((err: unknown) => {
@@ -209,6 +237,32 @@ async function rotateClaimed(run: RunState, listed: ListedToken, marketplace: Ma
     if (state) result.connect = state;
   }
   return result;
+}
+
+/**
+ * Changes a token's state in the shared table. A failure to record is logged and loses nothing
+ * but the record: the token itself and its tags are already right.
+ */
+async function changeTokenRecord(run: RunState, marketplace: string, change: (state: TokenRecord) => TokenRecord): Promise<void> {
+  const { deps } = run;
+  try {
+    const next = await updateTokenRecord(deps.shared.table(tokenRecordsTable), deps.settings.SERVICE_ENVIRONMENT, marketplace, change);
+    run.tokenRecords.set(marketplace, next);
+  } catch (err) {
+    logEvent(deps.logger, 'warn', events.rotationTokenFailed, {
+      runId: run.runId,
+      marketplace,
+      class: 'storage',
+      step: 'token-state',
+      code: ensureAppError(err).code,
+    });
+  }
+}
+
+/** After a proven rotation, nothing is parked or half-refused any more; written only when something was. */
+async function clearTokenRecord(run: RunState, marketplace: string): Promise<void> {
+  const state = run.tokenRecords.get(marketplace);
+  if (state?.parked || state?.refusals) await changeTokenRecord(run, marketplace, (s) => ({ marketplace: s.marketplace }));
 }
 
 function storeFailed(run: RunState, marketplace: string, step: string, err: unknown): TokenResult {
@@ -269,6 +323,8 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
  * the value is untouched. The latest version carries the mark, as it is what the listing shows.
  */
 async function markNeedsReauth(run: RunState, token: StoredToken, reason: string): Promise<void> {
+  const since = new Date(run.now()).toISOString();
+  await changeTokenRecord(run, token.marketplace, (s) => ({ marketplace: s.marketplace, parked: { reason, since } }));
   const tags: TokenTags = {
     ...token.tags,
     status: 'needs-reauth',

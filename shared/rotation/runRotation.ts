@@ -16,6 +16,10 @@ import { ensureUsable } from '../marketplaces/marketplace';
 import { verifyAtPartnerCenter } from '../partnerCenter/verify';
 import { openSecretStore } from '../secrets/open';
 import type { Settings } from '../settings';
+import { ensureAppError } from '../errors';
+import { openSharedState, type SharedState } from '../storage/open';
+import { purgeRuns, runRecordsTable } from '../storage/runRecords';
+import { purgeUsedStates, usedStatesTable } from '../storage/usedStates';
 import type { RotationSummary } from './outcomes';
 import { rotateAll, type RotationOptions, type RunDeps } from './rotateAll';
 
@@ -27,12 +31,14 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
     ensureUsable(config);
   }
   const store = await openSecretStore(settings);
+  const shared = openSharedState(settings);
   // One push per run: the API key is read from the vault once per run.
   const connect = connectPushFor(settings, store, logger);
   const deps: RunDeps = {
     settings,
     config,
     store,
+    shared,
     logger,
     redeem: redeemRefreshTokenLazy,
     verify: (accessToken, marketplace) =>
@@ -45,9 +51,22 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
       return outcome && overallState(outcome.pushed);
     };
     deps.retryPendingSync = (tokens, run) =>
-      retryPendingPushes(connect, { config, store, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
+      retryPendingPushes(connect, { config, store, locks: shared.locks, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
   }
   const summary = await rotateAll(deps, options);
   await warnExpiringCredentials({ store, settings, config, logger, runId: summary.runId });
+  if (options.trigger === 'timer') await purgeSharedState(shared, settings, logger, summary.runId);
   return summary;
+}
+
+/** Once a day with the timer: records nobody needs any more (used sign-in states, old runs). Best effort. */
+async function purgeSharedState(shared: SharedState, settings: Settings, logger: Logger, runId: string): Promise<void> {
+  const environment = settings.SERVICE_ENVIRONMENT;
+  const now = Date.now();
+  try {
+    await purgeUsedStates(shared.table(usedStatesTable), environment, now);
+    await purgeRuns(shared.table(runRecordsTable), environment, now);
+  } catch (err) {
+    logEvent(logger, 'warn', events.rotationTokenFailed, { runId, class: 'storage', step: 'purge', code: ensureAppError(err).code });
+  }
 }

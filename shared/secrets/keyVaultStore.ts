@@ -2,7 +2,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient, type KeyVaultSecret, type SecretClientOptions } from '@azure/keyvault-secrets';
 import type { Environment } from '../settings';
 import { storeError, failureOf } from './keyVaultFailure';
-import { isSecretName, prepareTokenWrite, secretWriteProblem } from './limits';
+import { isSecretName, prepareTokenWrite } from './limits';
 import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from './storeErrors';
 import { addToListing, storedTokenFrom } from './tags';
 import {
@@ -10,9 +10,6 @@ import {
   tokenSecretName,
   type PutTokenInput,
   type SecretStore,
-  runRecordContentType,
-  runRecordName,
-  type RunRecord,
   type SecretProperties,
   type StoredToken,
   type TokenListing,
@@ -136,18 +133,6 @@ export class KeyVaultSecretStore implements SecretStore {
       throw storeError('listTokens', undefined, err);
     }
     return listing;
-  }
-
-  async putRunRecord(environment: Environment, record: RunRecord): Promise<void> {
-    const name = runRecordName(environment);
-    const problem = secretWriteProblem(name, '', record);
-    if (problem) throw invalidSecretError('putRunRecord', name, problem);
-    try {
-      // The value says nothing; the tags are the record, so the listing carries it at no extra cost.
-      await this.writer.setSecret(name, record.runId ?? '-', { contentType: runRecordContentType, tags: record });
-    } catch (err) {
-      throw storeError('putRunRecord', name, err);
-    }
   }
 
   async listSecretProperties(): Promise<SecretProperties[]> {

@@ -81,15 +81,10 @@ export interface TokenAttention {
   createdOn?: Date;
 }
 
-/** The summary a rotation run leaves for the status page, kept as the tags of one secret (tag names → values). */
-export type RunRecord = Record<string, string>;
-
 /** Everything the listing says about an environment, from the listing alone. */
 export interface TokenListing {
   tokens: ListedToken[];
   attention: TokenAttention[];
-  /** The last rotation run's record, if any run has finished. */
-  lastRun?: RunRecord;
   /**
    * Every other secret of the store (client secrets, certificates' secrets, the Connect API key),
    * from the same listing: the status page's credential section needs no second one.
@@ -138,10 +133,8 @@ export interface SecretStore {
   updateTokenTags(token: TokenVersionRef, tags: TokenTags): Promise<void>;
   /** Disables one version: it stays in the vault but can no longer be read or used. */
   disableTokenVersion(token: TokenVersionRef): Promise<void>;
-  /** Every token of an environment (the latest version's tags and attributes), what needs attention, and the last run's record: from the listing alone. */
+  /** Every token of an environment (the latest version's tags and attributes) and what needs attention: from the listing alone. */
   listTokens(environment: Environment): Promise<TokenListing>;
-  /** Records the summary of a rotation run (a new version of one small secret; its tags are the record). */
-  putRunRecord(environment: Environment, record: RunRecord): Promise<void>;
   /** Every secret's latest version's properties, from the listing alone (no value is read): credential expiry. */
   listSecretProperties(): Promise<SecretProperties[]>;
 }
@@ -168,11 +161,14 @@ export function parseTokenSecretName(name: string): { environment: Environment; 
 /** Content type written on token secrets, so an operator browsing the vault knows what they are. */
 export const tokenContentType = 'application/vnd.microsoft.refresh-token';
 
-/** The secret whose tags record the last rotation run of an environment. Holds no secret. */
-export function runRecordName(environment: Environment): string {
+/**
+ * The secret earlier versions of this service kept the last rotation run's record in (as its
+ * tags). Run records now live in the app's storage account (shared/storage/runRecords.ts); a
+ * vault that still has this secret lists it as neither a token nor a credential.
+ */
+export function legacyRunRecordName(environment: Environment): string {
   return `rotation-run-${environment}`;
 }
-export const runRecordContentType = 'application/vnd.connect-ms-auth.rotation-run';
 
 /** The marketplace a token secret's name belongs to, or undefined for any other name. */
 export function marketplaceOfTokenName(name: string, environment: Environment): string | undefined {

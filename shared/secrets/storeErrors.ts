@@ -7,15 +7,7 @@ import type { EventFields } from '../log';
 
 /** The port operation a store error came from. */
 export type SecretStoreOperation =
-  | 'getSecret'
-  | 'getToken'
-  | 'putToken'
-  | 'updateTokenTags'
-  | 'disableTokenVersion'
-  | 'listTokens'
-  | 'putRunRecord'
-  | 'setSecret'
-  | 'listSecretProperties';
+  'getSecret' | 'getToken' | 'putToken' | 'updateTokenTags' | 'disableTokenVersion' | 'listTokens' | 'setSecret' | 'listSecretProperties';
 
 /** What callers need to decide "retry later" vs "stop": no message text, which might echo input. */
 export interface StoreFailure {

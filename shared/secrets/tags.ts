@@ -6,8 +6,7 @@ import * as z from '../zod';
 import { environments, type Environment } from '../settings';
 import {
   marketplaceOfTokenName,
-  runRecordContentType,
-  runRecordName,
+  legacyRunRecordName,
   tokenContentType,
   tokenSecretName,
   type ListedToken,
@@ -130,10 +129,7 @@ export function addToListing(
   },
   environment: Environment,
 ): void {
-  if (parts.name === runRecordName(environment)) {
-    if (parts.contentType === runRecordContentType && parts.tags && parts.enabled !== false) listing.lastRun = { ...parts.tags };
-    return;
-  }
+  if (parts.name === legacyRunRecordName(environment)) return;
   const marketplace = marketplaceOfTokenName(parts.name, environment);
   if (!marketplace) {
     listing.others.push({

@@ -19,11 +19,14 @@ import { putTokenForPerson } from '../secrets/newVersion';
 import { retireVersions, versionsToRetire } from '../secrets/retire';
 import { SecretStoreError } from '../secrets/storeErrors';
 import type { SecretStore, StoredToken, TokenTags } from '../secrets/store';
+import type { Lease } from '../storage/lease';
 import type { Settings } from '../settings';
+import type { SharedState } from '../storage/open';
+import { markStateUsed, usedStatesTable } from '../storage/usedStates';
 import type { CookieSpec } from '../web/responses';
 import { readTransactionCookie, transactionCookie } from './cookie';
 import { adminConsentUrl } from './entraUrls';
-import { markStateUsed } from './replayGuard';
+import { callbackBudgetMs, leaseWaitMs } from './pageBudget';
 import { checkIdToken } from './idToken';
 import { signerFromIdToken, signerFromTag, signerTag, type Signer } from './signer';
 import { newTransaction, openTransaction, sealTransaction, stateMatches, transactionKey, type Transaction } from './transaction';
@@ -50,6 +53,8 @@ export interface CallbackDeps {
   settings: Settings;
   config: MarketplaceConfig;
   openStore: () => Promise<SecretStore>;
+  /** The app's own storage account: the single-use record of each state, and the token's lease. */
+  shared: SharedState;
   logger: Logger;
   correlationId: string;
   now?: number;
@@ -67,9 +72,6 @@ function isConsentError(error: string, description: string | null): boolean {
 
 const codePattern = /^[\x21-\x7e]{1,4096}$/;
 
-/** How long the callback keeps retrying the Connect push before showing the page. */
-const generatePushBudgetMs = 15_000;
-
 async function openAndCheck(deps: CallbackDeps, query: URLSearchParams, cookieHeader: string | null, now: number): Promise<Transaction> {
   const cookie = readTransactionCookie(cookieHeader);
   if (cookie.duplicated) throw new AppError('transaction_invalid', 'More than one transaction cookie');
@@ -79,7 +81,9 @@ async function openAndCheck(deps: CallbackDeps, query: URLSearchParams, cookieHe
   if (tx.environment !== deps.settings.SERVICE_ENVIRONMENT) throw new AppError('transaction_invalid', 'Transaction of another environment');
   if (!stateMatches(tx, query.get('state')))
     throw new AppError('state_mismatch', 'state does not match the transaction', { marketplace: tx.marketplace });
-  if (!markStateUsed(tx.state, now)) throw new AppError('transaction_invalid', 'state already used', { marketplace: tx.marketplace });
+  // Single use on every instance (docs/SECURITY.md 2): the record lives in the app's storage account.
+  if (!(await markStateUsed(deps.shared.table(usedStatesTable), tx.environment, tx.state, tx.marketplace, now)))
+    throw new AppError('transaction_invalid', 'state already used', { marketplace: tx.marketplace });
   return tx;
 }
 
@@ -113,6 +117,36 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   if (code === null || !codePattern.test(code))
     throw new AppError('transaction_invalid', 'Missing or malformed authorization code', { marketplace: marketplace.id });
 
+  // One writer per token (docs/SECURITY.md 33), taken before the code is redeemed: a sign-in that
+  // cannot have the lease within a person's wait spends nothing (the code stays unredeemed and
+  // the page says to start again), and one that has it holds it until its token is current and
+  // pushed, so the token a person is shown is the one current and in Connect.
+  const started = Date.now();
+  const lease = await deps.shared.locks.acquireWithin(settings.SERVICE_ENVIRONMENT, marketplace.id, leaseWaitMs);
+  if (!lease) {
+    throw new AppError('token_busy', 'Another writer holds the token lease', {
+      marketplace: marketplace.id,
+      retry: { transient: true, retryAfterMs: 60_000 },
+    });
+  }
+  try {
+    return await redeemAndStore(deps, tx, marketplace, code, lease, started, now);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Under the token's lease: redeem, check, prove, store as current, push; all inside the page budget. */
+async function redeemAndStore(
+  deps: CallbackDeps,
+  tx: Transaction,
+  marketplace: Marketplace,
+  code: string,
+  lease: Lease,
+  started: number,
+  now: number,
+): Promise<CompleteResult> {
+  const { settings } = deps;
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
   const grant = await redeemCodeLazy(app, { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce });
@@ -127,6 +161,8 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   });
   const signer = signerFromIdToken(grant.idToken);
   const push = deps.connect?.(store);
+  // The lease must still be ours before anything is written (a stalled process may have lost it).
+  lease.assertHeld();
   const stored = await storeProvenToken(
     deps,
     store,
@@ -156,9 +192,10 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   });
 
   // The token is safely stored before Connect hears of it; whatever Connect answers, the page
-  // still shows the token (and says where to paste it if Connect was not updated).
-  // A person is waiting: retries stop after ~15 s and the rest is left to the next rotation run.
-  const pushDeadline = Date.now() + generatePushBudgetMs;
+  // still shows the token (and says where to paste it if Connect was not updated). A person is
+  // waiting: the push stops at the page budget, leaving Connect pending for the retry step of
+  // the next rotation run, which pushes whatever is current then, under the lease.
+  const pushDeadline = started + callbackBudgetMs;
   const connect = push
     ? await push.sync(marketplace, stored.token, {
         trigger: 'generate',

@@ -1,19 +1,25 @@
 /**
- * What the status page tells an operator, from the listing alone (no secret is read): the
- * configuration's health first, then every token — those that need a person first, then fewest
- * days left — and the last and next rotation runs.
+ * What the status page tells an operator, from the vault's listing (no secret is read) and the
+ * app's storage account (run records, what rotation keeps about each token): the configuration's
+ * health first, then every token — those that need a person first, then fewest days left — and
+ * the last and next rotation runs.
  */
 import { credentialHealth, type CredentialHealth } from '../credentials/expiry';
 import { formatProblem, type MarketplaceConfig } from '../marketplaces/config';
 import { lookupMarketplace } from '../marketplaces/marketplace';
-import type { RunRecord, SecretStore } from '../secrets/store';
+import type { SecretStore } from '../secrets/store';
 import type { Settings } from '../settings';
+import type { SharedState } from '../storage/open';
+import { latestRuns, runRecordsTable, type RunRecord } from '../storage/runRecords';
+import { readTokenRecords, tokenRecordsTable } from '../storage/tokenRecords';
 import { nextRunOf } from './nextRun';
 import { healthOf, sortByUrgency, type TokenHealth } from './tokenHealth';
 
 export interface RunReport {
   startedAt: string;
   trigger: string;
+  /** A run over one marketplace (Key Vault's SecretNearExpiry, a manual rotation of one). */
+  marketplace?: string;
   durationMs: number;
   total: number;
   rotated: number;
@@ -31,7 +37,10 @@ export interface StatusReport {
   /** Problems of the marketplace configuration file; `usable: false` is an outage. */
   configuration: { usable: boolean; problems: string[] };
   connectPush: boolean;
+  /** The last run over every token (the timer, a manual rotation of all). */
   lastRun?: RunReport;
+  /** The last runs over one marketplace, newest first, kept apart so they never hide the timer's. */
+  singleRuns: RunReport[];
   /** The timer's next run, when its schedule can be read. */
   nextRunAt?: string;
   schedule: string;
@@ -41,37 +50,31 @@ export interface StatusReport {
 }
 
 function runReportOf(record: RunRecord): RunReport {
-  const n = (key: string) => Number(record[key] ?? 0) || 0;
-  const skipped: Record<string, number> = {};
-  for (const part of (record.skipped ?? '').split(',')) {
-    const [reason, count] = part.split(':');
-    if (reason && count) skipped[reason] = Number(count) || 0;
-  }
-  return {
-    startedAt: record.startedAt ?? '',
-    trigger: record.trigger ?? '',
-    durationMs: n('durationMs'),
-    total: n('total'),
-    rotated: n('rotated'),
-    failed: n('failed'),
-    needsReauth: n('needsReauth'),
-    needsAttention: n('needsAttention'),
-    notReached: n('notReached'),
-    skipped,
-  };
+  const { runId: _runId, transient: _t, invalidClient: _i, storeFailed: _s, ...report } = record;
+  return report;
 }
 
-export async function statusReport(settings: Settings, store: SecretStore, config: MarketplaceConfig, now = new Date()): Promise<StatusReport> {
+export async function statusReport(
+  settings: Settings,
+  store: SecretStore,
+  shared: SharedState,
+  config: MarketplaceConfig,
+  now = new Date(),
+): Promise<StatusReport> {
   const environment = settings.SERVICE_ENVIRONMENT;
   const connectPush = Boolean(settings.CONNECT_API_KEY_SECRET_NAME);
-  const listing = await store.listTokens(environment);
+  const [listing, runs, records] = await Promise.all([
+    store.listTokens(environment),
+    latestRuns(shared.table(runRecordsTable), environment),
+    readTokenRecords(shared.table(tokenRecordsTable), environment),
+  ]);
   const productsOf = (marketplace: string) => {
     if (!connectPush) return [];
     const found = lookupMarketplace(config, marketplace, environment);
     return found.kind === 'found' ? found.marketplace.connectProducts : [];
   };
   const rows = [
-    ...listing.tokens.map((t) => healthOf(t, now.getTime(), productsOf(t.marketplace))),
+    ...listing.tokens.map((t) => healthOf(t, now.getTime(), productsOf(t.marketplace), records.get(t.marketplace))),
     ...listing.attention.map((a): TokenHealth => ({
       marketplace: a.marketplace,
       model: '—',
@@ -89,7 +92,8 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
     generatedAt: now.toISOString(),
     configuration: { usable: !config.fileProblem, problems: config.problems.map(formatProblem) },
     connectPush,
-    ...(listing.lastRun ? { lastRun: runReportOf(listing.lastRun) } : {}),
+    ...(runs.all ? { lastRun: runReportOf(runs.all) } : {}),
+    singleRuns: runs.single.map(runReportOf),
     ...(nextRun ? { nextRunAt: nextRun.toISOString() } : {}),
     schedule: settings.ROTATION_SCHEDULE,
     tokens: sortByUrgency(rows),

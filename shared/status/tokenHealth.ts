@@ -4,6 +4,7 @@ import { dayMs } from '../identity/lifetime';
 import type { ListedToken } from '../secrets/store';
 import { versionList } from '../secrets/tags';
 import { signerFromTag } from '../signIn/signer';
+import type { TokenRecord } from '../storage/tokenRecords';
 
 /** One row of the status page. */
 export interface TokenHealth {
@@ -25,6 +26,10 @@ export interface TokenHealth {
   daysLeft?: number;
   lastError?: string;
   lastErrorAt?: string;
+  /** Why and since when rotation stopped trying this token: a person must sign in again. */
+  parked?: { reason: string; since: string };
+  /** Refusals in a row that are not final yet (rotation tries again before it parks the token). */
+  refusals?: { count: number; reason: string; since: string };
   /** Per configured Connect product: whether Connect holds this (the latest) version. Only when the push is on. */
   connect?: ProductHealth[];
 }
@@ -40,7 +45,7 @@ export function sortByUrgency(rows: TokenHealth[]): TokenHealth[] {
   );
 }
 
-export function healthOf(t: ListedToken, now: number, products: string[]): TokenHealth {
+export function healthOf(t: ListedToken, now: number, products: string[], record?: TokenRecord): TokenHealth {
   const signer = signerFromTag(t.tags.signer);
   const h: TokenHealth = {
     marketplace: t.marketplace,
@@ -54,6 +59,8 @@ export function healthOf(t: ListedToken, now: number, products: string[]): Token
   if (t.tags.verifiedAt) h.verifiedAt = t.tags.verifiedAt;
   if (t.tags.partner) h.partner = t.tags.partner;
   if (signer) h.signer = signer;
+  if (record?.parked) h.parked = { reason: record.parked.reason, since: record.parked.since };
+  if (record?.refusals) h.refusals = record.refusals;
   if (t.expiresOn) {
     h.expiresAt = t.expiresOn.toISOString();
     h.daysLeft = Math.floor((t.expiresOn.getTime() - now) / dayMs);

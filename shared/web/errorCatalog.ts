@@ -263,9 +263,9 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
   sign_in_busy: {
     status: 503,
     describe: (err) => ({
-      title: 'Too many sign-ins in progress',
+      title: 'Sign-ins cannot be completed right now',
       message:
-        'The service is completing more sign-ins than it can safely check at once, so it did not complete yours. Nothing was sent to Microsoft.',
+        'The service could not record your sign-in safely (its storage did not answer), so it did not complete it. Nothing was sent to Microsoft.',
       todo: `Try again in ${waitOf(err, 'a minute')}: start again from the start page.`,
     }),
   },
@@ -286,12 +286,29 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       todo: retryLater,
     }),
   },
-  queue_message_invalid: {
-    status: 415,
+  storage_failed: {
+    status: 503,
     describe: () => ({
-      title: 'Not a queue message',
-      message: 'The local host takes a queue message as JSON (Content-Type: application/json): an object, or a string for the message text.',
-      todo: 'Send the message as JSON.',
+      title: 'The service is temporarily unavailable',
+      message: 'The service could not reach its own storage, so it did not complete the request. Nothing was changed.',
+      todo: retryLater,
+    }),
+  },
+  lease_lost: {
+    status: 503,
+    describe: () => ({
+      title: 'The token is being updated',
+      message: "Another update of this marketplace's token took over before this one finished. The token that was current stays current.",
+      todo: retryLater,
+    }),
+  },
+  token_busy: {
+    status: 503,
+    describe: (err) => ({
+      title: 'The token is being updated right now',
+      message:
+        "Another sign-in or the automatic renewal is updating this marketplace's token, so the service did not complete your sign-in. Your sign-in was not used, and nothing changed.",
+      todo: `Start again from the start page in ${waitOf(err, 'a minute')}.`,
     }),
   },
 };

@@ -187,6 +187,7 @@ export const leastPrivilegeRoles: Record<string, string> = {
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
   'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
 };
 
 /** Roles that can change resources or hand out access: never for this service. */
@@ -231,11 +232,20 @@ export function grants(d: Deployment): Grant[] {
   });
 }
 
+/**
+ * The end of a resource's ID: `storageAccounts/st1/tableServices/default/tables/t1` for a child
+ * resource named `st1/default/t1`, `vaults/kv1` for a top-level one.
+ */
+function idSuffixOf(r: ArmResource): string {
+  const types = r.type.split('/').slice(1);
+  const names = String(r.name).split('/');
+  if (types.length !== names.length) return `${types.at(-1) ?? ''}/${String(r.name)}`;
+  return types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/');
+}
+
 /** The ID of a deployed resource given the `<type>/<name>` an extension resource's scope names. */
 function scopedResource(d: Deployment, scope: string): ArmResource | undefined {
-  return d.resources.find(
-    (r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${r.type.split('/').pop()}/${String(r.name)}`)),
-  );
+  return d.resources.find((r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${idSuffixOf(r)}`)));
 }
 
 export function roleAssignmentProblems(d: Deployment): string[] {
@@ -252,7 +262,7 @@ export function roleAssignmentProblems(d: Deployment): string[] {
     // and computable before deployment (what-if lists it).
     const name = String(g.resource.name);
     const args = /^guid\((.*)\)$/.exec(name)?.[1]?.split(', ') ?? [];
-    if (args.length !== 3 || !target || !args[0]!.endsWith(`/${target.type.split('/').pop()}/${String(target.name)}`) || args[2] !== g.role) {
+    if (args.length !== 3 || !target || !args[0]!.endsWith(`/${idSuffixOf(target)}`) || args[2] !== g.role) {
       problems.push(`${at_}: name must be guid(<scope>.id, <principal>, <role>) (found ${name})`);
     } else if (args.some((a) => a.startsWith('<'))) {
       problems.push(`${at_}: name depends on a value known only while deploying (${name}); what-if cannot show it`);

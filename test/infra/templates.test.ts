@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { events } from '../../shared/events';
 import { tokenSecretName } from '../../shared/secrets/store';
 import { settingsShape } from '../../shared/settings';
+import { leaseContainerName } from '../../shared/storage/blobLeases';
+import { runRecordsTable } from '../../shared/storage/runRecords';
+import { tokenRecordsTable } from '../../shared/storage/tokenRecords';
+import { usedStatesTable } from '../../shared/storage/usedStates';
 import { ArmFailure, type Deployment, type Value, at, layOut, ofType } from './arm';
 import { loadTemplates } from './bicep';
 import {
@@ -246,7 +250,7 @@ describeCompiled('role assignments', () => {
     expect(roleAssignmentProblems(testEnv)).toEqual([]);
   });
 
-  test("the app: secrets on the vault, blobs and queues on its storage, metrics on App Insights; the vault's event topic: sending queue messages", () => {
+  test("the app: secrets on the vault, blobs and queues on its storage, entities of its own tables, metrics on App Insights; the vault's event topic: sending queue messages", () => {
     const summary = grants(testEnv).map(
       (g) =>
         `${String(g.principal).includes('userAssignedIdentities') ? 'app' : String(g.principal).includes('systemTopics') ? 'events' : 'other'}: ${g.roleName} on ${g.scope?.split('/providers/').pop()?.split('/').slice(0, 2).join('/')}`,
@@ -256,8 +260,18 @@ describeCompiled('role assignments', () => {
       'app: Monitoring Metrics Publisher on Microsoft.Insights/components',
       'app: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
       'app: Storage Queue Data Contributor on Microsoft.Storage/storageAccounts',
+      'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
+      'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
+      'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
       'events: Storage Queue Data Message Sender on Microsoft.Storage/storageAccounts',
     ]);
+    // Each table role is on one of the service's own tables, not the account.
+    expect(
+      grants(testEnv)
+        .filter((g) => g.roleName === 'Storage Table Data Contributor')
+        .map((g) => g.scope?.split('/tableServices/default/tables/')[1])
+        .sort(),
+    ).toEqual([runRecordsTable, usedStatesTable, tokenRecordsTable].sort());
   });
 
   test('the deployer gets Key Vault Secrets Officer only with grantDeployerSecretsAccess', () => {
@@ -296,6 +310,12 @@ describeCompiled("Key Vault's near-expiry events", () => {
     };
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     expect(host.extensions?.queues?.messageEncoding).toBe('none');
+  });
+
+  test("the service's shared state exists before its code: the lease container and the tables it reads and writes, in the app's own account", () => {
+    const names = (type: string) => ofType(testEnv, type).map((r) => String(r.name).split('/').pop());
+    expect(names('Microsoft.Storage/storageAccounts/blobServices/containers')).toContain(leaseContainerName);
+    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables').sort()).toEqual([runRecordsTable, usedStatesTable, tokenRecordsTable].sort());
   });
 
   test("the app's queue trigger reads that queue through AzureWebJobsStorage, the app's own account, in the schema it parses", () => {

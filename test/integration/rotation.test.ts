@@ -15,11 +15,15 @@ import { createKeyVaultStore } from '../../shared/secrets/keyVaultStore';
 import { tokenContentType, tokenSecretName, type SecretStore, type StoredToken, type TokenTags } from '../../shared/secrets/store';
 import { tokenTagsToRecord } from '../../shared/secrets/tags';
 import { getSettings } from '../../shared/settings';
+import { tokenLeaseName } from '../../shared/storage/lease';
+import { newSharedState } from '../../shared/storage/open';
+import { latestRuns, runRecordsTable } from '../../shared/storage/runRecords';
 import type { Fault } from '../../local/identitySimulator';
 import type { PartnerCenterFaultInput } from '../../local/partnerCenterStandIn';
 import { cpvClientId, cpvEntry } from '../fixtures/config';
 import { request } from '../support/flow';
 import { writeGenerated } from '../support/generatedDocs';
+import { expireLease } from '../support/storage';
 import { startWorld, type World } from '../support/world';
 
 jest.setTimeout(60_000);
@@ -113,6 +117,7 @@ function deps(overrides: Partial<RotationDeps> = {}): RotationDeps {
     settings: getSettings(),
     config,
     store,
+    shared: world.storage.shared,
     logger,
     redeem: redeemRefreshToken,
     verify: (accessToken, marketplace) => verifyAtPartnerCenter({ baseUrl: world.partnerCenter.url, accessToken, marketplace: marketplace.id }),
@@ -382,16 +387,6 @@ const cells: Cell[] = [
 
 const never = <T>() => new Promise<T>(() => undefined);
 
-/** rotateAll as a freshly started process has it: its own module instances, no claims of a crashed run. */
-function restartedRotateAll(): typeof rotateAll {
-  let fresh: typeof rotateAll | undefined;
-  jest.isolateModules(() => {
-    fresh = (require('../../shared/rotation/rotateAll') as typeof import('../../shared/rotation/rotateAll')).rotateAll;
-  });
-  if (!fresh) throw new Error('rotateAll did not load');
-  return fresh;
-}
-
 /** Wraps the store, redeem and verify to arm the cell's fault at exactly its step. */
 function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store' | 'redeem' | 'verify'> {
   let armed = false;
@@ -408,7 +403,6 @@ function instrument(cell: Cell, seeded: StoredToken): Pick<RotationDeps, 'store'
   const wrapped: SecretStore = {
     getSecret: (n) => store.getSecret(n),
     listTokens: (e) => store.listTokens(e),
-    putRunRecord: (e, r) => store.putRunRecord(e, r),
     listSecretProperties: () => store.listSecretProperties(),
     updateTokenTags: async (t, tags) => {
       if (tags.status === 'active' && fire('promote') === 'crash') return never();
@@ -459,20 +453,25 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
   });
 
   it.each(cells.map((c, i) => [`${c.step} × ${c.fault}`, c, i] as const))('%s', async (_name, cell, i) => {
-    // Numbers of their own: a crashed cell's run never releases its claim on the token.
+    // Numbers of their own: a crashed cell's run never releases its lease on the token.
     const n = 500 + i;
     const bystander = 600 + i;
     const seeded = await seed(n);
     await seed(bystander);
     const bystanderBefore = versionsOf(bystander).length;
     const before = versionsOf(n).length;
-    const run = rotateAll(deps(instrument(cell, seeded)), { trigger: 'timer', marketplace: mpOf(n), concurrency: 1 });
+    // The run's own instance: its leases die with it.
+    const instance = newSharedState(getSettings());
+    const run = rotateAll({ ...deps(instrument(cell, seeded)), shared: instance }, { trigger: 'timer', marketplace: mpOf(n), concurrency: 1 });
 
     let outcome: string;
     if (cell.crash) {
-      // The process "dies" at the step: whatever was written by then is all there is.
+      // The process "dies" at the step: whatever was written by then is all there is. Its lease
+      // is no longer renewed and lapses by itself (here at once, not after its 15 s).
       const settled = await Promise.race([run.then(() => 'finished'), new Promise((r) => setTimeout(() => r('crashed'), 1_500))]);
       outcome = String(settled);
+      instance.locks.abandonAll();
+      await expireLease(world.storage.connectionString, tokenLeaseName('test', mpOf(n)));
     } else {
       const summary = await run;
       outcome = summary.results[0]?.outcome ?? 'none';
@@ -520,9 +519,8 @@ describe('rotation fault matrix: each step × each fault ends with zero token lo
     }
     if (cell.status === 'pending') expect(current?.version).toBe(seeded.version);
     if (enabled > 2) {
-      // Whatever a crash or a failing vault left enabled, the next run disables — in a restarted
-      // process (its own modules: the crashed run's claim on the token died with it).
-      const next = await restartedRotateAll()(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) });
+      // Whatever a crash or a failing vault left enabled, the next run disables, on another instance.
+      const next = await rotateAll({ ...deps(), shared: newSharedState(getSettings()) }, { trigger: 'manual', force: true, marketplace: mpOf(n) });
       expect(next.results[0]?.outcome).toBe('rotated');
       expect(enabledVersionsOf(n)).toBeLessThanOrEqual(2);
     }
@@ -742,7 +740,10 @@ describe('rotation runs', () => {
     const n = 59;
     await seed(n);
     const s = await rotateAll(deps(), { trigger: 'manual', force: true, marketplace: mpOf(n) });
-    expect((await store.listTokens('test')).lastRun).toMatchObject({ runId: s.runId, trigger: 'manual', rotated: '1' });
+    // In the app's storage account, apart from the runs over every token (the timer's); nothing in the vault.
+    const runs = await latestRuns(world.storage.shared.table(runRecordsTable), 'test');
+    expect(runs.single[0]).toMatchObject({ runId: s.runId, trigger: 'manual', marketplace: mpOf(n), rotated: 1 });
+    expect(world.vault?.secretNames().filter((name) => name.startsWith('rotation-run'))).toEqual([]);
     await expect(rotateAll(deps(), { trigger: 'manual', force: true, marketplace: 'MP-99998' })).rejects.toMatchObject({ code: 'token_not_found' });
     const r = await request(`${world.baseUrl}/api/rotate?marketplace=MP-99998`, { method: 'POST' });
     expect(r.status).toBe(404);

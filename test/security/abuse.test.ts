@@ -7,8 +7,9 @@
  * end would.
  */
 import { resetSignInBounds, signInBounds } from '../../shared/guards/signInBounds';
-import { resetReplayGuard } from '../../shared/signIn/replayGuard';
+import { resetSharedState } from '../../shared/storage/open';
 import { request, tokenFromPage, type Step } from '../support/flow';
+import { withStorageDown } from '../support/storage';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
 import { header, headerProblems, htmlProblems } from './support/checks';
 import { headingOf, originsOf, sealed, signInUntilCallback, storeSnapshot, tokenCalls } from './support/probe';
@@ -39,7 +40,6 @@ beforeAll(async () => {
 beforeEach(() => {
   // A fresh instance for each test: empty bounds, production numbers, the test's clock.
   resetSignInBounds({ now: () => clockMs });
-  resetReplayGuard();
 });
 
 afterAll(async () => {
@@ -241,81 +241,40 @@ describe('local mode (docs/SECURITY.md 6)', () => {
   });
 });
 
-describe('the replay guard fails closed (docs/SECURITY.md 28)', () => {
-  const capacity = 5;
-  /** Fills the guard with genuine, spent states, as a flood of sign-ins would (no code, so no token call). */
-  async function flood(): Promise<{ state: string; cookie: string }[]> {
-    const spent: { state: string; cookie: string }[] = [];
-    for (let i = 0; i < capacity; i++) {
-      const { tx, cookie } = await sealed('MP-00001');
-      const r = await client.send({ path: `/api/callback?state=${tx.state}`, headers: { cookie } });
-      expect(r.status).toBe(400);
-      spent.push({ state: tx.state, cookie });
-    }
-    return spent;
-  }
-
+describe('the single-use record of each sign-in (docs/SECURITY.md 2, 28)', () => {
   beforeEach(() => {
-    // The flood comes from one address; the bounds are not what this proves.
     resetSignInBounds(unboundedSignIns);
-    resetReplayGuard(capacity);
   });
 
-  it('when full, a new sign-in is refused with 503 and Retry-After, and neither it nor its replay reaches the token endpoint', async () => {
+  it('is kept in the storage account, not in memory: a replay is refused on a freshly started instance, without a token call', async () => {
+    const admin = await signInUntilCallback(world, 'MP-00001');
+    const done = await request(admin.callback.toString(), { headers: { cookie: admin.cookie } });
+    expect(done.status).toBe(200);
+    // What a new instance knows: nothing in memory (its own Storage clients, no guards, no cache).
+    resetSharedState();
+    resetSignInBounds(unboundedSignIns);
     const before = tokenCalls(world);
-    const spent = await flood();
+    const replay = await request(admin.callback.toString(), { headers: { cookie: admin.cookie } });
+    expect({ status: replay.status, calls: tokenCalls(world) - before }).toEqual({ status: 400, calls: 0 });
+  });
+
+  it('fails closed when Storage does not answer: 503 with Retry-After, no token call, and the same sign-in completes once Storage is back', async () => {
     const admin = await signInUntilCallback(world, 'MP-00001');
     const path = `${admin.callback.pathname}${admin.callback.search}`;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await client.send({ path, headers: { cookie: admin.cookie } });
-      expect({ status: r.status, heading: headingOf(r.body) }).toEqual({ status: 503, heading: 'Too many sign-ins in progress' });
-      const retryAfter = Number(header(r.headers, 'retry-after'));
-      expect(retryAfter).toBeGreaterThan(0);
-      expect(retryAfter).toBeLessThanOrEqual(600);
-      expect(r.body).toMatch(/Try again in (\d+ seconds|\d+ minutes|a minute)/);
-    }
-    // A flood state replayed with a code is a replay (400), still without a token call.
-    const replay = await client.send({
-      path: `/api/callback?${new URLSearchParams({ code: 'x', state: spent[0]?.state ?? '' }).toString()}`,
-      headers: { cookie: spent[0]?.cookie ?? '' },
+    const before = tokenCalls(world);
+    await withStorageDown(async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await client.send({ path, headers: { cookie: admin.cookie } });
+        expect({ status: r.status, heading: headingOf(r.body) }).toEqual({ status: 503, heading: 'Sign-ins cannot be completed right now' });
+        const retryAfter = Number(header(r.headers, 'retry-after'));
+        expect(retryAfter).toBeGreaterThan(0);
+        expect(retryAfter).toBeLessThanOrEqual(600);
+        expect(r.body).toMatch(/Try again in (\d+ seconds|\d+ minutes|a minute)/);
+      }
     });
-    expect(replay.status).toBe(400);
     expect(tokenCalls(world) - before).toBe(0);
-  });
-
-  it('once the flood has expired (ten minutes), the admin signs in, and a replay of that sign-in is refused without a token call', async () => {
-    await flood();
-    // Ten minutes and a second later for the whole process (cookies, the simulator, msal-node): only
-    // Date moves. Last in this file, so no other test sees versions written in that future.
-    jest.useFakeTimers({
-      doNotFake: [
-        'hrtime',
-        'nextTick',
-        'performance',
-        'queueMicrotask',
-        'requestAnimationFrame',
-        'cancelAnimationFrame',
-        'requestIdleCallback',
-        'cancelIdleCallback',
-        'setImmediate',
-        'clearImmediate',
-        'setInterval',
-        'clearInterval',
-        'setTimeout',
-        'clearTimeout',
-      ],
-      now: Date.now() + 601_000,
-      advanceTimers: true,
-    });
-    try {
-      const admin = await signInUntilCallback(world, 'MP-00001');
-      const done = await request(admin.callback.toString(), { headers: { cookie: admin.cookie } });
-      expect(done.status).toBe(200);
-      const before = tokenCalls(world);
-      const replay = await request(admin.callback.toString(), { headers: { cookie: admin.cookie } });
-      expect({ status: replay.status, calls: tokenCalls(world) - before }).toEqual({ status: 400, calls: 0 });
-    } finally {
-      jest.useRealTimers();
-    }
+    // Nothing was recorded while Storage was down, so the state was not spent.
+    const r = await client.send({ path, headers: { cookie: admin.cookie } });
+    expect(r.status).toBe(200);
   });
 });

@@ -301,16 +301,20 @@ describe('the authorization code (docs/SECURITY.md 1)', () => {
     expect((await world.store.getToken('MP-00001', 'test'))?.version).toBe(latest?.version);
   });
 
-  abuse('code', 'replayed code at another instance (no shared memory): Entra refuses the second redemption', async () => {
-    const s = await signInUntilCallback(world, 'MP-00001');
-    expect((await attempt(s.callback, s.cookie)).status).toBe(200);
-    const latest = await world.store.getToken('MP-00001', 'test');
-    // Only Entra can know the code was used: one call, refused (AADSTS54005), nothing stored.
-    await onOtherInstance(async (other) =>
-      expectRefused(await attempt(onHost(s.callback, other), s.cookie), { heading: refusals.noToken, calls: 1 }),
-    );
-    expect((await world.store.getToken('MP-00001', 'test'))?.version).toBe(latest?.version);
-  });
+  abuse(
+    'code',
+    'replayed code at another instance (its own memory, the same storage account): refused by the shared single-use record, without a token call',
+    async () => {
+      const s = await signInUntilCallback(world, 'MP-00001');
+      expect((await attempt(s.callback, s.cookie)).status).toBe(200);
+      const latest = await world.store.getToken('MP-00001', 'test');
+      // The state's single-use record lives in the app's storage account, not in one instance's memory.
+      await onOtherInstance(async (other) =>
+        expectRefused(await attempt(onHost(s.callback, other), s.cookie), { heading: refusals.unverified, calls: 0 }),
+      );
+      expect((await world.store.getToken('MP-00001', 'test'))?.version).toBe(latest?.version);
+    },
+  );
 
   abuse('code', "code injection: a code redeemed with another sign-in's verifier (PKCE)", async () => {
     const victim = await signInUntilCallback(world, 'MP-00001');

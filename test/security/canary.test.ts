@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
-import { resetReplayGuard } from '../../shared/signIn/replayGuard';
 import { openTransaction } from '../../shared/signIn/transaction';
 import type { AppCredentials } from '../../shared/identity/credentials';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
 import { cpvClientId, cspClientId, cspEntry, tenants } from '../fixtures/config';
 import { cookieHeader, request, signIn, submitForm, tokenFromPage } from '../support/flow';
+import { withStorageDown } from '../support/storage';
 import { secrets, startWorld, unboundedSignIns, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { signInUntilCallback, testKey } from './support/probe';
@@ -276,7 +276,7 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
   });
 
   run.it(
-    'refused by the abuse guards: a rate-limited callback and a full replay guard, both with a real code and cookie, and a cross-site rotate',
+    'refused by the abuse guards: a rate-limited callback and Storage not answering, both with a real code and cookie, and a cross-site rotate',
     async () => {
       const pending = await signInUntilCallback(world, 'MP-00001');
       const again = () => request(pending.callback.toString(), { headers: { cookie: pending.cookie } });
@@ -285,11 +285,9 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
       resetSignInBounds({ bounds: { callback: { perClient: one, overall: one, maxClients: 10 } } });
       await request(`${world.baseUrl}/api/callback?state=y`);
       expect((await again()).status).toBe(429);
-      // The replay guard full (503).
+      // The single-use record cannot be written (503).
       resetSignInBounds(unboundedSignIns);
-      resetReplayGuard(0);
-      expect((await again()).status).toBe(503);
-      resetReplayGuard();
+      expect(await withStorageDown(async () => (await again()).status)).toBe(503);
       expect((await post('/api/rotate', undefined, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
       // Neither refusal spent the code: the same callback completes now.
       expect((await again()).status).toBe(200);

@@ -7,9 +7,6 @@ import { addressOf, clientKeyOf, unknownClient } from '../../shared/guards/clien
 import { ClientRateLimiter } from '../../shared/guards/rateLimiter';
 import { signInBounds } from '../../shared/guards/signInBounds';
 import { drawn, fullBucket, isFull, refilled, waitForToken } from '../../shared/guards/tokenBucket';
-import { isAppError } from '../../shared/errors';
-import { ReplayGuard, replayGuardCapacity } from '../../shared/signIn/replayGuard';
-import { transactionMaxAgeSeconds } from '../../shared/signIn/transaction';
 
 const headers = (xff?: string) => ({ get: (name: string) => (name === 'x-forwarded-for' ? (xff ?? null) : null) });
 
@@ -107,12 +104,6 @@ describe('the production bounds cannot lock a person out for long, nor fill the 
     }
   });
 
-  it('the callback bound admits fewer callbacks in ten minutes than the replay guard holds (so it never fills in normal operation)', () => {
-    const { capacity, refillEveryMs } = signInBounds.callback.overall;
-    const admittedInLifetime = capacity + (transactionMaxAgeSeconds * 1000) / refillEveryMs;
-    expect(admittedInLifetime * 10).toBeLessThan(replayGuardCapacity);
-  });
-
   it('the client tables cannot fill either: clients are forgotten a minute after their last request, and the overall bound admits far fewer in a minute', () => {
     for (const bounds of Object.values(signInBounds)) {
       const forgottenAfterMs = bounds.perClient.capacity * bounds.perClient.refillEveryMs;
@@ -159,44 +150,5 @@ describe("client address (the rightmost X-Forwarded-For entry, the front end's o
     expect(addressOf('2001:db8::1')).toBe('2001:db8::1');
     expect(addressOf('2001:db8::1:80')).toBe('2001:db8::1:80');
     expect(addressOf('host.example:80')).toBeUndefined();
-  });
-});
-
-describe('replay guard (docs/SECURITY.md 28)', () => {
-  const lifetime = transactionMaxAgeSeconds * 1000;
-
-  it('sees each state once; a replay is refused', () => {
-    const g = new ReplayGuard(10);
-    expect(g.markUsed('s1', 0)).toBe(true);
-    expect(g.markUsed('s1', 1)).toBe(false);
-    expect(g.markUsed('s2', 2)).toBe(true);
-  });
-
-  it('fails closed when full: a new state is refused with sign_in_busy (503, retry when the oldest expires), never let through unrecorded', () => {
-    const g = new ReplayGuard(3);
-    ['a', 'b', 'c'].forEach((s, i) => g.markUsed(s, i * 1_000));
-    let thrown: unknown;
-    try {
-      g.markUsed('new', 60_000);
-    } catch (err) {
-      thrown = err;
-    }
-    expect(isAppError(thrown, 'sign_in_busy')).toBe(true);
-    expect(isAppError(thrown) && thrown.retry).toEqual({ transient: true, retryAfterMs: lifetime - 60_000 });
-    // Still refused the second time: it was not recorded, and it was not let through.
-    expect(() => g.markUsed('new', 60_001)).toThrow(expect.objectContaining({ code: 'sign_in_busy' }));
-    // A replay of a recorded state is still a replay (400), full or not.
-    expect(g.markUsed('a', 60_002)).toBe(false);
-  });
-
-  it('reopens as states expire (ten minutes): the oldest make room first', () => {
-    const g = new ReplayGuard(2);
-    g.markUsed('a', 0);
-    g.markUsed('b', 1_000);
-    expect(() => g.markUsed('c', lifetime)).toThrow(expect.objectContaining({ code: 'sign_in_busy' }));
-    expect(g.markUsed('c', lifetime + 1)).toBe(true);
-    expect(g.size).toBe(2);
-    // An expired state is forgotten: its transaction cookie has expired too, so it cannot come back.
-    expect(g.markUsed('b', lifetime + 1_001)).toBe(true);
   });
 });

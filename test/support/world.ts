@@ -25,7 +25,9 @@ import { nearExpiryQueueName } from '../../shared/rotation/nearExpiryEvent';
 import { openSecretStore, provideLocalSecretStore, resetSecretStoreCache } from '../../shared/secrets/open';
 import type { SecretStore } from '../../shared/secrets/store';
 import { getSettings, resetSettingsCache, settingsShape, type Environment } from '../../shared/settings';
-import { resetReplayGuard } from '../../shared/signIn/replayGuard';
+import { openSharedState, resetSharedState, type SharedState } from '../../shared/storage/open';
+import { queueOptionsOf } from '../../local/queueTriggers';
+import { emptyStorage, sharedAzurite } from './storage';
 import { cpvClientId, cpvEntry, cspClientId, cspEntry, tenants } from '../fixtures/config';
 
 // The real function files, registered with the local core stand-in (jest.config.js maps it).
@@ -70,13 +72,13 @@ export interface WorldOptions {
   cpvConsented?: boolean;
   /** Turns the Connect push on, against a Connect stand-in. */
   connect?: WorldConnectOptions;
+  /** How long a failed queue message stays invisible (host.json says 5 minutes; a test that waits for a retry sets less). */
+  queueVisibilityTimeoutMs?: number;
   /**
    * Other bounds on sign-ins than production's, or another clock (docs/SECURITY.md 29). Every
    * request of a test comes from 127.0.0.1, so a suite that sends hundreds raises them.
    */
   signInBounds?: Parameters<typeof resetSignInBounds>[0];
-  /** Capacity of the callback replay guard (docs/SECURITY.md 28); production's by default. */
-  replayGuardCapacity?: number;
 }
 
 export interface WorldConnectOptions {
@@ -121,6 +123,8 @@ export interface World {
   connect?: ConnectStandIn;
   connectApiKey?: string;
   store: SecretStore;
+  /** The app's own storage account (Azurite): its connection string, and the service's view of it. */
+  storage: { connectionString: string; shared: SharedState };
   /** The CPV app's credential as the service presents it, for tests that redeem directly. */
   cpvCredential: ClientCredential;
   /** Every managed-identity token the endpoint handed out for this world's CPV assertions (canaries). */
@@ -140,6 +144,9 @@ export function tls(): { cert: string; key: string } {
     throw new Error('Run the tests through `npm test` (scripts/with-local-tls.mjs sets LOCAL_TLS_CERT / LOCAL_TLS_KEY and trusts the certificate).');
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
+
+/** host.json's queue settings, as the Functions host reads them. */
+export const hostQueueOptions = queueOptionsOf(join(__dirname, '..', '..', 'host.json'));
 
 /** Every app setting the service reads: the world starts from none of them. */
 const settingNames = Object.keys(settingsShape);
@@ -178,6 +185,10 @@ if (typeof afterAll === 'function')
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const environment = options.environment ?? 'test';
   const dir = mkdtempSync(join(tmpdir(), 'world-'));
+  // A fresh storage account: nothing left by an earlier world of this file.
+  const azurite = await sharedAzurite();
+  await emptyStorage(azurite.connectionString);
+  resetSharedState();
   // The host listens first, on a port the system picks: a port found free and bound later could
   // be taken in between by any of the servers and connections below (EADDRINUSE).
   const logs: LogLine[] = [];
@@ -185,6 +196,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     port: 0,
     registrations: listRegistrations(),
     log: (l) => logs.push({ level: l.level, functionName: l.functionName, message: l.message }),
+    env: { ...process.env, AzureWebJobsStorage: azurite.connectionString },
+    queues: {
+      ...hostQueueOptions,
+      ...(options.queueVisibilityTimeoutMs !== undefined ? { visibilityTimeoutMs: options.queueVisibilityTimeoutMs } : {}),
+    },
   });
   const port = Number(new URL(host.url).port);
   const baseUrl = `http://localhost:${port}`;
@@ -275,6 +291,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
     MARKETPLACE_CONFIG_PATH: configPath,
     ROTATION_SCHEDULE: '0 0 3 * * *',
+    AzureWebJobsStorage: azurite.connectionString,
   });
   if (connect) Object.assign(process.env, { CONNECT_API_URL: connect.url, CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName });
   const storedConnectKey =
@@ -302,7 +319,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   resetFederatedAssertions();
   // A fresh instance: empty guards.
   resetSignInBounds(options.signInBounds);
-  resetReplayGuard(options.replayGuardCapacity);
   const store = await openSecretStore(getSettings());
   if (!vault) {
     const fileStore = store as SecretStore & { setSecret(name: string, value: string): Promise<unknown> };
@@ -311,16 +327,33 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     if (storedConnectKey) await fileStore.setSecret(connectApiKeySecretName, storedConnectKey);
   }
 
-  vaultEvents.deliver = (event) => host.enqueue(nearExpiryQueueName, event);
+  // As Event Grid writes to a storage queue: the event's JSON, base64-encoded. The write takes a
+  // moment; waiting for the queues to be idle waits for the writes first.
+  const deliveries = new Set<Promise<void>>();
+  vaultEvents.deliver = (event) => {
+    const delivery = host
+      .enqueue(nearExpiryQueueName, Buffer.from(JSON.stringify(event)).toString('base64'))
+      .catch((err: unknown) => void logs.push({ level: 'error', functionName: 'event-grid', message: String(err) }));
+    deliveries.add(delivery);
+    void delivery.finally(() => deliveries.delete(delivery));
+  };
+  const worldHost: LocalHost = {
+    ...host,
+    queuesIdle: async () => {
+      await Promise.all(deliveries);
+      await host.queuesIdle();
+    },
+  };
 
   return {
-    host,
+    host: worldHost,
     simulator,
     partnerCenter,
     ...(vault ? { vault } : {}),
     identityEndpoint: identity,
     ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
     store,
+    storage: { connectionString: azurite.connectionString, shared: openSharedState(getSettings()) },
     cpvCredential,
     assertions,
     logs,
@@ -335,6 +368,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await vault?.close();
       await connect?.close();
       resetSecretStoreCache();
+      resetSharedState();
       provideLocalSecretStore(undefined);
     },
   };

@@ -27,6 +27,7 @@ function settings(extra: Record<string, string> = {}): Settings {
     SERVICE_ENVIRONMENT: 'test',
     CALLBACK_URL: callback,
     LOCAL_SECRET_STORE_DIR: '/tmp/unused',
+    AzureWebJobsStorage__accountName: 'stfuncapp0001',
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
     CPV_CLIENT_ID: cpvClientId,
     ...extra,

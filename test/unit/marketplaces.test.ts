@@ -221,6 +221,7 @@ describe('settings', () => {
     SERVICE_ENVIRONMENT: 'test',
     CALLBACK_URL: 'https://app.example/api/callback',
     KEY_VAULT_URL: 'https://kv.vault.azure.net',
+    AzureWebJobsStorage__accountName: 'stfuncapp0001',
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
   it('refuses a cookie key without enough randomness, and never quotes it', () => {
@@ -264,6 +265,18 @@ describe('settings', () => {
     expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=transaction-cookie-key)' })).toThrow(
       /unresolved Key Vault references: TRANSACTION_COOKIE_KEY/,
     );
+  });
+  it("needs the app's own storage account (shared state), named as the Functions host reads it, and never quotes a connection string", () => {
+    const { AzureWebJobsStorage__accountName: _account, ...withoutStorage } = base;
+    expect(() => loadSettings(withoutStorage)).toThrow(/AzureWebJobsStorage: set AzureWebJobsStorage__accountName/);
+    expect(() => loadSettings({ ...base, AzureWebJobsStorage__accountName: 'Not_An_Account' })).toThrow(/AzureWebJobsStorage__accountName/);
+    const connectionString = 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=c2VjcmV0LWtleS1DQU5BUlk=';
+    expect(loadSettings({ ...withoutStorage, AzureWebJobsStorage: connectionString }).AzureWebJobsStorage).toBe(connectionString);
+    try {
+      loadSettings({ ...withoutStorage, AzureWebJobsStorage: connectionString, SERVICE_ENVIRONMENT: 'staging' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('c2VjcmV0');
+    }
   });
   it('needs exactly one secret store', () => {
     expect(() => loadSettings({ ...base, LOCAL_SECRET_STORE_DIR: '/tmp/x' })).toThrow(/exactly one of KEY_VAULT_URL/);

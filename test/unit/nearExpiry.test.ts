@@ -30,6 +30,7 @@ const settings = loadSettings({
   SERVICE_ENVIRONMENT: 'test',
   CALLBACK_URL: 'https://app.example/api/callback',
   KEY_VAULT_URL: 'https://kv.vault.azure.net',
+  AzureWebJobsStorage__accountName: 'stfuncapp0001',
   TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
 });
 const transientRun = async (): Promise<RotationSummary> =>

@@ -145,6 +145,7 @@ describe('the status page says why tokens were skipped, in words', () => {
     generatedAt: '2026-12-01T12:00:00.000Z',
     configuration: { usable: true, problems: [] },
     connectPush: false,
+    singleRuns: [],
     lastRun: {
       startedAt: '2026-12-01T03:00:00.000Z',
       trigger: 'timer',
