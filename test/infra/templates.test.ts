@@ -315,7 +315,9 @@ describeCompiled("Key Vault's near-expiry events", () => {
   test("the service's shared state exists before its code: the lease container and the tables it reads and writes, in the app's own account", () => {
     const names = (type: string) => ofType(testEnv, type).map((r) => String(r.name).split('/').pop());
     expect(names('Microsoft.Storage/storageAccounts/blobServices/containers')).toContain(leaseContainerName);
-    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables').sort()).toEqual([runRecordsTable, usedStatesTable, tokenRecordsTable].sort());
+    expect(names('Microsoft.Storage/storageAccounts/tableServices/tables').sort()).toEqual(
+      [runRecordsTable, usedStatesTable, tokenRecordsTable].sort(),
+    );
   });
 
   test("the app's queue trigger reads that queue through AzureWebJobsStorage, the app's own account, in the schema it parses", () => {
