@@ -116,9 +116,9 @@ export interface KeyVaultFake {
    */
   seedCertificate(name: string, pem: { certificate: string; privateKey: string }, options?: { tags?: Record<string, string> }): FakeSecretVersion;
   /**
-   * Raises `Microsoft.KeyVault.SecretNearExpiry` (to onEvent, and returned) for every enabled secret version
-   * whose `exp` falls within 30 days of `now` (default the fake's clock), once per version: a second call does
-   * not raise it again for the same version.
+   * Raises `Microsoft.KeyVault.SecretNearExpiry` (to onEvent, and returned) for each secret whose current
+   * (latest) version is enabled and has an `exp` within 30 days of `now` (default the fake's clock), once per
+   * version: a second call does not raise it again for the same version. Older versions raise nothing.
    */
   emitNearExpiry(now?: Date | number): KeyVaultEventGridEvent[];
   /** Every event raised since start or reset, oldest first. */
@@ -497,7 +497,8 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
   function emitNearExpiry(at?: Date | number): KeyVaultEventGridEvent[] {
     const nowMs = at === undefined ? now() : typeof at === 'number' ? at : at.getTime();
     const source = { vaultUrl: base, vaultName, topic: options.eventTopic ?? defaultTopic(vaultName) };
-    const due = vault.allVersions().filter((v) => isNearExpiry(v, nowMs) && !nearExpiryRaised.has(`${v.name}/${v.version}`));
+    // Key Vault raises it for the current version of a secret only (docs/STAND-INS.md, "Key Vault fake").
+    const due = vault.latestOf(vault.names()).filter((v) => isNearExpiry(v, nowMs) && !nearExpiryRaised.has(`${v.name}/${v.version}`));
     const events = due.map((v) => {
       nearExpiryRaised.add(`${v.name}/${v.version}`);
       return nearExpiryEvent(v, source, nowMs);

@@ -180,11 +180,6 @@ export class FakeVault {
     return (this.secrets.get(name) ?? []).map(copyOf);
   }
 
-  /** Every version of every secret, by name, oldest first. */
-  allVersions(): FakeSecretVersion[] {
-    return this.names().flatMap((name) => this.peek(name));
-  }
-
   /** Names of every stored secret, sorted: the order `GET /secrets` pages through them. */
   names(): readonly string[] {
     this.sortedNames ??= [...this.secrets.keys()].sort();
