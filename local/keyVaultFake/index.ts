@@ -108,7 +108,15 @@ export interface KeyVaultFake {
   seed(
     name: string,
     value: string,
-    options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date; notBefore?: Date; enabled?: boolean },
+    options?: {
+      contentType?: string;
+      tags?: Record<string, string>;
+      expiresOn?: Date;
+      notBefore?: Date;
+      enabled?: boolean;
+      /** A given version id (32 lowercase hex digits, new for the name), to replay a published example; random otherwise. */
+      version?: string;
+    },
   ): FakeSecretVersion;
   /**
    * Stores what Key Vault keeps for a PEM certificate: its secret (private key, then the certificate), with
@@ -253,8 +261,9 @@ function itemJson(vaultUrl: string, v: FakeSecretVersion, withVersion: boolean):
   };
 }
 
-function errorJson(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
+/** Key Vault's error body (the specification's KeyVaultError); `innererror` only when Key Vault sends one. */
+function errorJson(code: string, message: string, innerCode?: string): { error: { code: string; message: string; innererror?: { code: string } } } {
+  return { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } };
 }
 
 const nearExpiryCommand = z.object({ now: z.union([z.iso.datetime(), z.number().int()]).optional() }).strict();
@@ -353,8 +362,12 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
         return bundleJson(base, vault.get(route.name, route.version));
       case 'set':
         return bundleJson(base, vault.set(route.name, body));
-      case 'update':
-        return bundleJson(base, vault.update(route.name, route.version, body));
+      case 'update': {
+        // Key Vault answers an update with the version's bundle without its value (the specification's
+        // UpdateSecret example): the value of a secret cannot be changed, and is not sent back.
+        const { value: _value, ...updated } = bundleJson(base, vault.update(route.name, route.version, body));
+        return updated;
+      }
       case 'list':
       case 'listVersions': {
         const requested = url.searchParams.get('maxresults');
@@ -381,9 +394,11 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
         next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '');
         if (last) next.searchParams.set('$skiptoken', Buffer.from(keyOf(last)).toString('base64url'));
         next.searchParams.set('maxresults', String(Math.min(size, pageSize)));
+        // MUST: no `nextLink` on the last page. The specification types it as a string, not nullable;
+        // the SDK's pager stops on a missing link as on a null one.
         return {
           value: page.map((v) => itemJson(base, v, route.op === 'listVersions')),
-          nextLink: more ? next.toString() : null,
+          ...(more ? { nextLink: next.toString() } : {}),
         };
       }
       case 'delete':
@@ -571,7 +586,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     Promise.resolve(work).catch((err: unknown) => {
       if (res.headersSent) return;
       // Never echo the request: it may carry a secret value.
-      if (err instanceof VaultError) sendJson(res, err.status, errorJson(err.code, err.message));
+      if (err instanceof VaultError) sendJson(res, err.status, errorJson(err.code, err.message, err.innerCode));
       else sendJson(res, 500, errorJson('InternalServerError', 'The fake failed to handle the request.'));
     });
   });
@@ -597,16 +612,20 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     versions: (name) => vault.peek(name),
     secretNames: () => [...vault.names()],
     seed: (name, value, seedOptions = {}) =>
-      vault.set(name, {
-        value,
-        ...(seedOptions.contentType !== undefined ? { contentType: seedOptions.contentType } : {}),
-        ...(seedOptions.tags !== undefined ? { tags: seedOptions.tags } : {}),
-        attributes: {
-          ...(seedOptions.expiresOn !== undefined ? { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } : {}),
-          ...(seedOptions.notBefore !== undefined ? { nbf: Math.floor(seedOptions.notBefore.getTime() / 1000) } : {}),
-          ...(seedOptions.enabled !== undefined ? { enabled: seedOptions.enabled } : {}),
+      vault.set(
+        name,
+        {
+          value,
+          ...(seedOptions.contentType !== undefined ? { contentType: seedOptions.contentType } : {}),
+          ...(seedOptions.tags !== undefined ? { tags: seedOptions.tags } : {}),
+          attributes: {
+            ...(seedOptions.expiresOn !== undefined ? { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } : {}),
+            ...(seedOptions.notBefore !== undefined ? { nbf: Math.floor(seedOptions.notBefore.getTime() / 1000) } : {}),
+            ...(seedOptions.enabled !== undefined ? { enabled: seedOptions.enabled } : {}),
+          },
         },
-      }),
+        seedOptions.version !== undefined ? { version: seedOptions.version } : {},
+      ),
     seedCertificate: (name, pem, certOptions = {}) => {
       const cert = new X509Certificate(pem.certificate);
       return vault.set(
