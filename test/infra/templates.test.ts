@@ -24,6 +24,7 @@ import {
   keyVaultAuditProblems,
   keyVaultProblems,
   nearExpiryProblems,
+  poisonQueueProblems,
   roleAssignmentProblems,
   runMissingProblems,
   serviceHealthProblems,
@@ -34,9 +35,22 @@ import {
 } from './checks';
 import { buildAll, buildParams, compilerTestsEnabled, copies, formatDiagnostic, infra, lintAll, removeWorkDirs, repo } from './compiler';
 import { broadRoleMentions, roleNameCommentProblems } from './source-checks';
-import { alertedEvents, nearExpiryQueueName, testParameters, productionParameters, tokenSecretPrefix, workbookSections } from './expectations';
+import {
+  alertSplits,
+  alertedEvents,
+  nearExpiryQueueName,
+  poisonLine,
+  testParameters,
+  productionParameters,
+  tokenSecretPrefix,
+  workbookSections,
+} from './expectations';
 
 const describeCompiled = compilerTestsEnabled() ? describe : describe.skip;
+
+/** Deliveries before the host moves a queue message to the poison queue (host.json). */
+const maxDequeueCount = (JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { extensions: { queues: { maxDequeueCount: number } } })
+  .extensions.queues.maxDequeueCount;
 
 /** Settings the schema cannot do without: neither optional nor defaulted (read from zod, not copied). */
 const requiredBySchema = Object.entries(settingsShape)
@@ -269,8 +283,15 @@ describeCompiled('role assignments', () => {
 });
 
 describeCompiled('alerts', () => {
-  test('fire on each event an operator must hear about, name only events the service logs, skip query validation, notify the receivers', () => {
-    expect(alertProblems(production, alertedEvents, Object.values(events), productionActionGroups(production))).toEqual([]);
+  test('fire on each event an operator must hear about, one per marketplace or reason where that says what to do, name only events the service logs, skip query validation, notify the receivers', () => {
+    const hostLines = [poisonLine(nearExpiryQueueName, maxDequeueCount)];
+    expect(alertProblems(production, alertedEvents, Object.values(events), productionActionGroups(production), alertSplits, hostLines)).toEqual([]);
+  });
+
+  test(`fire when the host moves a message of '${nearExpiryQueueName}' to its poison queue (the line the host writes then), and not for other queues`, () => {
+    expect(maxDequeueCount).toBe(5);
+    const line = poisonLine(nearExpiryQueueName, maxDequeueCount);
+    expect(poisonQueueProblems(production, nearExpiryQueueName, line, poisonLine('another-queue', maxDequeueCount))).toEqual([]);
   });
 
   test(`dead man's switch: fires when no ${events.rotationRunCompleted} was logged for 26 hours (fewer than one row)`, () => {
