@@ -309,8 +309,8 @@ export function alertProblems(
   alertedEvents: string[],
   knownEvents: string[],
   actionGroupIds: string[],
-  splits: Partial<Record<string, string>> = {},
-  hostLines: string[] = [],
+  splits: Partial<Record<string, string>>,
+  hostLines: string[],
 ): string[] {
   const rules = alertRules(d);
   const problems: string[] = [];
