@@ -281,6 +281,7 @@ module alerts 'app/alerts.bicep' = {
   params: {
     applicationInsightsName: names.applicationInsights
     keyVaultName: names.keyVault
+    nearExpiryQueueName: nearExpiryQueueName
     serviceEnvironment: serviceEnvironment
     namePrefix: abbrs.insightsScheduledQueryRules
     actionGroupIds: actionGroupIds

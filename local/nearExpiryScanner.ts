@@ -6,8 +6,8 @@
  * (local/keyVaultFake/events.ts) for each secret named like a token (the subscription's subject
  * filter) whose latest version is enabled and expires within 30 days, once per version.
  *
- * Key Vault raises the event for every enabled version; the latest is the one that says the
- * token has not been rotated. The versions already raised are remembered in memory only: after a
+ * Key Vault raises the event for the current (latest) version of a secret only, as the Key Vault
+ * fake does (docs/STAND-INS.md, "Key Vault fake"). The versions already raised are remembered in memory only: after a
  * restart one may come again, which the trigger's 12-hour rule makes harmless.
  */
 import type { FileSecretStore } from './fileSecretStore';

@@ -57,10 +57,12 @@ const control = (path: string, body?: unknown) =>
   );
 
 describe('Microsoft.KeyVault.SecretNearExpiry', () => {
-  it("is raised once per enabled version whose exp is within 30 days, in Key Vault's Event Grid schema", async () => {
+  it("is raised once for a secret whose current version is enabled and expires within 30 days, in Key Vault's Event Grid schema", async () => {
     const now = Date.now();
-    const soon = fake.seed('refresh-token-mp-00001-test', 'v1', { expiresOn: new Date(now + 20 * DAY), notBefore: new Date(now - DAY) });
-    const soonToo = fake.seed('refresh-token-mp-00001-test', 'v2', { expiresOn: new Date(now + 25 * DAY) });
+    // An older version near its expiry raises nothing: Key Vault watches the current version.
+    fake.seed('refresh-token-mp-00001-test', 'v1', { expiresOn: new Date(now + 10 * DAY) });
+    const soon = fake.seed('refresh-token-mp-00001-test', 'v2', { expiresOn: new Date(now + 20 * DAY), notBefore: new Date(now - DAY) });
+    const soonToo = fake.seed('refresh-token-mp-00005-test', 'v', { expiresOn: new Date(now + 25 * DAY) });
     const later = fake.seed('refresh-token-mp-00002-test', 'v', { expiresOn: new Date(now + 40 * DAY) });
     fake.seed('refresh-token-mp-00003-test', 'v', { expiresOn: new Date(now + 10 * DAY), enabled: false });
     fake.seed('refresh-token-mp-00004-test', 'v', { expiresOn: new Date(now - DAY) }); // already expired: SecretExpired's business

@@ -13,6 +13,9 @@ param applicationInsightsName string
 @description('Required. Name of the Key Vault whose audit log the token-write watch reads.')
 param keyVaultName string
 
+@description('Required. Name of the queue the near-expiry trigger reads; the Functions host moves a message it failed on to `<name>-poison`.')
+param nearExpiryQueueName string
+
 @description('Required. Which deployment this is; shown in the alert names.')
 @allowed([
   'test'
@@ -61,6 +64,25 @@ var splitByCredential = [
     ]
   }
 ]
+
+// One alert per reason a near-expiry message was dropped (DropReason, shared/rotation/nearExpiryEvent.ts).
+var splitByReason = [
+  {
+    name: 'reason'
+    operator: 'Include'
+    values: [
+      '*'
+    ]
+  }
+]
+
+// What the Functions host logs (Warning, to the same `traces`) when it moves a message to the poison
+// queue, after host.json's maxDequeueCount deliveries: "Message has reached MaxDequeueCount of 5.
+// Moving message to queue 'secret-near-expiry-poison'." (Azure/azure-sdk-for-net, the Storage Queues
+// extension's QueueProcessor.CopyMessageToPoisonQueueAsync). A log rule, not a storage metric: Queue
+// Storage's message count has no queue dimension (Learn, "Supported metrics for
+// Microsoft.Storage/storageAccounts/queueServices"), so it cannot tell the poison queue from the others.
+var poisonQueueName = '${nearExpiryQueueName}-poison'
 
 // An event to act on: fires on each 15-minute window with at least one such line, and does
 // not resolve itself (the line does not "heal").
@@ -200,6 +222,36 @@ traces
 | where tostring(entry.event) == "SecretNearExpiryReceived"
 | extend marketplace = tostring(entry.marketplace)
 '''
+  })
+  // A message the app dropped as no SecretNearExpiry of a token of this environment. Event Grid
+  // sends only SecretNearExpiry of token secrets here, so a drop is either a message someone else
+  // wrote or an event the parser could not read, which would silently lose the second trigger.
+  union(onEvent, {
+    name: 'secret-near-expiry-dropped'
+    source: 'app'
+    displayName: 'A near-expiry message was dropped'
+    description: 'A message of the ${nearExpiryQueueName} queue was completed without a rotation because it was not a SecretNearExpiry of a token of this environment; the alert names the reason (unreadable, not-an-event, other-event-type, not-a-token-secret, other-environment). The trace has the event id and, when readable, the marketplace. If Key Vault sent it, rotate that marketplace now (POST /api/rotate?marketplace=…); otherwise find out what writes to the queue.'
+    severity: 2
+    dimensions: splitByReason
+    query: '''
+traces
+| where message has "SecretNearExpiryDropped"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "SecretNearExpiryDropped"
+| extend reason = tostring(entry.reason)
+'''
+  })
+  // A message the app failed on at every delivery: the host moved it to the poison queue, which
+  // nothing reads. Before the parser or after it (a rotation that stayed transient), that
+  // marketplace was not rotated by its event.
+  union(onEvent, {
+    name: 'secret-near-expiry-poison'
+    source: 'app'
+    displayName: 'A near-expiry message reached the poison queue'
+    description: 'The Functions host moved a message of the ${nearExpiryQueueName} queue to ${poisonQueueName} after its last failed delivery: the marketplace it named was not rotated by it. Look at the function\'s failures (RotationRunFailed, exceptions) for that message, rotate the marketplace (POST /api/rotate?marketplace=…), then clear the message from ${poisonQueueName}.'
+    severity: 2
+    dimensions: []
+    query: 'traces\n| where message has "MaxDequeueCount"\n| where message contains "Moving message to queue \'${poisonQueueName}\'"\n'
   })
   // Dead man's switch over the app's own telemetry: a timer that never fires logs nothing,
   // so only the absence of completed runs shows it (rotation runs daily; 26 hours leaves a

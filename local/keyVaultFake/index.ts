@@ -108,7 +108,15 @@ export interface KeyVaultFake {
   seed(
     name: string,
     value: string,
-    options?: { contentType?: string; tags?: Record<string, string>; expiresOn?: Date; notBefore?: Date; enabled?: boolean },
+    options?: {
+      contentType?: string;
+      tags?: Record<string, string>;
+      expiresOn?: Date;
+      notBefore?: Date;
+      enabled?: boolean;
+      /** A given version id (32 lowercase hex digits, new for the name), to replay a published example; random otherwise. */
+      version?: string;
+    },
   ): FakeSecretVersion;
   /**
    * Stores what Key Vault keeps for a PEM certificate: its secret (private key, then the certificate), with
@@ -116,9 +124,9 @@ export interface KeyVaultFake {
    */
   seedCertificate(name: string, pem: { certificate: string; privateKey: string }, options?: { tags?: Record<string, string> }): FakeSecretVersion;
   /**
-   * Raises `Microsoft.KeyVault.SecretNearExpiry` (to onEvent, and returned) for every enabled secret version
-   * whose `exp` falls within 30 days of `now` (default the fake's clock), once per version: a second call does
-   * not raise it again for the same version.
+   * Raises `Microsoft.KeyVault.SecretNearExpiry` (to onEvent, and returned) for each secret whose current
+   * (latest) version is enabled and has an `exp` within 30 days of `now` (default the fake's clock), once per
+   * version: a second call does not raise it again for the same version. Older versions raise nothing.
    */
   emitNearExpiry(now?: Date | number): KeyVaultEventGridEvent[];
   /** Every event raised since start or reset, oldest first. */
@@ -253,8 +261,9 @@ function itemJson(vaultUrl: string, v: FakeSecretVersion, withVersion: boolean):
   };
 }
 
-function errorJson(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
+/** Key Vault's error body (the specification's KeyVaultError); `innererror` only when Key Vault sends one. */
+function errorJson(code: string, message: string, innerCode?: string): { error: { code: string; message: string; innererror?: { code: string } } } {
+  return { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } };
 }
 
 const nearExpiryCommand = z.object({ now: z.union([z.iso.datetime(), z.number().int()]).optional() }).strict();
@@ -353,8 +362,12 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
         return bundleJson(base, vault.get(route.name, route.version));
       case 'set':
         return bundleJson(base, vault.set(route.name, body));
-      case 'update':
-        return bundleJson(base, vault.update(route.name, route.version, body));
+      case 'update': {
+        // Key Vault answers an update with the version's bundle without its value (the specification's
+        // UpdateSecret example): the value of a secret cannot be changed, and is not sent back.
+        const { value: _value, ...updated } = bundleJson(base, vault.update(route.name, route.version, body));
+        return updated;
+      }
       case 'list':
       case 'listVersions': {
         const requested = url.searchParams.get('maxresults');
@@ -381,9 +394,11 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
         next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '');
         if (last) next.searchParams.set('$skiptoken', Buffer.from(keyOf(last)).toString('base64url'));
         next.searchParams.set('maxresults', String(Math.min(size, pageSize)));
+        // MUST: no `nextLink` on the last page. The specification types it as a string, not nullable;
+        // the SDK's pager stops on a missing link as on a null one.
         return {
           value: page.map((v) => itemJson(base, v, route.op === 'listVersions')),
-          nextLink: more ? next.toString() : null,
+          ...(more ? { nextLink: next.toString() } : {}),
         };
       }
       case 'delete':
@@ -497,7 +512,8 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
   function emitNearExpiry(at?: Date | number): KeyVaultEventGridEvent[] {
     const nowMs = at === undefined ? now() : typeof at === 'number' ? at : at.getTime();
     const source = { vaultUrl: base, vaultName, topic: options.eventTopic ?? defaultTopic(vaultName) };
-    const due = vault.allVersions().filter((v) => isNearExpiry(v, nowMs) && !nearExpiryRaised.has(`${v.name}/${v.version}`));
+    // Key Vault raises it for the current version of a secret only (docs/STAND-INS.md, "Key Vault fake").
+    const due = vault.latestOf(vault.names()).filter((v) => isNearExpiry(v, nowMs) && !nearExpiryRaised.has(`${v.name}/${v.version}`));
     const events = due.map((v) => {
       nearExpiryRaised.add(`${v.name}/${v.version}`);
       return nearExpiryEvent(v, source, nowMs);
@@ -570,7 +586,7 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     Promise.resolve(work).catch((err: unknown) => {
       if (res.headersSent) return;
       // Never echo the request: it may carry a secret value.
-      if (err instanceof VaultError) sendJson(res, err.status, errorJson(err.code, err.message));
+      if (err instanceof VaultError) sendJson(res, err.status, errorJson(err.code, err.message, err.innerCode));
       else sendJson(res, 500, errorJson('InternalServerError', 'The fake failed to handle the request.'));
     });
   });
@@ -596,16 +612,20 @@ export async function startKeyVaultFake(options: KeyVaultFakeOptions): Promise<K
     versions: (name) => vault.peek(name),
     secretNames: () => [...vault.names()],
     seed: (name, value, seedOptions = {}) =>
-      vault.set(name, {
-        value,
-        ...(seedOptions.contentType !== undefined ? { contentType: seedOptions.contentType } : {}),
-        ...(seedOptions.tags !== undefined ? { tags: seedOptions.tags } : {}),
-        attributes: {
-          ...(seedOptions.expiresOn !== undefined ? { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } : {}),
-          ...(seedOptions.notBefore !== undefined ? { nbf: Math.floor(seedOptions.notBefore.getTime() / 1000) } : {}),
-          ...(seedOptions.enabled !== undefined ? { enabled: seedOptions.enabled } : {}),
+      vault.set(
+        name,
+        {
+          value,
+          ...(seedOptions.contentType !== undefined ? { contentType: seedOptions.contentType } : {}),
+          ...(seedOptions.tags !== undefined ? { tags: seedOptions.tags } : {}),
+          attributes: {
+            ...(seedOptions.expiresOn !== undefined ? { exp: Math.floor(seedOptions.expiresOn.getTime() / 1000) } : {}),
+            ...(seedOptions.notBefore !== undefined ? { nbf: Math.floor(seedOptions.notBefore.getTime() / 1000) } : {}),
+            ...(seedOptions.enabled !== undefined ? { enabled: seedOptions.enabled } : {}),
+          },
         },
-      }),
+        seedOptions.version !== undefined ? { version: seedOptions.version } : {},
+      ),
     seedCertificate: (name, pem, certOptions = {}) => {
       const cert = new X509Certificate(pem.certificate);
       return vault.set(

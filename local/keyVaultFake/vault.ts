@@ -31,12 +31,14 @@ export interface FakeSecretVersion {
   managed?: boolean;
 }
 
-/** A refusal the fake answers with Key Vault's error shape `{ error: { code, message } }`. */
+/** A refusal the fake answers with Key Vault's error shape `{ error: { code, message, innererror? } }`. */
 export class VaultError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Key Vault's finer code, sent as `innererror.code` (e.g. `SecretDisabled` under `Forbidden`). */
+    readonly innerCode?: string,
   ) {
     super(message);
   }
@@ -93,6 +95,8 @@ function notFound(name: string, version?: string): VaultError {
 }
 
 /** Key Vault version ids are 32 lowercase hex characters. */
+const versionIdPattern = /^[0-9a-f]{32}$/;
+
 function newVersionId(): string {
   return randomBytes(16).toString('hex');
 }
@@ -110,17 +114,27 @@ export class FakeVault {
 
   constructor(private readonly nowSeconds: () => number) {}
 
-  /** `PUT /secrets/{name}`: appends a new version. `managed` only for a certificate's secret, which no client can set. */
-  set(name: string, body: unknown, origin: { managed?: boolean } = {}): FakeSecretVersion {
+  /**
+   * `PUT /secrets/{name}`: appends a new version. `origin` is for seeding only, never from a request:
+   * `managed` marks a certificate's secret (no client can set it), `version` replays a published
+   * example's version id (test/contracts).
+   */
+  set(name: string, body: unknown, origin: { managed?: boolean; version?: string } = {}): FakeSecretVersion {
     checkSecretName(name);
     const input = parseBody(setBodySchema, body);
     if (Buffer.byteLength(input.value, 'utf8') > vaultLimits.maxValueBytes) {
       throw badParameter(`Secret value is larger than ${vaultLimits.maxValueBytes} bytes.`);
     }
+    if (
+      origin.version !== undefined &&
+      (!versionIdPattern.test(origin.version) || this.secrets.get(name)?.some((v) => v.version === origin.version))
+    ) {
+      throw new Error(`A seeded version id must be 32 lowercase hex digits, new for ${name}.`);
+    }
     const now = this.nowSeconds();
     const version: FakeSecretVersion = {
       name,
-      version: newVersionId(),
+      version: origin.version ?? newVersionId(),
       value: input.value,
       enabled: input.attributes?.enabled ?? true,
       created: now,
@@ -143,7 +157,7 @@ export class FakeVault {
     checkSecretName(name);
     const found = this.find(name, version);
     if (!found.enabled) {
-      throw new VaultError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.');
+      throw new VaultError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', 'SecretDisabled');
     }
     return copyOf(found);
   }
@@ -178,11 +192,6 @@ export class FakeVault {
   /** Every version of one secret, oldest first; empty when the name was never set. */
   peek(name: string): FakeSecretVersion[] {
     return (this.secrets.get(name) ?? []).map(copyOf);
-  }
-
-  /** Every version of every secret, by name, oldest first. */
-  allVersions(): FakeSecretVersion[] {
-    return this.names().flatMap((name) => this.peek(name));
   }
 
   /** Names of every stored secret, sorted: the order `GET /secrets` pages through them. */

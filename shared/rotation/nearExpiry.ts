@@ -6,9 +6,9 @@
  *
  * Not forced: the 12-hour rule of docs/ROTATION.md ("Limits") stays on. A token the event is
  * right about was last used 60 days ago, far past 12 hours, so the rule never holds back a due
- * rotation; what it holds back is the rest. Event Grid and the queue deliver at least once, Key
- * Vault raises the event for every enabled version (the fallback's too), an event may wait in
- * the queue while the timer catches up, and whoever may write to the queue can add messages.
+ * rotation; what it holds back is the rest. Event Grid and the queue deliver at least once, an
+ * event may wait in the queue while the timer catches up, a message may hold an array of events,
+ * and whoever may write to the queue can add messages.
  * Unforced, none of them can do more than the timer would: at most one new version per token
  * per 12 hours, and no Key Vault writes spent on churn.
  *
@@ -16,8 +16,9 @@
  * Center, Key Vault) or of the run throws, so the queue delivers the message again (host.json:
  * at most 5 deliveries, minutes apart, then the poison queue). The event is the evidence that
  * the timer has not been rotating this token, so "the next timer run catches it" is the one
- * thing not to count on; and Key Vault raises it once per version, so a dropped message does not
- * come back. Everything else completes the message: a malformed or foreign message, a token that
+ * thing not to count on; and Key Vault raises it once per version (the current one), so a dropped
+ * message does not come back. A message with several events handles them in turn; a retry of
+ * one hands the others over again, which the 12-hour rule makes harmless. Everything else completes the message: a malformed or foreign message, a token that
  * needs a person or whose app's credential is wrong (each has its own alert), one rotated
  * recently or by another run, a marketplace not configured, invalid settings or configuration
  * (RotationRunFailed alerts). Retrying those could not change the answer.
@@ -26,7 +27,7 @@ import { AppError, ensureAppError } from '../errors';
 import { events } from '../events';
 import { logEvent, type Logger } from '../log';
 import type { Settings } from '../settings';
-import { parseNearExpiryMessage, type DropReason } from './nearExpiryEvent';
+import { parseNearExpiryMessage, type DropReason, type ParsedNearExpiry } from './nearExpiryEvent';
 import type { RotationOutcome, RotationSummary } from './outcomes';
 
 export interface NearExpiryDeps {
@@ -54,21 +55,26 @@ const maxDeliveries = 5;
 const worthAnotherDelivery: ReadonlySet<RotationOutcome> = new Set(['transient', 'store-failed', 'not-reached']);
 
 /**
- * Handles one message of the near-expiry queue. Throws only to have the message delivered again
- * (a transient AppError); every other ending is a result.
+ * Handles one message of the near-expiry queue: one result per event in it (one, unless the
+ * message is an array). Throws only to have the message delivered again (a transient AppError);
+ * every other ending is a result.
  */
-export async function rotateOnNearExpiry(message: unknown, deps: NearExpiryDeps): Promise<NearExpiryResult> {
-  const { logger, correlationId } = deps;
-  const delivery = { correlationId, dequeueCount: deps.dequeueCount };
+export async function rotateOnNearExpiry(message: unknown, deps: NearExpiryDeps): Promise<NearExpiryResult[]> {
   let settings: Settings;
   try {
     settings = deps.settings();
   } catch (err) {
-    return runFailed(deps, err);
+    return [runFailed(deps, err)];
   }
-  const environment = settings.SERVICE_ENVIRONMENT;
+  const results: NearExpiryResult[] = [];
+  for (const parsed of parseNearExpiryMessage(message, settings.SERVICE_ENVIRONMENT)) results.push(await handleEvent(parsed, settings, deps));
+  return results;
+}
 
-  const parsed = parseNearExpiryMessage(message, environment);
+async function handleEvent(parsed: ParsedNearExpiry, settings: Settings, deps: NearExpiryDeps): Promise<NearExpiryResult> {
+  const { logger, correlationId } = deps;
+  const delivery = { correlationId, dequeueCount: deps.dequeueCount };
+  const environment = settings.SERVICE_ENVIRONMENT;
   if (parsed.kind === 'dropped') {
     // Only validated fields: the message itself may be anything, so none of it is quoted.
     const { kind: _kind, ...fields } = parsed;
@@ -76,7 +82,7 @@ export async function rotateOnNearExpiry(message: unknown, deps: NearExpiryDeps)
     return { kind: 'dropped', reason: parsed.reason };
   }
 
-  const { event, form } = parsed;
+  const { event, form, batchSize } = parsed;
   const about = {
     marketplace: event.marketplace,
     environment,
@@ -84,6 +90,7 @@ export async function rotateOnNearExpiry(message: unknown, deps: NearExpiryDeps)
     expiresAt: event.expiresAt,
     eventId: event.eventId,
     form,
+    batchSize,
     ...delivery,
   };
   let summary: RotationSummary;

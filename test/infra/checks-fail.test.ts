@@ -9,6 +9,7 @@ import { type Deployment, layOut } from './arm';
 import { loadTemplates } from './bicep';
 import {
   alertProblems,
+  poisonQueueProblems,
   appSettingProblems,
   availabilityProblems,
   functionAppProblems,
@@ -24,7 +25,16 @@ import {
   workbookProblems,
 } from './checks';
 import { buildAll, compilerTestsEnabled, copies, formatDiagnostic, lintAll, removeWorkDirs, rewrite } from './compiler';
-import { alertedEvents, nearExpiryQueueName, productionParameters, testParameters, tokenSecretPrefix, workbookSections } from './expectations';
+import {
+  alertSplits,
+  alertedEvents,
+  nearExpiryQueueName,
+  poisonLine,
+  productionParameters,
+  testParameters,
+  tokenSecretPrefix,
+  workbookSections,
+} from './expectations';
 import { broadRoleMentions, roleNameCommentProblems } from './source-checks';
 
 const describeCompiled = compilerTestsEnabled() ? describe : describe.skip;
@@ -60,6 +70,10 @@ const groups = (d: Deployment | undefined): string[] =>
     : [];
 const on = (check: (d: Deployment) => string[]) => (copy: Copy) =>
   copy.production ? check(copy.production) : [`did not lay out: ${copy.failure ?? copy.diagnostics.join('; ')}`];
+
+/** The alert checks as templates.test.ts runs them (the host's poison line of the near-expiry queue is the one known host line). */
+const poison = poisonLine(nearExpiryQueueName, 5);
+const alertCheck = on((d) => alertProblems(d, alertedEvents, Object.values(events), groups(d), alertSplits, [poison]));
 
 const cases: Case[] = [
   // Key Vault and storage
@@ -194,7 +208,7 @@ const cases: Case[] = [
     from: /"ConfigurationInvalid"/g,
     to: '"ConfigInvalid"',
     reports: {
-      check: on((d) => alertProblems(d, alertedEvents, Object.values(events), groups(d))),
+      check: alertCheck,
       message: /no alert rule fires on one 'ConfigurationInvalid' line|looks for 'ConfigInvalid'/,
     },
   },
@@ -204,7 +218,7 @@ const cases: Case[] = [
     from: /"CredentialExpiring"/g,
     to: '"TokenGenerated"',
     reports: {
-      check: on((d) => alertProblems(d, alertedEvents, Object.values(events), groups(d))),
+      check: alertCheck,
       message: /no alert rule fires on one 'CredentialExpiring' line/,
     },
   },
@@ -213,14 +227,31 @@ const cases: Case[] = [
     file: 'app/alerts.bicep',
     from: 'skipQueryValidation: true',
     to: 'skipQueryValidation: false',
-    reports: { check: on((d) => alertProblems(d, alertedEvents, Object.values(events), groups(d))), message: /skipQueryValidation must be true/ },
+    reports: { check: alertCheck, message: /skipQueryValidation must be true/ },
   },
   {
     what: 'alerts that notify nobody',
     file: 'app/alerts.bicep',
     from: '        actionGroups: actionGroupIds\n',
     to: '        actionGroups: []\n',
-    reports: { check: on((d) => alertProblems(d, alertedEvents, Object.values(events), groups(d))), message: /notifies \[\], expected/ },
+    reports: { check: alertCheck, message: /notifies \[\], expected/ },
+  },
+  {
+    what: 'dropped near-expiry messages alerted as one, whatever the reason',
+    file: 'app/alerts.bicep',
+    from: '    dimensions: splitByReason\n',
+    to: '    dimensions: []\n',
+    reports: { check: alertCheck, message: /secret-near-expiry-dropped-production: splits by \[\], expected \["reason"\]/ },
+  },
+  {
+    what: 'the poison watch looking at another queue',
+    file: 'app/alerts.bicep',
+    from: "var poisonQueueName = '${nearExpiryQueueName}-poison'",
+    to: "var poisonQueueName = 'webjobs-blobtrigger-poison'",
+    reports: {
+      check: on((d) => poisonQueueProblems(d, nearExpiryQueueName, poison, poisonLine('another-queue', 5))),
+      message: /no alert rule watches for messages moved to 'secret-near-expiry-poison'/,
+    },
   },
   {
     what: "a dead man's switch that fires on runs instead of their absence",

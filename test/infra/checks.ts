@@ -306,26 +306,49 @@ export function quotedNames(query: string): string[] {
 }
 
 const readsAppTraces = (rule: AlertRule): boolean => /^\s*traces\b/.test(rule.query);
+/** A rule over the service's own lines: it parses the JSON and compares its `event`. */
+const readsAppEvents = (rule: AlertRule): boolean => readsAppTraces(rule) && rule.query.includes('tostring(entry.event) ==');
 
 /**
  * Each event that needs an operator has a rule that fires on one such line; every event a
  * query of the app's traces names is one the service writes; every rule skips the query
  * validation a new workspace would fail, and notifies the deployment's action groups.
  */
-export function alertProblems(d: Deployment, alertedEvents: string[], knownEvents: string[], actionGroupIds: string[]): string[] {
+export function alertProblems(
+  d: Deployment,
+  alertedEvents: string[],
+  knownEvents: string[],
+  actionGroupIds: string[],
+  splits: Partial<Record<string, string>>,
+  hostLines: string[],
+): string[] {
   const rules = alertRules(d);
   const problems: string[] = [];
   for (const event of alertedEvents) {
-    const fires = rules.some(
+    const rule = rules.find(
       (r) =>
-        readsAppTraces(r) && r.query.includes(`== "${event}"`) && r.operator === 'GreaterThan' && r.threshold === 0 && r.timeAggregation === 'Count',
+        readsAppEvents(r) && r.query.includes(`== "${event}"`) && r.operator === 'GreaterThan' && r.threshold === 0 && r.timeAggregation === 'Count',
     );
-    if (!fires) problems.push(`no alert rule fires on one '${event}' line`);
+    if (!rule) {
+      problems.push(`no alert rule fires on one '${event}' line`);
+      continue;
+    }
+    // One alert per value of the field that says what to act on, read from the same line.
+    const field = splits[event];
+    const dimensions = (at(rule.resource.body, 'properties.criteria.allOf.0.dimensions') as Value[] | undefined) ?? [];
+    const splitBy = dimensions.map((d) => String(at(d, 'name')));
+    if (JSON.stringify(splitBy) !== JSON.stringify(field ? [field] : []))
+      problems.push(`${rule.name}: splits by ${JSON.stringify(splitBy)}, expected ${JSON.stringify(field ? [field] : [])}`);
+    if (field && !rule.query.includes(`| extend ${field} = tostring(entry.`)) problems.push(`${rule.name}: does not read '${field}' from the line`);
   }
   for (const r of rules) {
-    if (readsAppTraces(r)) {
+    if (readsAppEvents(r)) {
       for (const name of quotedNames(r.query))
         if (!knownEvents.includes(name)) problems.push(`${r.name}: looks for '${name}', which the service never logs`);
+    } else if (readsAppTraces(r)) {
+      // Not the service's own line: it must be one the host is known to write (hostLineProblems).
+      if (!hostLines.some((line) => literalsOf(r.query).every((l) => line.includes(l))))
+        problems.push(`${r.name}: reads traces for neither a service event nor a known host line`);
     } else if (!/^\s*AzureDiagnostics\b/.test(r.query)) {
       problems.push(`${r.name}: reads neither the app's traces nor the vault's AzureDiagnostics`);
     }
@@ -335,6 +358,30 @@ export function alertProblems(d: Deployment, alertedEvents: string[], knownEvent
     if (JSON.stringify(groups) !== JSON.stringify(actionGroupIds))
       problems.push(`${r.name}: notifies ${show(groups)}, expected ${JSON.stringify(actionGroupIds)}`);
   }
+  return problems;
+}
+
+/** The string literals a query filters on (`has`, `contains`, `startswith`, `==` … "…"). */
+export function literalsOf(query: string): string[] {
+  return [...query.matchAll(/\b(?:has|has_cs|contains|contains_cs|startswith|endswith|==)\s+"([^"]*)"/g)].map((m) => m[1] ?? '');
+}
+
+/**
+ * The poison queue watch: a rule over the app's traces that fires on one line the host writes when
+ * it moves a message of `queueName` to `<queueName>-poison`, and on no other queue's.
+ */
+export function poisonQueueProblems(d: Deployment, queueName: string, line: string, otherQueueLine: string): string[] {
+  const rule = alertRules(d).find((r) => readsAppTraces(r) && !readsAppEvents(r) && r.query.includes(`${queueName}-poison`));
+  if (!rule) return [`no alert rule watches for messages moved to '${queueName}-poison'`];
+  const problems: string[] = [];
+  const literals = literalsOf(rule.query);
+  if (literals.length === 0) problems.push(`${rule.name}: filters on no literal`);
+  const missing = literals.filter((l) => !line.includes(l));
+  if (missing.length > 0) problems.push(`${rule.name}: looks for ${JSON.stringify(missing)}, which the host's line does not contain: ${line}`);
+  if (literals.every((l) => otherQueueLine.includes(l)))
+    problems.push(`${rule.name}: would fire on another queue's poison line too: ${otherQueueLine}`);
+  if (!(rule.timeAggregation === 'Count' && rule.operator === 'GreaterThan' && rule.threshold === 0))
+    problems.push(`${rule.name}: must fire on one line (Count > 0), found ${rule.timeAggregation} ${rule.operator} ${rule.threshold}`);
   return problems;
 }
 

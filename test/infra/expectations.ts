@@ -18,7 +18,28 @@ export const alertedEvents = [
   events.credentialExpiring,
   events.tokenNeedsAttention,
   events.secretNearExpiryReceived,
+  events.secretNearExpiryDropped,
 ];
+
+/** Alerted events split into one alert per value of a field (what the operator must know to act). */
+export const alertSplits: Partial<Record<string, string>> = {
+  [events.tokenNeedsReauth]: 'marketplace',
+  [events.tokenNeedsAttention]: 'marketplace',
+  [events.connectSyncFailed]: 'marketplace',
+  [events.credentialExpiring]: 'credential',
+  [events.secretNearExpiryReceived]: 'marketplace',
+  [events.secretNearExpiryDropped]: 'reason',
+};
+
+/**
+ * What the Functions host logs, as a Warning, when it moves a message it failed on `maxDequeueCount`
+ * times to the poison queue (Azure/azure-sdk-for-net, the Storage Queues extension's
+ * QueueProcessor.CopyMessageToPoisonQueueAsync: "Message has reached MaxDequeueCount of {0}. Moving
+ * message to queue '{1}'.").
+ */
+export function poisonLine(queueName: string, maxDequeueCount: number): string {
+  return `Message has reached MaxDequeueCount of ${maxDequeueCount}. Moving message to queue '${queueName}-poison'.`;
+}
 
 /** The start shared by every refresh-token secret name, whatever the environment and marketplace. */
 export const tokenSecretPrefix = ((a: string, b: string) => {

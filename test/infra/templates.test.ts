@@ -28,6 +28,7 @@ import {
   keyVaultAuditProblems,
   keyVaultProblems,
   nearExpiryProblems,
+  poisonQueueProblems,
   roleAssignmentProblems,
   runMissingProblems,
   serviceHealthProblems,
@@ -38,9 +39,22 @@ import {
 } from './checks';
 import { buildAll, buildParams, compilerTestsEnabled, copies, formatDiagnostic, infra, lintAll, removeWorkDirs, repo } from './compiler';
 import { broadRoleMentions, roleNameCommentProblems } from './source-checks';
-import { alertedEvents, nearExpiryQueueName, testParameters, productionParameters, tokenSecretPrefix, workbookSections } from './expectations';
+import {
+  alertSplits,
+  alertedEvents,
+  nearExpiryQueueName,
+  poisonLine,
+  testParameters,
+  productionParameters,
+  tokenSecretPrefix,
+  workbookSections,
+} from './expectations';
 
 const describeCompiled = compilerTestsEnabled() ? describe : describe.skip;
+
+/** Deliveries before the host moves a queue message to the poison queue (host.json). */
+const maxDequeueCount = (JSON.parse(readFileSync(join(repo, 'host.json'), 'utf8')) as { extensions: { queues: { maxDequeueCount: number } } })
+  .extensions.queues.maxDequeueCount;
 
 /** Settings the schema cannot do without: neither optional nor defaulted (read from zod, not copied). */
 const requiredBySchema = Object.entries(settingsShape)
@@ -112,6 +126,24 @@ describeCompiled('main.bicepparam, the parameters of each environment', () => {
     const deployment = layOut(template, parameters as Record<string, Value>);
     expect(appSettings(deployment)?.SERVICE_ENVIRONMENT).toBe(environment);
     expect(appSettings(deployment)?.CPV_CLIENT_ID).toBe(variables.CPV_CLIENT_ID);
+  });
+
+  test("a pipeline's service principal may be granted the deployer's access: azd passes no AZURE_PRINCIPAL_TYPE, the environment says it", () => {
+    const grantFor = (variables: Record<string, string>) => {
+      const { parameters, diagnostics } = buildParams(file, {
+        AZURE_ENV_NAME: 'connect-ms-auth-test',
+        SERVICE_ENVIRONMENT: 'test',
+        AZURE_PRINCIPAL_ID: 'b0b00000-0000-4000-8000-000000000002',
+        GRANT_DEPLOYER_SECRETS_ACCESS: 'true',
+        ...variables,
+      });
+      expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+      const deployment = layOut(template, parameters as Record<string, Value>);
+      const deployer = grants(deployment).filter((g) => g.principal === 'b0b00000-0000-4000-8000-000000000002');
+      return deployer.map((g) => [g.roleName, at(g.resource.body, 'properties.principalType')]);
+    };
+    expect(grantFor({})).toEqual([['Key Vault Secrets Officer', 'User']]);
+    expect(grantFor({ AZURE_PRINCIPAL_TYPE: 'ServicePrincipal' })).toEqual([['Key Vault Secrets Officer', 'ServicePrincipal']]);
   });
 
   test('refuses to compile without SERVICE_ENVIRONMENT: a deployment must say which environment it is', () => {
@@ -283,8 +315,15 @@ describeCompiled('role assignments', () => {
 });
 
 describeCompiled('alerts', () => {
-  test('fire on each event an operator must hear about, name only events the service logs, skip query validation, notify the receivers', () => {
-    expect(alertProblems(production, alertedEvents, Object.values(events), productionActionGroups(production))).toEqual([]);
+  test('fire on each event an operator must hear about, one per marketplace or reason where that says what to do, name only events the service logs, skip query validation, notify the receivers', () => {
+    const hostLines = [poisonLine(nearExpiryQueueName, maxDequeueCount)];
+    expect(alertProblems(production, alertedEvents, Object.values(events), productionActionGroups(production), alertSplits, hostLines)).toEqual([]);
+  });
+
+  test(`fire when the host moves a message of '${nearExpiryQueueName}' to its poison queue (the line the host writes then), and not for other queues`, () => {
+    expect(maxDequeueCount).toBe(5);
+    const line = poisonLine(nearExpiryQueueName, maxDequeueCount);
+    expect(poisonQueueProblems(production, nearExpiryQueueName, line, poisonLine('another-queue', maxDequeueCount))).toEqual([]);
   });
 
   test(`dead man's switch: fires when no ${events.rotationRunCompleted} was logged for 26 hours (fewer than one row)`, () => {
@@ -420,6 +459,71 @@ describeCompiled('docs/DEPLOY.md, walked against the templates', () => {
     // A new password goes straight into the vault, never to the terminal.
     for (const c of commands.filter((x) => x.includes('--query password')))
       expect(c).toMatch(/--query password -o tsv \| .*\| az keyvault secret set /);
+  });
+
+  test("it points azd at the project's pinned Bicep (AZD_BICEP_TOOL_PATH) before azd first compiles the templates", () => {
+    // Where scripts/bicep.mjs installs the compiler (read from the script: it is an ES module).
+    const script = readFileSync(join(repo, 'scripts', 'bicep.mjs'), 'utf8');
+    const installed = [/toolsDir = join\(repoRoot, '([^']+)'\)/, /installedBicep = join\(toolsDir, '([^']+)'\)/]
+      .map((r) => r.exec(script)?.[1])
+      .join('/');
+    const firstAzdCompile = commands.findIndex((c) => /^azd (provision|up)\b/.test(c.trim()));
+    const install = commands.findIndex((c) => c.trim().startsWith('npm run bicep:install'));
+    const pointed = commands.findIndex((c) => c.includes(`export AZD_BICEP_TOOL_PATH="$PWD/${installed}"`));
+    expect({ install, pointed }).toEqual({ install: expect.any(Number), pointed: expect.any(Number) });
+    expect(install).toBeGreaterThanOrEqual(0);
+    expect(pointed).toBeGreaterThan(install);
+    expect(firstAzdCompile).toBeGreaterThan(pointed);
+  });
+
+  test('the cookie key is picked up with the refresh call Learn documents, never by a restart (Key Vault references are not re-read on restart)', () => {
+    const cookieKey = commands.findIndex((c) => c.includes('--name transaction-cookie-key'));
+    const refresh = commands.findIndex((c) =>
+      /az rest --method post --url "https:\/\/management\.azure\.com\$APP_ID\/config\/configreferences\/appsettings\/refresh\?api-version=2022-03-01"/.test(
+        c,
+      ),
+    );
+    const status = commands.findIndex(
+      (c) => c.includes('/config/configreferences/appsettings/TRANSACTION_COOKIE_KEY?') && c.includes('properties.status'),
+    );
+    expect(cookieKey).toBeGreaterThanOrEqual(0);
+    expect(refresh).toBeGreaterThan(cookieKey);
+    expect(status).toBeGreaterThan(refresh);
+    expect(commands.filter((c) => /az (functionapp|webapp) restart/.test(c))).toEqual([]);
+    // The app setting the refresh resolves is the reference the template writes.
+    expect(String(appSettings(testEnv)!.TRANSACTION_COOKIE_KEY)).toMatch(/^@Microsoft\.KeyVault\(/);
+  });
+
+  test("the deployer's access is granted for the secrets and switched off again afterwards; a pipeline says it is a service principal", () => {
+    const on = commands.findIndex((c) => /azd env set GRANT_DEPLOYER_SECRETS_ACCESS true\b/.test(c));
+    const provision = commands.findIndex((c, i) => i > on && /^azd provision\b/.test(c.trim()));
+    const secret = commands.findIndex((c) => c.includes('az keyvault secret set'));
+    const off = commands.findIndex((c) => /azd env set GRANT_DEPLOYER_SECRETS_ACCESS false\b/.test(c));
+    expect(on).toBeGreaterThanOrEqual(0);
+    expect(provision).toBeGreaterThan(on);
+    expect(secret).toBeGreaterThan(provision);
+    expect(off).toBeGreaterThan(secret);
+    expect(commands.some((c) => /azd env set AZURE_PRINCIPAL_TYPE ServicePrincipal\b/.test(c))).toBe(true);
+    expect((template as { parameters: Record<string, { allowedValues?: string[] }> }).parameters.principalType?.allowedValues).toContain(
+      'ServicePrincipal',
+    );
+    expect(guide).toMatch(/up to 10 minutes/);
+  });
+
+  test('it lists the alerts a new environment raises before its first run and token: every rule that fires on silence, each one deployed', () => {
+    const section = /\*\*A new environment raises these alerts[^\n]*\n([\s\S]*?)\n\n(?!- )/.exec(guide)?.[1] ?? '';
+    const listed = [...section.matchAll(/^- `([a-z-]+)`/gm)].map((m) => m[1]!);
+    const deployed = [...ofType(testEnv, 'Microsoft.Insights/scheduledQueryRules'), ...ofType(testEnv, 'Microsoft.Insights/metricAlerts')].map((r) =>
+      String(r.name),
+    );
+    const nameOf = (short: string) => deployed.find((n) => n === `alert-${short}-test`);
+    expect(listed.length).toBeGreaterThanOrEqual(3);
+    expect(listed.filter((short) => !nameOf(short))).toEqual([]);
+    const onSilence = alertRules(testEnv)
+      .filter((r) => r.operator === 'LessThan')
+      .map((r) => r.name);
+    expect(onSilence.length).toBeGreaterThan(0);
+    expect(onSilence.filter((name) => !listed.some((short) => nameOf(short) === name))).toEqual([]);
   });
 
   test('it names the secrets, queue, files and permissions the templates and the app use', () => {

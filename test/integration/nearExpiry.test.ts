@@ -182,7 +182,7 @@ describe('SecretNearExpiry from Key Vault (the fake) through the queue', () => {
     const messages: [string, unknown][] = [
       ['unreadable', 'not an event at all'],
       ['unreadable', Buffer.from('<xml/>').toString('base64')],
-      ['unreadable', [valid]],
+      ['not-an-event', []],
       ['not-an-event', {}],
       ['not-an-event', { ...valid, data: { ...valid.data, ObjectName: tokenSecretName('MP-00016', 'test') } }],
       ['other-event-type', { ...valid, eventType: 'Microsoft.KeyVault.SecretNewVersionCreated' }],

@@ -66,7 +66,37 @@ describe('near-expiry deliveries', () => {
       logger: log,
       correlationId: 'c',
     });
-    expect(result).toMatchObject({ kind: 'failed', code: 'settings_invalid' });
+    expect(result).toEqual([expect.objectContaining({ kind: 'failed', code: 'settings_invalid' })]);
     expect(log.lines.some((l) => l.includes('"event":"ConfigurationInvalid"') && l.includes('SERVICE_ENVIRONMENT'))).toBe(true);
+  });
+
+  it('an array of events rotates each marketplace in it, in turn, and says what became of each', async () => {
+    const other = {
+      ...message,
+      subject: 'refresh-token-test-MP-67890',
+      data: { ...message.data, ObjectName: 'refresh-token-test-MP-67890', EXP: '1800000000' },
+    };
+    const rotated: string[] = [];
+    const log = logger();
+    const results = await rotateOnNearExpiry(JSON.stringify([message, other, { eventType: 'Microsoft.KeyVault.SecretNearExpiry' }]), {
+      settings: () => settings,
+      rotate: async (_, marketplace) => {
+        rotated.push(marketplace);
+        return { runId: 'r', results: [{ marketplace, outcome: 'rotated' }] } as unknown as RotationSummary;
+      },
+      logger: log,
+      correlationId: 'c',
+    });
+    expect(rotated).toEqual(['MP-12345', 'MP-67890']);
+    expect(results).toEqual([
+      { kind: 'rotation', marketplace: 'MP-12345', outcome: 'rotated' },
+      { kind: 'rotation', marketplace: 'MP-67890', outcome: 'rotated' },
+      { kind: 'dropped', reason: 'not-an-event' },
+    ]);
+    const received = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === 'SecretNearExpiryReceived');
+    expect(received.map((e) => [e.marketplace, e.batchSize, e.expiresAt])).toEqual([
+      ['MP-12345', 3, '2027-01-15T08:00:00.000Z'],
+      ['MP-67890', 3, '2027-01-15T08:00:00.000Z'],
+    ]);
   });
 });
