@@ -12,12 +12,10 @@ export type Environment = (typeof environments)[number];
  * secret. MUST (docs/SECURITY.md 12): a configured name is logged and shown; only a value that
  * passed this rule ever is, so a secret pasted where its name belongs is refused, never quoted.
  */
-export const secretNameSchema = z
-  .string()
-  .check(
-    z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)'),
-    z.refine((v: string) => !looksLikeSecret(v), 'looks like a secret, not the name of one: store the secret in Key Vault and put its name here'),
-  );
+export const secretNameSchema = z.string().check(
+  z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)'),
+  z.refine((v: string) => !looksLikeSecret(v), 'looks like a secret, not the name of one: store the secret in Key Vault and put its name here'),
+);
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const nonEmpty = () => z.string().check(z.minLength(1));

@@ -75,7 +75,11 @@ export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {
       // ID answers "misconfigured" (an alerted outage), never "not found" (docs/SECURITY.md 31).
       const lookAlike = id === undefined ? undefined : lookAlikeOf(id);
       if (lookAlike) {
-        result.problems.push({ marketplace: `${where} (${lookAlike.id})`, field: 'id', message: `is not ${lookAlike.id}: it holds ${lookAlike.difference}` });
+        result.problems.push({
+          marketplace: `${where} (${lookAlike.id})`,
+          field: 'id',
+          message: `is not ${lookAlike.id}: it holds ${lookAlike.difference}`,
+        });
         if (!seen.has(lookAlike.id)) result.invalidIds.set(lookAlike.id, 'id');
         return;
       }

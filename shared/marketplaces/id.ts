@@ -28,7 +28,15 @@ export function isMarketplaceId(value: string): boolean {
 }
 
 /** Letters of other alphabets that are drawn like the Latin letters of `MP`: Cyrillic and Greek capitals and small letters. */
-const confusableLetters: Record<string, string> = { '\u041c': 'M', '\u043c': 'M', '\u039c': 'M', '\u0420': 'P', '\u0440': 'P', '\u03a1': 'P', '\u03c1': 'P' };
+const confusableLetters: Record<string, string> = {
+  '\u041c': 'M',
+  '\u043c': 'M',
+  '\u039c': 'M',
+  '\u0420': 'P',
+  '\u0440': 'P',
+  '\u03a1': 'P',
+  '\u03c1': 'P',
+};
 /** Dashes and minus signs that are drawn like `-`. */
 const dashLike = /[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]/g;
 /** Characters nobody sees: zero-width spaces and joiners, the byte-order mark, soft hyphens, direction marks. */
