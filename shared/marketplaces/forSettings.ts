@@ -15,8 +15,8 @@ export const serviceSecretNames = [cookieKeySecretName, 'cpv-client-secret', 'co
 export function configContextOf(settings: Settings): ConfigContext {
   return {
     callbackUrls: { [settings.SERVICE_ENVIRONMENT]: settings.CALLBACK_URL },
-    reservedSecretNames: [...serviceSecretNames, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter(
-      (n): n is string => Boolean(n),
+    reservedSecretNames: [...serviceSecretNames, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string =>
+      Boolean(n),
     ),
   };
 }
