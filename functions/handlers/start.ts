@@ -9,7 +9,7 @@ import type * as Begin from '../../shared/signIn/begin';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { startPage } from '../../shared/web/pages/start';
 import { acceptedMethods, isCrossSitePost, maxFormBodyBytes } from '../../shared/web/requestGuards';
-import { htmlResponse, redirectResponse, siteOf } from '../../shared/web/responses';
+import { htmlResponse, redirectResponse, shownMarkQuery, shownMarkResponse, siteOf } from '../../shared/web/responses';
 
 /** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
 export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -20,6 +20,8 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
 
     if (request.method === 'GET' || request.method === 'HEAD') {
+      // The token page's stylesheet: it keeps that page out of the back/forward cache without script (docs/SECURITY.md 30).
+      if (request.query.has(shownMarkQuery)) return shownMarkResponse(site);
       // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
       const prefill = parseMarketplaceId(request.query.get('marketplace'));
       return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
