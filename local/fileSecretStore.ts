@@ -6,6 +6,8 @@ import { AppError } from '../shared/errors';
 import { isSecretName, prepareTokenWrite, secretWriteProblem } from '../shared/secrets/limits';
 import { invalidSecretError, notATokenError, SecretStoreError, type SecretStoreOperation } from '../shared/secrets/storeErrors';
 import {
+  legacyRunRecordName,
+  marketplaceOfTokenName,
   tokenContentType,
   tokenSecretName,
   type PutTokenInput,
@@ -167,7 +169,17 @@ export class FileSecretStore implements SecretStore {
   async listTokens(environment: Environment): Promise<TokenListing> {
     const listing: TokenListing = { tokens: [], attention: [], others: [] };
     for (const name of await this.secretNames()) {
-      const latest = (await this.read('listTokens', name))?.versions.at(-1);
+      const file = await this.readForListing('listTokens', name);
+      if (file === 'unreadable') {
+        // One file the process may not read is that secret's problem, never the whole listing's
+        // (a Key Vault listing never fails for one secret): a token needs the operator, another
+        // secret is listed as unreadable, and everything else carries on.
+        const marketplace = marketplaceOfTokenName(name, environment);
+        if (marketplace) listing.attention.push({ marketplace, environment, reason: 'unreadable' });
+        else if (name !== legacyRunRecordName(environment)) listing.others.push({ name, enabled: true, unreadable: true });
+        continue;
+      }
+      const latest = file?.versions.at(-1);
       if (!latest) continue;
       // The same rules as the Key Vault store's listing (shared/secrets/tags.ts).
       addToListing(
@@ -194,7 +206,12 @@ export class FileSecretStore implements SecretStore {
   async listSecretProperties(): Promise<SecretProperties[]> {
     const all: SecretProperties[] = [];
     for (const name of await this.secretNames()) {
-      const latest = (await this.read('listSecretProperties', name))?.versions.at(-1);
+      const file = await this.readForListing('listSecretProperties', name);
+      if (file === 'unreadable') {
+        all.push({ name, enabled: true, unreadable: true });
+        continue;
+      }
+      const latest = file?.versions.at(-1);
       if (!latest) continue;
       all.push({
         name,
@@ -254,6 +271,16 @@ export class FileSecretStore implements SecretStore {
       .map((f) => f.slice(0, -'.json'.length))
       .filter(isSecretName)
       .sort();
+  }
+
+  /** For a listing: the file, undefined when it vanished, or `unreadable` (not permitted, broken) instead of failing the whole listing. */
+  private async readForListing(operation: SecretStoreOperation, name: string): Promise<SecretFile | undefined | 'unreadable'> {
+    try {
+      return await this.read(operation, name);
+    } catch (err) {
+      if (err instanceof SecretStoreError) return 'unreadable';
+      throw err;
+    }
   }
 
   /** The secret's file, or undefined when it does not exist. */

@@ -16,7 +16,7 @@ import { AppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { getSettings, type Settings } from '../shared/settings';
 import { errorResponse } from '../shared/web/errorResponse';
-import { isCrossSitePost } from '../shared/web/requestGuards';
+import { acceptedMethods, isCrossSitePost } from '../shared/web/requestGuards';
 import * as functionsCore from './functionsCore';
 import type { Registration } from './functionsCore';
 import { queueContentOf, QueueTriggers, type QueueHostOptions, type QueueTriggerMetadata } from './queueTriggers';
@@ -93,13 +93,20 @@ function routeRegex(route: string): RegExp {
   return new RegExp(`^${pattern}$`, 'i');
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+/** The body, or why there is none to hand over: over the limit, or the client left before sending it all. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) return 'too-large';
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    // A client that closes its connection mid-request is not a failure of the service.
+    if (req.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') return 'aborted';
+    throw err;
   }
   return Buffer.concat(chunks);
 }
@@ -181,6 +188,17 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     return { info: line('information'), warn: line('warning'), error: line('error') };
   }
 
+  /** A client that left: logged as what it is (no error, no failure event), with the path only (a query may hold a code). */
+  function clientLeft(req: IncomingMessage, when: string): void {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    log({
+      level: 'information',
+      functionName: 'host',
+      invocationId: '-',
+      message: `client closed the connection ${when} (${req.method ?? 'GET'} ${path})`,
+    });
+  }
+
   /**
    * MUST: only this host's own names are answered. A page on any site can point a name it owns at
    * 127.0.0.1 (DNS rebinding) and then read this host's answers as same-origin; the Host header
@@ -250,6 +268,7 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     if ((header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
       return refuse(new AppError('unsupported_media_type', 'The admin API takes application/json'));
     const body = await readBody(req, 64 * 1024);
+    if (body === 'aborted') return clientLeft(req, 'before the whole request was sent; no function ran');
     if (body === 'too-large') return refuse(new AppError('body_too_large', 'Over the size of a queue message'), { Connection: 'close' });
     let input: unknown;
     try {
@@ -286,9 +305,13 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
       : undefined;
     if (!match) return hostAnswer(req, res, new AppError('not_found', 'No function at this path'));
     const method = (req.method ?? 'GET').toUpperCase();
-    if (!match.h.methods.includes(method))
-      return hostAnswer(req, res, new AppError('method_not_allowed', 'Method not declared by the function'), { Allow: match.h.methods.join(', ') });
+    if (!match.h.methods.includes(method)) {
+      // The methods the function really serves, not the ones it registers to answer 405 itself.
+      const allow = (acceptedMethods as Record<string, readonly string[]>)[match.h.r.name] ?? match.h.methods;
+      return hostAnswer(req, res, new AppError('method_not_allowed', 'Method not declared by the function'), { Allow: allow.join(', ') });
+    }
     const body = await readBody(req, maxBody);
+    if (body === 'aborted') return clientLeft(req, 'before the whole request was sent; no function ran');
     if (body === 'too-large')
       return hostAnswer(req, res, new AppError('body_too_large', 'Request body over the host limit'), { Connection: 'close' });
     const headers: Record<string, string> = {};
@@ -314,6 +337,8 @@ export async function startHost(options: HostOptions): Promise<LocalHost> {
     });
     if (result?.cookies?.length) headerObject['set-cookie'] = result.cookies.map(serializeCookie);
     const payload = result?.jsonBody !== undefined ? JSON.stringify(result.jsonBody) : typeof result?.body === 'string' ? result.body : '';
+    // The function finished (what it stored stays stored); only its answer has nowhere to go.
+    if (req.socket.destroyed) return clientLeft(req, `before the answer (${status}) was sent; the function ran to the end`);
     res.writeHead(status, headerObject);
     res.end(method === 'HEAD' ? undefined : payload);
   }

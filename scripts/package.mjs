@@ -169,7 +169,9 @@ async function refuseInvalidConfig(root, configFile) {
   });
   const module = { exports: {} };
   new Function('module', 'exports', 'require', built.outputFiles[0].text)(module, module.exports, createRequire(join(root, 'package.json')));
-  const problems = module.exports.configProblems(configFile);
+  const { problems, unchecked } = module.exports.configCheck(configFile, process.env);
+  // A check that could not run is said, never passed over in silence.
+  for (const line of unchecked) console.warn(`package: ${relative(process.cwd(), configFile) || configFile}: not checked: ${line}`);
   if (problems.length > 0) {
     throw new Error(
       `the marketplace configuration file ${relative(process.cwd(), configFile) || configFile} has problems (npm run config:check):\n  ${problems.join('\n  ')}`,

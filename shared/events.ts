@@ -28,6 +28,8 @@ export const events = {
   credentialExpiring: 'CredentialExpiring',
   /** A token's latest version is one the service did not write, or is disabled: a person must look. */
   tokenNeedsAttention: 'TokenNeedsAttention',
+  /** A stored token whose marketplace has no usable entry in the configuration file (removed, mistyped, invalid): rotation cannot keep it alive. */
+  tokenNotConfigured: 'TokenNotConfigured',
   /** Partner Center accepted a token (MFA, role): the only way a token becomes current. */
   tokenVerified: 'TokenVerified',
   /** The credential expiry check of a rotation run could not read the store; the run went on. */

@@ -1,15 +1,21 @@
 import { isAbsolute, join } from 'node:path';
 import * as z from './zod';
 import { AppError } from './errors';
+import { estimatedBits, looksLikeSecret } from './randomness';
 
 /** The two deployments of the service. Each has its own Function App, Key Vault and start URL. */
 export const environments = ['test', 'production'] as const;
 export type Environment = (typeof environments)[number];
 
-/** Key Vault secret names: ^[0-9a-zA-Z-]{1,127}$ (Key Vault's own rule). */
-export const secretNameSchema = z
-  .string()
-  .check(z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)'));
+/**
+ * Key Vault secret names: ^[0-9a-zA-Z-]{1,127}$ (Key Vault's own rule), and not shaped like a
+ * secret. MUST (docs/SECURITY.md 12): a configured name is logged and shown; only a value that
+ * passed this rule ever is, so a secret pasted where its name belongs is refused, never quoted.
+ */
+export const secretNameSchema = z.string().check(
+  z.regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits and dashes, at most 127)'),
+  z.refine((v: string) => !looksLikeSecret(v), 'looks like a secret, not the name of one: store the secret in Key Vault and put its name here'),
+);
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const nonEmpty = () => z.string().check(z.minLength(1));
@@ -21,19 +27,6 @@ const integerSetting = (min: number, max: number, fallback: number) =>
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
-}
-
-/**
- * Bits of randomness a key shows, by the Shannon entropy of its characters. A real key (32 random
- * bytes, base64) shows about 200; a word padded to length, a repeated pattern or a typed
- * sentence shows far less, however long it is.
- */
-export function estimatedBits(value: string): number {
-  const counts = new Map<string, number>();
-  for (const c of value) counts.set(c, (counts.get(c) ?? 0) + 1);
-  let perChar = 0;
-  for (const n of counts.values()) perChar -= (n / value.length) * Math.log2(n / value.length);
-  return perChar * value.length;
 }
 
 /** What the cookie key must show: the 256-bit sealing key is derived from it. */

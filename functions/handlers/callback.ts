@@ -8,6 +8,7 @@ import { expiryAfterUse } from '../../shared/identity/lifetime';
 import { completeSignIn } from '../../shared/signIn/complete';
 import { openSharedState } from '../../shared/storage/open';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
+import { acceptedMethods } from '../../shared/web/requestGuards';
 import { consentGrantedPage, consentPage } from '../../shared/web/pages/consent';
 import { tokenPage } from '../../shared/web/pages/token';
 import { htmlResponse, siteOf } from '../../shared/web/responses';
@@ -16,7 +17,7 @@ import { htmlResponse, siteOf } from '../../shared/web/responses';
 export async function callback(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const correlationId = context.invocationId;
   return withSettings(correlationId, context, async (settings) => {
-    if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context });
+    if (request.method !== 'GET') return methodNotAllowed([...acceptedMethods.callback], { settings, correlationId, logger: context });
     // Before the request is read: refused, it makes no token-endpoint call and leaves the cookie (docs/SECURITY.md 29).
     const refused = admitSignIn('callback', request.headers);
     if (refused) return errorResponse(refused, { settings, correlationId, logger: context });

@@ -3,7 +3,7 @@ import { AppError } from '../../shared/errors';
 import { parseMarketplaceId } from '../../shared/marketplaces/id';
 import { runRotation } from '../../shared/rotation/runRotation';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
-import { isCrossSitePost } from '../../shared/web/requestGuards';
+import { isCrossSitePost, acceptedMethods } from '../../shared/web/requestGuards';
 import { jsonResponse, siteOf } from '../../shared/web/responses';
 
 /** POST /api/rotate[?marketplace=MP-…]: rotate now (all, or one marketplace) and return the run's summary. Function key. */
@@ -14,7 +14,7 @@ export async function rotateNow(request: HttpRequest, context: InvocationContext
     context,
     async (settings) => {
       const o = { settings, correlationId, logger: context, json: true };
-      if (request.method !== 'POST') return methodNotAllowed(['POST'], o);
+      if (request.method !== 'POST') return methodNotAllowed([...acceptedMethods.rotateNow], o);
       // The function key stops a forged post in Azure; locally no key is asked, so this is the guard (docs/SECURITY.md 6).
       if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin))
         return errorResponse(new AppError('cross_site_request', 'Cross-site POST refused'), o);

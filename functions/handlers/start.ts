@@ -8,8 +8,8 @@ import { parseMarketplaceId } from '../../shared/marketplaces/id';
 import type * as Begin from '../../shared/signIn/begin';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { startPage } from '../../shared/web/pages/start';
-import { isCrossSitePost, maxFormBodyBytes } from '../../shared/web/requestGuards';
-import { htmlResponse, redirectResponse, siteOf } from '../../shared/web/responses';
+import { acceptedMethods, isCrossSitePost, maxFormBodyBytes } from '../../shared/web/requestGuards';
+import { htmlResponse, redirectResponse, shownMarkQuery, shownMarkResponse, siteOf } from '../../shared/web/responses';
 
 /** GET: the form. POST: validate the marketplace ID, seal a transaction, redirect to Microsoft sign-in. */
 export async function start(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -20,11 +20,20 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
 
     if (request.method === 'GET' || request.method === 'HEAD') {
+      // The token page's stylesheet: it keeps that page out of the back/forward cache without script (docs/SECURITY.md 30).
+      if (request.query.has(shownMarkQuery)) return shownMarkResponse(site);
       // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
       const prefill = parseMarketplaceId(request.query.get('marketplace'));
       return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
     }
-    if (request.method !== 'POST') return methodNotAllowed(['GET', 'POST'], { settings, correlationId, logger: context });
+    if (request.method !== 'POST') return methodNotAllowed([...acceptedMethods.start], { settings, correlationId, logger: context });
+
+    // MUST (docs/SECURITY.md 29): every submission counts, before anything in it is read. Counting
+    // only those that would redirect told anyone which marketplaces exist (an unknown ID cost
+    // nothing and answered 404), and a limited client would still learn it (429 for a configured
+    // ID, 404 for another). Refused, a submission sets no cookie and says the same for every ID.
+    const refused = admitSignIn('start', request.headers);
+    if (refused) return fail(refused);
 
     if (isCrossSitePost(request.headers, new URL(settings.CALLBACK_URL).origin)) {
       return fail(new AppError('cross_site_request', 'Cross-site POST refused'));
@@ -51,9 +60,6 @@ export async function start(request: HttpRequest, context: InvocationContext): P
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
       return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
     }
-    // Only a sign-in that would begin counts (docs/SECURITY.md 29); refused, it sets no cookie.
-    const refused = admitSignIn('start', request.headers);
-    if (refused) return fail(refused);
     return redirectResponse(result.location, site, [result.cookie]);
   });
 }

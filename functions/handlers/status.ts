@@ -6,6 +6,7 @@ import { openSecretStore } from '../../shared/secrets/open';
 import { statusReport } from '../../shared/status/report';
 import { openSharedState } from '../../shared/storage/open';
 import { methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
+import { acceptedMethods } from '../../shared/web/requestGuards';
 import { statusPage } from '../../shared/web/pages/status';
 import { htmlResponse, jsonResponse, siteOf } from '../../shared/web/responses';
 
@@ -17,7 +18,8 @@ export async function status(request: HttpRequest, context: InvocationContext): 
     correlationId,
     context,
     async (settings) => {
-      if (request.method !== 'GET') return methodNotAllowed(['GET'], { settings, correlationId, logger: context, json: wantsJson });
+      if (request.method !== 'GET')
+        return methodNotAllowed([...acceptedMethods.status], { settings, correlationId, logger: context, json: wantsJson });
       const config = marketplaceConfigFor(settings);
       const report = await statusReport(settings, await openSecretStore(settings), openSharedState(settings), config);
       // An unusable configuration is an outage: every look at it is an event the alert fires on.

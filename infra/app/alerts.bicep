@@ -151,6 +151,21 @@ traces
 '''
   })
   union(onEvent, {
+    name: 'token-not-configured'
+    source: 'app'
+    displayName: 'A stored token has no usable marketplace entry'
+    description: 'Rotation found a refresh token whose marketplace is missing from the configuration file or whose entry is invalid (a removed or mistyped entry, a look-alike ID). Nothing rotates it, so it dies 90 days after its last use. Fix the entry (npm run config:check) and deploy; the status page lists the token.'
+    severity: 2
+    dimensions: splitByMarketplace
+    query: '''
+traces
+| where message has "TokenNotConfigured"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "TokenNotConfigured"
+| extend marketplace = tostring(entry.marketplace)
+'''
+  })
+  union(onEvent, {
     name: 'invalid-client'
     source: 'app'
     displayName: 'Entra app credentials rejected (invalid_client)'

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import * as z from '../zod';
 import { environments, type Environment } from '../settings';
-import { isMarketplaceId } from './id';
+import { duplicateKeys, type DuplicateKey } from './duplicateKeys';
+import { isMarketplaceId, lookAlikeOf } from './id';
 import { cpvEntry, cspEntry, cspOnly, type MarketplaceEntry } from './schema';
 
 export interface ConfigProblem {
@@ -52,26 +53,55 @@ function typeMessage(issue: z.core.$ZodIssue, model: string, raw: unknown): stri
   return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
 }
 
-/** Validates the parsed JSON of a configuration file. Never throws; every problem names its marketplace and field. */
-export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {}): MarketplaceConfig {
+/**
+ * Validates the parsed JSON of a configuration file. Never throws; every problem names its
+ * marketplace and field. `duplicates`: keys the file's text repeats (JSON.parse kept the last).
+ */
+export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {}, duplicates: readonly DuplicateKey[] = []): MarketplaceConfig {
   const result: MarketplaceConfig = { entries: new Map(), problems: [], invalidIds: new Map() };
+  const atRoot = duplicates.find((d) => d.path.length === 0);
+  if (atRoot && ['marketplaces', '$schema'].includes(atRoot.key))
+    return unusable(`the key "${atRoot.key}" appears more than once at the top of the file (JSON keeps only the last): keep one`);
   const root = z.strictObject({ $schema: z.optional(z.string()), marketplaces: z.array(z.unknown()) }).safeParse(json);
-  if (!root.success) return unusable('the file must be a JSON object with a "marketplaces" array');
+  if (!root.success || atRoot) return unusable('the file must be a JSON object with a "marketplaces" array');
   if (root.data.marketplaces.length === 0) return unusable('the file lists no marketplace: every sign-in would be refused');
   const seen = new Map<string, number>();
   root.data.marketplaces.forEach((raw, index) => {
     const where = `marketplaces[${index}]`;
     const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined;
     if (id === undefined || !isMarketplaceId(id)) {
+      // MUST: the value is never quoted (it may be anything an operator pasted). A look-alike of a
+      // real ID (a Cyrillic letter, a trailing newline) is named by the ID it imitates, and that
+      // ID answers "misconfigured" (an alerted outage), never "not found" (docs/SECURITY.md 31).
+      const lookAlike = id === undefined ? undefined : lookAlikeOf(id);
+      if (lookAlike) {
+        result.problems.push({
+          marketplace: `${where} (${lookAlike.id})`,
+          field: 'id',
+          message: `is not ${lookAlike.id}: it holds ${lookAlike.difference}`,
+        });
+        if (!seen.has(lookAlike.id)) result.invalidIds.set(lookAlike.id, 'id');
+        return;
+      }
       result.problems.push({
-        marketplace: id ?? where,
+        marketplace: where,
         field: 'id',
         message: 'must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
       });
       return;
     }
+    const repeated = [...new Set(duplicates.filter((d) => d.path[0] === 'marketplaces' && d.path[1] === index).map((d) => d.key))];
+    if (repeated.length > 0) {
+      for (const field of repeated)
+        result.problems.push({ marketplace: id, field, message: 'appears more than once in this entry (JSON keeps only the last): keep one' });
+      result.invalidIds.set(id.toUpperCase(), repeated[0]);
+      seen.set(id.toUpperCase(), index);
+      return;
+    }
     // Case twins are duplicates too: Key Vault secret names are case-insensitive.
     const key = id.toUpperCase();
+    // A look-alike seen earlier marked this ID misconfigured; the real entry is judged on its own.
+    if (!seen.has(key)) result.invalidIds.delete(key);
     if (seen.has(key)) {
       result.problems.push({ marketplace: id, field: 'id', message: `duplicate marketplace ID (also at marketplaces[${seen.get(key)}])` });
       result.entries.delete(key);
@@ -179,7 +209,7 @@ export function readMarketplaceConfig(path: string, context: ConfigContext = {})
   } catch (cause) {
     return unusable(`the configuration file is not valid JSON${jsonErrorPosition(text, cause)}`);
   }
-  return parseMarketplaceConfig(json, context);
+  return parseMarketplaceConfig(json, context, duplicateKeys(text));
 }
 
 export function formatProblem(p: ConfigProblem): string {

@@ -5,10 +5,17 @@ import { getMarketplaceConfig, type ConfigContext, type MarketplaceConfig } from
 /** The name infra/app/api.bicep gives the cookie key's secret; no marketplace may use it. */
 export const cookieKeySecretName = 'transaction-cookie-key';
 
+/**
+ * Names no marketplace may use whatever the settings say: the cookie key's, and the names the
+ * documentation and infra/ give the service's own secrets by default (`cpv-client-secret`,
+ * `connect-api-key`), which a deployment may switch on later.
+ */
+export const serviceSecretNames = [cookieKeySecretName, 'cpv-client-secret', 'connect-api-key'] as const;
+
 export function configContextOf(settings: Settings): ConfigContext {
   return {
     callbackUrls: { [settings.SERVICE_ENVIRONMENT]: settings.CALLBACK_URL },
-    reservedSecretNames: [cookieKeySecretName, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string =>
+    reservedSecretNames: [...serviceSecretNames, settings.CPV_CLIENT_SECRET_NAME, settings.CONNECT_API_KEY_SECRET_NAME].filter((n): n is string =>
       Boolean(n),
     ),
   };

@@ -1,4 +1,5 @@
 import * as z from '../zod';
+import { looksLikeSecret } from '../randomness';
 import { secretNameSchema } from '../settings';
 
 /**
@@ -13,28 +14,17 @@ import { secretNameSchema } from '../settings';
  * (`partner_client_certificate_{env}`) that the distributor's app trusts.
  */
 
-const guid = z
-  .string()
-  .check(
-    z.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID (the Entra tenant or application ID)'),
-  );
-
-/**
- * Whether a value looks like a secret rather than a secret's name. Entra secrets contain `~`, `.`
- * or `_`; base64 has `+`, `/`, `=`; keys such as Connect's have `:` — none of which a Key Vault
- * name can. A random string of name characters is caught by its shape: a name is made of words
- * joined by dashes, a generated secret has a long run of mixed letters and digits.
- */
-export function looksLikeSecretValue(value: string): boolean {
-  if (/[~._+/=:]/.test(value)) return true;
-  return value.split('-').some((part) => part.length >= 16 && /[A-Z]/.test(part) && /[a-z]/.test(part) && /[0-9]/.test(part));
-}
+const guid = z.string().check(
+  z.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID (the Entra tenant or application ID)'),
+  // The nil GUID is what a template or an unset variable leaves behind: no tenant or app has it.
+  z.refine((v: string) => !/^[0-]+$/.test(v), 'is the nil GUID (all zeros): put the real Entra tenant or application ID here'),
+);
 
 // MUST: a client secret in this file is the name of a Key Vault secret, never the secret itself;
 // the message says what to do instead, and never quotes the value.
 const clientSecretRef = z.string().check(
   z.superRefine((value: string, ctx) => {
-    if (looksLikeSecretValue(value)) {
+    if (looksLikeSecret(value)) {
       ctx.addIssue({ code: 'custom', message: 'looks like an inline client secret: store the secret in Key Vault and put the secret name here' });
     } else if (!secretNameSchema.safeParse(value).success) {
       ctx.addIssue({ code: 'custom', message: 'must be a Key Vault secret name (letters, digits and dashes, at most 127)' });

@@ -116,8 +116,16 @@ export async function rotateToken(run: RunState, listed: ListedToken): Promise<T
   try {
     const found = lookupMarketplace(deps.config, mp, environment);
     if (found.kind !== 'found') {
-      logEvent(deps.logger, 'warn', events.rotationTokenFailed, { runId: run.runId, marketplace: mp, class: 'not-configured' });
-      return { marketplace: mp, outcome: 'skipped', reason: 'not-configured' };
+      // MUST (docs/SECURITY.md 31): a token no entry can rotate dies unseen in 90 days. It needs
+      // the operator (a removed or mistyped entry, a look-alike ID): counted as failed, alerted.
+      logEvent(deps.logger, 'error', events.tokenNotConfigured, {
+        runId: run.runId,
+        marketplace: mp,
+        environment,
+        reason: found.kind === 'invalid' ? 'entry-invalid' : 'not-in-file',
+        field: found.kind === 'invalid' ? found.field : undefined,
+      });
+      return { marketplace: mp, outcome: 'needs-attention', reason: 'not-configured' };
     }
     return await rotateClaimed(run, listed, found.marketplace, lease);
   } catch (err) {

@@ -77,7 +77,8 @@ export interface ListedToken {
 export interface TokenAttention {
   marketplace: string;
   environment: Environment;
-  reason: 'not-written-by-this-service' | 'latest-version-disabled';
+  /** `unreadable`: the store could not read it at all (a local file the service may not read, or a broken one). */
+  reason: 'not-written-by-this-service' | 'latest-version-disabled' | 'unreadable';
   createdOn?: Date;
 }
 
@@ -104,6 +105,8 @@ export interface SecretProperties {
   notBefore?: Date;
   /** A disabled latest version cannot be read: whoever uses the secret fails. */
   enabled: boolean;
+  /** Set when the store could not read the secret at all (the local file store's files); its other properties are then unknown. */
+  unreadable?: true;
 }
 
 /** A version's identity and tags, enough to change its tags or disable it. */

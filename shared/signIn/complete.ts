@@ -9,6 +9,7 @@ import { AppError } from '../errors';
 import { events } from '../events';
 import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
+import { TokenRequestError } from '../identity/tokenFailure';
 import { expiryAfterUse } from '../identity/lifetime';
 import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
@@ -149,7 +150,12 @@ async function redeemAndStore(
   const { settings } = deps;
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
-  const grant = await redeemCodeLazy(app, { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce });
+  const grant = await redeemCodeLazy(app, { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce }).catch(
+    (err: unknown) => {
+      // Named, so the InvalidClient alert of an app's refused credential says whose (shared/web/errorResponse.ts).
+      throw err instanceof TokenRequestError ? new TokenRequestError(err.failure, { cause: err.cause, marketplace: marketplace.id }) : err;
+    },
+  );
   checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
 
   // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA, no

@@ -73,8 +73,23 @@ export async function statusReport(
     const found = lookupMarketplace(config, marketplace, environment);
     return found.kind === 'found' ? found.marketplace.connectProducts : [];
   };
+  // MUST (docs/SECURITY.md 31): a token no usable entry names is not "active", whatever its tags
+  // say: nothing rotates it. (An unusable file is said once, above every row.)
+  const withoutEntry = (row: TokenHealth): TokenHealth => {
+    if (config.fileProblem) return row;
+    const found = lookupMarketplace(config, row.marketplace, environment);
+    if (found.kind === 'found') return row;
+    return {
+      ...row,
+      status: 'not-configured',
+      lastError:
+        found.kind === 'invalid'
+          ? `its entry in the configuration file is invalid${found.field ? ` (${found.field})` : ''}: nothing rotates it`
+          : 'not in the configuration file (removed or mistyped): nothing rotates it',
+    };
+  };
   const rows = [
-    ...listing.tokens.map((t) => healthOf(t, now.getTime(), productsOf(t.marketplace), records.get(t.marketplace))),
+    ...listing.tokens.map((t) => withoutEntry(healthOf(t, now.getTime(), productsOf(t.marketplace), records.get(t.marketplace)))),
     ...listing.attention.map((a): TokenHealth => ({
       marketplace: a.marketplace,
       model: '—',

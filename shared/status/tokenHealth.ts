@@ -10,6 +10,7 @@ import type { TokenRecord } from '../storage/tokenRecords';
 export interface TokenHealth {
   marketplace: string;
   model: string;
+  /** The token's `status` tag; `needs-attention` for a secret the service cannot use; `not-configured` when no usable entry names its marketplace. */
   status: string;
   tenant: string;
   issuedAt: string;
@@ -36,7 +37,11 @@ export interface TokenHealth {
 
 /** Tokens that need a person first (a dead token, or a secret the service cannot use), then Connect refusals, then fewest days left. */
 function urgency(h: TokenHealth): number {
-  return h.status === 'needs-attention' || h.status === 'needs-reauth' ? 0 : h.status === 'connect-sync-failed' ? 1 : 2;
+  return h.status === 'needs-attention' || h.status === 'needs-reauth' || h.status === 'not-configured'
+    ? 0
+    : h.status === 'connect-sync-failed'
+      ? 1
+      : 2;
 }
 
 export function sortByUrgency(rows: TokenHealth[]): TokenHealth[] {

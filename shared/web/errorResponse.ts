@@ -3,7 +3,8 @@
  * that helps, with the status of errorCatalog.ts and a correlation id, and logs it without secrets.
  */
 import { AppError, ensureAppError, isOperatorMistake } from '../errors';
-import { events } from '../events';
+import { events, type EventName } from '../events';
+import { AppCredentialError } from '../identity/credentials';
 import { logEvent, type Logger } from '../log';
 import { getSettings, type Settings } from '../settings';
 import { describeError, httpStatusOf } from './errorCatalog';
@@ -32,17 +33,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
     message: e.code === 'internal' ? undefined : e.message,
     cause: e.cause instanceof Error ? e.cause.name : undefined,
   };
-  if (status >= 500)
-    logEvent(
-      o.logger,
-      'error',
-      isOperatorMistake(e.code)
-        ? events.configurationInvalid
-        : e.code === 'token_needs_attention'
-          ? events.tokenNeedsAttention
-          : events.tokenGenerationFailed,
-      fields,
-    );
+  if (status >= 500) logEvent(o.logger, 'error', eventOf(e), fields);
   else logEvent(o.logger, 'warn', events.requestRefused, fields);
 
   const site = siteOf(o.settings);
@@ -63,6 +54,18 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
       }),
     { headers, ...(o.cookies ? { cookies: o.cookies } : {}) },
   );
+}
+
+/**
+ * The event a failure answered with 5xx is logged as: the one its alert watches. An application's
+ * credential refused by Entra (a certificate with the wrong thumbprint, an expired secret) or
+ * unusable before Entra sees it is InvalidClient at the callback as in rotation; other operator
+ * mistakes are ConfigurationInvalid.
+ */
+function eventOf(e: AppError): EventName {
+  if (e.code === 'client_credentials_invalid' || e instanceof AppCredentialError) return events.invalidClient;
+  if (isOperatorMistake(e.code)) return events.configurationInvalid;
+  return e.code === 'token_needs_attention' ? events.tokenNeedsAttention : events.tokenGenerationFailed;
 }
 
 /** Retry-After (whole seconds) on a 429 or 503 whose error says how long to wait (RFC 9110 10.2.3). */

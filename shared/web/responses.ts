@@ -110,3 +110,38 @@ export function redirectResponse(location: string, site: SiteContext, cookies?: 
     ...(cookies ? { cookies } : {}),
   };
 }
+
+/**
+ * Keeps the token page out of Chromium's back/forward cache without script (docs/SECURITY.md 30).
+ * Chromium now stores pages sent with `Cache-Control: no-store`, but never restores one after an
+ * HttpOnly cookie of its site changed while it was shown or cached (the not-restored reason
+ * CacheControlNoStoreHTTPOnlyCookieModified, content/browser/renderer_host/back_forward_cache_impl.cc).
+ * Cookies set by the page's own response do not count: the change must come after it committed.
+ * So the token page loads this as a stylesheet (allowed by `style-src 'self'`, before the token is
+ * painted), and the answer changes a cookie that means nothing else: a fresh random value each time.
+ */
+export const shownMarkQuery = 'shown';
+export const shownMarkCookie = '__Host-ms-auth-shown';
+
+export function shownMarkResponse(site: SiteContext): WebResponse {
+  return {
+    status: 200,
+    headers: {
+      ...baseHeaders(site),
+      'Content-Type': 'text/css; charset=utf-8',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+    },
+    body: '',
+    cookies: [
+      {
+        name: shownMarkCookie,
+        value: randomBytes(12).toString('base64url'),
+        path: '/',
+        secure: true,
+        httpOnly: true,
+        sameSite: 'Strict',
+        maxAge: 600,
+      },
+    ],
+  };
+}

@@ -16,8 +16,10 @@ import {
   generate,
   isAuthorizeUrl,
   isCallbackUrl,
+  desktop,
   launchBrowser,
   openSession,
+  phone,
   shownToken,
   signInAtSimulator,
   startOtherSite,
@@ -135,8 +137,11 @@ describe('requests', () => {
     expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
     const origins = new Set(session.requests.map((r) => new URL(r.url).origin));
     expect([...origins].sort()).toEqual([new URL(world.baseUrl).origin, world.simulator.url].sort());
-    // Nothing but documents: the pages load no scripts, styles, fonts or images from anywhere.
-    expect(session.requests.filter((r) => !r.navigation && !r.url.endsWith('/favicon.ico'))).toEqual([]);
+    // Nothing but documents: the pages load no scripts, styles, fonts or images from anywhere, but
+    // for the token page's mark, an empty stylesheet of the app's own (docs/SECURITY.md 30).
+    const mark = `${world.startUrl}?shown=1`;
+    expect(session.requests.filter((r) => !r.navigation && !r.url.endsWith('/favicon.ico') && r.url !== mark)).toEqual([]);
+    expect(session.requests.filter((r) => r.url === mark).map((r) => r.failure ?? 'loaded')).toEqual(['loaded', 'loaded']);
     expect(session.cspViolations).toEqual([]);
     expect(session.pageErrors).toEqual([]);
   });
@@ -251,7 +256,10 @@ describe('the transaction cookie', () => {
 
     await signInAtSimulator(page, world);
     await shownToken(page);
-    expect(await context.cookies(world.baseUrl)).toEqual([]);
+    // Gone; what remains is the token page's meaningless mark (docs/SECURITY.md 30), which script cannot read either.
+    const left = await context.cookies(world.baseUrl);
+    expect(left.map((c) => c.name)).toEqual(['__Host-ms-auth-shown']);
+    expect(left[0]).toMatchObject({ path: '/', httpOnly: true, secure: true, sameSite: 'Strict' });
     expect(await page.evaluate<string>('document.cookie')).toBe('');
   });
 });
@@ -275,15 +283,14 @@ describe('after the token page', () => {
     expect(page.url()).not.toBe(callbackUrl);
     expect(await page.content()).not.toContain(token);
 
-    await page.goForward({ waitUntil: 'commit' });
-    await page.waitForFunction('document.readyState === "complete"');
+    await page.goForward({ waitUntil: 'load' });
     expect(page.url()).toBe(callbackUrl);
-    // Restored from the back/forward cache (no request: Cache-Control no-store does not stop it),
-    // and the token was taken off the page when it was left.
-    expect(callbacks).toHaveLength(1);
+    // Not restored from the back/forward cache (its mark changed a cookie while it was shown:
+    // Chromium stores no-store pages, but restores none after that), so the server was asked again
+    // and refused the spent sign-in. The pagehide script would have taken the token off the page anyway.
+    expect(callbacks.map((r) => r.status())).toEqual([200, 400]);
+    expect(await heading(page)).toBe('Sign-in session not found');
     expect(await page.content()).not.toContain(token);
-    expect(await page.locator('#token-gone').innerText()).toMatch(/no longer shown/);
-    expect(await page.getByLabel('Refresh token').count()).toBe(0);
 
     await page.reload({ waitUntil: 'load' });
     expect(callbacks.at(-1)?.status()).toBe(400);
@@ -304,6 +311,64 @@ describe('after the token page', () => {
     await page.waitForFunction('document.readyState === "complete"');
     // Only a page restored from the cache still has the script state it had when it was left.
     expect(await page.evaluate('window.marker')).toBe(42);
+  });
+});
+
+describe('after the token page, with JavaScript off (docs/SECURITY.md 30)', () => {
+  let away: OtherSite;
+  beforeAll(async () => {
+    away = await startOtherSite({ '/away.html': '<!doctype html><title>elsewhere</title><p>Another site.</p>' });
+  });
+  afterAll(async () => {
+    await away?.close();
+  });
+
+  /** A person's browser with script off: the back/forward cache stays on (launchBrowser). */
+  async function withoutScript(viewport: { width: number; height: number }, body: (page: Page) => Promise<void>): Promise<void> {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport, locale: 'en-US', ignoreHTTPSErrors: true });
+    context.setDefaultTimeout(10_000);
+    try {
+      await body(await context.newPage());
+    } finally {
+      await context.close();
+    }
+  }
+
+  it.each([
+    ['desktop', desktop],
+    ['phone', phone],
+  ] as const)('Back from another site asks the server again and shows no token (%s width)', async (_name, viewport) => {
+    await withoutScript(viewport, async (page) => {
+      const callbacks: Response[] = [];
+      page.on('response', (r) => {
+        if (isCallbackUrl(world)(new URL(r.url()))) callbacks.push(r);
+      });
+      await generate(page, world, 'MP-00001');
+      const token = await shownToken(page);
+      expect(token.length).toBeGreaterThan(20);
+      await page.goto(`${away.crossSiteUrl}/away.html`);
+      await page.goBack({ waitUntil: 'commit' });
+      await page.waitForLoadState('load');
+      // Not restored from the cache: the callback was asked again, and refused the spent sign-in.
+      expect(callbacks.map((r) => r.status())).toEqual([200, 400]);
+      expect(await heading(page)).toBe('Sign-in session not found');
+      expect(await page.content()).not.toContain(token);
+    });
+  });
+
+  it('the cache is on for these pages all the same: a no-store page without the mark (the start form) is restored from it', async () => {
+    await withoutScript(desktop, async (page) => {
+      const starts: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().startsWith(world.startUrl)) starts.push(r.url());
+      });
+      await page.goto(`${world.startUrl}?marketplace=MP-00001`);
+      await page.goto(`${away.crossSiteUrl}/away.html`);
+      // A restore fires no load event; a navigation that asked the server would have requested before committing.
+      await page.goBack({ waitUntil: 'commit' });
+      expect(page.url()).toBe(`${world.startUrl}?marketplace=MP-00001`);
+      expect(starts).toHaveLength(1);
+    });
   });
 });
 

@@ -17,6 +17,7 @@ export const alertedEvents = [
   events.configurationInvalid,
   events.credentialExpiring,
   events.tokenNeedsAttention,
+  events.tokenNotConfigured,
   events.secretNearExpiryReceived,
   events.secretNearExpiryDropped,
 ];

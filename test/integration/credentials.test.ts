@@ -159,13 +159,17 @@ describe('the CPV app signs in with the managed identity (federated credential),
         expect(generated.callback.status).toBe(502);
         expect(generated.callback.body).toContain(`Microsoft refused this service&#39;s application (AADSTS${aadsts})`);
         expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
+        // The operator hears of it from the sign-in too, as from rotation (docs/SECURITY.md 32).
+        expect(eventsOf(world, 'InvalidClient')).toEqual([
+          expect.objectContaining({ code: 'client_credentials_invalid', marketplace: 'MP-00002', aadsts }),
+        ]);
 
         // Rotation: both CPV tokens stop at the app, one InvalidClient names the reason, both stay active.
         await seedToken(world, 'MP-00002', 'CPV', tenants.cpv, cpvClientId);
         await seedToken(world, 'MP-00003', 'CPV', tenants.cpv, cpvClientId);
         const summary = await rotateNow(world);
         expect(summary.counts['invalid-client']).toBe(2);
-        const alerts = eventsOf(world, 'InvalidClient');
+        const alerts = eventsOf(world, 'InvalidClient').filter((a) => a.runId !== undefined);
         expect(alerts).toHaveLength(1);
         expect(alerts[0]).toMatchObject({ class: 'invalid-client', reason, aadsts, clientId: cpvClientId });
         for (const mp of ['MP-00002', 'MP-00003']) expect((await world.store.getToken(mp, 'test'))?.tags.status).toBe('active');
@@ -229,7 +233,13 @@ describe('a CSP app with a certificate instead of a client secret', () => {
       await seedToken(world, 'MP-00004', 'CSP', certTenant, certClientId);
       const summary = await rotateNow(world, 'MP-00004');
       expect(summary.results[0]).toMatchObject({ outcome: 'invalid-client', reason: 'certificate-refused', aadsts: 700027 });
-      expect(eventsOf(world, 'InvalidClient')).toEqual([expect.objectContaining({ reason: 'certificate-refused', clientId: certClientId })]);
+      // One alert from the sign-in, one from the run (docs/SECURITY.md 32).
+      expect(eventsOf(world, 'InvalidClient').filter((a) => a.runId === undefined)).toEqual([
+        expect.objectContaining({ reason: 'certificate-refused', marketplace: 'MP-00004' }),
+      ]);
+      expect(eventsOf(world, 'InvalidClient').filter((a) => a.runId !== undefined)).toEqual([
+        expect.objectContaining({ reason: 'certificate-refused', clientId: certClientId }),
+      ]);
       expect((await world.store.getToken('MP-00004', 'test'))?.tags.status).toBe('active');
     }));
 
@@ -255,7 +265,11 @@ describe('a CSP app with a certificate instead of a client secret', () => {
           ]),
         );
         expect(world.simulator.stats.tokenCalls.total).toBe(calls);
-        const alerts = eventsOf(world, 'InvalidClient');
+        // The sign-in raised its own (marketplace_misconfigured, naming the field); the run one per credential.
+        expect(eventsOf(world, 'InvalidClient').filter((a) => a.runId === undefined)).toEqual([
+          expect.objectContaining({ marketplace: 'MP-00004', field: 'partner_client_certificate_test' }),
+        ]);
+        const alerts = eventsOf(world, 'InvalidClient').filter((a) => a.runId !== undefined);
         expect(alerts.map((a) => [a.secretName, a.reason]).sort()).toEqual([
           [certName('MP-00004'), 'secret-missing'],
           [certName('MP-00005'), 'certificate-unreadable'],

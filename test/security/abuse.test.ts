@@ -6,6 +6,7 @@
  * addresses (127.0.0.2, …), which the host sees as other peers, exactly as App Service's front
  * end would.
  */
+import { connect } from 'node:net';
 import { resetSignInBounds, signInBounds } from '../../shared/guards/signInBounds';
 import { resetSharedState } from '../../shared/storage/open';
 import { request, tokenFromPage, type Step } from '../support/flow';
@@ -88,11 +89,38 @@ describe('sign-ins begun per client address (docs/SECURITY.md 29)', () => {
     for (let i = 0; i < 10; i++) expect((await postStart()).status).toBe(303);
   });
 
-  it('only a sign-in that would begin counts: typos, unknown marketplaces and cross-site posts do not use up the bound', async () => {
-    for (let i = 0; i < 20; i++) expect((await postStart(client, {}, 'mp-1')).status).toBe(400);
-    for (let i = 0; i < 5; i++) expect((await postStart(client, {}, 'MP-99999')).status).toBe(404);
-    for (let i = 0; i < 5; i++) expect((await postStart(client, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-    for (let i = 0; i < 10; i++) expect((await postStart()).status).toBe(303);
+  it('every submission counts, whatever it carries: unknown marketplaces cannot be enumerated for free', async () => {
+    // Before: 2,000 unknown IDs in 4 s told which marketplaces exist. Now each costs one of ten.
+    const answers: number[] = [];
+    for (let i = 0; i < 12; i++) answers.push((await postStart(client, {}, `MP-${String(90000 + i)}`)).status);
+    expect(answers).toEqual([...Array<number>(10).fill(404), 429, 429]);
+    // Typos and cross-site posts count too (a minute later each time, so the overall bound is not what refuses).
+    advance(60_000);
+    const typo = from(2);
+    for (let i = 0; i < 10; i++) expect((await postStart(typo, {}, 'mp-1')).status).toBe(400);
+    expect((await postStart(typo)).status).toBe(429);
+    advance(60_000);
+    const crossSite = from(3);
+    for (let i = 0; i < 10; i++) expect((await postStart(crossSite, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await postStart(crossSite)).status).toBe(429);
+  });
+
+  it('a limited client gets the same answer whatever the ID: a configured, an unknown, a misconfigured or a malformed one', async () => {
+    for (let i = 0; i < 10; i++) await postStart();
+    const answers = [];
+    for (const id of ['MP-00001', 'MP-00002', 'MP-99999', 'MP-12345678', 'mp-1', '']) {
+      const r = await postStart(client, {}, id);
+      answers.push({
+        id,
+        status: r.status,
+        retryAfter: header(r.headers, 'retry-after'),
+        heading: headingOf(r.body),
+        length: r.body.replace(/[0-9a-f-]{36}/g, '').length,
+      });
+      expectRateLimited(r, 6);
+    }
+    // Byte for byte the same page but for its reference.
+    expect(new Set(answers.map(({ status, retryAfter, heading, length }) => JSON.stringify({ status, retryAfter, heading, length }))).size).toBe(1);
   });
 
   it('a client cannot buy itself a new address with X-Forwarded-For; another client is not affected', async () => {
@@ -204,6 +232,48 @@ describe('local mode (docs/SECURITY.md 6)', () => {
     expect(
       (await client.send({ method: 'POST', path: '/api/rotate?marketplace=MP-00001', headers: { 'sec-fetch-site': 'same-origin' } })).status,
     ).toBe(200);
+  });
+
+  it('a client that leaves mid-request is logged as what it is, not as an unhandled error or a failed generation', async () => {
+    resetSignInBounds(unboundedSignIns);
+    const port = Number(new URL(world.baseUrl).port);
+    /** Sends `head` (and whatever follows), then closes the connection after `afterMs`. */
+    const leave = (head: string, afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(head);
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, afterMs);
+        });
+      });
+    const logsFrom = world.logs.length;
+
+    // Before the request is complete: a body announced, not sent.
+    const early = await signInUntilCallback(world, 'MP-00001');
+    await leave(
+      `GET ${early.callback.pathname}${early.callback.search} HTTP/1.1\r\nHost: localhost:${port}\r\nCookie: ${early.cookie}\r\nContent-Length: 100\r\n\r\nabc`,
+      50,
+    );
+    // While the callback works (Entra slow): the function finishes, the token is stored.
+    const late = await signInUntilCallback(world, 'MP-00001');
+    world.simulator.faults.apply({ kind: 'latency', ms: 300 });
+    try {
+      await leave(`GET ${late.callback.pathname}${late.callback.search} HTTP/1.1\r\nHost: localhost:${port}\r\nCookie: ${late.cookie}\r\n\r\n`, 50);
+      const deadline = Date.now() + 5_000;
+      while (!world.logs.slice(logsFrom).some((l) => l.message.includes('before the answer')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      world.simulator.faults.clear();
+    }
+    const lines = world.logs.slice(logsFrom);
+    expect(lines.filter((l) => l.functionName === 'host').map((l) => `${l.level}: ${l.message}`)).toEqual([
+      'information: client closed the connection before the whole request was sent; no function ran (GET /api/callback)',
+      'information: client closed the connection before the answer (200) was sent; the function ran to the end (GET /api/callback)',
+    ]);
+    expect(lines.filter((l) => l.level === 'error' || /unhandled|TokenGenerationFailed/.test(l.message))).toEqual([]);
+    expect(lines.some((l) => l.message.includes('"event":"TokenGenerated"'))).toBe(true);
   });
 
   it('the local host answers only its own names (DNS rebinding): any other Host gets a 421 page and reaches no function', async () => {

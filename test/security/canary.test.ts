@@ -26,6 +26,18 @@ import { signInUntilCallback, testKey } from './support/probe';
 
 const shortKeyCanary = 'short-cookie-key-CANARY-91';
 
+/**
+ * Client secrets an operator pasted where a Key Vault secret name belongs, in shapes a character
+ * set does not give away: lowercase letters and digits, hex, and split by dashes.
+ */
+const pastedSecrets = {
+  lowercase: 'q8m2x7kd4w9fj3ta6zc1rn5vb0hy8ep2s7gu4lk9',
+  hex: '9f3c2a7e81bd4e0f9a6cd25b7e10f4a8c3e91b07',
+  dashed: 'k7q2-x9m4-b2c8-w5n1-t3z6-r8f0-h4j7-p1v9-d6s3',
+};
+/** MP-00004: a CSP entry naming pasted secrets instead of their names. */
+const pastedMarketplace = 'MP-00004';
+
 /** MP-00003: a CSP app that proves itself with a certificate from Key Vault, in a tenant of its own. */
 const certMarketplace = 'MP-00003';
 const certTenant = '55555555-5555-4555-8555-555555555555';
@@ -47,7 +59,7 @@ const exceptions: string[] = [];
 
 /** Canary values by kind, filled as the flows produce them. */
 const canaries = {
-  clientSecret: new Set<string>([secrets.cpv, secrets.csp]),
+  clientSecret: new Set<string>([secrets.cpv, secrets.csp, ...Object.values(pastedSecrets)]),
   cookieKey: new Set<string>([shortKeyCanary]),
   apiKey: new Set<string>(),
   refreshToken: new Set<string>(),
@@ -137,7 +149,13 @@ beforeAll(async () => {
         partner_client_id_test: certClientId,
         partner_client_id_production: certClientId,
       });
-      return [{ ...entry, partner_client_certificate_test: 'partner-cert-MP-00003', partner_client_certificate_production: 'partner-cert-MP-00003' }];
+      return [
+        { ...entry, partner_client_certificate_test: 'partner-cert-MP-00003', partner_client_certificate_production: 'partner-cert-MP-00003' },
+        cspEntry(pastedMarketplace, callbackUrl, tenants.csp, {
+          partner_client_secret_test: pastedSecrets.hex,
+          partner_client_secret_production: pastedSecrets.dashed,
+        }),
+      ];
     },
   });
   const cert = await selfsigned.generate([{ name: 'commonName', value: 'canary app' }], { keyType: 'rsa', keySize: 2048 });
@@ -307,6 +325,39 @@ describe('a canary run through every flow (docs/SECURITY.md 12)', () => {
     } finally {
       process.env.TRANSACTION_COOKIE_KEY = saved;
       resetSettingsCache();
+    }
+  });
+
+  run.it('a secret pasted where its name belongs (the file, the settings) is refused and never quoted', async () => {
+    // The file: the entry is refused; its sign-in says "misconfigured", rotation and status name the field only.
+    expect((await post('/api/start', `marketplace=${pastedMarketplace}`)).status).toBe(503);
+    expect((await request(`${world.baseUrl}/api/status?format=json`)).status).toBe(200);
+    expect((await request(`${world.baseUrl}/api/status`)).status).toBe(200);
+    expect((await post('/api/rotate')).status).toBe(200);
+    // The settings: CPV_CLIENT_SECRET_NAME and CONNECT_API_KEY_SECRET_NAME holding a secret.
+    for (const [name, value] of [
+      ['CPV_CLIENT_SECRET_NAME', pastedSecrets.lowercase],
+      ['CONNECT_API_KEY_SECRET_NAME', pastedSecrets.dashed],
+    ] as const) {
+      const saved = { credential: process.env.CPV_CREDENTIAL, value: process.env[name] };
+      process.env.CPV_CREDENTIAL = 'secret';
+      process.env[name] = value;
+      resetSettingsCache();
+      try {
+        expect((await request(`${world.baseUrl}/api/start`)).status).toBe(503);
+        expect((await post('/api/rotate')).status).toBe(503);
+        await world.host.invokeTimer('rotate').catch((err: unknown) => recordException('timer, settings with a pasted secret', err));
+        expect(world.logs.some((l) => l.message.includes(`${name}: looks like a secret`))).toBe(true);
+      } finally {
+        for (const [key, was] of [
+          ['CPV_CREDENTIAL', saved.credential],
+          [name, saved.value],
+        ] as const) {
+          if (was === undefined) delete process.env[key];
+          else process.env[key] = was;
+        }
+        resetSettingsCache();
+      }
     }
   });
 

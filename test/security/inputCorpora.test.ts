@@ -7,6 +7,7 @@
  * is unchanged; and the token endpoint is not called unless the input could be valid. The counts
  * go to docs/security-figures.json.
  */
+import { acceptedMethods } from '../../shared/web/requestGuards';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
 import { asHeaderValue, corpus, countByFamily, malformedPayloads, sample, xssPayloads } from './support/corpus';
 import { trackRun, writeFigures } from './support/figures';
@@ -562,20 +563,20 @@ describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
     },
   );
 
-  run.it('wrong methods: every route answers 405 with Allow', async () => {
-    const routes: [string, string, string[]][] = [
-      ['start', '/api/start', ['GET', 'POST']],
-      ['callback', '/api/callback', ['GET']],
-      ['status', '/api/status', ['GET']],
-      ['rotate', '/api/rotate', ['POST']],
+  run.it('wrong methods: every route answers 405 with an Allow that names what it serves', async () => {
+    const routes: [string, string, readonly string[]][] = [
+      ['start', '/api/start', acceptedMethods.start],
+      ['callback', '/api/callback', acceptedMethods.callback],
+      ['status', '/api/status', acceptedMethods.status],
+      ['rotate', '/api/rotate', acceptedMethods.rotateNow],
     ];
     for (const [route, path, allowed] of routes) {
-      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'PURGE', 'SEARCH']) {
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'PURGE', 'SEARCH']) {
         if (allowed.includes(method)) continue;
         distinctHeaderInputs.add(`method:${method}`);
         const r = await client.send({ method, path });
         const problems =
-          r.status === 405 && (header(r.headers, 'allow') ?? '').length > 0
+          r.status === 405 && header(r.headers, 'allow') === allowed.join(', ')
             ? []
             : [`${method} ${path}: ${r.status}, Allow ${header(r.headers, 'allow')}`];
         tally.add('HTTP method', 'method', `${method} ${route}`, { problems, accepted: r.status < 400, status: r.status });

@@ -8,7 +8,7 @@ import selfsigned from 'selfsigned';
 import { calendarDaysLeft, healthOf, type CredentialHealth } from '../../shared/credentials/expiry';
 import { credentialsInUse } from '../../shared/credentials/inUse';
 import { ExpiryWarnings, warningThresholdOf } from '../../shared/credentials/warnings';
-import { readCertificateSecret } from '../../shared/identity/certificate';
+import { pemBlocks, readCertificateSecret } from '../../shared/identity/certificate';
 import { AppCredentialError, appCredentialsFor, appIdentityOf } from '../../shared/identity/credentials';
 import { cachedAssertion, renewBeforeExpiryMs, type ExpiringToken } from '../../shared/identity/federated';
 import { classifyTokenFailure } from '../../shared/identity/tokenFailure';
@@ -132,6 +132,57 @@ describe("a certificate's secret (PEM)", () => {
       expect('problem' in read && read.problem).toContain(problem);
       expect(JSON.stringify(read)).not.toContain(value.slice(-60, -30));
     }
+  });
+});
+
+describe('the PEM reader does work linear in its input (docs/SECURITY.md 32: the status page reads every certificate)', () => {
+  /** Lines read by the PEM reader for a text: the work it does, counted rather than timed. */
+  const linesRead = (text: string) => {
+    let n = 0;
+    pemBlocks(text, () => n++);
+    return n;
+  };
+  const flood = (n: number) => '-----BEGIN CERTIFICATE-----\n'.repeat(n);
+
+  it('reads each line once: 20,000 unmatched BEGIN lines cost 20,001 line reads, and twice as many cost twice as much', async () => {
+    const c = await certificate();
+    const secret = `${flood(20_000)}${c.key}\n${c.cert}`;
+    const lines = secret.split('\n').length;
+    expect(linesRead(secret)).toBe(lines);
+    expect(linesRead(flood(40_000))).toBe(2 * linesRead(flood(20_000)) - 1);
+    // And the real blocks after the flood are still found.
+    expect(readCertificateSecret(secret)).toMatchObject({ thumbprintSha256: c.sha256 });
+  });
+
+  it('takes a BEGIN inside an open block as a new start, and ignores an END without its BEGIN', async () => {
+    const c = await certificate();
+    const [body] = c.cert.split('-----END CERTIFICATE-----');
+    const blocks = pemBlocks(`-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nAAAA\n${c.cert}\r\n`);
+    expect(blocks.map((b) => b.label)).toEqual(['CERTIFICATE']);
+    expect(blocks[0]?.pem.startsWith(body ?? 'x')).toBe(true);
+  });
+});
+
+describe('the status of a credential that cannot be used', () => {
+  const base = { kind: 'partner-certificate' as const, name: 'partner-cert', field: 'partner_client_certificate_test', usedBy: ['MP-00001'] };
+  it('is unusable with the reason, before its expiry, or unreadable; the page says so', () => {
+    const rows = [
+      healthOf(
+        base,
+        { name: 'partner-cert', enabled: true, expiresOn: new Date(Date.now() + 100 * 86_400_000) },
+        Date.now(),
+        undefined,
+        'no certificate in it',
+      ),
+      healthOf({ ...base, name: 'other' }, { name: 'other', enabled: true, unreadable: true }, Date.now()),
+    ];
+    expect(rows.map((r) => [r.state, r.problem])).toEqual([
+      ['unusable', 'no certificate in it'],
+      ['unreadable', undefined],
+    ]);
+    const page = credentialsSection(rows).toString();
+    expect(page).toContain('unusable: no certificate in it');
+    expect(page).toContain('cannot be read from the secret store');
   });
 });
 

@@ -7,6 +7,7 @@ import { isAppError } from '../../shared/errors';
 import { formatProblem, parseMarketplaceConfig, readMarketplaceConfig } from '../../shared/marketplaces/config';
 import { findMarketplace } from '../../shared/marketplaces/marketplace';
 import { parseMarketplaceId } from '../../shared/marketplaces/id';
+import { looksLikeSecret } from '../../shared/randomness';
 import { cpvEntry, cspEntry, tenants } from '../fixtures/config';
 
 const callback = 'https://mp-auth.example/api/callback';
@@ -79,12 +80,12 @@ describe('marketplace configuration', () => {
     ]);
   });
 
-  it('refuses duplicate and malformed IDs, including case twins', () => {
+  it('refuses duplicate and malformed IDs, including case twins, and never quotes a malformed one', () => {
     const config = parseMarketplaceConfig({ marketplaces: [cpvEntry('MP-00007'), cpvEntry('MP-00007'), cpvEntry('mp-00008'), cpvEntry('MP-7')] });
     expect(config.problems.map(formatProblem)).toEqual([
       'MP-00007 id: duplicate marketplace ID (also at marketplaces[0])',
-      'mp-00008 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
-      'MP-7 id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
+      'marketplaces[2] (MP-00008) id: is not MP-00008: it holds lower-case letters',
+      'marketplaces[3] id: must be a Connect marketplace ID like MP-12345 (MP- and 5 to 8 digits)',
     ]);
     expect(() => findMarketplace(config, 'MP-00007', 'test')).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured' }));
   });
@@ -215,6 +216,146 @@ describe('marketplace configuration', () => {
   });
 });
 
+/** Random strings of an alphabet, the shapes of secrets an operator may paste where a name belongs. */
+function randomOf(alphabet: string, length: number): string {
+  return Array.from(randomBytes(length), (b) => alphabet[b % alphabet.length]).join('');
+}
+const hex = '0123456789abcdef';
+const lowerAlnum = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+describe('what operators get wrong in the file (docs/SECURITY.md 12, 31)', () => {
+  const withSecretName = (value: string) =>
+    parseMarketplaceConfig({ marketplaces: [cspEntry('MP-00020', callback, tenants.csp, { partner_client_secret_test: value })] });
+
+  it('refuses a secret of any alphabet pasted where its name belongs (lowercase, hex, split by dashes), never quoting it', () => {
+    const shapes: [string, () => string][] = [
+      ['lowercase letters and digits', () => randomOf(lowerAlnum, 32)],
+      ['hex', () => randomOf(hex, 40)],
+      ['hex, as a 64-character key', () => randomBytes(32).toString('hex')],
+      ['lowercase, split by dashes', () => Array.from({ length: 8 }, () => randomOf(lowerAlnum, 4)).join('-')],
+      ['hex, split by dashes', () => Array.from({ length: 4 }, () => randomOf(hex, 8)).join('-')],
+      ['upper and lower case with digits', () => randomOf(`ABCDEFGHIJKLMNOPQRSTUVWXYZ${lowerAlnum}`, 32)],
+    ];
+    for (const [shape, make] of shapes) {
+      for (let i = 0; i < 50; i++) {
+        const value = make();
+        const config = withSecretName(value);
+        expect({ shape, problems: config.problems.map(formatProblem) }).toEqual({
+          shape,
+          problems: [
+            'MP-00020 partner_client_secret_test: looks like an inline client secret: store the secret in Key Vault and put the secret name here',
+          ],
+        });
+        expect(JSON.stringify(config)).not.toContain(value);
+      }
+    }
+  });
+
+  it('keeps names made of words, numbers, marketplace IDs and GUIDs (tenant and client IDs are not secrets)', () => {
+    for (const name of [
+      'partner-secret-MP-12345-production',
+      'contoso-distribution-client-secret-production-2026',
+      'woodgrove-bank-distribution-gmbh-csp-client-secret',
+      'csp-secret-7e57ca11-0000-4000-8000-00000000a0e0',
+      '7e57ca11-0000-4000-8000-00000000a0e0',
+      'ContosoCspClientSecret',
+      'pc-app-kv-sec-01',
+    ]) {
+      expect({ name, secret: looksLikeSecret(name), problems: withSecretName(name).problems }).toEqual({ name, secret: false, problems: [] });
+    }
+  });
+
+  it('refuses the nil GUID as a tenant or a client', () => {
+    const nil = '00000000-0000-0000-0000-000000000000';
+    const config = parseMarketplaceConfig({
+      marketplaces: [cpvEntry('MP-00021', nil), cspEntry('MP-00022', callback, tenants.csp, { partner_client_id_production: nil })],
+    });
+    expect(config.problems.map(formatProblem)).toEqual([
+      'MP-00021 partner_tenant_id_test: is the nil GUID (all zeros): put the real Entra tenant or application ID here',
+      'MP-00021 partner_tenant_id_production: is the nil GUID (all zeros): put the real Entra tenant or application ID here',
+      'MP-00022 partner_client_id_production: is the nil GUID (all zeros): put the real Entra tenant or application ID here',
+    ]);
+    expect(config.entries.size).toBe(0);
+  });
+
+  it('refuses a key repeated in an entry, which JSON.parse would silently resolve to the last one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const entry = JSON.stringify(cpvEntry('MP-00023', tenants.cpv)).slice(0, -1);
+    writeFileSync(
+      join(dir, 'dup.json'),
+      `{ "marketplaces": [ ${entry}, "partner_tenant_id_test": "${tenants.other}" }, ${JSON.stringify(cpvEntry('MP-00024'))} ] }`,
+    );
+    const config = readMarketplaceConfig(join(dir, 'dup.json'));
+    expect(config.problems.map(formatProblem)).toEqual([
+      'MP-00023 partner_tenant_id_test: appears more than once in this entry (JSON keeps only the last): keep one',
+    ]);
+    expect([...config.entries.keys()]).toEqual(['MP-00024']);
+    expect(() => findMarketplace(config, 'MP-00023', 'test')).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured' }));
+
+    writeFileSync(join(dir, 'root.json'), `{ "marketplaces": [${JSON.stringify(cpvEntry('MP-00023'))}], "marketplaces": [] }`);
+    expect(readMarketplaceConfig(join(dir, 'root.json')).fileProblem?.message).toBe(
+      'the key "marketplaces" appears more than once at the top of the file (JSON keeps only the last): keep one',
+    );
+  });
+
+  it('names a look-alike ID by the ID it imitates, and that ID answers "misconfigured", never "not found"', () => {
+    const cases: [string, string][] = [
+      ['\u041cP-00025', 'letters of another alphabet (Cyrillic or Greek)'],
+      ['MP-00026\n', 'spaces or line breaks around it'],
+      ['MP-0002\uff17', 'full-width or other compatibility characters'],
+      ['MP-\u200b00028', 'invisible characters'],
+    ];
+    const config = parseMarketplaceConfig({ marketplaces: [...cases.map(([id]) => cpvEntry(id)), cpvEntry('MP-00029')] });
+    const ids = ['MP-00025', 'MP-00026', 'MP-00027', 'MP-00028'];
+    expect(config.problems.map(formatProblem)).toEqual(
+      cases.map(([, what], i) => `marketplaces[${i}] (${ids[i]}) id: is not ${ids[i]}: it holds ${what}`),
+    );
+    for (const id of ids)
+      expect(() => findMarketplace(config, id, 'test')).toThrow(expect.objectContaining({ code: 'marketplace_misconfigured', field: 'id' }));
+    expect(findMarketplace(config, 'MP-00029', 'test').id).toBe('MP-00029');
+  });
+
+  it('config:check says which checks could not run without the callback URL and the secret-name settings', () => {
+    for (const name of ['SERVICE_ENVIRONMENT', 'CALLBACK_URL', 'CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME', 'MARKETPLACE_CONFIG_PATH'])
+      delete process.env[name];
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'foreign.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        marketplaces: [cspEntry('MP-00030', 'https://attacker.example/api/callback', tenants.csp, { partner_client_secret_test: 'connect-api-key' })],
+      }),
+    );
+    const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      // The service's default secret names are refused even without the settings.
+      expect(configCheck([file])).toBe(1);
+      const printed = err.mock.calls.map((c) => String(c[0]));
+      expect(printed).toContain(
+        `${file}: MP-00030 partner_client_secret_test: names one of the service's own secrets: give the partner's credential a name of its own`,
+      );
+      expect(printed.filter((l) => l.includes(': not checked: '))).toEqual([
+        `${file}: not checked: redirect_uri_test / redirect_uri_production were not compared with this deployment's callback URL: pass --environment test|production --callback-url URL (or set SERVICE_ENVIRONMENT and CALLBACK_URL)`,
+        `${file}: not checked: client secret and certificate names were compared with the service's default secret names only (transaction-cookie-key, cpv-client-secret, connect-api-key), not with CPV_CLIENT_SECRET_NAME and CONNECT_API_KEY_SECRET_NAME: set them as the deployment does`,
+      ]);
+      err.mockClear();
+      // With them, every check runs and none is said to be missing.
+      process.env.CPV_CLIENT_SECRET_NAME = 'my-cpv-secret';
+      process.env.CONNECT_API_KEY_SECRET_NAME = 'my-connect-key';
+      expect(configCheck([file, '--environment', 'test', '--callback-url', callback])).toBe(1);
+      const all = err.mock.calls.map((c) => String(c[0]));
+      expect(all).toContain(`${file}: MP-00030 redirect_uri_test: must equal this deployment's callback URL ${callback}`);
+      expect(all.filter((l) => l.includes('not checked'))).toEqual([]);
+    } finally {
+      delete process.env.CPV_CLIENT_SECRET_NAME;
+      delete process.env.CONNECT_API_KEY_SECRET_NAME;
+      err.mockRestore();
+      out.mockRestore();
+    }
+  });
+});
+
 describe('settings', () => {
   const { loadSettings } = jest.requireActual('../../shared/settings') as typeof import('../../shared/settings');
   const base = {
@@ -225,12 +366,46 @@ describe('settings', () => {
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
   it('refuses a cookie key without enough randomness, and never quotes it', () => {
-    for (const key of ['x'.repeat(40), 'test-cookie-key-'.padEnd(48, 'k'), 'abababababababababababababababababababab']) {
+    for (const key of [
+      'x'.repeat(40),
+      'test-cookie-key-'.padEnd(48, 'k'),
+      'abababababababababababababababababababab',
+      // Runs and repeats, which the characters' Shannon entropy alone let through.
+      'abcdefghijklmnopqrstuvwxyz012345',
+      '0123456789abcdef0123456789abcdef',
+      'correct-horse-battery-staple-is-my-cookie-key',
+    ]) {
       expect(() => loadSettings({ ...base, TRANSACTION_COOKIE_KEY: key })).toThrow(/TRANSACTION_COOKIE_KEY: .*random/);
       try {
         loadSettings({ ...base, TRANSACTION_COOKIE_KEY: key });
       } catch (e) {
         expect((e as Error).message).not.toContain(key.slice(0, 12));
+      }
+    }
+  });
+  it('accepts every real key: 32 random bytes, as base64, base64url or hex', () => {
+    for (let i = 0; i < 2000; i++) {
+      const bytes = randomBytes(32);
+      for (const key of [bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')])
+        expect(loadSettings({ ...base, TRANSACTION_COOKIE_KEY: key }).TRANSACTION_COOKIE_KEY).toBe(key);
+    }
+  });
+  it('refuses a secret set where a secret name belongs (CPV_CLIENT_SECRET_NAME, CONNECT_API_KEY_SECRET_NAME), never quoting it', () => {
+    for (const setting of ['CPV_CLIENT_SECRET_NAME', 'CONNECT_API_KEY_SECRET_NAME']) {
+      const value = randomOf(hex, 32);
+      try {
+        loadSettings({
+          ...base,
+          CPV_CLIENT_ID: '44444444-4444-4444-8444-444444444444',
+          [setting]: value,
+          CPV_CLIENT_SECRET_NAME: 'cpv-client-secret',
+          ...{ [setting]: value },
+        });
+        throw new Error('expected a failure');
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'settings_invalid', field: setting });
+        expect((e as Error).message).toContain(`${setting}: looks like a secret, not the name of one`);
+        expect((e as Error).message).not.toContain(value.slice(0, 8));
       }
     }
   });

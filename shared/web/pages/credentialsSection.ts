@@ -21,6 +21,10 @@ function daysLeftCell(c: CredentialHealth): Html | string {
       return html`<span class="error">not in Key Vault</span>`;
     case 'disabled':
       return html`<span class="error">disabled in Key Vault</span>`;
+    case 'unreadable':
+      return html`<span class="error">cannot be read from the secret store</span>`;
+    case 'unusable':
+      return html`<span class="error">unusable: ${c.problem ?? 'the certificate cannot be read'}</span>`;
     case 'expired':
       return html`<span class="error">expired</span>`;
     case 'expiring':
@@ -39,12 +43,14 @@ function usedByText(usedBy: string[]): string {
 
 export function credentialsSection(rows: CredentialHealth[]): Html {
   const dueSoon = rows.filter((r) => r.state === 'expiring' || r.state === 'expired').length;
-  const broken = rows.filter((r) => r.state === 'missing' || r.state === 'disabled').length;
+  const broken = rows.filter((r) => r.state === 'missing' || r.state === 'disabled' || r.state === 'unreadable').length;
+  const unusable = rows.filter((r) => r.state === 'unusable').length;
   const unknown = rows.filter((r) => r.state === 'expiry-unknown').length;
   return html`<h2>Credentials (${rows.length})</h2>
     <p>
       ${dueSoon > 0 ? html`<strong class="error">${dueSoon} credential(s) expire within 30 days or have expired:</strong> add a new one and store it in Key Vault under the same name before the old one expires (docs/DEPLOY.md).` : 'No credential expires within 30 days.'}
       ${broken > 0 ? html`<strong class="error">${broken} credential(s) cannot be read from Key Vault.</strong>` : ''}
+      ${unusable > 0 ? html`<strong class="error">${unusable} certificate(s) cannot be used to sign in:</strong> every sign-in and rotation of the marketplaces that use them fails; store a usable one under the same name (docs/DEPLOY.md).` : ''}
       ${unknown > 0 ? `${unknown} stored without an expiry date: store the next version with --expires.` : ''}
     </p>
     <table class="cards" id="credentials">

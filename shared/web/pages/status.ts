@@ -31,6 +31,7 @@ const statusText: Record<string, string> = {
   pending: 'pending (not yet proven)',
   'needs-reauth': 'needs a person',
   'needs-attention': 'needs the operator',
+  'not-configured': 'no usable configuration entry',
   'connect-sync-failed': 'Connect refused it',
 };
 
@@ -88,6 +89,7 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
   const rows = report.tokens;
   const needsPerson = rows.filter((r) => r.status === 'needs-reauth').length;
   const needsOperator = rows.filter((r) => r.status === 'needs-attention').length;
+  const unconfigured = rows.filter((r) => r.status === 'not-configured').length;
   const connectRefused = rows.filter((r) => r.connect?.some((c) => c.state === 'failed')).length;
   const showConnect = report.connectPush;
   return layout({
@@ -115,7 +117,8 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
       <p id="summary">
         ${needsPerson > 0 ? html`<strong class="error">${needsPerson} token(s) need a person:</strong> the partner's administrator must generate a new token on the start page. ` : ''}
         ${needsOperator > 0 ? html`<strong class="error">${needsOperator} token(s) need the operator:</strong> the secret under the token's name was written by hand or disabled in Key Vault. ` : ''}
-        ${needsPerson + needsOperator === 0 ? 'No token needs a person. ' : ''}Tokens that need someone first, then fewest days left. As of ${shortTime(report.generatedAt)}.
+        ${unconfigured > 0 ? html`<strong class="error">${unconfigured} token(s) have no usable entry in the configuration file:</strong> nothing rotates them, and each dies 90 days after its last use; fix or restore the entry (<code>npm run config:check</code>). ` : ''}
+        ${needsPerson + needsOperator + unconfigured === 0 ? 'No token needs a person. ' : ''}Tokens that need someone first, then fewest days left. As of ${shortTime(report.generatedAt)}.
       </p>
       ${
         showConnect && connectRefused > 0

@@ -2,12 +2,14 @@
 import type { Environment } from '../../settings';
 import type { Signer } from '../../signIn/signer';
 import { html, literal, type Html } from '../html';
-import { layout } from './layout';
+import { shownMarkQuery } from '../responses';
+import { layout, startPath } from './layout';
 
 /**
  * Copy, and keep the token off the page once the person leaves it: Chromium keeps pages in its
  * back/forward cache even with `Cache-Control: no-store`, so Back would show the token again.
  * On `pagehide` the token is removed from the DOM before the page can be cached (docs/SECURITY.md 30).
+ * Without script, the stylesheet the page links first keeps it out of that cache (shownMarkResponse).
  */
 const tokenScript = literal`(function () {
   var button = document.getElementById('copy');
@@ -95,7 +97,9 @@ export function tokenPage(p: TokenPageInput): Html {
     environment: p.environment,
     nonce: p.nonce,
     script: tokenScript,
-    body: html`<h1>Refresh token for <span class="nowrap">${p.marketplace}</span></h1>
+    // First in the body, so nothing after it is painted before the mark is set (docs/SECURITY.md 30).
+    body: html`<link rel="stylesheet" href="${startPath}?${shownMarkQuery}=1" nonce="${p.nonce}">
+<h1>Refresh token for <span class="nowrap">${p.marketplace}</span></h1>
 <p class="notice" id="verified">Verified with Partner Center: it works for <strong>${p.partner}</strong>. Signed in as <span class="nowrap">${p.signer.userName}</span>.</p>
 ${
   p.replacedSigner

@@ -123,6 +123,8 @@ const allowedTags = new Set([
   'textarea',
   'a',
   'script',
+  // The token page's mark (docs/SECURITY.md 30): one stylesheet of the app's own, checked below.
+  'link',
 ]);
 const allowedAttrs = new Set([
   'lang',
@@ -152,6 +154,7 @@ const allowedAttrs = new Set([
   'colspan',
   // Labels of the status table's cells on narrow screens (CSS reads them with attr()).
   'data-label',
+  'rel',
 ]);
 
 export interface PageCheck {
@@ -193,6 +196,14 @@ export function htmlProblems(body: string, c: PageCheck): { problems: string[]; 
         problems.push(`<${e.name}> without this response's nonce`);
       if (c.payload && c.payload.length >= 6 && /[^A-Za-z0-9 -]/.test(c.payload) && (e.text ?? '').includes(c.payload))
         problems.push(`the input appears inside <${e.name}>`);
+    }
+    if (e.name === 'link') {
+      const href = attr(e, 'href') ?? '';
+      const target = new URL(href, `${c.origins.app}/api/`);
+      if (attr(e, 'rel') !== 'stylesheet' || target.origin !== c.origins.app || target.pathname !== '/api/start' || target.search !== '?shown=1')
+        problems.push(`<link> other than the token page's mark: ${href.slice(0, 80)}`);
+      if (attr(e, 'nonce') === undefined || (c.nonce !== undefined && attr(e, 'nonce') !== c.nonce))
+        problems.push("<link> without this response's nonce");
     }
     if (e.name === 'meta' && !(attr(e, 'charset') !== undefined || ['viewport', 'robots'].includes(attr(e, 'name') ?? '')))
       problems.push('unexpected <meta>');
