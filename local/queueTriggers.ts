@@ -5,7 +5,7 @@
  * Shared/Queues/QueueProcessor.cs and QueueListener.cs; docs/STAND-INS.md, "Local Functions host"):
  *
  * - a message is received invisible for the function's time, handed over decoded as host.json's
- *   `messageEncoding` says (`base64` or `none`), a JSON message parsed, anything else as text, with
+ *   `messageEncoding` says (`base64` or `none`), what JSON.parse makes of it or else its text, with
  *   the trigger metadata (dequeueCount, id, insertionTime, …);
  * - success deletes it; a failure makes it visible again after `visibilityTimeout`, and a failure
  *   of its `maxDequeueCount`-th delivery (or a message received more often than that) moves its
@@ -75,17 +75,17 @@ export interface DeliveryFailure {
   movedTo: string;
 }
 
-/** As the Functions host hands a queue message to a Node.js function: JSON parsed, anything else as text. */
+/**
+ * As a Node.js function receives a queue message: the worker gets its text and hands over what
+ * JSON.parse makes of it, or the text when that fails (`fromRpcTypedData` in
+ * node_modules/@azure/functions, for string data).
+ */
 export function queueContentOf(text: string): unknown {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      return JSON.parse(trimmed) as unknown;
-    } catch {
-      return text;
-    }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
-  return text;
 }
 
 /** How long a received message stays invisible while its function runs: host.json's functionTimeout (10 minutes). */

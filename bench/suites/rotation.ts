@@ -14,7 +14,7 @@
 import { figure, type Figure } from '../lib/figures';
 import { send } from '../lib/http';
 import { round } from '../lib/stats';
-import { vaultCounts, vaultKinds } from '../world/servers';
+import { storageCounts, storageKinds, vaultCounts, vaultKinds } from '../world/servers';
 import { seedTokens, tokenTemplate } from '../world/tokens';
 import { cspEntry, stopChild, type World } from '../world/world';
 import { writeFileSync } from 'node:fs';
@@ -52,6 +52,8 @@ interface RunMeasure {
   idle: { rssBytes: number; heapUsedBytes: number };
   memory: MemorySample[];
   counts: ReturnType<typeof vaultCounts>;
+  /** Requests to the app's own storage account (leases, tables) during the run. */
+  storage: ReturnType<typeof storageCounts>;
   listingSeconds: number;
   identityCalls: number;
 }
@@ -95,6 +97,7 @@ async function rotateOnce(world: World, configPath: string, env: NodeJS.ProcessE
       idle,
       memory,
       counts: vaultCounts(spans),
+      storage: storageCounts(spans),
       listingSeconds: (firstWrite - t0) / 1000,
       identityCalls: simulator.stats.tokenCalls.refresh_token - identityBefore,
     };
@@ -137,7 +140,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
   } finally {
     fake.faults.clear();
   }
-  const { summary, httpStatus, wallMs, maxRssBytes, cpuMs, idle, memory, counts, listingSeconds } = measured;
+  const { summary, httpStatus, wallMs, maxRssBytes, cpuMs, idle, memory, counts, listingSeconds, storage } = measured;
   const mb = (bytes: number) => round(bytes / 1e6, 0);
   const highest = memory.reduce<MemorySample | undefined>((h, m) => (!h || m.rss > h.rss ? m : h), undefined);
   const at = (share: number) => memory[Math.min(memory.length - 1, Math.floor(share * memory.length))];
@@ -216,8 +219,25 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
       goal: { op: '<', value: 150, text: '< 150 MB' },
       baseline: { label: 'the same process idle, package loaded, before the run', value: mb(idle.rssBytes), unit: 'MB', digits: 0 },
     }),
+    figure({
+      id: 'rotation.storage-requests-per-token',
+      label: 'Storage requests per rotated token (the token’s lease, and what the run keeps about tokens and itself), first run',
+      value: round(per(storage.total), 2),
+      unit: '',
+      digits: 2,
+      note: `the first lease of a token finds no blob, creates it and asks again: lease acquisitions ${round(per(storage['lease acquire']), 2)}, blob creations ${round(per(storage['blob create']), 2)}, releases ${round(per(storage['lease release']), 2)}, renewals ${storage['lease renew']}; table queries ${storage['table query']}, reads ${storage['table read']}, writes ${storage['table write']} for the run`,
+    }),
     ...(steady
       ? [
+          figure({
+            id: 'rotation.steady-storage-requests-per-token',
+            label: 'Storage requests per rotated token, second run (steady state: every lease blob exists)',
+            value: round(steady.storage.total / (steady.summary.counts?.rotated || NaN), 2),
+            unit: '',
+            digits: 2,
+            goal: { op: '<=', value: 2.05, text: '2 (acquire and release the lease; records once per run)' },
+            note: `lease acquisitions ${steady.storage['lease acquire']}, releases ${steady.storage['lease release']}, renewals ${steady.storage['lease renew']}, blob creations ${steady.storage['blob create']}; table queries ${steady.storage['table query']}, reads ${steady.storage['table read']}, writes ${steady.storage['table write']}; other ${steady.storage.other}`,
+          }),
           figure({
             id: 'rotation.steady-requests-per-token',
             label: 'Key Vault requests per rotated token beyond the list pages, second run (each token has a fallback to retire)',
@@ -271,6 +291,7 @@ async function run({ world, quick, progress }: SuiteContext): Promise<SuiteOutpu
           ],
           ['refresh-token grants at the simulator', measured.identityCalls],
           ...vaultKinds.map((kind) => [`Key Vault: ${kind}`, k[kind]] as [string, number]),
+          ...storageKinds.map((kind) => [`Storage: ${kind}`, storage[kind]] as [string, number]),
           ['Key Vault: challenges (401)', counts.challenges],
           ['Key Vault: throttled (429)', counts.throttled],
           ['bound from concurrency alone: concurrency ÷ (requests per token × latency) (tokens/s)', round(concurrencyBound, 0)],

@@ -91,7 +91,7 @@ export class World {
    * endpoint), Entra (the simulator), a configuration file. Nothing of this shell leaks in.
    */
   async appEnv(): Promise<NodeJS.ProcessEnv> {
-    const { simulator, partnerCenter, fake } = await this.servers();
+    const { simulator, partnerCenter, fake, storageConnectionString } = await this.servers();
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -102,6 +102,7 @@ export class World {
       PARTNER_CENTER_API_URL: partnerCenter.url,
       KEY_VAULT_URL: fake.url,
       ...fake.identityEnv,
+      AzureWebJobsStorage: storageConnectionString,
       TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
       MARKETPLACE_CONFIG_PATH: this.configPath,
     };

@@ -26,6 +26,7 @@ export const alertedEvents = [
 export const alertSplits: Partial<Record<string, string>> = {
   [events.tokenNeedsReauth]: 'marketplace',
   [events.tokenNeedsAttention]: 'marketplace',
+  [events.tokenNotConfigured]: 'marketplace',
   [events.connectSyncFailed]: 'marketplace',
   [events.credentialExpiring]: 'credential',
   [events.secretNearExpiryReceived]: 'marketplace',
