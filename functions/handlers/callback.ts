@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { AppError } from '../../shared/errors';
 import { connectPushFor } from '../../shared/connect/push';
 import { admitSignIn } from '../../shared/guards/signInBounds';
 import { marketplaceConfigFor } from '../../shared/marketplaces/forSettings';
@@ -12,6 +13,13 @@ import { acceptedMethods } from '../../shared/web/requestGuards';
 import { consentGrantedPage, consentPage } from '../../shared/web/pages/consent';
 import { tokenPage } from '../../shared/web/pages/token';
 import { htmlResponse, siteOf } from '../../shared/web/responses';
+
+/** Whether a failed callback was this browser's sign-in, whose transaction is spent (or unreadable, so worth nothing). */
+function spendsTransaction(err: unknown): boolean {
+  const code =
+    err instanceof AppError ? (err.code === 'consent_unconfirmed' && err.cause instanceof AppError ? err.cause.code : err.code) : undefined;
+  return code !== 'state_mismatch' && code !== 'transaction_missing';
+}
 
 /** Microsoft redirects here: verify the transaction, redeem the code, store the token, show it once. */
 export async function callback(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -81,7 +89,10 @@ export async function callback(request: HttpRequest, context: InvocationContext)
         }
       }
     } catch (err) {
-      return errorResponse(err, { settings, correlationId, logger: context, cookies });
+      // A callback that is not this browser's sign-in (no transaction, or another state: a stray
+      // link, a forged return) leaves the browser's transaction alone, so the real return from
+      // Microsoft still completes it (docs/SECURITY.md 36).
+      return errorResponse(err, { settings, correlationId, logger: context, ...(spendsTransaction(err) ? { cookies } : {}) });
     }
   });
 }

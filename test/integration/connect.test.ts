@@ -7,6 +7,7 @@
 import { startConnectStandIn } from '../../local/connectStandIn';
 import { ConnectApi, ConnectCallError } from '../../shared/connect/api';
 import { decodeConnectTag, encodeConnectTag } from '../../shared/connect/tag';
+import { callbackBudgetMs } from '../../shared/signIn/pageBudget';
 import { tokenSecretName } from '../../shared/secrets/store';
 import { request, signIn, tokenFromPage, type Step } from '../support/flow';
 import { startWorld, type World } from '../support/world';
@@ -259,6 +260,25 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     await rotateNow(world);
     expect((await tokenRow(world))?.connect?.map((c) => c.state)).toEqual(['ok', 'ok']);
   });
+
+  it('generation while Connect does not answer at all: the page comes within its budget with the token, Connect is left pending, and the next run pushes what is current', async () => {
+    world.connect?.faults.add({ kind: 'hang', count: 100 });
+    const started = Date.now();
+    const { page, token } = await generate(world);
+    const waited = Date.now() - started;
+    world.connect?.faults.clear();
+    // The callback stops pushing at its page budget (shared/signIn/pageBudget.ts) instead of
+    // waiting out every retry and timeout (20 s before): a behaviour, with the start page and the
+    // simulator's sign-in before the callback as the only margin.
+    expect(waited).toBeLessThan(callbackBudgetMs + 2_500);
+    expect(await latest()).toBe(token);
+    expect(page).toContain(`${P1}: Connect did not answer in time`);
+    const stored = await world.store.getToken(MP, 'test');
+    expect(decodeConnectTag(stored?.tags.connect).get(P1)?.state).toBe('pending');
+    await timerRun(world);
+    expect(inConnect(P1)).toBe(token);
+    expect(inConnect(P2)).toBe(token);
+  }, 60_000);
 
   it('a version written but never pushed (the process died) is pushed by the next run', async () => {
     // What a crash between the vault write and the push leaves behind: a new version tagged pending.

@@ -50,8 +50,15 @@ async function attempt(url: URL | string, cookie?: string | string[]): Promise<S
   return { ...r, calls: tokenCalls(world) - callsBefore, stored: storeSnapshot(world) !== before };
 }
 
-/** What every refusal must be: the status, the reason shown, the spent cookie, nothing stored, the token calls allowed. */
-function expectRefused(r: Step & { calls: number; stored: boolean }, o: { status?: 400 | 403; heading: string; calls: number }): void {
+/**
+ * What every refusal must be: the status, the reason shown, nothing stored, the token calls
+ * allowed; and the browser's transaction spent, or (a callback that is not this browser's
+ * sign-in: no cookie, another state) left alone (docs/SECURITY.md 36).
+ */
+function expectRefused(
+  r: Step & { calls: number; stored: boolean },
+  o: { status?: 400 | 403; heading: string; calls: number; transaction?: 'spent' | 'left alone' },
+): void {
   expect({ status: r.status, heading: headingOf(r.body), calls: r.calls, stored: r.stored }).toEqual({
     status: o.status ?? 400,
     heading: o.heading,
@@ -59,7 +66,8 @@ function expectRefused(r: Step & { calls: number; stored: boolean }, o: { status
     stored: false,
   });
   expect(r.location).toBeUndefined();
-  expect(r.setCookies).toEqual([`${transactionCookieName}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`]);
+  if (o.transaction === 'left alone') expect(r.setCookies).toEqual([]);
+  else expect(r.setCookies).toEqual([`${transactionCookieName}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`]);
 }
 
 function withParams(url: URL, change: (p: URLSearchParams) => void): URL {
@@ -120,8 +128,21 @@ describe('state (docs/SECURITY.md 2)', () => {
         withParams(s.callback, (p) => p.delete('state')),
         s.cookie,
       ),
-      { heading: refusals.unverified, calls: 0 },
+      { heading: refusals.unverified, calls: 0, transaction: 'left alone' },
     );
+    expect((await attempt(s.callback, s.cookie)).status).toBe(200);
+  });
+
+  abuse('state', 'a stray link (/api/callback?state=x from any site) during a sign-in: refused, and the real return still completes', async () => {
+    const s = await signInUntilCallback(world, 'MP-00001');
+    const stray = new URL('/api/callback?state=x', s.callback);
+    expectRefused(await attempt(stray, s.cookie), { heading: refusals.unverified, calls: 0, transaction: 'left alone' });
+    expectRefused(await attempt(new URL('/api/callback?error=access_denied&state=x', s.callback), s.cookie), {
+      heading: refusals.unverified,
+      calls: 0,
+      transaction: 'left alone',
+    });
+    expect((await attempt(s.callback, s.cookie)).status).toBe(200);
   });
 
   abuse('state', 'mismatched state (the state of another sign-in)', async () => {
@@ -132,7 +153,7 @@ describe('state (docs/SECURITY.md 2)', () => {
         withParams(a.callback, (p) => p.set('state', b.callback.searchParams.get('state') ?? '')),
         a.cookie,
       ),
-      { heading: refusals.unverified, calls: 0 },
+      { heading: refusals.unverified, calls: 0, transaction: 'left alone' },
     );
   });
 
@@ -144,7 +165,7 @@ describe('state (docs/SECURITY.md 2)', () => {
       p.append('state', 'forged-state-value-0000000000000000000000');
       p.append('state', real);
     });
-    expectRefused(await attempt(url, s.cookie), { heading: refusals.unverified, calls: 0 });
+    expectRefused(await attempt(url, s.cookie), { heading: refusals.unverified, calls: 0, transaction: 'left alone' });
   });
 
   abuse('state', 'reused state: the same callback again, with a copy of the spent cookie', async () => {
@@ -189,14 +210,14 @@ describe('state (docs/SECURITY.md 2)', () => {
 describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
   abuse('cookie', 'no cookie (cookies blocked, or a link opened elsewhere)', async () => {
     const s = await signInUntilCallback(world, 'MP-00001');
-    expectRefused(await attempt(s.callback), { heading: refusals.missing, calls: 0 });
+    expectRefused(await attempt(s.callback), { heading: refusals.missing, calls: 0, transaction: 'left alone' });
   });
 
   abuse('cookie', 'a cookie from another browser (two sign-ins, cookies swapped)', async () => {
     const a = await signInUntilCallback(world, 'MP-00001');
     const b = await signInUntilCallback(world, 'MP-00001');
-    expectRefused(await attempt(a.callback, b.cookie), { heading: refusals.unverified, calls: 0 });
-    expectRefused(await attempt(b.callback, a.cookie), { heading: refusals.unverified, calls: 0 });
+    expectRefused(await attempt(a.callback, b.cookie), { heading: refusals.unverified, calls: 0, transaction: 'left alone' });
+    expectRefused(await attempt(b.callback, a.cookie), { heading: refusals.unverified, calls: 0, transaction: 'left alone' });
     // Control: each browser's own answer still completes.
     expect((await attempt(a.callback, a.cookie)).status).toBe(200);
   });
