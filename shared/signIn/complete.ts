@@ -5,12 +5,13 @@
  */
 import { connectParameterOf } from '../connect/parameter';
 import type { ConnectPush, SyncOutcome } from '../connect/push';
-import { AppError } from '../errors';
+import { AppError, type SignedInAs } from '../errors';
 import { events } from '../events';
 import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
+import type { IdTokenClaims } from '../identity/msal';
 import { expiryAfterUse } from '../identity/lifetime';
-import { logEvent, type Logger } from '../log';
+import { logEvent, type EventFields, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
 import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
 import { verifyAtPartnerCenter, type PartnerProfile } from '../partnerCenter/verify';
@@ -42,8 +43,12 @@ export type CompleteResult =
       /** The Connect push of this token; absent when the push is off or the marketplace has no Connect products. */
       connect?: SyncOutcome;
     }
-  /** The CPV app is not consented in the partner tenant: the page offers the admin-consent link, bound to this browser by `cookie`. */
-  | { kind: 'consent-needed'; marketplace: Marketplace; adminConsentUrl: string; cookie: CookieSpec }
+  /**
+   * The CPV app is not consented in the partner tenant: the page offers the admin-consent link,
+   * bound to this browser by `cookie`. `declined`: Entra said so (the consent prompt was cancelled,
+   * or the person went back from "Need admin approval"); otherwise it asked for consent.
+   */
+  | { kind: 'consent-needed'; marketplace: Marketplace; clientId: string; adminConsentUrl: string; cookie: CookieSpec; declined: boolean }
   | { kind: 'consent-granted'; marketplace: string };
 
 export interface CallbackDeps {
@@ -57,12 +62,56 @@ export interface CallbackDeps {
   connect?: (store: SecretStore) => ConnectPush | undefined;
 }
 
-/** Codes Entra sends when the CPV app has not been consented in the partner tenant. */
-function isConsentError(error: string, description: string | null): boolean {
-  if (error === 'consent_required') return true;
-  // Look for the AADSTS code only; the description itself is never shown or logged. 700016: the
-  // app is not (or no longer) in that tenant, which an administrator's approval also fixes.
-  return /\bAADSTS(65001|90094|90099|700016)\b/.test(description ?? '');
+/**
+ * What Entra sends back when the CPV app has not been consented in the partner tenant (docs/STAND-INS.md,
+ * "Consent"). Interactively, an administrator consents right on Entra's prompt and a non-administrator
+ * stays on Entra's "Need admin approval" page (AADSTS90094) without coming back; what does come back is
+ * `access_denied` (a cancelled prompt, AADSTS65004) and, for `prompt=none` only, `consent_required`.
+ * The codes are looked for in the description; the description itself is never shown or logged.
+ * 700016: the app is not (or no longer) in that tenant, which an administrator's approval also fixes.
+ */
+function consentAnswer(error: string, description: string | null): 'declined' | 'needed' | undefined {
+  if (error === 'access_denied' || /\bAADSTS65004\b/.test(description ?? '')) return 'declined';
+  if (error === 'consent_required' || /\bAADSTS(65001|90094|90099|700016)\b/.test(description ?? '')) return 'needed';
+  return undefined;
+}
+
+/** The first AADSTS code of an error description (diagnosis only; the description is never kept). */
+function aadstsIn(description: string | null): number | undefined {
+  const m = /\bAADSTS(\d{4,9})\b/.exec(description ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Entra refused the authorize request this service built (`invalid_request`: e.g. AADSTS901002 for
+ * a parameter the v2 endpoint does not support; `unauthorized_client`, `unsupported_response_type`,
+ * `invalid_resource`). No person can fix it by signing in again; the operator is alerted. Whether
+ * Entra sends such an error back or shows it on its own page is not documented: both are handled,
+ * the latter by never sending such a request (shared/signIn/entraUrls.ts).
+ */
+class AuthorizeRequestRefused extends AppError {
+  override readonly name = 'AuthorizeRequestRefused';
+  constructor(
+    readonly error: string,
+    readonly aadsts: number | undefined,
+    marketplace: string,
+  ) {
+    super('authorize_request_refused', `Entra refused the authorize request: ${error}${aadsts ? ` (AADSTS${aadsts})` : ''}`, { marketplace });
+  }
+
+  override diagnosis(): EventFields {
+    return { ...super.diagnosis(), error: this.error, aadsts: this.aadsts };
+  }
+}
+
+/** The authorize errors Entra documents, by what they mean here. */
+const refusedRequestErrors = new Set(['invalid_request', 'unauthorized_client', 'unsupported_response_type', 'invalid_resource']);
+const unavailableErrors = new Set(['server_error', 'temporarily_unavailable']);
+
+/** Who signed in, for the refusal pages: the sign-in name (`preferred_username`, else `upn`) and the tenant. */
+function signedInAsOf(idToken: IdTokenClaims | undefined): SignedInAs {
+  const account = idToken?.preferredUsername ?? idToken?.upn;
+  return { ...(account ? { account } : {}), ...(idToken?.tid ? { tenant: idToken.tid.toLowerCase() } : {}) };
 }
 
 const codePattern = /^[\x21-\x7e]{1,4096}$/;
@@ -104,8 +153,13 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
 
   const error = query.get('error');
   if (error !== null) {
-    if (marketplace.model === 'CPV' && isConsentError(error, query.get('error_description'))) return consentNeeded(deps, marketplace, now);
+    const description = query.get('error_description');
+    const consent = marketplace.model === 'CPV' ? consentAnswer(error, description) : undefined;
+    if (consent) return consentNeeded(deps, marketplace, now, consent === 'declined');
     const known = /^[a-z_]{1,64}$/.test(error) ? error : 'other';
+    if (refusedRequestErrors.has(known)) throw new AuthorizeRequestRefused(known, aadstsIn(description), marketplace.id);
+    if (unavailableErrors.has(known))
+      throw new AppError('identity_unavailable', `Entra returned error ${known}`, { marketplace: marketplace.id, retry: { transient: true } });
     throw new AppError('authorization_denied', `Entra returned error ${known}`, { marketplace: marketplace.id });
   }
 
@@ -116,15 +170,22 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
   const grant = await redeemCodeLazy(app, { code, codeVerifier: tx.verifier, redirectUri: settings.CALLBACK_URL, nonce: tx.nonce });
-  checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
 
-  // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA, no
-  // Partner Center role, a guest) is never stored, shown or pushed.
-  const profile = await verifyAtPartnerCenter({
-    baseUrl: settings.PARTNER_CENTER_API_URL,
-    accessToken: grant.accessToken,
-    marketplace: marketplace.id,
-  });
+  let profile: PartnerProfile;
+  try {
+    checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
+    // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA
+    // claim, no Partner Center role) is never stored, shown or pushed.
+    profile = await verifyAtPartnerCenter({
+      baseUrl: settings.PARTNER_CENTER_API_URL,
+      accessToken: grant.accessToken,
+      marketplace: marketplace.id,
+    });
+  } catch (err) {
+    // The page names who signed in (never a token), so a wrong pick in the account picker shows.
+    if (err instanceof AppError) err.signedInAs ??= signedInAsOf(grant.idToken);
+    throw err;
+  }
   const signer = signerFromIdToken(grant.idToken);
   const push = deps.connect?.(store);
   const stored = await storeProvenToken(
@@ -241,23 +302,27 @@ async function storeProvenToken(
 }
 
 /** The CPV app needs an administrator's approval in the partner tenant: a consent transaction binds the return to this browser. */
-async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number): Promise<CompleteResult> {
+async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number, declined: boolean): Promise<CompleteResult> {
   const { settings } = deps;
   logEvent(deps.logger, 'info', events.consentRequired, {
     marketplace: marketplace.id,
     tenant: marketplace.tenantId,
+    declined,
     correlationId: deps.correlationId,
   });
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now, 'consent');
   const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
+  const { clientId } = appIdentityOf(settings, marketplace);
   return {
     kind: 'consent-needed',
     marketplace,
+    clientId,
+    declined,
     cookie: transactionCookie(sealed),
     adminConsentUrl: adminConsentUrl({
       authorityHost: settings.AUTHORITY_HOST,
       tenantId: marketplace.tenantId,
-      clientId: appIdentityOf(settings, marketplace).clientId,
+      clientId,
       redirectUri: settings.CALLBACK_URL,
       state: tx.state,
     }),
@@ -268,8 +333,15 @@ async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: 
 function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace: Marketplace): CompleteResult {
   const where = { marketplace: marketplace.id };
   const error = query.get('error');
-  if (error === 'access_denied') throw new AppError('consent_declined', 'An administrator declined the admin consent', where);
-  if (error !== null || query.get('admin_consent') !== 'True') throw new AppError('authorization_denied', 'Admin consent was not granted', where);
+  // An error wins over `admin_consent=True`: the admin-consent endpoint documents a refusal as
+  // `admin_consent=True&error=consent_required` with AADSTS65004 (docs/STAND-INS.md); some
+  // answers use `access_denied`. Either way, nothing was approved.
+  if (error !== null) {
+    if (consentAnswer(error, query.get('error_description')) !== undefined)
+      throw new AppError('consent_declined', 'An administrator declined the admin consent', where);
+    throw new AppError('authorization_denied', 'Admin consent was not granted', where);
+  }
+  if (query.get('admin_consent') !== 'True') throw new AppError('authorization_denied', 'Admin consent was not granted', where);
   // Entra names the tenant that approved; an approval in another tenant does not help this marketplace.
   const tenant = query.get('tenant');
   if (tenant !== null && tenant.toLowerCase() !== marketplace.tenantId)

@@ -31,6 +31,8 @@ export interface StatusReport {
   /** Problems of the marketplace configuration file; `usable: false` is an outage. */
   configuration: { usable: boolean; problems: string[] };
   connectPush: boolean;
+  /** The CPV application every CPV token is bound to (the Connect Microsoft connector's), when CPV is set up. */
+  cpvClientId?: string;
   lastRun?: RunReport;
   /** The timer's next run, when its schedule can be read. */
   nextRunAt?: string;
@@ -89,6 +91,7 @@ export async function statusReport(settings: Settings, store: SecretStore, confi
     generatedAt: now.toISOString(),
     configuration: { usable: !config.fileProblem, problems: config.problems.map(formatProblem) },
     connectPush,
+    ...(settings.CPV_CLIENT_ID ? { cpvClientId: settings.CPV_CLIENT_ID } : {}),
     ...(listing.lastRun ? { lastRun: runReportOf(listing.lastRun) } : {}),
     ...(nextRun ? { nextRunAt: nextRun.toISOString() } : {}),
     schedule: settings.ROTATION_SCHEDULE,
