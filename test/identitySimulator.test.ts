@@ -302,6 +302,9 @@ describe('sign-in and code redemption with the real msal-node', () => {
     expect(err).toMatchObject({ errorCode: 'invalid_grant', errorNo: 7000012 });
     expect(err.errorMessage).toContain('The grant was obtained for a different tenant.');
     await refresh(sim, rt); // at its own tenant it still works
+    // A multi-tenant app the other tenant never consented to is not there at all: AADSTS700016 comes first.
+    const cpvToken = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT });
+    expect(await msalError(refresh(sim, cpvToken, cpv, OTHER_TENANT))).toMatchObject({ errorCode: 'unauthorized_client', errorNo: 700016 });
   });
 
   it('issues tokens of another tenant when the tenant override is on (once)', async () => {
@@ -323,7 +326,9 @@ describe('interactive consent (CPV): what Entra does when the tenant has not con
       expect(step.status).toBe(200);
       expect(step.location).toBeUndefined();
       expect(step.html).toContain('<h1>Need admin approval</h1>');
-      expect(step.html).toContain(`AADSTS90094: ${cpv.clientId} needs permission to access resources in your organization that only an admin can grant.`);
+      expect(step.html).toContain(
+        `AADSTS90094: ${cpv.clientId} needs permission to access resources in your organization that only an admin can grant.`,
+      );
       expect(step.html).toContain(sim.accountFor(OTHER_TENANT, account).upn);
       expect(sim.stats.interactiveConsent).toMatchObject({ needAdminApproval: 1, prompted: 0 });
       expect(sim.stats.codesIssued).toBe(0);
@@ -378,7 +383,11 @@ describe('interactive consent (CPV): what Entra does when the tenant has not con
   it('sends a cancelled prompt back as access_denied (AADSTS65004); consent_required only ever answers prompt=none', async () => {
     const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }));
     const cancelled = await drive.submitPage(sim, step.html, { decision: 'cancel' });
-    expect(Object.fromEntries(cancelled.location!.searchParams)).toMatchObject({ error: 'access_denied', error_subcode: 'cancel', state: 'state-123' });
+    expect(Object.fromEntries(cancelled.location!.searchParams)).toMatchObject({
+      error: 'access_denied',
+      error_subcode: 'cancel',
+      state: 'state-123',
+    });
     expect(cancelled.location!.searchParams.get('error_description')).toMatch(/^AADSTS65004/);
     expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
     // Without a session a silent request cannot even find the user: login_required, before any consent question.
@@ -588,7 +597,13 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
       expect(at).toMatchObject({ oid: account.oid, upn: account.upn, tid: TENANT });
     }
     expect(seen.size).toBe(5);
-    expect(sim.stats.signIns.byAccount).toEqual({ adminAgent: 1, noPartnerCenterRole: 1, guest: 1, guestAdminAgent: 1, adminAgentNotDirectoryAdmin: 1 });
+    expect(sim.stats.signIns.byAccount).toEqual({
+      adminAgent: 1,
+      noPartnerCenterRole: 1,
+      guest: 1,
+      guestAdminAgent: 1,
+      adminAgentNotDirectoryAdmin: 1,
+    });
     // Who may consent for the organization, and who holds a Partner Center role, are separate facts.
     expect(sim.accountsOf(TENANT).map((a) => [a.kind, a.directoryAdmin, a.partnerCenterRoles])).toEqual([
       ['adminAgent', true, ['AdminAgent']],
@@ -911,15 +926,6 @@ describe('persistence (local mode)', () => {
     const stateFile = join(dir, 'state.json');
     try {
       const first = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp, cpv], stateFile });
-      // An administrator of THIRD_TENANT consents for themself alone, on the prompt.
-      const { verifier, challenge } = pkce();
-      const prompt = await drive.signInStep(first, drive.authorizeUrl(first, { client: cpv, tenant: THIRD_TENANT, challenge }));
-      const code = (await drive.submitPage(first, prompt.html, { decision: 'accept' })).location!.searchParams.get('code')!;
-      const cca = drive.newCca(first, cpv, THIRD_TENANT);
-      const own = drive.refreshTokenOf(
-        cca,
-        await cca.acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }),
-      );
       first.grantConsent(cpv.clientId, OTHER_TENANT);
       const rt = first.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: OTHER_TENANT });
       await first.close();
@@ -928,6 +934,7 @@ describe('persistence (local mode)', () => {
         refreshTokens: Record<string, Record<string, unknown>>;
       };
       for (const c of old.consents) delete c.scopes;
+      delete (old as { userConsents?: unknown }).userConsents;
       for (const r of Object.values(old.refreshTokens)) for (const k of ['account', 'amr', 'mfaRequested']) delete r[k];
       writeFileSync(stateFile, JSON.stringify(old));
 

@@ -168,8 +168,15 @@ function redeemRefreshToken(ctx: SimulatorContext, auth: AuthenticatedClient, fo
   const rec = ctx.state.findRefreshToken(token);
   if (!rec) return { ok: false, error: entraErrors.malformedGrant() };
   if (!sameId(rec.clientId, client.clientId)) return { ok: false, error: entraErrors.grantOfOtherClient() };
-  // A token redeemed at another tenant's endpoint (a mistyped or wrong tenant id): AADSTS7000012.
-  if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.tenant) return { ok: false, error: entraErrors.grantOfOtherTenant() };
+  if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.tenant) {
+    // A token redeemed at another tenant's endpoint (a mistyped or wrong tenant id). A multi-tenant app
+    // that tenant never consented to has no service principal there: AADSTS700016 first (assumption,
+    // docs/STAND-INS.md); otherwise AADSTS7000012, as users report Entra answers.
+    const other = tenantSegment.toLowerCase();
+    if (client.multiTenant && !ctx.state.consentedTenantsOf(client.clientId).includes(other))
+      return { ok: false, error: entraErrors.unknownClient(client.clientId, other) };
+    return { ok: false, error: entraErrors.grantOfOtherTenant() };
+  }
 
   const requestedScope = form.get('scope') ?? rec.scope;
   const refused = refusal(ctx, client, token, rec, requestedScope);

@@ -104,6 +104,7 @@ export interface PropagationRetry {
   windowMs: number;
   backoff: Backoff;
   sleep?: Sleep;
+  now?: () => number;
 }
 
 export const defaultPropagationRetry: PropagationRetry = { windowMs: 60_000, backoff: { baseMs: 2_000, maxMs: 15_000 } };
@@ -123,13 +124,14 @@ function isPropagating(err: unknown): boolean {
 /** Runs a token request of an app that proves itself with an assertion, retrying AADSTS70021 within the window. */
 export async function retryWhilePropagating<T>(request: () => Promise<T>, onRetry?: (attempt: number, waitMs: number) => void): Promise<T> {
   const { windowMs, backoff, sleep } = propagationRetry;
-  const deadline = Date.now() + windowMs;
+  const now = propagationRetry.now ?? Date.now;
+  const deadline = now() + windowMs;
   return withRetries(request, {
     attempts: Number.MAX_SAFE_INTEGER,
     backoff,
     isTransient: isPropagating,
     retryAfterMs: () => undefined,
-    timeLeft: () => deadline - Date.now(),
+    timeLeft: () => deadline - now(),
     ...(sleep ? { sleep } : {}),
     ...(onRetry ? { onRetry } : {}),
   });

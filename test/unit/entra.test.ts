@@ -1,5 +1,6 @@
 import { classifyTokenFailure } from '../../shared/identity/tokenFailure';
-import { authorizeUrl } from '../../shared/signIn/entraUrls';
+import { parseSignInPrompt } from '../../shared/signIn/begin';
+import { approvalLinkUrl, authorizeParameters, authorizeUrl } from '../../shared/signIn/entraUrls';
 import { refreshTokenFromCache } from '../../shared/identity/cache';
 
 describe('authorize URL', () => {
@@ -22,6 +23,47 @@ describe('authorize URL', () => {
     expect(url.searchParams.get('redirect_uri')).toBe('https://app/api/callback');
     expect(url.searchParams.has('code_verifier')).toBe(false);
   });
+
+  const request = {
+    authorityHost: 'https://login.microsoftonline.com',
+    tenantId: 't-1',
+    clientId: 'c-1',
+    redirectUri: 'https://app/api/callback',
+    state: 's',
+    nonce: 'n',
+    codeChallenge: 'ch',
+  };
+
+  it('sends only parameters the v2 endpoint documents: never amr_values or resource, which it refuses with AADSTS901002', () => {
+    const url = new URL(authorizeUrl(request));
+    expect([...url.searchParams.keys()].sort()).toEqual([...authorizeParameters].sort());
+    for (const v1 of ['amr_values', 'resource', 'acr_values']) expect(url.searchParams.has(v1)).toBe(false);
+  });
+
+  it('asks the person to pick the account, or with prompt=login for credentials again; one prompt value, never both', () => {
+    expect(new URL(authorizeUrl(request)).searchParams.getAll('prompt')).toEqual(['select_account']);
+    expect(new URL(authorizeUrl({ ...request, prompt: 'login' })).searchParams.getAll('prompt')).toEqual(['login']);
+  });
+
+  it('takes only prompt=login from the start form', () => {
+    expect(parseSignInPrompt(null)).toEqual({ ok: true });
+    expect(parseSignInPrompt('')).toEqual({ ok: true });
+    expect(parseSignInPrompt('login')).toEqual({ ok: true, prompt: 'login' });
+    for (const other of ['none', 'consent', 'select_account', 'Login', 'login ', 'login select_account'])
+      expect(parseSignInPrompt(other).ok).toBe(false);
+  });
+
+  it('builds the approval link for an administrator without a state or a tenant (it travels to another browser)', () => {
+    const url = new URL(
+      approvalLinkUrl({ authorityHost: 'https://login.microsoftonline.com', clientId: 'c-1', redirectUri: 'https://app/api/callback' }),
+    );
+    expect(url.origin + url.pathname).toBe('https://login.microsoftonline.com/organizations/v2.0/adminconsent');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      client_id: 'c-1',
+      redirect_uri: 'https://app/api/callback',
+      scope: 'https://api.partnercenter.microsoft.com/user_impersonation offline_access openid profile',
+    });
+  });
 });
 
 describe('token failure classes (docs/SECURITY.md 17)', () => {
@@ -37,6 +79,12 @@ describe('token failure classes (docs/SECURITY.md 17)', () => {
     [{ error: 'invalid_grant', aadsts: 123456 }, 'needs-reauth', 'invalid-grant'],
     [{ error: 'invalid_client', aadsts: 7000215 }, 'invalid-client', 'invalid-secret'],
     [{ error: 'invalid_client', aadsts: 7000222 }, 'invalid-client', 'expired-secret'],
+    [{ error: 'invalid_client', aadsts: 70021 }, 'invalid-client', 'federated-credential-mismatch'],
+    // A wrong tenant is the operator's file, not the token: never parked (docs/SECURITY.md 34).
+    [{ error: 'invalid_grant', aadsts: 7000012 }, 'configuration', 'wrong-tenant'],
+    [{ error: 'invalid_request', aadsts: 90002 }, 'configuration', 'tenant-not-found'],
+    [{ error: 'invalid_request', aadsts: 900023 }, 'configuration', 'tenant-not-found'],
+    [{ error: 'invalid_request', aadsts: 9002313 }, 'rejected', 'invalid-request'],
     [{ error: 'temporarily_unavailable', status: 503 }, 'transient', 'unavailable'],
     [{ status: 429 }, 'transient', 'throttled'],
     [{ status: 502 }, 'transient', 'unavailable'],
