@@ -51,7 +51,11 @@ export async function callback(request: HttpRequest, context: InvocationContext)
                 nonce,
                 marketplace: result.marketplace.id,
                 adminConsentUrl: result.adminConsentUrl,
-                approvalLink: approvalLinkUrl({ authorityHost: settings.AUTHORITY_HOST, clientId: result.clientId, redirectUri: settings.CALLBACK_URL }),
+                approvalLink: approvalLinkUrl({
+                  authorityHost: settings.AUTHORITY_HOST,
+                  clientId: result.clientId,
+                  redirectUri: settings.CALLBACK_URL,
+                }),
                 declined: result.declined,
                 correlationId,
               }),

@@ -21,7 +21,13 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
     // The approval link an administrator of a CPV partner tenant may need (the CPV application's admin consent).
     const approval = settings.CPV_CLIENT_ID
-      ? { approvalLink: approvalLinkUrl({ authorityHost: settings.AUTHORITY_HOST, clientId: settings.CPV_CLIENT_ID, redirectUri: settings.CALLBACK_URL }) }
+      ? {
+          approvalLink: approvalLinkUrl({
+            authorityHost: settings.AUTHORITY_HOST,
+            clientId: settings.CPV_CLIENT_ID,
+            redirectUri: settings.CALLBACK_URL,
+          }),
+        }
       : {};
 
     if (request.method === 'GET' || request.method === 'HEAD') {
@@ -57,7 +63,9 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     if (result.kind === 'invalid-id') {
       // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
-      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, ...approval, value: result.value, error: result.reason, correlationId }));
+      return htmlResponse(400, site, (nonce) =>
+        startPage({ environment, nonce, ...approval, value: result.value, error: result.reason, correlationId }),
+      );
     }
     // Only a sign-in that would begin counts (docs/SECURITY.md 29); refused, it sets no cookie.
     const refused = admitSignIn('start', request.headers);

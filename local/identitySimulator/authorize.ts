@@ -65,7 +65,8 @@ export async function handleAuthorize(
   const ids = requestIds(header(req, 'client-request-id') ?? url.searchParams.get('client-request-id') ?? undefined);
   const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
   // No directory to look the app up in: Entra can only show its own page.
-  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
+  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant))
+    return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
   const checked = checkAuthorizeRequest(ctx, url.searchParams, tenantSegment);
   if (!checked.ok) return answerFailure(res, checked, ids);
   const ar = checked.value;
@@ -181,7 +182,8 @@ export async function handleAdminConsent(
   const state = q.get('state');
   const scope = q.get('scope') ?? '';
   const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
-  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
+  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant))
+    return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
   const csp = pageCsp(new URL(redirectUri).origin);
 
   if (req.method === 'GET') {

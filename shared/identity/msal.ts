@@ -206,11 +206,17 @@ function tokenRequest(app: AppCredentials, request: () => Promise<TokenGrant>): 
 }
 
 /** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
-export function redeemCode(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string; nonce: string }): Promise<TokenGrant> {
+export function redeemCode(
+  app: AppCredentials,
+  request: { code: string; codeVerifier: string; redirectUri: string; nonce: string },
+): Promise<TokenGrant> {
   return tokenRequest(app, () => redeemCodeOnce(app, request));
 }
 
-async function redeemCodeOnce(app: AppCredentials, request: { code: string; codeVerifier: string; redirectUri: string; nonce: string }): Promise<TokenGrant> {
+async function redeemCodeOnce(
+  app: AppCredentials,
+  request: { code: string; codeVerifier: string; redirectUri: string; nonce: string },
+): Promise<TokenGrant> {
   const network = new EntraNetwork();
   const client = newClient(app, network);
   try {

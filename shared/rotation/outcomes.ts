@@ -71,7 +71,14 @@ export interface RotationSummary {
 }
 
 /** Outcomes that mean a token did not get the rotation it was due (what the run's `failed` counts). */
-export const failedOutcomes: readonly RotationOutcome[] = ['transient', 'needs-reauth', 'invalid-client', 'misconfigured', 'store-failed', 'needs-attention'];
+export const failedOutcomes: readonly RotationOutcome[] = [
+  'transient',
+  'needs-reauth',
+  'invalid-client',
+  'misconfigured',
+  'store-failed',
+  'needs-attention',
+];
 
 export function countOutcomes(results: readonly TokenResult[]): Record<RotationOutcome, number> {
   const counts = Object.fromEntries(rotationOutcomes.map((o) => [o, 0])) as Record<RotationOutcome, number>;

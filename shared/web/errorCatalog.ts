@@ -237,7 +237,8 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 403,
     describe: (err) => ({
       title: 'The account has no Partner Center role',
-      message: 'Partner Center refused this account: it holds no Partner Center role in the partner organization. No token was stored or sent to Connect.',
+      message:
+        'Partner Center refused this account: it holds no Partner Center role in the partner organization. No token was stored or sent to Connect.',
       todo: 'Sign in with an account that has the Admin Agent role in Partner Center (a guest account of the partner tenant can hold it too), or ask a Partner Center administrator to give this account that role.',
       extra: signedInAs(err),
     }),
