@@ -128,7 +128,7 @@ describe('journeys in the test environment', () => {
     expectCleanJourney(session, world);
   });
 
-  it('CPV marketplace MP-00002, tenant not yet consented: the administrator approves on Microsoft\'s prompt and gets the token', async () => {
+  it("CPV marketplace MP-00002, tenant not yet consented: the administrator approves on Microsoft's prompt and gets the token", async () => {
     world.simulator.revokeConsent(cpvClientId, tenants.cpv);
     const { page } = session;
     await page.goto(world.startUrl);
@@ -322,7 +322,12 @@ describe('what Partner Center refuses, as a person sees it', () => {
   }
 
   const refusals: [{ account?: string; withoutMfa?: boolean }, string, RegExp, string][] = [
-    [{ withoutMfa: true }, 'Multi-factor authentication is required', /a Conditional Access policy that requires MFA, or the security defaults/, 'admin@'],
+    [
+      { withoutMfa: true },
+      'Multi-factor authentication is required',
+      /a Conditional Access policy that requires MFA, or the security defaults/,
+      'admin@',
+    ],
     [{ account: 'User without a Partner Center role' }, 'The account has no Partner Center role', /Admin Agent role/, 'user@'],
     [{ account: 'Guest user' }, 'The account has no Partner Center role', /holds no Partner Center role/, 'someone@contoso.com'],
   ];
