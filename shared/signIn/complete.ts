@@ -11,7 +11,7 @@ import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
 import type { IdTokenClaims } from '../identity/msal';
 import { expiryAfterUse } from '../identity/lifetime';
-import { logEvent, type EventFields, type Logger } from '../log';
+import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
 import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
 import { verifyAtPartnerCenter, type PartnerProfile } from '../partnerCenter/verify';
@@ -23,6 +23,7 @@ import type { SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Settings } from '../settings';
 import type { CookieSpec } from '../web/responses';
 import { readTransactionCookie, transactionCookie } from './cookie';
+import { consentAnswer, readAuthorizeError } from './authorizeError';
 import { adminConsentUrl } from './entraUrls';
 import { markStateUsed } from './replayGuard';
 import { checkIdToken } from './idToken';
@@ -61,52 +62,6 @@ export interface CallbackDeps {
   /** The Connect push for this invocation's store; undefined when it is off. */
   connect?: (store: SecretStore) => ConnectPush | undefined;
 }
-
-/**
- * What Entra sends back when the CPV app has not been consented in the partner tenant (docs/STAND-INS.md,
- * "Consent"). Interactively, an administrator consents right on Entra's prompt and a non-administrator
- * stays on Entra's "Need admin approval" page (AADSTS90094) without coming back; what does come back is
- * `access_denied` (a cancelled prompt, AADSTS65004) and, for `prompt=none` only, `consent_required`.
- * The codes are looked for in the description; the description itself is never shown or logged.
- * 700016: the app is not (or no longer) in that tenant, which an administrator's approval also fixes.
- */
-function consentAnswer(error: string, description: string | null): 'declined' | 'needed' | undefined {
-  if (error === 'access_denied' || /\bAADSTS65004\b/.test(description ?? '')) return 'declined';
-  if (error === 'consent_required' || /\bAADSTS(65001|90094|90099|700016)\b/.test(description ?? '')) return 'needed';
-  return undefined;
-}
-
-/** The first AADSTS code of an error description (diagnosis only; the description is never kept). */
-function aadstsIn(description: string | null): number | undefined {
-  const m = /\bAADSTS(\d{4,9})\b/.exec(description ?? '');
-  return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Entra refused the authorize request this service built (`invalid_request`: e.g. AADSTS901002 for
- * a parameter the v2 endpoint does not support; `unauthorized_client`, `unsupported_response_type`,
- * `invalid_resource`). No person can fix it by signing in again; the operator is alerted. Whether
- * Entra sends such an error back or shows it on its own page is not documented: both are handled,
- * the latter by never sending such a request (shared/signIn/entraUrls.ts).
- */
-class AuthorizeRequestRefused extends AppError {
-  override readonly name = 'AuthorizeRequestRefused';
-  constructor(
-    readonly error: string,
-    readonly aadsts: number | undefined,
-    marketplace: string,
-  ) {
-    super('authorize_request_refused', `Entra refused the authorize request: ${error}${aadsts ? ` (AADSTS${aadsts})` : ''}`, { marketplace });
-  }
-
-  override diagnosis(): EventFields {
-    return { ...super.diagnosis(), error: this.error, aadsts: this.aadsts };
-  }
-}
-
-/** The authorize errors Entra documents, by what they mean here. */
-const refusedRequestErrors = new Set(['invalid_request', 'unauthorized_client', 'unsupported_response_type', 'invalid_resource']);
-const unavailableErrors = new Set(['server_error', 'temporarily_unavailable']);
 
 /** Who signed in, for the refusal pages: the sign-in name (`preferred_username`, else `upn`) and the tenant. */
 function signedInAsOf(idToken: IdTokenClaims | undefined): SignedInAs {
@@ -153,14 +108,9 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
 
   const error = query.get('error');
   if (error !== null) {
-    const description = query.get('error_description');
-    const consent = marketplace.model === 'CPV' ? consentAnswer(error, description) : undefined;
-    if (consent) return consentNeeded(deps, marketplace, now, consent === 'declined');
-    const known = /^[a-z_]{1,64}$/.test(error) ? error : 'other';
-    if (refusedRequestErrors.has(known)) throw new AuthorizeRequestRefused(known, aadstsIn(description), marketplace.id);
-    if (unavailableErrors.has(known))
-      throw new AppError('identity_unavailable', `Entra returned error ${known}`, { marketplace: marketplace.id, retry: { transient: true } });
-    throw new AppError('authorization_denied', `Entra returned error ${known}`, { marketplace: marketplace.id });
+    const answer = readAuthorizeError(error, query.get('error_description'), marketplace);
+    if (answer.kind === 'consent') return consentNeeded(deps, marketplace, now, answer.declined);
+    throw answer.error;
   }
 
   const code = query.get('code');
