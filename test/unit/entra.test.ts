@@ -1,4 +1,5 @@
 import { classifyTokenFailure } from '../../shared/identity/tokenFailure';
+import { readAuthorizeError } from '../../shared/signIn/authorizeError';
 import { parseSignInPrompt } from '../../shared/signIn/begin';
 import { approvalLinkUrl, authorizeParameters, authorizeUrl } from '../../shared/signIn/entraUrls';
 import { refreshTokenFromCache } from '../../shared/identity/cache';
@@ -63,6 +64,45 @@ describe('authorize URL', () => {
       redirect_uri: 'https://app/api/callback',
       scope: 'https://api.partnercenter.microsoft.com/user_impersonation offline_access openid profile',
     });
+  });
+});
+
+describe('errors Entra sends back to the callback', () => {
+  const cpv = { id: 'MP-00002', model: 'CPV' as const };
+  const csp = { id: 'MP-00001', model: 'CSP' as const };
+  const read = (error: string, description: string | null, m: { id: string; model: 'CPV' | 'CSP' } = cpv) => {
+    const a = readAuthorizeError(error, description, m);
+    return a.kind === 'consent' ? `consent ${a.declined ? 'declined' : 'needed'}` : a.error.code;
+  };
+
+  it.each([
+    // Interactively only a cancel (or the way back from "Need admin approval") comes back, as access_denied.
+    ['access_denied', 'AADSTS65004: User declined to consent to access the app.', 'consent declined'],
+    ['access_denied', null, 'consent declined'],
+    // The admin-consent endpoint documents its refusal this way.
+    ['consent_required', 'AADSTS65004: The resource owner or authorization server denied the request.', 'consent declined'],
+    // Only for prompt=none, which the service never sends; still the approval page.
+    ['consent_required', 'AADSTS65001: The user or administrator has not consented', 'consent needed'],
+    ['unauthorized_client', 'AADSTS700016: Application with identifier', 'consent needed'],
+    // The request the service built was refused: the operator's alert, whether for CPV or CSP.
+    ['invalid_request', "AADSTS901002: The 'amr_values' request parameter is not supported.", 'authorize_request_refused'],
+    ['unsupported_response_type', null, 'authorize_request_refused'],
+    ['temporarily_unavailable', null, 'identity_unavailable'],
+    ['login_required', null, 'authorization_denied'],
+    ['<script>', null, 'authorization_denied'],
+  ])('CPV: %s (%s) → %s', (error, description, expected) => {
+    expect(read(error, description)).toBe(expected);
+  });
+
+  it("for a CSP marketplace consent is the distributor's own business: access_denied is a sign-in that did not complete", () => {
+    expect(read('access_denied', 'AADSTS65004', csp)).toBe('authorization_denied');
+    expect(read('invalid_request', 'AADSTS901002', csp)).toBe('authorize_request_refused');
+  });
+
+  it('keeps the AADSTS code for diagnosis, never the description', () => {
+    const a = readAuthorizeError('invalid_request', "AADSTS901002: The 'amr_values' request parameter is not supported.\r\nTrace ID: x", csp);
+    expect(a.kind === 'error' && a.error.diagnosis()).toMatchObject({ error: 'invalid_request', aadsts: 901002 });
+    expect(a.kind === 'error' && a.error.message).not.toContain('amr_values');
   });
 });
 
