@@ -29,7 +29,7 @@ param location string = resourceGroup().location
 @maxLength(60)
 param functionAppName string = ''
 
-@description('Optional. Application (client) ID of the service\'s own multi-tenant Entra app (CPV model). Empty turns the CPV model off.')
+@description('Optional. Application (client) ID of the Connect Microsoft connector\'s CPV application (CloudBlue\'s multi-tenant app, never a new registration): CPV tokens are bound to it. Empty turns the CPV model off.')
 param cpvClientId string = ''
 
 @description('Optional. How the CPV app authenticates: federated (it trusts this environment\'s managed identity, docs/DEPLOY.md step 2; no secret exists) or secret (a client secret in Key Vault under cpvClientSecretName).')

@@ -9,14 +9,20 @@ export const localTenants = {
   cpv: '0b7c1f5e-0000-4000-8000-000000000002',
 };
 
+/**
+ * `cpv` stands for the CPV application of the Connect Microsoft connector (CloudBlue's multi-tenant
+ * app): in Azure, CPV_CLIENT_ID is that application, never one registered for this service, because
+ * a refresh token works only for the application that obtained it (docs/DEPLOY.md step 2).
+ */
 export const localApps = {
   cpv: { clientId: 'c9f00000-0000-4000-8000-00000000c9f0', secretName: 'cpv-client-secret' },
   csp: { clientId: 'c5900000-0000-4000-8000-00000000c590', secretName: 'partner-secret-MP-00001' },
 };
 
 /**
- * The Function App's managed identity in local mode, in the service's own (home) tenant: the CPV
- * app trusts it as a federated identity credential, so the CPV app has no secret at all. The
+ * The Function App's managed identity in local mode, in the CPV application's home tenant (a
+ * federated credential requires it there): the CPV app trusts it as a federated identity
+ * credential, so this deployment holds no secret of it at all. The
  * Key Vault fake's managed-identity endpoint hands out its tokens (local/main.ts).
  */
 export const localIdentity = {
@@ -52,7 +58,7 @@ export function sampleMarketplaces(callbackUrl: string): unknown {
       },
       {
         id: 'MP-00002',
-        name: 'Sample distributor (CPV, consent not yet granted)',
+        name: "Sample distributor (CPV: the connector's CPV application, consent not yet granted)",
         model: 'CPV',
         partner_tenant_id_test: localTenants.cpv,
         partner_tenant_id_production: localTenants.cpv,

@@ -23,6 +23,10 @@ export type ErrorCode =
   | 'transaction_expired'
   | 'state_mismatch'
   | 'authorization_denied'
+  /** Entra sent the browser back with `invalid_request` (or another protocol error): it refused the request this service built. */
+  | 'authorize_request_refused'
+  /** The start form carried a sign-in option the service does not offer (only `prompt=login` is). */
+  | 'sign_in_option_invalid'
   | 'consent_required'
   | 'tenant_mismatch'
   /** Entra refused what the request brought: a replayed, forged or expired code, a dead refresh token. */
@@ -73,6 +77,13 @@ export interface RetryFacts {
   retryAfterMs?: number;
 }
 
+/** Who signed in, as a refusal page names them (the sign-in name and the tenant; never a token). */
+export interface SignedInAs {
+  /** `preferred_username`, else `upn` when the id token has it. */
+  account?: string;
+  tenant?: string;
+}
+
 export interface AppErrorOptions {
   cause?: unknown;
   /** The marketplace concerned; only ever a validated marketplace ID. */
@@ -88,6 +99,11 @@ export class AppError extends Error {
   readonly marketplace: string | undefined;
   readonly field: string | undefined;
   readonly retry: RetryFacts;
+  /**
+   * Set on a refusal after a sign-in, so the page says which account and tenant Microsoft signed in
+   * (a person who picked the wrong account sees it at once). Shown, never logged.
+   */
+  signedInAs: SignedInAs | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -124,7 +140,13 @@ export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
  * ConfigurationInvalid, which an alert rule watches (docs/SECURITY.md 31).
  */
 export function isOperatorMistake(code: ErrorCode): boolean {
-  return code === 'settings_invalid' || code === 'configuration_invalid' || code === 'marketplace_misconfigured';
+  return (
+    code === 'settings_invalid' ||
+    code === 'configuration_invalid' ||
+    code === 'marketplace_misconfigured' ||
+    // The service's own authorize request refused by Entra: only the operator can find out why.
+    code === 'authorize_request_refused'
+  );
 }
 
 /** Whether a failure is worth another try: only errors that say so are. */

@@ -44,15 +44,20 @@ export const settingsShape = {
   CALLBACK_URL: httpUrl,
   /** Microsoft Entra authority host. Local mode points it at the identity simulator. */
   AUTHORITY_HOST: z._default(httpUrl, 'https://login.microsoftonline.com'),
-  /** Client id of the service's own multi-tenant app (CPV model). */
+  /**
+   * Client id of the CPV application of the Connect Microsoft connector (CloudBlue's multi-tenant
+   * app), the one Connect redeems CPV tokens with. A refresh token is bound to the client that
+   * obtained it, so this must be that application: never one registered for this service
+   * (docs/DEPLOY.md step 2).
+   */
   CPV_CLIENT_ID: z.optional(nonEmpty()),
   /**
-   * How the CPV app proves itself to Entra: `federated` (a managed-identity token of this
-   * Function App, trusted by the app as a federated identity credential: no secret to expire)
-   * or `secret` (CPV_CLIENT_SECRET_NAME).
+   * How this deployment proves itself as the CPV application: `federated` (a managed-identity token
+   * of this Function App, trusted by the application as a federated identity credential its owner
+   * added: no secret to expire) or `secret` (a client secret its owner added, CPV_CLIENT_SECRET_NAME).
    */
   CPV_CREDENTIAL: z._default(z.enum(['federated', 'secret']), 'secret'),
-  /** Key Vault secret name holding the CPV app's client secret (CPV_CREDENTIAL=secret). */
+  /** Key Vault secret name holding the client secret added to the CPV application for this deployment (CPV_CREDENTIAL=secret). */
   CPV_CLIENT_SECRET_NAME: z.optional(secretNameSchema),
   /**
    * Client id of the Function App's user-assigned managed identity (the platform setting the

@@ -15,6 +15,10 @@ import { startIdentitySimulator, type IdentitySimulator, type SimulatedClient } 
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
 import { claimsOf, msalError, redeemCode, refresh, REDIRECT, tlsFromEnv, type Credential } from './localStandIns';
 import { useIdentityEnv } from './support/identityEnv';
+import type { AppCredentials } from '../shared/identity/credentials';
+import { defaultPropagationRetry, setPropagationRetry } from '../shared/identity/federated';
+import { redeemRefreshToken } from '../shared/identity/msal';
+import { TokenRequestError } from '../shared/identity/tokenFailure';
 
 /** The service's own tenant: the CPV app and the Function App's managed identity live here. */
 const HOME = '7c6b5a49-3827-4161-9504-a3b2c1d0e9f8';
@@ -244,6 +248,65 @@ describe("federated identity credential: the managed identity is the CPV app's c
     const err = await msalError(refresh(sim, rt, ficApp, PARTNER, federated()));
     expect(err).toMatchObject({ errorCode: 'invalid_client', errorNo: 700213 });
     expect(err.errorMessage).toContain(`'${MI_PRINCIPAL_ID}'`);
+  });
+});
+
+describe('a federated credential that is still propagating (AADSTS70021, Microsoft: retry)', () => {
+  const app = (assertion: () => Promise<string>): AppCredentials => ({
+    authorityHost: sim.url,
+    tenantId: PARTNER,
+    clientId: ficApp.clientId,
+    credential: { kind: 'assertion', assertion },
+  });
+  const assertion = async () => minted().clientAssertion as string;
+  afterEach(() => setPropagationRetry());
+
+  it('the simulator answers 70021 for the next calls under the switch, then accepts the same credential', async () => {
+    sim.faults.apply({ kind: 'federatedCredentialPropagating', clientId: ficApp.clientId, count: 2 });
+    const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
+    for (let i = 0; i < 2; i++) expect(await msalError(refresh(sim, rt, ficApp, PARTNER, minted()))).toMatchObject({ errorNo: 70021 });
+    await refresh(sim, rt, ficApp, PARTNER, minted());
+    // Certificates and secrets are not federated credentials: the switch leaves them alone.
+    sim.faults.apply({ kind: 'federatedCredentialPropagating', clientId: secretApp.clientId, count: 5 });
+    await refresh(sim, sim.issueRefreshTokenFor({ clientId: secretApp.clientId, tenant: PARTNER }), secretApp, PARTNER);
+  });
+
+  it('the service retries 70021 with backoff within its window and gets the token when the credential arrives', async () => {
+    const waits: number[] = [];
+    setPropagationRetry({ windowMs: 60_000, backoff: { baseMs: 2_000, maxMs: 15_000 }, sleep: async (ms) => void waits.push(ms) });
+    sim.faults.apply({ kind: 'federatedCredentialPropagating', clientId: ficApp.clientId, count: 3 });
+    const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
+    const grant = await redeemRefreshToken(app(assertion), rt);
+    expect(grant.refreshToken).not.toBe(rt);
+    expect(sim.stats.tokenErrors).toEqual({ invalid_client: 3 });
+    // Backoff of the production window (jittered 50–100 %): 2 s, 4 s, 8 s.
+    expect(waits).toHaveLength(3);
+    waits.forEach((w, i) => expect(w).toBeGreaterThanOrEqual(1_000 * 2 ** i));
+  });
+
+  it('gives up after the window (60 s in production) as invalid-client, for the caller to alert; nothing else is retried', async () => {
+    // The production window on a clock that the waits move forward.
+    const waits: number[] = [];
+    let clock = 0;
+    setPropagationRetry({ ...defaultPropagationRetry, now: () => clock, sleep: async (ms) => void (waits.push(ms), (clock += ms)) });
+    sim.faults.apply({ kind: 'federatedCredentialPropagating', clientId: ficApp.clientId, count: 1_000 });
+    const rt = sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER });
+    const err = await redeemRefreshToken(app(assertion), rt).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TokenRequestError);
+    expect((err as TokenRequestError).failure).toMatchObject({ class: 'invalid-client', aadsts: 70021 });
+    expect(clock).toBeLessThan(defaultPropagationRetry.windowMs);
+    expect(waits.length).toBeGreaterThanOrEqual(4);
+    expect(sim.stats.tokenCalls.refresh_token).toBe(waits.length + 1);
+    // Another invalid_client (a wrong subject) is not a propagation: one call, no wait.
+    sim.reset();
+    sim.faults.apply({ kind: 'invalidClient', clientId: ficApp.clientId, reason: 'noMatchingFederatedCredential' });
+    await expect(redeemRefreshToken(app(assertion), sim.issueRefreshTokenFor({ clientId: ficApp.clientId, tenant: PARTNER }))).rejects.toMatchObject({
+      failure: { aadsts: 700213 },
+    });
+    expect(sim.stats.tokenCalls.refresh_token).toBe(1);
   });
 });
 

@@ -192,6 +192,8 @@ describe('sign-in and code redemption with the real msal-node', () => {
       { value: 'adminAgent', selected: true, label: 'Admin agent' },
       { value: 'noPartnerCenterRole', selected: false, label: 'User without a Partner Center role' },
       { value: 'guest', selected: false, label: 'Guest user' },
+      { value: 'guestAdminAgent', selected: false, label: 'Guest admin agent' },
+      { value: 'adminAgentNotDirectoryAdmin', selected: false, label: 'Admin agent, not a directory admin' },
     ]);
     const checkbox = /<input type="checkbox" id="withoutMfa"[^>]*>/.exec(html)?.[0];
     expect(checkbox).toBeDefined();
@@ -256,6 +258,55 @@ describe('sign-in and code redemption with the real msal-node', () => {
     expect(back.searchParams.get('state')).toBe('state-123');
   });
 
+  it.each(['amr_values', 'resource'])(
+    'refuses the v1 parameter %s on the v2 authorize endpoint with AADSTS901002, back to the client before any sign-in',
+    async (name) => {
+      const res = await fetch(authorizeUrl(sim, { extra: { [name]: name === 'resource' ? 'https://api.partnercenter.microsoft.com' : 'mfa' } }), {
+        redirect: 'manual',
+      });
+      // Whether Entra redirects or shows its own page is not documented; the simulator redirects (docs/STAND-INS.md).
+      expect(res.status).toBe(302);
+      const back = new URL(res.headers.get('location')!);
+      expect(back.origin + back.pathname).toBe(REDIRECT);
+      expect(back.searchParams.get('error')).toBe('invalid_request');
+      expect(back.searchParams.get('error_description')).toMatch(new RegExp(`^AADSTS901002: The '${name}' request parameter is not supported\\.`));
+      expect(back.searchParams.get('state')).toBe('state-123');
+      expect(back.searchParams.has('code')).toBe(false);
+      expect(sim.stats.unsupportedParameters).toEqual({ [name]: 1 });
+      expect(sim.stats.codesIssued).toBe(0);
+    },
+  );
+
+  it('takes prompt=login (shown on the page) and counts sign-ins by prompt', async () => {
+    const page = await (await fetch(authorizeUrl(sim, { extra: { prompt: 'login' } }))).text();
+    expect(page).toContain('login (credentials asked again, no single sign-on)');
+    await redeemCode(sim, csp, TENANT, {}, { prompt: 'login' });
+    await redeemCode(sim);
+    expect(sim.stats.signIns.byPrompt).toEqual({ login: 1, select_account: 1 });
+  });
+
+  it('answers a tenant id no directory has with AADSTS90002, on its own page and at the token endpoint', async () => {
+    const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
+    sim.faults.apply({ kind: 'tenantNotFound', tenant: THIRD_TENANT });
+    const page = await fetch(authorizeUrl(sim, { tenant: THIRD_TENANT }), { redirect: 'manual' });
+    expect(page.status).toBe(400);
+    expect(page.headers.get('location')).toBeNull();
+    expect(await page.text()).toContain(`AADSTS90002: Tenant &#39;${THIRD_TENANT}&#39; not found`);
+    const err = await msalError(refresh(sim, rt, csp, THIRD_TENANT));
+    expect(err).toMatchObject({ errorCode: 'invalid_request', errorNo: 90002 });
+  });
+
+  it("refuses a refresh token redeemed at another tenant's endpoint with invalid_grant AADSTS7000012", async () => {
+    const rt = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
+    const err = await msalError(refresh(sim, rt, csp, OTHER_TENANT));
+    expect(err).toMatchObject({ errorCode: 'invalid_grant', errorNo: 7000012 });
+    expect(err.errorMessage).toContain('The grant was obtained for a different tenant.');
+    await refresh(sim, rt); // at its own tenant it still works
+    // A multi-tenant app the other tenant never consented to is not there at all: AADSTS700016 comes first.
+    const cpvToken = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: TENANT });
+    expect(await msalError(refresh(sim, cpvToken, cpv, OTHER_TENANT))).toMatchObject({ errorCode: 'unauthorized_client', errorNo: 700016 });
+  });
+
   it('issues tokens of another tenant when the tenant override is on (once)', async () => {
     sim.faults.apply({ kind: 'idTokenTenantOverride', tenant: OTHER_TENANT });
     const { result } = await redeemCode(sim);
@@ -265,34 +316,108 @@ describe('sign-in and code redemption with the real msal-node', () => {
   });
 });
 
-describe('admin consent (CPV)', () => {
-  it('sends an unconsented multi-tenant sign-in back with consent_required, and lets it through after Accept', async () => {
-    const back = await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }));
-    expect(back.searchParams.get('error')).toBe('consent_required');
-    expect(back.searchParams.get('error_description')).toMatch(/^AADSTS65001: The user or administrator has not consented to use the application/);
-    expect(back.searchParams.get('state')).toBe('state-123');
+describe('interactive consent (CPV): what Entra does when the tenant has not consented', () => {
+  afterEach(() => sim.revokeConsent(cpv.clientId, OTHER_TENANT));
 
-    const consentUrl = `${sim.authority(OTHER_TENANT)}/v2.0/adminconsent?client_id=${cpv.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=consent-1&scope=${encodeURIComponent(PARTNER_CENTER_SCOPE)}`;
-    const page = await (await fetch(consentUrl)).text();
+  it.each(['adminAgentNotDirectoryAdmin', 'noPartnerCenterRole', 'guestAdminAgent'] as AccountKind[])(
+    'keeps %s (no directory admin) on "Need admin approval" (AADSTS90094): nothing goes back to the app',
+    async (account) => {
+      const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }), { account });
+      expect(step.status).toBe(200);
+      expect(step.location).toBeUndefined();
+      expect(step.html).toContain('<h1>Need admin approval</h1>');
+      expect(step.html).toContain(
+        `AADSTS90094: ${cpv.clientId} needs permission to access resources in your organization that only an admin can grant.`,
+      );
+      expect(step.html).toContain(sim.accountFor(OTHER_TENANT, account).upn);
+      expect(sim.stats.interactiveConsent).toMatchObject({ needAdminApproval: 1, prompted: 0 });
+      expect(sim.stats.codesIssued).toBe(0);
+      expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
+
+      // The way back without consent (an assumption of the simulator, docs/STAND-INS.md) answers like a cancel.
+      const back = await drive.submitPage(sim, step.html);
+      expect(back.status).toBe(303);
+      expect(Object.fromEntries(back.location!.searchParams)).toMatchObject({ error: 'access_denied', error_subcode: 'cancel', state: 'state-123' });
+      expect(back.location!.searchParams.get('error_description')).toMatch(/^AADSTS65004: User declined to consent to access the app\./);
+    },
+  );
+
+  it('shows a directory administrator the consent prompt; Accept "on behalf of your organization" lets every account in', async () => {
+    const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }));
+    expect(step.status).toBe(200);
+    expect(step.html).toContain('<h1>Permissions requested</h1>');
+    const box = /<input type="checkbox" id="forOrganization"[^>]*>/.exec(step.html)?.[0];
+    expect(box).toBeDefined();
+    expect(box).not.toContain('checked');
+    expect(step.html).toContain('<label for="forOrganization">Consent on behalf of your organization</label>');
+    expect(step.html).toMatch(/<button[^>]*value="accept"[^>]*>Accept<\/button>/);
+
+    const accepted = await drive.submitPage(sim, step.html, { decision: 'accept', forOrganization: 'on' });
+    expect(accepted.status).toBe(303);
+    expect(accepted.location!.searchParams.get('code')).toBeTruthy();
+    expect(accepted.location!.searchParams.get('state')).toBe('state-123');
+    expect(sim.hasConsent(cpv.clientId, OTHER_TENANT, PARTNER_CENTER_SCOPE)).toBe(true);
+    expect(sim.stats.interactiveConsent).toMatchObject({ prompted: 1, grantedForOrganization: 1 });
+    // Now an account that may not consent signs in straight through.
+    const { result, refreshToken } = await redeemCode(sim, cpv, OTHER_TENANT, { account: 'adminAgentNotDirectoryAdmin' });
+    expect(result.tenantId).toBe(OTHER_TENANT);
+    await refresh(sim, refreshToken, cpv, OTHER_TENANT);
+  });
+
+  it('without that box the consent covers the administrator alone: their refresh tokens work, other accounts still need approval', async () => {
+    const { verifier, challenge } = pkce();
+    const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT, challenge }));
+    const accepted = await drive.submitPage(sim, step.html, { decision: 'accept' });
+    const code = accepted.location!.searchParams.get('code')!;
+    const cca = drive.newCca(sim, cpv, OTHER_TENANT);
+    const result = await cca.acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' });
+    await refresh(sim, drive.refreshTokenOf(cca, result), cpv, OTHER_TENANT);
+    expect(sim.stats.interactiveConsent).toMatchObject({ grantedForUser: 1, grantedForOrganization: 0 });
+    expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
+    const other = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }), { account: 'adminAgentNotDirectoryAdmin' });
+    expect(other.html).toContain('Need admin approval');
+    const minted = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: OTHER_TENANT, account: 'adminAgentNotDirectoryAdmin' });
+    expect(await msalError(refresh(sim, minted, cpv, OTHER_TENANT))).toMatchObject({ errorNo: 65001 });
+  });
+
+  it('sends a cancelled prompt back as access_denied (AADSTS65004); consent_required only ever answers prompt=none', async () => {
+    const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }));
+    const cancelled = await drive.submitPage(sim, step.html, { decision: 'cancel' });
+    expect(Object.fromEntries(cancelled.location!.searchParams)).toMatchObject({
+      error: 'access_denied',
+      error_subcode: 'cancel',
+      state: 'state-123',
+    });
+    expect(cancelled.location!.searchParams.get('error_description')).toMatch(/^AADSTS65004/);
+    expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
+    // Without a session a silent request cannot even find the user: login_required, before any consent question.
+    const silent = await fetch(authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT, extra: { prompt: 'none' } }), { redirect: 'manual' });
+    expect(new URL(silent.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+  });
+});
+
+describe('admin consent endpoint (CPV)', () => {
+  const consentUrl = (state: string) =>
+    `${sim.authority(OTHER_TENANT)}/v2.0/adminconsent?client_id=${cpv.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=${state}&scope=${encodeURIComponent(PARTNER_CENTER_SCOPE)}`;
+  const post = (url: string, body: string) =>
+    fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+
+  it('cancelled: the error response the admin-consent documentation shows; a non-administrator stays on "Need admin approval"; Accept consents', async () => {
+    const page = await (await fetch(consentUrl('consent-1'))).text();
     expect(page).toMatch(/<button[^>]*>Accept<\/button>/);
     expect(page).toMatch(/<button[^>]*>Cancel<\/button>/);
+    expect(page).toMatch(/<select id="account" name="account">/);
 
-    const cancel = await fetch(consentUrl, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'decision=cancel',
-    });
-    const cancelled = new URL(cancel.headers.get('location')!);
-    expect(Object.fromEntries(cancelled.searchParams)).toMatchObject({ error: 'access_denied', admin_consent: 'False', state: 'consent-1' });
-    expect(cancelled.searchParams.get('error_description')).toMatch(/^AADSTS65004/);
+    const cancelled = new URL((await post(consentUrl('consent-1'), 'decision=cancel')).headers.get('location')!);
+    expect(Object.fromEntries(cancelled.searchParams)).toMatchObject({ admin_consent: 'True', error: 'consent_required', state: 'consent-1' });
+    expect(cancelled.searchParams.get('error_description')).toMatch(/^AADSTS65004: The resource owner or authorization server denied the request\./);
 
-    const accept = await fetch(consentUrl, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'decision=accept',
-    });
+    const notAdmin = await post(consentUrl('consent-1'), 'decision=accept&account=adminAgentNotDirectoryAdmin');
+    expect(notAdmin.status).toBe(200);
+    expect(await notAdmin.text()).toContain('AADSTS90094');
+    expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
+
+    const accept = await post(consentUrl('consent-1'), 'decision=accept');
     expect(accept.status).toBe(303);
     expect(Object.fromEntries(new URL(accept.headers.get('location')!).searchParams)).toEqual({
       admin_consent: 'True',
@@ -300,7 +425,7 @@ describe('admin consent (CPV)', () => {
       state: 'consent-1',
       scope: PARTNER_CENTER_SCOPE,
     });
-
+    expect(sim.stats.consentsGranted).toBe(1);
     const { result } = await redeemCode(sim, cpv, OTHER_TENANT);
     expect(result.tenantId).toBe(OTHER_TENANT);
     sim.revokeConsent(cpv.clientId, OTHER_TENANT);
@@ -444,27 +569,23 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
     expect(id).not.toHaveProperty('amr');
   });
 
-  it("records amr_values=mfa; signed in without MFA the tokens lack mfa all the same, and every refresh keeps the sign-in's amr", async () => {
-    const without = await redeemCode(sim, csp, TENANT, { withoutMfa: true }, { amr_values: 'mfa' });
-    expect(sim.stats.signIns).toMatchObject({ total: 1, mfaRequested: 1, withoutMfa: 1 });
+  it("signed in without MFA the tokens lack mfa, and every refresh keeps the sign-in's amr", async () => {
+    const without = await redeemCode(sim, csp, TENANT, { withoutMfa: true });
+    expect(sim.stats.signIns).toMatchObject({ total: 1, withoutMfa: 1 });
     expect(claimsOf(without.result.accessToken).amr).toEqual(['fed']);
     const refreshed = await refresh(sim, without.refreshToken);
     expect(claimsOf(refreshed.result.accessToken).amr).toEqual(['fed']);
     expect(claimsOf((await refresh(sim, refreshed.refreshToken)).result.accessToken).amr).toEqual(['fed']);
 
-    const withMfa = await redeemCode(sim, csp, TENANT, {}, { amr_values: 'mfa' });
-    expect(sim.stats.signIns).toMatchObject({ total: 2, mfaRequested: 2, withoutMfa: 1 });
+    const withMfa = await redeemCode(sim);
+    expect(sim.stats.signIns).toMatchObject({ total: 2, withoutMfa: 1 });
     expect(claimsOf((await refresh(sim, withMfa.refreshToken)).result.accessToken).amr).toEqual(['pwd', 'mfa']);
-  });
-
-  it('also reads an MFA request made as a claims request', async () => {
-    await redeemCode(sim, csp, TENANT, {}, { claims: JSON.stringify({ access_token: { amr: { essential: true, values: ['mfa'] } } }) });
-    expect(sim.stats.signIns.mfaRequested).toBe(1);
   });
 
   it('signs in the chosen account, each with a stable object id and user name per tenant', async () => {
     const seen = new Set<string>();
-    for (const kind of ['adminAgent', 'noPartnerCenterRole', 'guest'] as AccountKind[]) {
+    const kinds: AccountKind[] = ['adminAgent', 'noPartnerCenterRole', 'guest', 'guestAdminAgent', 'adminAgentNotDirectoryAdmin'];
+    for (const kind of kinds) {
       const account = sim.accountFor(TENANT, kind);
       expect(sim.accountFor(TENANT, kind)).toEqual(account);
       expect(sim.accountFor(OTHER_TENANT, kind).oid).not.toBe(account.oid);
@@ -475,8 +596,22 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
       const at = claimsOf(result.accessToken);
       expect(at).toMatchObject({ oid: account.oid, upn: account.upn, tid: TENANT });
     }
-    expect(seen.size).toBe(3);
-    expect(sim.stats.signIns.byAccount).toEqual({ adminAgent: 1, noPartnerCenterRole: 1, guest: 1 });
+    expect(seen.size).toBe(5);
+    expect(sim.stats.signIns.byAccount).toEqual({
+      adminAgent: 1,
+      noPartnerCenterRole: 1,
+      guest: 1,
+      guestAdminAgent: 1,
+      adminAgentNotDirectoryAdmin: 1,
+    });
+    // Who may consent for the organization, and who holds a Partner Center role, are separate facts.
+    expect(sim.accountsOf(TENANT).map((a) => [a.kind, a.directoryAdmin, a.partnerCenterRoles])).toEqual([
+      ['adminAgent', true, ['AdminAgent']],
+      ['noPartnerCenterRole', false, []],
+      ['guest', false, []],
+      ['guestAdminAgent', false, ['AdminAgent']],
+      ['adminAgentNotDirectoryAdmin', false, ['AdminAgent']],
+    ]);
     expect(sim.accountFor(TENANT)).toEqual(sim.accountFor(TENANT, 'adminAgent'));
   });
 
@@ -498,6 +633,10 @@ describe('access tokens for Partner Center and the sign-in choices', () => {
     });
     // The refresh token carries the account: a refreshed token is still the guest's.
     expect(claimsOf((await refresh(sim, refreshToken)).result.accessToken)).toMatchObject({ oid: guest.oid, acct: 1 });
+    // The guest admin agent is a guest from another organization too.
+    const agent = sim.accountFor(TENANT, 'guestAdminAgent');
+    expect(agent).toMatchObject({ guest: true, username: 'agent@fabrikam.com', upn: `agent_fabrikam.com#EXT#@${TENANT.slice(0, 8)}.example` });
+    expect(agent.homeTenant).not.toBe(guest.homeTenant);
   });
 
   it('keeps v2 access tokens for other resources', async () => {
@@ -528,8 +667,8 @@ describe('consent per scope (CPV)', () => {
     sim.grantConsent(cpv.clientId, THIRD_TENANT, [GRAPH_SCOPE]);
     expect(sim.hasConsent(cpv.clientId, THIRD_TENANT)).toBe(true);
     expect(sim.hasConsent(cpv.clientId, THIRD_TENANT, PARTNER_CENTER_SCOPE)).toBe(false);
-    const back = await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: THIRD_TENANT }));
-    expect(back.searchParams.get('error')).toBe('consent_required');
+    const prompt = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: THIRD_TENANT }));
+    expect(prompt.html).toContain('Consent on behalf of your organization');
     const rt = sim.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: THIRD_TENANT });
     expect(await msalError(refresh(sim, rt, cpv, THIRD_TENANT))).toMatchObject({
       errorCode: 'invalid_grant',
@@ -574,7 +713,7 @@ describe('the app removed from one partner tenant', () => {
       expect(err.errorMessage).toContain(`was not found in the directory '${TENANT}'`);
       await refresh(sim, elsewhere, cpv, THIRD_TENANT); // the other partner tenants are not affected
       // Its consent went with it: a sign-in there asks for consent again.
-      expect((await signIn(sim, authorizeUrl(sim, { client: cpv, tenant: TENANT }))).searchParams.get('error')).toBe('consent_required');
+      expect((await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: TENANT }))).html).toContain('Permissions requested');
     } finally {
       sim.grantConsent(cpv.clientId, TENANT);
       sim.revokeConsent(cpv.clientId, THIRD_TENANT);
@@ -727,6 +866,12 @@ describe('HTTP control API', () => {
     expect(claimsOf(body.access_token)).toMatchObject({ iss: sim.issuer(TENANT), sub: 'p-1', aud: 'api://AzureADTokenExchange' });
 
     expect((await post('faults', { kind: 'appRemovedFromTenant', tenant: TENANT })).status).toBe(400);
+
+    expect((await post('faults', { kind: 'tenantNotFound', tenant: THIRD_TENANT })).status).toBe(204);
+    const lost = sim.issueRefreshTokenFor({ clientId: csp.clientId, tenant: TENANT });
+    expect(await msalError(refresh(sim, lost, csp, THIRD_TENANT))).toMatchObject({ errorCode: 'invalid_request', errorNo: 90002 });
+    expect((await post('faults', { kind: 'federatedCredentialPropagating', clientId: cpv.clientId, count: 0 })).status).toBe(400);
+    expect((await post('refresh-tokens', { clientId: csp.clientId, tenant: TENANT, account: 'guestAdminAgent' })).status).toBe(201);
   });
 
   it('refuses non-JSON (no cross-site form can flip a switch), bad faults and oversized bodies', async () => {
@@ -743,6 +888,15 @@ describe('persistence (local mode)', () => {
     const stateFile = join(dir, 'state.json');
     try {
       const first = await startIdentitySimulator({ tls: tlsFromEnv(), clients: [csp, cpv], stateFile });
+      // An administrator of THIRD_TENANT consents for themself alone, on the prompt.
+      const { verifier, challenge } = pkce();
+      const prompt = await drive.signInStep(first, drive.authorizeUrl(first, { client: cpv, tenant: THIRD_TENANT, challenge }));
+      const code = (await drive.submitPage(first, prompt.html, { decision: 'accept' })).location!.searchParams.get('code')!;
+      const cca = drive.newCca(first, cpv, THIRD_TENANT);
+      const own = drive.refreshTokenOf(
+        cca,
+        await cca.acquireTokenByCode({ code, scopes: SCOPES, redirectUri: REDIRECT, codeVerifier: verifier, nonce: 'nonce-456' }),
+      );
       first.grantConsent(cpv.clientId, OTHER_TENANT);
       const rt = first.issueRefreshTokenFor({ clientId: cpv.clientId, tenant: OTHER_TENANT });
       const kid = ((await (await fetch(`${first.authority(TENANT)}/discovery/v2.0/keys`)).json()) as { keys: { kid: string }[] }).keys[0]!.kid;
@@ -756,6 +910,9 @@ describe('persistence (local mode)', () => {
         expect(keys.keys[0]!.kid).toBe(kid);
         expect(second.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(true);
         await refresh(second, rt, cpv, OTHER_TENANT);
+        // The administrator's own consent survived too: their token still refreshes, the tenant still has no consent.
+        await refresh(second, own, cpv, THIRD_TENANT);
+        expect(second.hasConsent(cpv.clientId, THIRD_TENANT)).toBe(false);
       } finally {
         await second.close();
       }
@@ -777,6 +934,7 @@ describe('persistence (local mode)', () => {
         refreshTokens: Record<string, Record<string, unknown>>;
       };
       for (const c of old.consents) delete c.scopes;
+      delete (old as { userConsents?: unknown }).userConsents;
       for (const r of Object.values(old.refreshTokens)) for (const k of ['account', 'amr', 'mfaRequested']) delete r[k];
       writeFileSync(stateFile, JSON.stringify(old));
 

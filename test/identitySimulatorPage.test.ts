@@ -1,7 +1,8 @@
 /**
  * The simulator's sign-in page in a real Chromium (playwright-core driving Debian's `chromium`): the labels
  * local mode's contract names — Account (Admin agent by default, User without a Partner Center role, Guest
- * user), Sign in without MFA (unchecked), Sign in — work as a person uses them, and the choices reach the tokens.
+ * user, Guest admin agent, Admin agent, not a directory admin), Sign in without MFA (unchecked), Sign in — work
+ * as a person uses them, and the choices reach the tokens.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,12 +42,18 @@ it('lets a person choose the account and sign in without MFA, with the labels lo
     const page = await context.newPage();
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     const { verifier, challenge } = pkce();
-    await page.goto(authorizeUrl(sim, { client: csp, tenant: TENANT, redirectUri, challenge, extra: { amr_values: 'mfa' } }));
+    await page.goto(authorizeUrl(sim, { client: csp, tenant: TENANT, redirectUri, challenge }));
 
     const account = page.getByLabel('Account', { exact: true });
     const withoutMfa = page.getByLabel('Sign in without MFA', { exact: true });
     expect(await account.inputValue()).toBe('adminAgent');
-    expect(await account.locator('option').allInnerTexts()).toEqual(['Admin agent', 'User without a Partner Center role', 'Guest user']);
+    expect(await account.locator('option').allInnerTexts()).toEqual([
+      'Admin agent',
+      'User without a Partner Center role',
+      'Guest user',
+      'Guest admin agent',
+      'Admin agent, not a directory admin',
+    ]);
     expect(await withoutMfa.isChecked()).toBe(false);
 
     await account.selectOption({ label: 'Guest user' });
@@ -63,7 +70,7 @@ it('lets a person choose the account and sign in without MFA, with the labels lo
     });
     const guest = sim.accountFor(TENANT, 'guest');
     expect(claimsOf(result.accessToken)).toMatchObject({ oid: guest.oid, upn: guest.upn, acct: 1, amr: ['fed'] });
-    expect(sim.stats.signIns).toMatchObject({ mfaRequested: 1, withoutMfa: 1, byAccount: { guest: 1 } });
+    expect(sim.stats.signIns).toMatchObject({ withoutMfa: 1, byAccount: { guest: 1 } });
     expect(errors).toEqual([]);
   } finally {
     await context.close();

@@ -33,7 +33,7 @@ export interface AuthorizeParams {
   challenge?: string | null;
   state?: string;
   nonce?: string;
-  /** Extra query parameters, e.g. { amr_values: 'mfa' }. */
+  /** Extra query parameters, e.g. { prompt: 'login' }. */
   extra?: Record<string, string>;
   scope?: string;
 }
@@ -64,25 +64,46 @@ export interface SignInChoices {
   withoutMfa?: boolean;
 }
 
-/** Does what the browser does: open the sign-in page, make the choices, press Sign in, return where it redirects to. */
-export async function signIn(sim: IdentitySimulator, url: string, choices: SignInChoices = {}): Promise<URL> {
-  const page = await fetch(url);
-  if (page.status !== 200) throw new Error(`sign-in page answered ${page.status}`);
-  const html = await page.text();
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
-  if (!action) throw new Error('no sign-in form');
-  // A browser posts the select's value and, only when it is ticked, the checkbox's.
-  const form = new URLSearchParams();
-  if (choices.account) form.set('account', choices.account);
-  if (choices.withoutMfa) form.set('withoutMfa', 'on');
-  const posted = await fetch(new URL(action, sim.url), {
+/** Where a page form led: another page (consent prompt, "Need admin approval") or a redirect. */
+export interface PageStep {
+  status: number;
+  html: string;
+  location?: URL;
+}
+
+/** Posts the first form of a page as a browser would: its hidden fields, then `fields` (a pressed button's name and value). */
+export async function submitPage(sim: IdentitySimulator, html: string, fields: Record<string, string> = {}, formIndex = 0): Promise<PageStep> {
+  const form = [...html.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)][formIndex];
+  if (!form) throw new Error('no form on the page');
+  const body = new URLSearchParams();
+  for (const m of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(m[1]!, m[2]!.replace(/&amp;/g, '&'));
+  for (const [k, v] of Object.entries(fields)) body.set(k, v);
+  const posted = await fetch(new URL(form[1]!.replace(/&amp;/g, '&'), sim.url), {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: form,
+    body,
   });
-  if (posted.status !== 303) throw new Error(`Sign in answered ${posted.status}`);
-  return new URL(posted.headers.get('location')!);
+  const location = posted.headers.get('location');
+  return { status: posted.status, html: await posted.text(), ...(location ? { location: new URL(location) } : {}) };
+}
+
+/** Opens the sign-in page, makes the choices and presses Sign in: a redirect, or the next page (consent prompt, "Need admin approval"). */
+export async function signInStep(sim: IdentitySimulator, url: string, choices: SignInChoices = {}): Promise<PageStep> {
+  const page = await fetch(url);
+  if (page.status !== 200) throw new Error(`sign-in page answered ${page.status}`);
+  // A browser posts the select's value and, only when it is ticked, the checkbox's.
+  const fields: Record<string, string> = {};
+  if (choices.account) fields.account = choices.account;
+  if (choices.withoutMfa) fields.withoutMfa = 'on';
+  return submitPage(sim, await page.text(), fields);
+}
+
+/** Does what the browser does: open the sign-in page, make the choices, press Sign in, return where it redirects to. */
+export async function signIn(sim: IdentitySimulator, url: string, choices: SignInChoices = {}): Promise<URL> {
+  const step = await signInStep(sim, url, choices);
+  if (step.status !== 303 || !step.location) throw new Error(`Sign in answered ${step.status}`);
+  return step.location;
 }
 
 /** A fresh msal client per request, as the service does (a shared cache can hand over another partner's token). */

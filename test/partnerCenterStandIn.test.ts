@@ -1,12 +1,12 @@
 /**
  * The Partner Center stand-in answers `GET /v1/profiles/organization` as Partner Center does, for tokens the
  * identity simulator issued through a real code or refresh redemption (msal-node): the organization profile for
- * an admin agent who signed in with MFA; 401 + 900421 without the MFA claim; 403 for a user without a Partner
- * Center role and for a guest; 401 for a token it does not accept; and the faults rotation must survive.
+ * an admin agent (member or guest) who signed in with MFA; 401 + 900421 without the MFA claim; 403 for an
+ * account without a Partner Center role; 401 for a token it does not accept; and the faults rotation must survive.
  * Plain fetch, as the service's own call is.
  */
 import { ServerError } from '@azure/msal-node';
-import { startIdentitySimulator, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
+import { startIdentitySimulator, type AccountKind, type IdentitySimulator, type SimulatedClient } from '../local/identitySimulator';
 import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../local/partnerCenterStandIn';
 import { claimsOf, msalError, redeemCode, refresh, REDIRECT, tlsFromEnv } from './localStandIns';
 
@@ -48,8 +48,8 @@ async function organization(
 }
 
 /** A Partner Center access token from a real sign-in and code redemption. */
-async function signedIn(choices: { account?: 'adminAgent' | 'noPartnerCenterRole' | 'guest'; withoutMfa?: boolean } = {}, tenant = TENANT) {
-  return redeemCode(sim, { client: csp, tenant, choices, extra: { amr_values: 'mfa' } });
+async function signedIn(choices: { account?: AccountKind; withoutMfa?: boolean } = {}, tenant = TENANT) {
+  return redeemCode(sim, { client: csp, tenant, choices });
 }
 
 describe('GET /v1/profiles/organization', () => {
@@ -89,7 +89,6 @@ describe('GET /v1/profiles/organization', () => {
 
   it("refuses a sign-in without MFA with 401 and Partner Center's 900421, also after every rotation", async () => {
     const { result, refreshToken } = await signedIn({ withoutMfa: true });
-    expect(sim.stats.signIns.mfaRequested).toBe(1); // MFA was asked for, the identity provider did not pass the claim
     const res = await organization(result.accessToken);
     expect(res.status).toBe(401);
     expect(res.statusText).toBe('Unauthorized - MFA required');
@@ -102,18 +101,25 @@ describe('GET /v1/profiles/organization', () => {
     expect(pc.stats.byOutcome.mfaRequired).toBe(2);
   });
 
-  it('answers 403 for a user without a Partner Center role and for a guest; MFA is checked first', async () => {
+  it('decides by the role the account holds, not by guest-ness: a guest admin agent is accepted, a guest without a role refused; MFA first', async () => {
     const noRole = await organization((await signedIn({ account: 'noPartnerCenterRole' })).result.accessToken);
     expect(noRole.status).toBe(403);
     expect(noRole.body).toEqual({ code: 2032, description: expect.stringContaining('no Partner Center role'), data: [], source: 'PartnerFD' });
 
     const guest = await organization((await signedIn({ account: 'guest' })).result.accessToken);
     expect(guest.status).toBe(403);
-    expect(guest.body.description).toContain('guest');
+    expect(guest.body.code).toBe(2032);
 
-    const guestWithoutMfa = await organization((await signedIn({ account: 'guest', withoutMfa: true })).result.accessToken);
+    // A guest (acct 1, idp of its home tenant) that holds the Admin Agent role is an admin agent like any other.
+    const guestAgent = await signedIn({ account: 'guestAdminAgent' });
+    expect(claimsOf(guestAgent.result.accessToken)).toMatchObject({ acct: 1, idp: expect.stringContaining('https://sts.windows.net/') });
+    expect((await organization(guestAgent.result.accessToken)).status).toBe(200);
+    // Not being a directory administrator says nothing about Partner Center roles.
+    expect((await organization((await signedIn({ account: 'adminAgentNotDirectoryAdmin' })).result.accessToken)).status).toBe(200);
+
+    const guestWithoutMfa = await organization((await signedIn({ account: 'guestAdminAgent', withoutMfa: true })).result.accessToken);
     expect(guestWithoutMfa.body.code).toBe(900421);
-    expect(pc.calls.map((c) => c.reason)).toEqual(['no role', 'guest', 'no mfa in amr']);
+    expect(pc.calls.map((c) => c.reason ?? c.outcome)).toEqual(['no role', 'no role', 'ok', 'ok', 'no mfa in amr']);
   });
 
   it('takes a role away or gives one', async () => {

@@ -7,6 +7,7 @@ import { openSecretStore } from '../../shared/secrets/open';
 import { clearedTransactionCookie } from '../../shared/signIn/cookie';
 import { expiryAfterUse } from '../../shared/identity/lifetime';
 import { completeSignIn } from '../../shared/signIn/complete';
+import { approvalLinkUrl } from '../../shared/signIn/entraUrls';
 import { openSharedState } from '../../shared/storage/open';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { acceptedMethods } from '../../shared/web/requestGuards';
@@ -56,7 +57,19 @@ export async function callback(request: HttpRequest, context: InvocationContext)
             403,
             site,
             (nonce) =>
-              consentPage({ environment, nonce, marketplace: result.marketplace.id, adminConsentUrl: result.adminConsentUrl, correlationId }),
+              consentPage({
+                environment,
+                nonce,
+                marketplace: result.marketplace.id,
+                adminConsentUrl: result.adminConsentUrl,
+                approvalLink: approvalLinkUrl({
+                  authorityHost: settings.AUTHORITY_HOST,
+                  clientId: result.clientId,
+                  redirectUri: settings.CALLBACK_URL,
+                }),
+                declined: result.declined,
+                correlationId,
+              }),
             {
               cookies: [result.cookie],
             },

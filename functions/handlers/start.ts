@@ -6,6 +6,7 @@ import { logEvent } from '../../shared/log';
 import type * as ForSettings from '../../shared/marketplaces/forSettings';
 import { parseMarketplaceId } from '../../shared/marketplaces/id';
 import type * as Begin from '../../shared/signIn/begin';
+import { approvalLinkUrl } from '../../shared/signIn/entraUrls';
 import { errorResponse, methodNotAllowed, withSettings } from '../../shared/web/errorResponse';
 import { startPage } from '../../shared/web/pages/start';
 import { acceptedMethods, isCrossSitePost, maxFormBodyBytes } from '../../shared/web/requestGuards';
@@ -18,13 +19,23 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const site = siteOf(settings);
     const environment = settings.SERVICE_ENVIRONMENT;
     const fail = (err: AppError) => errorResponse(err, { settings, correlationId, logger: context });
+    // The approval link an administrator of a CPV partner tenant may need (the CPV application's admin consent).
+    const approval = settings.CPV_CLIENT_ID
+      ? {
+          approvalLink: approvalLinkUrl({
+            authorityHost: settings.AUTHORITY_HOST,
+            clientId: settings.CPV_CLIENT_ID,
+            redirectUri: settings.CALLBACK_URL,
+          }),
+        }
+      : {};
 
     if (request.method === 'GET' || request.method === 'HEAD') {
       // The token page's stylesheet: it keeps that page out of the back/forward cache without script (docs/SECURITY.md 30).
       if (request.query.has(shownMarkQuery)) return shownMarkResponse(site);
       // `?marketplace=` fills the box in (the "Try again" link after an approval); only a valid ID is shown back.
       const prefill = parseMarketplaceId(request.query.get('marketplace'));
-      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...(prefill.ok ? { value: prefill.id } : {}) }));
+      return htmlResponse(200, site, (nonce) => startPage({ environment, nonce, ...approval, ...(prefill.ok ? { value: prefill.id } : {}) }));
     }
     if (request.method !== 'POST') return methodNotAllowed([...acceptedMethods.start], { settings, correlationId, logger: context });
 
@@ -51,14 +62,19 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     // configuration file's schema nor the sign-in (docs/PERFORMANCE.md, "Cold start").
     /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
     const { marketplaceConfigFor } = require('../../shared/marketplaces/forSettings') as typeof ForSettings;
-    const { beginSignIn } = require('../../shared/signIn/begin') as typeof Begin;
+    const { beginSignIn, parseSignInPrompt } = require('../../shared/signIn/begin') as typeof Begin;
     /* eslint-enable @typescript-eslint/no-require-imports -- only these two */
+    // Only the "Sign in again" button after an MFA refusal sends `prompt`, and only `login` is taken.
+    const prompt = parseSignInPrompt(form.get('prompt'));
+    if (!prompt.ok) return fail(new AppError('sign_in_option_invalid', 'Unsupported prompt value on the start form'));
     const config = marketplaceConfigFor(settings);
-    const result = await beginSignIn(settings, config, form.get('marketplace'));
+    const result = await beginSignIn(settings, config, form.get('marketplace'), Date.now(), prompt.prompt ? { prompt: prompt.prompt } : {});
     if (result.kind === 'invalid-id') {
       // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
-      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, value: result.value, error: result.reason, correlationId }));
+      return htmlResponse(400, site, (nonce) =>
+        startPage({ environment, nonce, ...approval, value: result.value, error: result.reason, correlationId }),
+      );
     }
     return redirectResponse(result.location, site, [result.cookie]);
   });

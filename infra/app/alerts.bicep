@@ -213,7 +213,7 @@ traces
     name: 'configuration-invalid'
     source: 'app'
     displayName: 'Invalid app settings or marketplace configuration'
-    description: 'The app refused its settings or config/marketplaces.json: it answers with an error page and does not rotate. The trace names each bad setting or entry (never a value); fix it and redeploy.'
+    description: 'The app refused its settings or config/marketplaces.json (it answers with an error page and does not rotate), a marketplace\'s configured partner tenant is not its token\'s (rotation marks no token; field partner_tenant_id_*), or Entra refused the sign-in request the app built. The trace names each bad setting, field or marketplace (never a value); fix it and redeploy.'
     severity: 1
     dimensions: []
     query: '''

@@ -40,7 +40,7 @@ param authorityHost string
 @description('Optional. NCRONTAB schedule of the rotation timer (ROTATION_SCHEDULE).')
 param rotationSchedule string = '0 0 3 * * *'
 
-@description('Optional. Client ID of the service\'s multi-tenant CPV app (CPV_CLIENT_ID); empty turns the CPV model off.')
+@description('Optional. Client ID of the Connect Microsoft connector\'s CPV application (CPV_CLIENT_ID); empty turns the CPV model off.')
 param cpvClientId string = ''
 
 @description('Optional. How the CPV app proves itself to Entra ID (CPV_CREDENTIAL): federated (a token of this app\'s managed identity; no secret exists) or secret (a client secret in Key Vault).')

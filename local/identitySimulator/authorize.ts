@@ -1,7 +1,8 @@
 /**
- * The browser-facing endpoints: authorize (sign-in page, then a code) and admin consent.
- * Validation follows Entra: problems with the client or its redirect URI get an error page (never a redirect
- * to an address not registered), everything else goes back to the redirect URI as error + AADSTS description.
+ * The browser-facing endpoints: authorize (sign-in page, consent prompt or "Need admin approval", then a code)
+ * and admin consent. Validation follows Entra: problems with the tenant, the client or its redirect URI get an
+ * error page (never a redirect to an address not registered), everything else goes back to the redirect URI as
+ * error + AADSTS description. docs/STAND-INS.md names the source of each behaviour.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,7 @@ import { consentCoversRequest, findClient, type SimulatorContext } from './conte
 import { authorizeErrors, entraErrors, errorDescription, errorUri, requestIds, type EntraError, type RequestIds } from './entraErrors';
 import { redirect, readForm, sendHtml } from './http';
 import { clientInfo, guidFrom, isGuid } from './ids';
-import { consentPage, errorPage, pageCsp, signInPage } from './pages';
+import { consentPage, consentPromptPage, errorPage, needAdminApprovalPage, pageCsp, signInPage } from './pages';
 import type { AccountKind, SimulatedClient } from './types';
 
 type ResponseMode = 'query' | 'fragment';
@@ -25,9 +26,16 @@ interface AuthorizeRequest {
   scope: string;
   codeChallenge: string;
   clientInfoRequested: boolean;
-  /** The request asked for MFA (`amr_values=mfa`, or a claims request for an `amr` of mfa). */
-  mfaRequested: boolean;
+  /** `login`, `select_account`, `consent`, or absent (`none` is answered before). */
+  prompt: string | null;
 }
+
+/**
+ * Parameters of the v1 endpoint that the v2 authorize endpoint refuses with AADSTS901002 (reported for both;
+ * docs/STAND-INS.md). Whether Entra shows that on its own page or sends it back to the redirect URI is not
+ * documented: the simulator sends it back (invalid_request), an assumption the service does not rely on.
+ */
+const UNSUPPORTED_V2_PARAMETERS = ['amr_values', 'resource'] as const;
 
 /** Where a failed request goes: an error page, or (once the redirect URI is trusted) back to the client. */
 type Checked<T> =
@@ -37,7 +45,16 @@ type Checked<T> =
 
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
-/** GET shows the sign-in page; POST (its Sign in button) signs in and redirects with a code. */
+/**
+ * GET shows the sign-in page. POST is one of three steps (form field `step`):
+ * - absent: **Sign in**. A multi-tenant app the tenant has not consented to stops here: a directory
+ *   administrator gets the consent prompt, anyone else Entra's own "Need admin approval" page (AADSTS90094),
+ *   and nothing goes back to the app;
+ * - `consent`: the consent prompt's **Accept** (for the organization, or the admin alone) or **Cancel**
+ *   (`access_denied`, AADSTS65004);
+ * - `return`: "Return to the application without granting consent" on the "Need admin approval" page.
+ * A request with `prompt=none` never gets here: there is no session, so it is `login_required`.
+ */
 export async function handleAuthorize(
   ctx: SimulatorContext,
   req: IncomingMessage,
@@ -46,54 +63,82 @@ export async function handleAuthorize(
   tenantSegment: string,
 ): Promise<void> {
   const ids = requestIds(header(req, 'client-request-id') ?? url.searchParams.get('client-request-id') ?? undefined);
+  const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
+  // No directory to look the app up in: Entra can only show its own page.
+  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant))
+    return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
   const checked = checkAuthorizeRequest(ctx, url.searchParams, tenantSegment);
   if (!checked.ok) return answerFailure(res, checked, ids);
   const ar = checked.value;
-  const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
+  const csp = pageCsp(new URL(ar.redirectUri).origin);
+  const action = url.pathname + url.search;
 
   if (req.method === 'GET') {
-    const suggested = suggestedTenant(ctx, ar.client);
     const html = signInPage({
-      action: url.pathname + url.search,
+      action,
       clientId: ar.client.clientId,
       scope: ar.scope,
       tenant: fixedTenant,
-      suggestedTenant: suggested,
+      suggestedTenant: suggestedTenant(ctx, ar.client),
       accounts: fixedTenant ? accountsOf(fixedTenant) : undefined,
-      mfaRequested: ar.mfaRequested,
+      prompt: ar.prompt,
     });
-    return sendHtml(res, 200, html, pageCsp(new URL(ar.redirectUri).origin));
+    return sendHtml(res, 200, html, csp);
   }
 
   const form = await readForm(req);
   const tenant = fixedTenant ?? form.get('tenant')?.trim().toLowerCase() ?? '';
-  if (!isGuid(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
-
-  if (ar.client.multiTenant && !consentCoversRequest(ctx, ar.client, tenant, ar.scope)) {
-    // The CPV case: the partner tenant's administrator has not approved the app (for these scopes) yet.
-    return answerFailure(
-      res,
-      {
-        ok: false,
-        back: authorizeErrors.consentRequired(ar.client.clientId),
-        redirectUri: ar.redirectUri,
-        responseMode: ar.responseMode,
-        state: ar.state,
-      },
-      ids,
-      303,
-    );
-  }
-
-  // The page's choices: which account signs in, and whether its identity provider passes the MFA claim.
+  if (!isGuid(tenant) || ctx.faults.isTenantMissing(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
+  // The page's choices: which account signs in, and whether the sign-in carries the MFA claim.
   const chosen = form.get('account');
   const kind: AccountKind = isAccountKind(chosen) ? chosen : 'adminAgent';
   const withoutMfa = form.get('withoutMfa') === 'on';
-  ctx.stats.signedIn(kind, ar.mfaRequested, withoutMfa);
+  const account = accountFor(tenant, kind);
+  const choice = { typedTenant: fixedTenant ? undefined : tenant, account, withoutMfa };
+  const back = (err: EntraError, extra: [string, string][] = []) =>
+    answerFailure(res, { ok: false, back: err, redirectUri: ar.redirectUri, responseMode: ar.responseMode, state: ar.state }, ids, 303, extra);
 
+  if (form.get('step') === 'return') {
+    // assumption (docs/STAND-INS.md): the link on Entra's page answers like a declined consent.
+    ctx.stats.interactiveConsent('declined');
+    return back(authorizeErrors.consentDeclined(), [['error_subcode', 'cancel']]);
+  }
+
+  if (ar.client.multiTenant && !consentCoversRequest(ctx, ar.client, tenant, ar.scope, account.oid)) {
+    if (!account.directoryAdmin) {
+      // Entra keeps a person who may not consent on its own page: the app hears nothing.
+      ctx.stats.interactiveConsent('needAdminApproval');
+      const err = entraErrors.needAdminApproval(ar.client.clientId);
+      return sendHtml(
+        res,
+        200,
+        needAdminApprovalPage({ aadsts: err.aadsts, message: err.message, ...ids, account, signInAgain: action, back: { action, choice } }),
+        csp,
+      );
+    }
+    if (form.get('step') !== 'consent') {
+      ctx.stats.interactiveConsent('prompted');
+      return sendHtml(res, 200, consentPromptPage({ action, clientId: ar.client.clientId, scope: ar.scope, tenant, choice }), csp);
+    }
+    if (form.get('decision') !== 'accept') {
+      ctx.stats.interactiveConsent('declined');
+      return back(authorizeErrors.consentDeclined(), [['error_subcode', 'cancel']]);
+    }
+    const scopes = scopesGrantedBy(ar.client, ar.scope);
+    if (form.get('forOrganization') === 'on') {
+      ctx.state.grantConsent(ar.client.clientId, tenant, scopes);
+      ctx.faults.appRestored(ar.client.clientId, tenant);
+      ctx.stats.interactiveConsent('grantedForOrganization');
+    } else {
+      ctx.state.grantUserConsent(ar.client.clientId, tenant, account.oid, scopes);
+      ctx.stats.interactiveConsent('grantedForUser');
+    }
+  }
+
+  ctx.stats.signedIn(kind, withoutMfa, ar.prompt);
   // Under the override fault the whole identity (tid, oid, client_info) belongs to the other tenant.
   const tokenTenant = ctx.faults.takeTenantOverride() ?? tenant;
-  const account = accountFor(tokenTenant, kind);
+  const tokenAccount = accountFor(tokenTenant, kind);
   const code = ctx.state.issueCode({
     clientId: ar.client.clientId,
     redirectUri: ar.redirectUri,
@@ -103,19 +148,21 @@ export async function handleAuthorize(
     tokenTenant,
     scope: ar.scope,
     account: kind,
-    // Asking for MFA does not make a federated identity provider send the claim: "without MFA" stays without.
     amr: amrOf(withoutMfa),
-    mfaRequested: ar.mfaRequested,
   });
   ctx.stats.codeIssued();
   const params: [string, string][] = [['code', code]];
-  if (ar.clientInfoRequested) params.push(['client_info', clientInfo(account.oid, tokenTenant)]);
+  if (ar.clientInfoRequested) params.push(['client_info', clientInfo(tokenAccount.oid, tokenTenant)]);
   if (ar.state !== null) params.push(['state', ar.state]);
   params.push(['session_state', randomUUID()]);
   redirect(res, withParams(ar.redirectUri, params, ar.responseMode), 303);
 }
 
-/** GET /{tenant}/v2.0/adminconsent shows the consent page; POST records Accept or Cancel and returns to the client. */
+/**
+ * GET /{tenant}/v2.0/adminconsent shows the consent page; POST records Accept or Cancel and returns to the client.
+ * Only a directory administrator can accept; anyone else stays on "Need admin approval". A cancel comes back as
+ * the admin-consent documentation shows it: `admin_consent=True&error=consent_required` with AADSTS65004.
+ */
 export async function handleAdminConsent(
   ctx: SimulatorContext,
   req: IncomingMessage,
@@ -135,6 +182,9 @@ export async function handleAdminConsent(
   const state = q.get('state');
   const scope = q.get('scope') ?? '';
   const fixedTenant = isGuid(tenantSegment) ? tenantSegment.toLowerCase() : undefined;
+  if (fixedTenant && ctx.faults.isTenantMissing(fixedTenant))
+    return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(fixedTenant) }, ids);
+  const csp = pageCsp(new URL(redirectUri).origin);
 
   if (req.method === 'GET') {
     const html = consentPage({
@@ -144,23 +194,34 @@ export async function handleAdminConsent(
       clientId: client.clientId,
       scope,
     });
-    return sendHtml(res, 200, html, pageCsp(new URL(redirectUri).origin));
+    return sendHtml(res, 200, html, csp);
   }
 
   const form = await readForm(req);
   if (form.get('decision') !== 'accept') {
-    const err = authorizeErrors.consentDeclined();
+    const err = authorizeErrors.adminConsentDenied();
     const params: [string, string][] = [
+      ['admin_consent', 'True'],
       ['error', err.error],
-      ['error_subcode', 'cancel'],
       ['error_description', errorDescription(err, ids, new Date())],
-      ['admin_consent', 'False'],
     ];
     if (state !== null) params.push(['state', state]);
     return redirect(res, withParams(redirectUri, params, 'query'), 303);
   }
   const tenant = fixedTenant ?? form.get('tenant')?.trim().toLowerCase() ?? '';
-  if (!isGuid(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
+  if (!isGuid(tenant) || ctx.faults.isTenantMissing(tenant)) return answerFailure(res, { ok: false, page: entraErrors.invalidTenant(tenant) }, ids);
+  const chosen = form.get('account');
+  const account = accountFor(tenant, isAccountKind(chosen) ? chosen : 'adminAgent');
+  if (!account.directoryAdmin) {
+    ctx.stats.interactiveConsent('needAdminApproval');
+    const err = entraErrors.needAdminApproval(client.clientId);
+    return sendHtml(
+      res,
+      200,
+      needAdminApprovalPage({ aadsts: err.aadsts, message: err.message, ...ids, account, signInAgain: url.pathname + url.search }),
+      csp,
+    );
+  }
   ctx.state.grantConsent(client.clientId, tenant, scopesGrantedBy(client, scope));
   // Consenting creates the app's service principal in the tenant again if it had been deleted.
   ctx.faults.appRestored(client.clientId, tenant);
@@ -213,6 +274,14 @@ function checkAuthorizeRequest(ctx: SimulatorContext, q: URLSearchParams, tenant
     return back(authorizeErrors.invalidRequest(9002313, "The code_challenge_method must be 'S256'."), mode);
   }
   if (!PKCE_CHALLENGE.test(codeChallenge)) return back(authorizeErrors.invalidRequest(501491, 'Invalid size of Code_Challenge parameter.'), mode);
+  // v1 parameters the v2 endpoint refuses (docs/STAND-INS.md): the MFA a sign-in needs is required by the
+  // tenant's Conditional Access, never asked for by the request.
+  for (const name of UNSUPPORTED_V2_PARAMETERS) {
+    if (q.has(name)) {
+      ctx.stats.unsupportedParameter(name);
+      return back(authorizeErrors.unsupportedParameter(name), mode);
+    }
+  }
   // No session cookie exists here, so a silent request can never succeed.
   if (q.get('prompt') === 'none') return back(authorizeErrors.loginRequired(), mode);
 
@@ -227,28 +296,9 @@ function checkAuthorizeRequest(ctx: SimulatorContext, q: URLSearchParams, tenant
       scope,
       codeChallenge,
       clientInfoRequested: q.get('client_info') === '1',
-      mfaRequested: asksForMfa(q),
+      prompt: q.get('prompt'),
     },
   };
-}
-
-/**
- * `amr_values=mfa`, or a claims request such as
- * `{"id_token":{"amr":{"essential":true,"values":["mfa"]}}}` (for the id token or the access token).
- */
-function asksForMfa(q: URLSearchParams): boolean {
-  if ((q.get('amr_values') ?? '').split(/[\s,]+/).includes('mfa')) return true;
-  const claims = q.get('claims');
-  if (!claims) return false;
-  try {
-    const parsed = JSON.parse(claims) as Record<string, { amr?: { value?: unknown; values?: unknown } } | undefined>;
-    return ['id_token', 'access_token'].some((k) => {
-      const amr = parsed[k]?.amr;
-      return amr?.value === 'mfa' || (Array.isArray(amr?.values) && amr.values.includes('mfa'));
-    });
-  } catch {
-    return false;
-  }
 }
 
 function redirectUriNotRegistered(redirectUri: string, client: SimulatedClient): EntraError {
@@ -260,7 +310,13 @@ function redirectUriNotRegistered(redirectUri: string, client: SimulatedClient):
   };
 }
 
-function answerFailure(res: ServerResponse, failure: Exclude<Checked<unknown>, { ok: true }>, ids: RequestIds, status: 302 | 303 = 302): void {
+function answerFailure(
+  res: ServerResponse,
+  failure: Exclude<Checked<unknown>, { ok: true }>,
+  ids: RequestIds,
+  status: 302 | 303 = 302,
+  extra: [string, string][] = [],
+): void {
   if (failure.page) {
     return sendHtml(
       res,
@@ -271,6 +327,7 @@ function answerFailure(res: ServerResponse, failure: Exclude<Checked<unknown>, {
   }
   const params: [string, string][] = [
     ['error', failure.back.error],
+    ...extra,
     ['error_description', errorDescription(failure.back, ids, new Date())],
     ['error_uri', errorUri(failure.back.aadsts)],
   ];

@@ -35,8 +35,17 @@ export type AssertionResult = { ok: true; method: Exclude<ClientAuthMethod, 'sec
 export function verifyClientAssertion(client: SimulatedClient, assertion: string, ctx: AssertionContext): AssertionResult {
   const jwt = decodeJwt(assertion);
   if (!jwt) return fail(entraErrors.assertionMalformed());
-  const byCertificate = typeof jwt.header['x5t#S256'] === 'string' || typeof jwt.header.x5t === 'string';
-  return byCertificate ? verifyCertificateAssertion(client, jwt, ctx) : verifyFederatedAssertion(client, jwt, ctx);
+  return namesCertificate(jwt) ? verifyCertificateAssertion(client, jwt, ctx) : verifyFederatedAssertion(client, jwt, ctx);
+}
+
+/** A certificate assertion names its key by thumbprint; anything else is presented as a federated credential. */
+function namesCertificate(jwt: DecodedJwt): boolean {
+  return typeof jwt.header['x5t#S256'] === 'string' || typeof jwt.header.x5t === 'string';
+}
+
+export function isCertificateAssertion(assertion: string): boolean {
+  const jwt = decodeJwt(assertion);
+  return jwt !== undefined && namesCertificate(jwt);
 }
 
 // ---------------------------------------------------------------- certificates

@@ -19,9 +19,14 @@ export function findClient(ctx: SimulatorContext, clientId: string | null | unde
   return clientId ? ctx.clients.get(clientId.toLowerCase()) : undefined;
 }
 
-/** Whether the tenant's admin consent for the app covers every resource scope of the request. */
-export function consentCoversRequest(ctx: SimulatorContext, client: SimulatedClient, tenant: string, scope: string): boolean {
+/**
+ * Whether consent for the app covers every resource scope of the request: the tenant's admin consent, or
+ * (with `oid`) that user's consent for themself.
+ */
+export function consentCoversRequest(ctx: SimulatorContext, client: SimulatedClient, tenant: string, scope: string, oid?: string): boolean {
   const consent = ctx.state.consentOf(client.clientId, tenant);
   // A consent from an older state file has no scope list: it covered the app's configured permissions.
-  return consent !== undefined && consentCovers(consent.scopes ?? permissionsOf(client), scope);
+  if (consent !== undefined && consentCovers(consent.scopes ?? permissionsOf(client), scope)) return true;
+  const own = oid === undefined ? undefined : ctx.state.userConsentOf(client.clientId, tenant, oid);
+  return own !== undefined && consentCovers(own.scopes, scope);
 }

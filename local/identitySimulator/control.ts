@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { ACCOUNT_KINDS } from './accounts';
 import { HttpError, mediaType, readBody, sendEmpty, sendJson } from './http';
 import type { AccountKind, Fault, SimulatorStats } from './types';
 
@@ -66,12 +67,14 @@ const faultSchema = z.discriminatedUnion('kind', [
     .strict(),
   z.object({ kind: z.literal('latency'), ms: z.int().min(0).max(120_000) }).strict(),
   z.object({ kind: z.literal('idTokenTenantOverride'), tenant: id }).strict(),
+  z.object({ kind: z.literal('tenantNotFound'), tenant: id }).strict(),
+  z.object({ kind: z.literal('federatedCredentialPropagating'), clientId: id, count: z.int().min(1).max(10_000) }).strict(),
 ]);
 
 const faultsBody = z.union([faultSchema, z.array(faultSchema).max(100)]);
 const clockBody = z.object({ advanceDays: z.number().optional(), advanceMs: z.number().optional() }).strict();
 const scopeList = z.array(z.string().min(1).max(500)).max(50);
-const accountKind = z.enum(['adminAgent', 'noPartnerCenterRole', 'guest']);
+const accountKind = z.enum(ACCOUNT_KINDS);
 const consentBody = z.object({ clientId: id, tenant: id, granted: z.boolean().default(true), scopes: scopeList.optional() }).strict();
 const refreshTokenBody = z
   .object({ clientId: id, tenant: id, scope: z.string().max(2000).optional(), account: accountKind.optional(), withoutMfa: z.boolean().optional() })

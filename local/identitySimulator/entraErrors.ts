@@ -154,6 +154,8 @@ export const entraErrors = {
   grantOfOtherClient: () => invalidGrant(70000, 'Provided grant is invalid or malformed.'),
   codeInvalid: () => invalidGrant(70000, "The provided value for the 'code' parameter is not valid."),
   codeOfOtherTenant: () => invalidGrant(700005, 'Provided Authorization Code is intended to use against other tenant, thus rejected.'),
+  /** A refresh token redeemed at another tenant's endpoint (a wrong tenant id): what users report Entra answers. */
+  grantOfOtherTenant: () => invalidGrant(7000012, 'The grant was obtained for a different tenant.'),
   codeRedeemed: () =>
     invalidGrant(54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.'),
   codeExpired: () =>
@@ -183,6 +185,13 @@ export const entraErrors = {
     error: 'invalid_request',
     aadsts: 90002,
     message: `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+  }),
+  /** Shown on Entra's own "Need admin approval" page: the person is not sent back to the app. */
+  needAdminApproval: (clientId: string): EntraError => ({
+    status: 200,
+    error: 'access_denied',
+    aadsts: 90094,
+    message: `${clientId} needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it.`,
   }),
   unknownInstance: (): EntraError => ({
     status: 400,
@@ -298,6 +307,20 @@ export const authorizeErrors = {
     message: 'User declined to consent to access the app.',
   }),
   invalidRequest: (aadsts: number, message: string): EntraError => ({ status: 302, error: 'invalid_request', aadsts, message }),
+  /** A v1 parameter sent to the v2 endpoint (`amr_values`, `resource`). */
+  unsupportedParameter: (name: string): EntraError => ({
+    status: 302,
+    error: 'invalid_request',
+    aadsts: 901002,
+    message: `The '${name}' request parameter is not supported.`,
+  }),
+  /** An administrator cancelled the admin-consent prompt: the error response the admin-consent documentation shows. */
+  adminConsentDenied: (): EntraError => ({
+    status: 302,
+    error: 'consent_required',
+    aadsts: 65004,
+    message: 'The resource owner or authorization server denied the request.',
+  }),
   unsupportedResponseType: (): EntraError => ({
     status: 302,
     error: 'unsupported_response_type',

@@ -25,6 +25,9 @@ export class FaultBook {
   private policies: PolicyRule[] = [];
   private consentRules: { tenant: string; clientId?: string }[] = [];
   private tenantOverride: string | undefined;
+  private readonly missingTenants = new Set<string>();
+  /** Client id → federated token calls still to be refused while its new credential propagates. */
+  private readonly propagating = new Map<string, number>();
 
   constructor(private readonly state: SimulatorState) {}
 
@@ -76,6 +79,12 @@ export class FaultBook {
       case 'idTokenTenantOverride':
         this.tenantOverride = fault.tenant.toLowerCase();
         return;
+      case 'tenantNotFound':
+        this.missingTenants.add(fault.tenant.toLowerCase());
+        return;
+      case 'federatedCredentialPropagating':
+        this.propagating.set(fault.clientId.toLowerCase(), positiveInt(fault.count));
+        return;
       default: {
         const unknown: never = fault;
         throw new Error(`Unknown fault ${JSON.stringify(unknown)}`);
@@ -92,6 +101,23 @@ export class FaultBook {
     this.policies = [];
     this.consentRules = [];
     this.tenantOverride = undefined;
+    this.missingTenants.clear();
+    this.propagating.clear();
+  }
+
+  /** Whether no directory has this tenant id (the tenantNotFound fault). */
+  isTenantMissing(tenant: string): boolean {
+    return this.missingTenants.has(tenant.toLowerCase());
+  }
+
+  /** Consumes one refusal of a federated assertion while the client's new credential propagates. */
+  takeFederatedPropagation(clientId: string): boolean {
+    const key = clientId.toLowerCase();
+    const left = this.propagating.get(key) ?? 0;
+    if (left <= 0) return false;
+    if (left === 1) this.propagating.delete(key);
+    else this.propagating.set(key, left - 1);
+    return true;
   }
 
   takeCallFailure(): CallFailure | undefined {

@@ -33,7 +33,7 @@ export type {
   SimulatorStats,
   TokenTarget,
 } from './types';
-export { ACCOUNT_CHOICES, partnerCenterRolesOf } from './accounts';
+export { ACCOUNT_CHOICES, ACCOUNT_KINDS, partnerCenterRolesOf } from './accounts';
 export { TOKEN_EXCHANGE_AUDIENCE } from './clientAssertion';
 export { JWT_BEARER } from './entraErrors';
 /** The Partner Center grant the service asks for; the default for minted refresh tokens. */
@@ -109,7 +109,7 @@ export interface IdentitySimulator {
   hasConsent(clientId: string, tenant: string, scope?: string): boolean;
   /** One account of a tenant (default the admin agent, who the simulator signed in before accounts could be chosen). */
   accountFor(tenant: string, kind?: AccountKind): SimulatedAccount;
-  /** The tenant's three accounts, in the order of the sign-in page's select. */
+  /** The tenant's accounts, in the order of the sign-in page's select. */
   accountsOf(tenant: string): SimulatedAccount[];
   /** Adds or replaces an app registration (e.g. to add a federated credential whose issuer names this simulator's port). */
   registerClient(client: SimulatedClient): void;
@@ -157,7 +157,6 @@ export async function startIdentitySimulator(opts: SimulatorOptions): Promise<Id
       scope,
       account,
       amr: amrOf(p.withoutMfa ?? false),
-      mfaRequested: false,
     });
     stats.refreshTokenIssued();
     return token;

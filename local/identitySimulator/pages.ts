@@ -1,9 +1,9 @@
 /**
- * The simulator's HTML pages: sign-in, admin consent, error, signed out.
+ * The simulator's HTML pages: sign-in, the consent prompt, "Need admin approval", admin consent, error, signed out.
  * Plain accessible HTML, no script; every value is escaped, and a strict CSP allows only the one stylesheet.
  */
 import { createHash } from 'node:crypto';
-import { ACCOUNT_CHOICES } from './accounts';
+import { ACCOUNT_CHOICES, accountLabel } from './accounts';
 import type { SimulatedAccount } from './types';
 
 export function escapeHtml(value: string): string {
@@ -67,38 +67,134 @@ export interface SignInPageInput {
   suggestedTenant: string;
   /** The tenant's accounts (known when the tenant is in the path). */
   accounts: SimulatedAccount[] | undefined;
-  /** The request asked for MFA (amr_values=mfa). */
-  mfaRequested: boolean;
+  /** The request's `prompt`, shown so a person (and a test) sees what the app asked for. */
+  prompt: string | null;
+}
+
+const hidden = (name: string, value: string) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;
+
+function tenantInput(tenant: string | undefined, suggested: string): string {
+  return tenant
+    ? ''
+    : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(suggested)}" autocomplete="off" spellcheck="false">`;
+}
+
+function accountSelect(): string {
+  const options = ACCOUNT_CHOICES.map((c, i) => `<option value="${c.kind}"${i === 0 ? ' selected' : ''}>${escapeHtml(c.label)}</option>`).join('');
+  return `<label for="account">Account</label>
+<select id="account" name="account">${options}</select>`;
 }
 
 /**
  * The sign-in page. Its controls are part of local mode's contract: a select **Account** (Admin agent by default,
- * User without a Partner Center role, Guest user), a checkbox **Sign in without MFA** (unchecked) and **Sign in**.
+ * then the other accounts of accounts.ts), a checkbox **Sign in without MFA** (unchecked) and **Sign in**.
  */
 export function signInPage(p: SignInPageInput): string {
   const rows: [string, string][] = [
     ...(p.tenant ? ([['Tenant', p.tenant]] as [string, string][]) : []),
     ['Application (client) ID', p.clientId],
     ['Permissions', p.scope],
-    ['MFA requested', p.mfaRequested ? 'yes (amr_values=mfa)' : 'no'],
-    ...(p.accounts ?? []).map((a): [string, string] => [`${ACCOUNT_CHOICES.find((c) => c.kind === a.kind)?.label ?? a.kind} user name`, a.upn]),
+    ['Prompt', p.prompt === 'login' ? 'login (credentials asked again, no single sign-on)' : (p.prompt ?? 'none sent')],
+    ...(p.accounts ?? []).map((a): [string, string] => [`${accountLabel(a.kind)} user name`, a.upn]),
   ];
   const who = p.tenant ? facts(rows) : `${facts(rows)}<p>The accounts signed in belong to the tenant you enter.</p>`;
-  const tenantField = p.tenant
-    ? ''
-    : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(p.suggestedTenant)}" autocomplete="off" spellcheck="false">`;
-  const options = ACCOUNT_CHOICES.map((c, i) => `<option value="${c.kind}"${i === 0 ? ' selected' : ''}>${escapeHtml(c.label)}</option>`).join('');
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
 ${who}
 <form method="post" action="${escapeHtml(p.action)}">
-${tenantField}
-<label for="account">Account</label>
-<select id="account" name="account">${options}</select>
+${tenantInput(p.tenant, p.suggestedTenant)}
+${accountSelect()}
 <div class="check"><input type="checkbox" id="withoutMfa" name="withoutMfa" value="on"><label for="withoutMfa">Sign in without MFA</label></div>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
 </form>`,
+  );
+}
+
+/** What the person chose on the sign-in page, carried through the consent prompt as hidden fields. */
+export interface SignInChoice {
+  /** The tenant typed on the sign-in page (common/organizations), else undefined. */
+  typedTenant: string | undefined;
+  account: SimulatedAccount;
+  withoutMfa: boolean;
+}
+
+function choiceFields(c: SignInChoice): string {
+  return [
+    ...(c.typedTenant ? [hidden('tenant', c.typedTenant)] : []),
+    hidden('account', c.account.kind),
+    ...(c.withoutMfa ? [hidden('withoutMfa', 'on')] : []),
+  ].join('');
+}
+
+export interface ConsentPromptInput {
+  action: string;
+  clientId: string;
+  scope: string;
+  tenant: string;
+  choice: SignInChoice;
+}
+
+/**
+ * The consent prompt Entra shows a directory administrator during sign-in to an app the tenant has not consented
+ * to: the permissions, a checkbox **Consent on behalf of your organization** (unchecked, as Entra shows it), and
+ * **Cancel** / **Accept**.
+ */
+export function consentPromptPage(p: ConsentPromptInput): string {
+  return layout(
+    'Permissions requested',
+    `<h1>Permissions requested</h1>
+${facts([
+  ['Signed in as', p.choice.account.upn],
+  ['Tenant', p.tenant],
+  ['Application (client) ID', p.clientId],
+  ['Permissions', p.scope],
+])}
+<form method="post" action="${escapeHtml(p.action)}">
+${hidden('step', 'consent')}${choiceFields(p.choice)}
+<div class="check"><input type="checkbox" id="forOrganization" name="forOrganization" value="on"><label for="forOrganization">Consent on behalf of your organization</label></div>
+<div class="actions">
+<button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="accept" class="primary">Accept</button>
+</div>
+</form>`,
+  );
+}
+
+export interface NeedAdminApprovalInput {
+  aadsts: number;
+  message: string;
+  traceId: string;
+  correlationId: string;
+  account: SimulatedAccount;
+  /** The sign-in page again (another account). */
+  signInAgain: string;
+  /** Sign-in only: the form that goes back to the app without consent (absent on the admin-consent endpoint). */
+  back?: { action: string; choice: SignInChoice };
+}
+
+/**
+ * Entra's own "Need admin approval" page: a person who may not consent stays here; nothing is sent to the app
+ * unless they choose to go back without consent.
+ */
+export function needAdminApprovalPage(p: NeedAdminApprovalInput): string {
+  const back = p.back
+    ? `<form method="post" action="${escapeHtml(p.back.action)}">
+${hidden('step', 'return')}${choiceFields(p.back.choice)}
+<div class="actions"><button type="submit">Return to the application without granting consent</button></div>
+</form>`
+    : '';
+  return layout(
+    'Need admin approval',
+    `<h1>Need admin approval</h1>
+<p class="error" role="alert">AADSTS${p.aadsts}: ${escapeHtml(p.message)}</p>
+${facts([
+  ['Signed in as', p.account.upn],
+  ['Trace ID', p.traceId],
+  ['Correlation ID', p.correlationId],
+])}
+<p><a href="${escapeHtml(p.signInAgain)}">Have an admin account? Sign in with that account</a></p>
+${back}`,
   );
 }
 
@@ -110,21 +206,20 @@ export interface ConsentPageInput {
   scope: string;
 }
 
+/** The admin-consent endpoint's page: who signs in (**Account**), then **Cancel** / **Accept** for the organization. */
 export function consentPage(p: ConsentPageInput): string {
-  const tenantField = p.tenant
-    ? ''
-    : `<label for="tenant">Directory (tenant) ID</label><input id="tenant" name="tenant" required value="${escapeHtml(p.suggestedTenant)}" autocomplete="off" spellcheck="false">`;
   return layout(
     'Permissions requested',
     `<h1>Permissions requested</h1>
-<p>An administrator is asked to grant this application access for the whole organization.</p>
+<p>Accept for your organization: an administrator grants this application access for the whole organization.</p>
 ${facts([
   ['Tenant', p.tenant ?? '(entered below)'],
   ['Application (client) ID', p.clientId],
   ['Permissions', p.scope || 'the permissions configured on the application'],
 ])}
 <form method="post" action="${escapeHtml(p.action)}">
-${tenantField}
+${tenantInput(p.tenant, p.suggestedTenant)}
+${accountSelect()}
 <div class="actions">
 <button type="submit" name="decision" value="cancel">Cancel</button>
 <button type="submit" name="decision" value="accept" class="primary">Accept</button>

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { newAuthorizationCode, newRefreshToken, sha256Hex } from './ids';
 import { createSigningKey, exportPrivateJwk, importSigningKey, type SigningKey } from './signing';
+import { ACCOUNT_KINDS } from './accounts';
 import type { AccountKind, SimulatedClock } from './types';
 
 export const DAY_MS = 24 * 3600 * 1000;
@@ -31,8 +32,6 @@ export interface RefreshTokenRecord {
   account?: AccountKind;
   /** The sign-in's authentication methods, carried into every token this refresh token yields (absent: pwd + mfa). */
   amr?: string[];
-  /** Whether the authorize request asked for MFA. */
-  mfaRequested?: boolean;
   /** The inactivity limit counts from here: a token value is never "used" again in a way that extends it. */
   issuedAt: number;
   /** Last redemption of this value (information only: it does not extend the value's life). */
@@ -56,7 +55,6 @@ export interface AuthCodeRecord {
   /** The account chosen on the sign-in page and its authentication methods. */
   account: AccountKind;
   amr: string[];
-  mfaRequested: boolean;
   expiresAt: number;
   redeemed: boolean;
 }
@@ -66,8 +64,9 @@ const refreshTokenRecordSchema = z.object({
   tenant: z.string(),
   oid: z.string(),
   scope: z.string(),
-  account: z.enum(['adminAgent', 'noPartnerCenterRole', 'guest']).optional(),
+  account: z.enum(ACCOUNT_KINDS).optional(),
   amr: z.array(z.string()).optional(),
+  // Written by older versions (whether amr_values=mfa was sent); read and ignored.
   mfaRequested: z.boolean().optional(),
   issuedAt: z.number(),
   lastUsedAt: z.number(),
@@ -81,10 +80,26 @@ const stateFileSchema = z.object({
   signingKey: z.record(z.string(), z.unknown()),
   // `scopes` absent (files of older versions): the consent covers the app's configured permissions.
   consents: z.array(z.object({ clientId: z.string(), tenant: z.string(), scopes: z.array(z.string()).optional() })),
+  // Absent in files of older versions: nobody had consented for themselves alone.
+  userConsents: z.array(z.object({ clientId: z.string(), tenant: z.string(), oid: z.string(), scopes: z.array(z.string()) })).optional(),
   refreshTokens: z.record(z.string(), refreshTokenRecordSchema),
 });
 
 const consentKey = (clientId: string, tenant: string) => `${clientId.toLowerCase()}|${tenant.toLowerCase()}`;
+const userConsentKey = (clientId: string, tenant: string, oid: string) => `${consentKey(clientId, tenant)}|${oid.toLowerCase()}`;
+
+/** Adds scopes to a list, once each (case-insensitive): consents accumulate, as Entra's grants do. */
+function mergeScopes(before: readonly string[], added: readonly string[]): string[] {
+  return [...before, ...added].filter((s, i, all) => all.findIndex((o) => o.toLowerCase() === s.toLowerCase()) === i);
+}
+
+/** One user's consent for themself alone (an administrator who accepted without "Consent on behalf of your organization"). */
+export interface UserConsentRecord {
+  clientId: string;
+  tenant: string;
+  oid: string;
+  scopes: string[];
+}
 
 /** An admin consent of one tenant for one app, with the scopes granted. */
 export interface ConsentRecord {
@@ -98,6 +113,7 @@ export class SimulatorState {
   readonly clock: SimulatedClock;
   private clockOffsetMs = 0;
   private readonly consents = new Map<string, ConsentRecord>();
+  private readonly userConsents = new Map<string, UserConsentRecord>();
   private readonly codes = new Map<string, AuthCodeRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private saveTimer: NodeJS.Timeout | undefined;
@@ -126,6 +142,7 @@ export class SimulatorState {
     const state = new SimulatorState(importSigningKey(data.signingKey), stateFile);
     state.clockOffsetMs = data.clockOffsetMs;
     for (const c of data.consents) state.consents.set(consentKey(c.clientId, c.tenant), c);
+    for (const c of data.userConsents ?? []) state.userConsents.set(userConsentKey(c.clientId, c.tenant, c.oid), c);
     for (const [hash, record] of Object.entries(data.refreshTokens)) state.refreshTokens.set(hash, record);
     return state;
   }
@@ -144,9 +161,20 @@ export class SimulatorState {
   grantConsent(clientId: string, tenant: string, scopes: string[]): void {
     const key = consentKey(clientId, tenant);
     const before = this.consents.get(key);
-    const merged = [...(before?.scopes ?? []), ...scopes].filter((s, i, all) => all.findIndex((o) => o.toLowerCase() === s.toLowerCase()) === i);
-    this.consents.set(key, { clientId, tenant: tenant.toLowerCase(), scopes: merged });
+    this.consents.set(key, { clientId, tenant: tenant.toLowerCase(), scopes: mergeScopes(before?.scopes ?? [], scopes) });
     this.changed();
+  }
+
+  /** One user's consent for themself (it covers that user's sign-ins and refresh tokens, nobody else's). */
+  grantUserConsent(clientId: string, tenant: string, oid: string, scopes: string[]): void {
+    const key = userConsentKey(clientId, tenant, oid);
+    const before = this.userConsents.get(key);
+    this.userConsents.set(key, { clientId, tenant: tenant.toLowerCase(), oid: oid.toLowerCase(), scopes: mergeScopes(before?.scopes ?? [], scopes) });
+    this.changed();
+  }
+
+  userConsentOf(clientId: string, tenant: string, oid: string): UserConsentRecord | undefined {
+    return this.userConsents.get(userConsentKey(clientId, tenant, oid));
   }
 
   consentedTenantsOf(clientId: string): string[] {
@@ -154,8 +182,11 @@ export class SimulatorState {
     return [...this.consents.values()].filter((c) => c.clientId.toLowerCase() === id).map((c) => c.tenant);
   }
 
+  /** Removes the tenant's consent for the app, and every user's own consent there (an administrator removing the app's grants). */
   revokeConsent(clientId: string, tenant: string): void {
     this.consents.delete(consentKey(clientId, tenant));
+    const prefix = `${consentKey(clientId, tenant)}|`;
+    for (const key of [...this.userConsents.keys()]) if (key.startsWith(prefix)) this.userConsents.delete(key);
     this.changed();
   }
 
@@ -175,7 +206,7 @@ export class SimulatorState {
 
   // --- refresh tokens ---
 
-  issueRefreshToken(record: Pick<RefreshTokenRecord, 'clientId' | 'tenant' | 'oid' | 'scope' | 'account' | 'amr' | 'mfaRequested'>): string {
+  issueRefreshToken(record: Pick<RefreshTokenRecord, 'clientId' | 'tenant' | 'oid' | 'scope' | 'account' | 'amr'>): string {
     const now = this.clock.now();
     const token = newRefreshToken();
     this.refreshTokens.set(sha256Hex(token), { ...record, tenant: record.tenant.toLowerCase(), issuedAt: now, lastUsedAt: now });
@@ -220,6 +251,7 @@ export class SimulatorState {
       clockOffsetMs: this.clockOffsetMs,
       signingKey: { ...exportPrivateJwk(this.signingKey) },
       consents: [...this.consents.values()],
+      userConsents: [...this.userConsents.values()],
       refreshTokens: Object.fromEntries(this.refreshTokens),
     };
     mkdirSync(dirname(this.stateFile), { recursive: true });

@@ -1,4 +1,5 @@
 /** Counters that tests and benchmarks read to see what the service actually asked of "Microsoft". */
+import { ACCOUNT_KINDS } from './accounts';
 import type { AccountKind, SimulatorStats } from './types';
 
 export class StatsCounter {
@@ -11,7 +12,14 @@ export class StatsCounter {
       codesIssued: 0,
       refreshTokensIssued: 0,
       consentsGranted: 0,
-      signIns: { total: 0, mfaRequested: 0, withoutMfa: 0, byAccount: { adminAgent: 0, noPartnerCenterRole: 0, guest: 0 } },
+      signIns: {
+        total: 0,
+        withoutMfa: 0,
+        byAccount: Object.fromEntries(ACCOUNT_KINDS.map((k) => [k, 0])) as Record<AccountKind, number>,
+        byPrompt: {},
+      },
+      interactiveConsent: { prompted: 0, grantedForOrganization: 0, grantedForUser: 0, declined: 0, needAdminApproval: 0 },
+      unsupportedParameters: {},
       clientAuthentications: { secret: 0, certificate: 0, federated: 0 },
       managedIdentityTokensMinted: 0,
     };
@@ -39,11 +47,20 @@ export class StatsCounter {
     this.s.consentsGranted++;
   }
 
-  signedIn(account: AccountKind, mfaRequested: boolean, withoutMfa: boolean): void {
+  signedIn(account: AccountKind, withoutMfa: boolean, prompt: string | null): void {
     this.s.signIns.total++;
     this.s.signIns.byAccount[account]++;
-    if (mfaRequested) this.s.signIns.mfaRequested++;
+    const key = prompt ?? '(none)';
+    this.s.signIns.byPrompt[key] = (this.s.signIns.byPrompt[key] ?? 0) + 1;
     if (withoutMfa) this.s.signIns.withoutMfa++;
+  }
+
+  interactiveConsent(what: keyof SimulatorStats['interactiveConsent']): void {
+    this.s.interactiveConsent[what]++;
+  }
+
+  unsupportedParameter(name: string): void {
+    this.s.unsupportedParameters[name] = (this.s.unsupportedParameters[name] ?? 0) + 1;
   }
 
   clientAuthenticated(method: 'secret' | 'certificate' | 'federated'): void {

@@ -9,13 +9,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { amrOf, accountFor } from './accounts';
 import { ACCESS_TOKEN_SECONDS, idTokenClaims, v1AccessTokenClaims, v2AccessTokenClaims, type ClientAuthMethod } from './claims';
-import { assertionSubject, assertionThumbprint, verifyClientAssertion } from './clientAssertion';
+import { assertionSubject, assertionThumbprint, isCertificateAssertion, verifyClientAssertion } from './clientAssertion';
 import { consentCoversRequest, findClient, type SimulatorContext } from './context';
 import { issuerFor } from './discovery';
 import { entraErrors, errorBody, JWT_BEARER, requestIds, type EntraError, type RequestIds } from './entraErrors';
 import { readForm, sendJson } from './http';
 import { base64url, clientInfo, isGuid } from './ids';
 import { DEFAULT_RESOURCE_SCOPE, PARTNER_CENTER_RESOURCE, resourceOf, resourceScopes } from './scopes';
+import { audiences, decodeJwt, stringClaim } from './jwt';
 import { signJwt } from './signing';
 import { DAY_MS, REFRESH_TOKEN_INACTIVITY_DAYS, type RefreshTokenRecord } from './state';
 import type { AccountKind, SimulatedClient } from './types';
@@ -44,6 +45,9 @@ export async function handleToken(ctx: SimulatorContext, req: IncomingMessage, r
   if (failure) {
     return fail(ctx, res, ids, failure.status === 429 ? entraErrors.throttled(failure.retryAfterSeconds) : entraErrors.unavailable());
   }
+
+  // A tenant id no directory has: Entra cannot even look the app up (AADSTS90002).
+  if (isGuid(tenantSegment) && ctx.faults.isTenantMissing(tenantSegment)) return fail(ctx, res, ids, entraErrors.invalidTenant(tenantSegment));
 
   const client = authenticateClient(ctx, req, form, url);
   if (!client.ok) return fail(ctx, res, ids, client.error);
@@ -100,6 +104,14 @@ function authenticateClient(
       return { ok: false, error: entraErrors.badRequest('Invalid request. A request may carry a client_secret or a client_assertion, not both.') };
     if (assertionType !== JWT_BEARER) return { ok: false, error: entraErrors.assertionTypeUnsupported(assertionType ?? '') };
     if (!assertion) return { ok: false, error: entraErrors.missingParameter('client_assertion') };
+    // A federated credential added moments ago is not yet known everywhere: Entra answers 70021 for a while.
+    if (!isCertificateAssertion(assertion) && ctx.faults.takeFederatedPropagation(client.clientId)) {
+      const claims = decodeJwt(assertion)?.payload ?? {};
+      return {
+        ok: false,
+        error: entraErrors.noFederatedCredential(stringClaim(claims, 'iss') ?? '', stringClaim(claims, 'sub') ?? '', audiences(claims).join(', ')),
+      };
+    }
     const endpoint = `${ctx.baseUrl}${url.pathname}`;
     const checked = verifyClientAssertion(client, assertion, {
       baseUrl: ctx.baseUrl,
@@ -145,7 +157,6 @@ function redeemCode(ctx: SimulatorContext, auth: AuthenticatedClient, form: URLS
       clientInfoRequested: form.get('client_info') === '1',
       account: rec.account,
       amr: rec.amr,
-      mfaRequested: rec.mfaRequested,
     }),
   };
 }
@@ -157,7 +168,15 @@ function redeemRefreshToken(ctx: SimulatorContext, auth: AuthenticatedClient, fo
   const rec = ctx.state.findRefreshToken(token);
   if (!rec) return { ok: false, error: entraErrors.malformedGrant() };
   if (!sameId(rec.clientId, client.clientId)) return { ok: false, error: entraErrors.grantOfOtherClient() };
-  if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.tenant) return { ok: false, error: entraErrors.malformedGrant() };
+  if (isGuid(tenantSegment) && tenantSegment.toLowerCase() !== rec.tenant) {
+    // A token redeemed at another tenant's endpoint (a mistyped or wrong tenant id). A multi-tenant app
+    // that tenant never consented to has no service principal there: AADSTS700016 first (assumption,
+    // docs/STAND-INS.md); otherwise AADSTS7000012, as users report Entra answers.
+    const other = tenantSegment.toLowerCase();
+    if (client.multiTenant && !ctx.state.consentedTenantsOf(client.clientId).includes(other))
+      return { ok: false, error: entraErrors.unknownClient(client.clientId, other) };
+    return { ok: false, error: entraErrors.grantOfOtherTenant() };
+  }
 
   const requestedScope = form.get('scope') ?? rec.scope;
   const refused = refusal(ctx, client, token, rec, requestedScope);
@@ -176,7 +195,6 @@ function redeemRefreshToken(ctx: SimulatorContext, auth: AuthenticatedClient, fo
       // The MFA claim lives in the session the refresh token carries: a refreshed token keeps the sign-in's amr.
       account: rec.account ?? 'adminAgent',
       amr: rec.amr ?? amrOf(false),
-      mfaRequested: rec.mfaRequested ?? false,
     }),
   };
 }
@@ -214,7 +232,7 @@ function refusal(
     case undefined:
       break;
   }
-  if (ctx.faults.consentRequiredFor(rec) || (client.multiTenant && !consentCoversRequest(ctx, client, rec.tenant, requestedScope))) {
+  if (ctx.faults.consentRequiredFor(rec) || (client.multiTenant && !consentCoversRequest(ctx, client, rec.tenant, requestedScope, rec.oid))) {
     return entraErrors.consentRequired(client.clientId);
   }
   return undefined;
@@ -232,7 +250,6 @@ interface Grant {
   /** Who signed in, and how (amr), for this grant and every refresh of it. */
   account: AccountKind;
   amr: string[];
-  mfaRequested: boolean;
 }
 
 /** The token response Entra v2 sends: access token (v1-shaped for Partner Center), rotated refresh token, id token, client_info. */
@@ -264,7 +281,6 @@ function issueTokens(ctx: SimulatorContext, auth: AuthenticatedClient, g: Grant)
       scope: g.grantedScope,
       account: g.account,
       amr: g.amr,
-      mfaRequested: g.mfaRequested,
     });
     ctx.stats.refreshTokenIssued();
   }

@@ -44,7 +44,7 @@ export interface SimulatorOptions {
 }
 
 /** The accounts of each tenant's directory, as the sign-in page's **Account** select offers them. */
-export type AccountKind = 'adminAgent' | 'noPartnerCenterRole' | 'guest';
+export type AccountKind = 'adminAgent' | 'noPartnerCenterRole' | 'guest' | 'guestAdminAgent' | 'adminAgentNotDirectoryAdmin';
 
 /** A user of a simulated tenant (deterministic, so tests can predict it; see accounts.ts). */
 export interface SimulatedAccount {
@@ -62,6 +62,10 @@ export interface SimulatedAccount {
   guest: boolean;
   /** Guests only: the tenant the guest comes from (their tokens' `idp`). */
   homeTenant?: string;
+  /** Holds a directory role that may consent for the whole organization (sees Entra's consent prompt, not "Need admin approval"). */
+  directoryAdmin: boolean;
+  /** Roles in the partner's Partner Center organization (what Partner Center decides by). */
+  partnerCenterRoles: string[];
 }
 
 /** Which refresh tokens a token fault hits: one token (by value) or every token of a tenant. */
@@ -110,7 +114,14 @@ export type Fault =
   /** Added before every token call answers (0 clears). */
   | { kind: 'latency'; ms: number }
   /** The next sign-in issues tokens for this other tenant (tid, iss, client_info utid), to test the caller's tenant check. */
-  | { kind: 'idTokenTenantOverride'; tenant: string };
+  | { kind: 'idTokenTenantOverride'; tenant: string }
+  /** No directory has this tenant id (a mistyped GUID): its pages and its token endpoint answer AADSTS90002, as Entra does. */
+  | { kind: 'tenantNotFound'; tenant: string }
+  /**
+   * The client's federated identity credential was just added and has not propagated: its next `count`
+   * token calls with a federated assertion answer AADSTS70021, as Entra does for several minutes.
+   */
+  | { kind: 'federatedCredentialPropagating'; clientId: string; count: number };
 
 export type InvalidClientReason = 'invalidSecret' | 'expiredSecret' | 'noMatchingFederatedCredential' | 'certificateExpired';
 
@@ -121,9 +132,17 @@ export interface SimulatorStats {
   tokenErrors: Record<string, number>;
   codesIssued: number;
   refreshTokensIssued: number;
+  /** Admin consents recorded by the admin-consent endpoint (its Accept). */
   consentsGranted: number;
-  /** Sign-ins (the Sign in button): how many asked for MFA (`amr_values=mfa` or an amr claims request), how many went without it, by account. */
-  signIns: { total: number; mfaRequested: number; withoutMfa: number; byAccount: Record<AccountKind, number> };
+  /** Sign-ins (the Sign in button): how many went without MFA, by account, and by the authorize request's `prompt` (`(none)` when absent). */
+  signIns: { total: number; withoutMfa: number; byAccount: Record<AccountKind, number>; byPrompt: Record<string, number> };
+  /**
+   * What an unconsented multi-tenant sign-in met: the consent prompt (a directory admin), granted for the
+   * organization or for the admin alone, declined; Entra's "Need admin approval" page (anyone else).
+   */
+  interactiveConsent: { prompted: number; grantedForOrganization: number; grantedForUser: number; declined: number; needAdminApproval: number };
+  /** Authorize requests refused for a parameter the v2 endpoint does not support (`amr_values`, `resource`): AADSTS901002. */
+  unsupportedParameters: Record<string, number>;
   /** Successful client authentications at the token endpoint, by credential. */
   clientAuthentications: { secret: number; certificate: number; federated: number };
   managedIdentityTokensMinted: number;

@@ -3,7 +3,7 @@
  * HTTPS on loopback, and the one call the service makes to prove a token works, `GET /v1/profiles/organization`.
  * It checks the bearer token as Partner Center does (signature from the identity simulator's keys, audience,
  * issuer, lifetime, version, App+User), then the MFA claim (401 + 900421 without it), then the account's
- * Partner Center role (403 for a user without one, and for a guest), and answers with the partner's organization
+ * Partner Center role (403 for an account without one, guest or member alike), and answers with the partner's organization
  * profile. Faults (MFA missing, 403, 401, 5xx, 429, dropped connections, latency) can be set in process
  * (`setFault`) or over its JSON control API (`/_partnercenter/…`). Not imported by functions/ or shared/.
  */
@@ -34,7 +34,8 @@ export interface PartnerCenterStandInOptions {
   companyNames?: Record<string, string>;
   /**
    * The Partner Center roles of a user (object id) in a partner organization. Default: the identity simulator's
-   * directory (its Admin agent account holds AdminAgent; the user without a role and the guest hold none).
+   * directory (its admin agent, guest admin agent and admin agent who is not a directory admin hold AdminAgent;
+   * the user without a role and the guest user hold none).
    */
   rolesOf?: (tenantId: string, objectId: string) => readonly string[];
   /** Clock in ms for token lifetimes; default Date.now. */
@@ -49,7 +50,7 @@ export interface PartnerCenterCall {
   path: string;
   status: number | 'dropped';
   outcome: Outcome;
-  /** Why, for refusals: e.g. "the token is expired", "guest", "no role", "fault". */
+  /** Why, for refusals: e.g. "the token is expired", "no mfa in amr", "no role", "fault". */
   reason?: string;
   tenantId?: string;
   objectId?: string;
@@ -220,15 +221,9 @@ export async function startPartnerCenterStandIn(options: PartnerCenterStandInOpt
     // MUST: Partner Center refuses an App+User call without the MFA claim before it looks at roles.
     const amr = Array.isArray(token.claims.amr) ? token.claims.amr : [];
     if (!amr.includes('mfa')) return refuse(res, ids, partnerCenterErrors.mfaRequired(), { ...who, outcome: 'mfaRequired', reason: 'no mfa in amr' });
-    // Entra marks a guest with acct 1 and an idp of its home tenant.
-    if (token.claims.acct === 1 || (typeof token.claims.idp === 'string' && token.claims.idp !== token.claims.iss)) {
-      return refuse(
-        res,
-        ids,
-        partnerCenterErrors.noRole('the signed-in account is a guest of the partner tenant and holds no Partner Center role there.'),
-        { ...who, outcome: 'forbidden', reason: 'guest' },
-      );
-    }
+    // Decided by the role the account holds, never by whether it is a guest: Microsoft's MFA requirement covers
+    // "all user accounts in the partner tenant, including guest users", and no source says Partner Center
+    // refuses a guest that holds a role (docs/STAND-INS.md).
     if (rolesOf(token.tenantId, token.objectId).length === 0) {
       return refuse(
         res,

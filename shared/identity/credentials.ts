@@ -1,6 +1,8 @@
 /**
  * The one rule for which Entra application redeems a marketplace's codes and tokens, and with
- * which credential: the service's own multi-tenant app for CPV (a token of this app's managed
+ * which credential. A refresh token is bound to the client that obtained it, so it is always the
+ * application Connect redeems with: for CPV the Connect Microsoft connector's CPV application
+ * (CPV_CLIENT_ID), to which this deployment added its own credential (a token of this app's managed
  * identity, or a client secret), the distributor's app for CSP (a client secret or a certificate).
  */
 import { AppError } from '../errors';

@@ -7,6 +7,7 @@
  * (msal-node asks for the assertion on every token request; a rotation run makes hundreds).
  * The SDK (managedIdentity.ts) is loaded on first use only.
  */
+import { withRetries, type Backoff, type Sleep } from '../retry';
 import type * as ManagedIdentityModule from './managedIdentity';
 import { TokenRequestError } from './tokenFailure';
 
@@ -88,4 +89,50 @@ export function federatedAssertion(identityClientId: string | undefined): Assert
 /** Forgets every cached assertion (tests). */
 export function resetFederatedAssertions(): void {
   sources.clear();
+}
+
+/**
+ * AADSTS70021 ("No matching federated identity record found for presented assertion") is also what
+ * a federated credential answers for several minutes after it was added, while it propagates;
+ * Microsoft advises retrying (Learn, "Important considerations and restrictions for federated
+ * identity credentials"; docs/STAND-INS.md). So a token request that gets it is tried again with
+ * backoff for up to `windowMs`; only then does the caller treat it as the operator's problem
+ * (InvalidClient, nothing marked). A credential that is simply wrong is alerted a minute later, and
+ * the next run tries again anyway.
+ */
+export interface PropagationRetry {
+  windowMs: number;
+  backoff: Backoff;
+  sleep?: Sleep;
+  now?: () => number;
+}
+
+export const defaultPropagationRetry: PropagationRetry = { windowMs: 60_000, backoff: { baseMs: 2_000, maxMs: 15_000 } };
+let propagationRetry = defaultPropagationRetry;
+
+/** Shorter waits for tests; no argument restores the production values. */
+export function setPropagationRetry(retry: PropagationRetry = defaultPropagationRetry): void {
+  propagationRetry = retry;
+}
+
+export const federatedCredentialNotFound = 70021;
+
+function isPropagating(err: unknown): boolean {
+  return err instanceof TokenRequestError && err.failure.class === 'invalid-client' && err.failure.aadsts === federatedCredentialNotFound;
+}
+
+/** Runs a token request of an app that proves itself with an assertion, retrying AADSTS70021 within the window. */
+export async function retryWhilePropagating<T>(request: () => Promise<T>, onRetry?: (attempt: number, waitMs: number) => void): Promise<T> {
+  const { windowMs, backoff, sleep } = propagationRetry;
+  const now = propagationRetry.now ?? Date.now;
+  const deadline = now() + windowMs;
+  return withRetries(request, {
+    attempts: Number.MAX_SAFE_INTEGER,
+    backoff,
+    isTransient: isPropagating,
+    retryAfterMs: () => undefined,
+    timeLeft: () => deadline - now(),
+    ...(sleep ? { sleep } : {}),
+    ...(onRetry ? { onRetry } : {}),
+  });
 }

@@ -19,6 +19,7 @@ import { parseRetryAfter } from '../retry';
 import { authorityMetadata, cloudDiscoveryMetadata } from './authority';
 import { refreshTokenFromCache } from './cache';
 import type { AppCredentials, ClientCredential } from './credentials';
+import { retryWhilePropagating } from './federated';
 import { partnerCenterScope, signInScopes } from './scopes';
 import { classifyTokenFailure, TokenRequestError } from './tokenFailure';
 
@@ -38,7 +39,10 @@ export interface IdTokenClaims {
   aud?: string;
   /** Object id and user name of who signed in (docs/SECURITY.md 26). */
   oid?: string;
+  /** The sign-in name: `preferred_username`, a default claim of v2 id tokens. */
   preferredUsername?: string;
+  /** `upn`, only when the app's owner configured it as an optional claim. */
+  upn?: string;
 }
 
 /** Bounds every call to Entra so a hung connection cannot eat a rotation run's time budget. */
@@ -183,6 +187,7 @@ function idTokenOf(result: AuthenticationResult): IdTokenClaims {
   keep('aud', c.aud);
   keep('oid', c.oid);
   keep('preferredUsername', c.preferred_username);
+  keep('upn', c.upn);
   return out;
 }
 
@@ -191,8 +196,24 @@ function accessTokenOf(result: AuthenticationResult): string {
   return result.accessToken;
 }
 
+/**
+ * A token request of an app; one that proves itself with a federated credential retries
+ * AADSTS70021 while the credential may still be propagating (federated.ts). A code is not spent
+ * by a request whose client authentication failed, so the code redemption can be retried too.
+ */
+function tokenRequest(app: AppCredentials, request: () => Promise<TokenGrant>): Promise<TokenGrant> {
+  return app.credential.kind === 'assertion' ? retryWhilePropagating(request) : request();
+}
+
 /** Redeems an authorization code (with its PKCE verifier) for a refresh token. */
-export async function redeemCode(
+export function redeemCode(
+  app: AppCredentials,
+  request: { code: string; codeVerifier: string; redirectUri: string; nonce: string },
+): Promise<TokenGrant> {
+  return tokenRequest(app, () => redeemCodeOnce(app, request));
+}
+
+async function redeemCodeOnce(
   app: AppCredentials,
   request: { code: string; codeVerifier: string; redirectUri: string; nonce: string },
 ): Promise<TokenGrant> {
@@ -222,7 +243,11 @@ export async function redeemCode(
  * Redeems a refresh token for a new one. Entra does not revoke the old token on redemption, so
  * the caller may keep it as a fallback until the new one is safely stored.
  */
-export async function redeemRefreshToken(app: AppCredentials, refreshToken: string): Promise<TokenGrant> {
+export function redeemRefreshToken(app: AppCredentials, refreshToken: string): Promise<TokenGrant> {
+  return tokenRequest(app, () => redeemRefreshTokenOnce(app, refreshToken));
+}
+
+async function redeemRefreshTokenOnce(app: AppCredentials, refreshToken: string): Promise<TokenGrant> {
   const network = new EntraNetwork();
   const client = newClient(app, network);
   try {

@@ -1,13 +1,18 @@
 /**
  * What a failed token request means for the service: transient (try later), needs a person,
- * an operator problem with the application, or a refused request.
+ * an operator problem with the application or with the marketplace's configuration, or a refused
+ * request.
  */
 import { AppError, type ErrorCode } from '../errors';
 import type { EventFields } from '../log';
 import { isTransientStatus } from '../retry';
 
-/** What a failed token request means for the service (docs/SECURITY.md 17). */
-export type FailureClass = 'transient' | 'needs-reauth' | 'invalid-client' | 'rejected';
+/**
+ * What a failed token request means for the service (docs/SECURITY.md 17, 34). `configuration`:
+ * the marketplace's configured tenant is wrong (unknown, or not the token's): the operator fixes
+ * the file; no token is marked.
+ */
+export type FailureClass = 'transient' | 'needs-reauth' | 'invalid-client' | 'configuration' | 'rejected';
 
 export type FailureReason =
   | 'network'
@@ -39,6 +44,10 @@ export type FailureReason =
   | 'scope'
   | 'resource'
   | 'access-denied'
+  /** No directory has the configured tenant id (AADSTS90002, 900023): a mistyped `partner_tenant_id_*`. */
+  | 'tenant-not-found'
+  /** The token was issued in another tenant than the one asked (AADSTS7000012): a wrong `partner_tenant_id_*`. */
+  | 'wrong-tenant'
   | 'unknown';
 
 export interface TokenFailure {
@@ -77,6 +86,15 @@ const invalidClientReasons: Record<number, FailureReason> = {
   50166: 'assertion-refused',
 };
 
+/**
+ * The configured tenant is not the token's: AADSTS90002 / 900023 (tenant not found, id not valid)
+ * come with `invalid_request`, AADSTS7000012 ("The grant was obtained for a different tenant")
+ * with `invalid_grant` (docs/STAND-INS.md). A person signing in again cannot fix a typo in the
+ * operator's file, so these never park a token.
+ */
+const tenantNotFoundCodes = new Set([90002, 900023]);
+const wrongTenantCode = 7000012;
+
 const reauthReasons: Record<number, FailureReason> = {
   700082: 'expired',
   70008: 'expired',
@@ -112,6 +130,8 @@ export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> &
     case 'interaction_required':
     case 'consent_required':
     case 'login_required':
+      // The one code of the family that is not about the token: the tenant asked is not the token's.
+      if (f.aadsts === wrongTenantCode) return { ...base, class: 'configuration', reason: 'wrong-tenant' };
       return {
         ...base,
         class: 'needs-reauth',
@@ -125,6 +145,9 @@ export function classifyTokenFailure(f: Omit<TokenFailure, 'class' | 'reason'> &
       return { ...base, class: 'needs-reauth', reason: 'resource' };
     case 'access_denied':
       return { ...base, class: 'needs-reauth', reason: 'access-denied' };
+    case 'invalid_request':
+      if (f.aadsts !== undefined && tenantNotFoundCodes.has(f.aadsts)) return { ...base, class: 'configuration', reason: 'tenant-not-found' };
+      break;
     case 'invalid_client':
     case 'unauthorized_client':
       return { ...base, class: 'invalid-client', reason: (f.aadsts !== undefined && invalidClientReasons[f.aadsts]) || 'invalid-client' };
@@ -142,6 +165,7 @@ const codeOfClass: Record<FailureClass, ErrorCode> = {
   'needs-reauth': 'token_refused',
   rejected: 'token_refused',
   'invalid-client': 'client_credentials_invalid',
+  configuration: 'marketplace_misconfigured',
 };
 
 /** A failed token request, classified. The message never contains a token. */

@@ -124,7 +124,7 @@ export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {
           const message =
             issue.code === 'unrecognized_keys'
               ? model === 'CPV' && cspOnly.some((p) => field.startsWith(p))
-                ? "must not be set for a CPV marketplace: CPV uses the service's own application"
+                ? 'must not be set for a CPV marketplace: CPV uses the CPV application (CPV_CLIENT_ID)'
                 : 'is not a known parameter'
               : typeMessage(issue, model, raw);
           result.problems.push({ marketplace: id, field, message });

@@ -14,6 +14,8 @@ export type RotationOutcome =
   | 'needs-reauth'
   /** invalid_client: the app's secret is wrong or expired; no token marked. */
   | 'invalid-client'
+  /** The marketplace's configured tenant is not the token's (unknown, mistyped, changed): operator alerted as configuration; no token marked. */
+  | 'misconfigured'
   /** Redeemed, but the new version could not be stored or verified; the old version stays valid. */
   | 'store-failed'
   /** The secret under its name is not a token this service can use (written by hand, latest version disabled): a person must look. */
@@ -28,6 +30,7 @@ export const rotationOutcomes: readonly RotationOutcome[] = [
   'transient',
   'needs-reauth',
   'invalid-client',
+  'misconfigured',
   'store-failed',
   'needs-attention',
   'skipped',
@@ -68,7 +71,14 @@ export interface RotationSummary {
 }
 
 /** Outcomes that mean a token did not get the rotation it was due (what the run's `failed` counts). */
-export const failedOutcomes: readonly RotationOutcome[] = ['transient', 'needs-reauth', 'invalid-client', 'store-failed', 'needs-attention'];
+export const failedOutcomes: readonly RotationOutcome[] = [
+  'transient',
+  'needs-reauth',
+  'invalid-client',
+  'misconfigured',
+  'store-failed',
+  'needs-attention',
+];
 
 export function countOutcomes(results: readonly TokenResult[]): Record<RotationOutcome, number> {
   const counts = Object.fromEntries(rotationOutcomes.map((o) => [o, 0])) as Record<RotationOutcome, number>;

@@ -354,15 +354,32 @@ async function markNeedsReauth(run: RunState, token: StoredToken, reason: string
   });
 }
 
+/** What a person reads in the alert for a failure signing in again does not cure. */
+const todoOf: Partial<Record<string, string>> = {
+  'conditional-access':
+    "Blocked by a Conditional Access policy of the partner tenant (AADSTS53003): signing in again does not help; the partner's administrator must change the policy or exclude this account or application from it.",
+};
+
 async function redeemFailed(run: RunState, state: TokenState, marketplace: Marketplace, appKey: string, failure: TokenFailure): Promise<TokenResult> {
   const { deps, runId } = run;
   const { logger } = deps;
   const mp = marketplace.id;
-  // AADSTS700016 for the CPV app: it is gone from this one partner tenant (removed, consent
-  // withdrawn). That tenant's administrator must approve it again; the other CPV marketplaces
-  // and the app itself are fine.
+  // A configured tenant that is not the one the token was issued in (the `tenant` tag, checked
+  // against the id token when it was generated) is the operator's file, not the token: a typo, or
+  // an entry changed since. Entra's answer then depends on what that other tenant is (AADSTS90002
+  // unknown, 7000012 another tenant's grant, 700016 the app is not there, or a consent error);
+  // whichever comes back, no person can fix it by signing in again, so no token is parked.
+  const tenantChanged = (state.current.tags.tenant ?? '').toLowerCase() !== marketplace.tenantId;
+  // AADSTS700016 for the CPV app in its own tenant: it is gone from this one partner tenant
+  // (removed, consent withdrawn). That tenant's administrator must approve it again; the other
+  // CPV marketplaces and the app itself are fine.
   const appGoneFromTenant = failure.reason === 'app-not-in-tenant' && marketplace.model === 'CPV';
-  const effective: TokenFailure = appGoneFromTenant ? { ...failure, class: 'needs-reauth', reason: 'consent' } : failure;
+  const misconfigured = failure.class === 'configuration' || (tenantChanged && failure.class !== 'transient');
+  const effective: TokenFailure = misconfigured
+    ? { ...failure, class: 'configuration' }
+    : appGoneFromTenant
+      ? { ...failure, class: 'needs-reauth', reason: 'consent' }
+      : failure;
   const fields = {
     runId,
     marketplace: mp,
@@ -377,9 +394,18 @@ async function redeemFailed(run: RunState, state: TokenState, marketplace: Marke
     entraCorrelationId: effective.correlationId,
   };
   const diagnosis = { reason: effective.reason, ...(effective.aadsts ? { aadsts: effective.aadsts } : {}) };
+  if (effective.class === 'configuration') {
+    logEvent(logger, 'error', events.configurationInvalid, {
+      ...fields,
+      field: `partner_tenant_id_${marketplace.environment}`,
+      tokenTenant: state.current.tags.tenant,
+      todo: 'Check partner_tenant_id in the marketplace configuration file against the partner tenant the token was generated in; no token was marked.',
+    });
+    return { marketplace: mp, outcome: 'misconfigured', ...diagnosis };
+  }
   if (effective.class === 'needs-reauth') {
     await markNeedsReauth(run, state.staged ?? state.current, effective.reason);
-    logEvent(logger, 'error', events.tokenNeedsReauth, fields);
+    logEvent(logger, 'error', events.tokenNeedsReauth, { ...fields, todo: todoOf[effective.reason] });
     return { marketplace: mp, outcome: 'needs-reauth', ...diagnosis };
   }
   if (effective.class === 'invalid-client') {

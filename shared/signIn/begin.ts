@@ -6,13 +6,29 @@ import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
 import type { Settings } from '../settings';
 import type { CookieSpec } from '../web/responses';
 import { transactionCookie } from './cookie';
-import { authorizeUrl } from './entraUrls';
+import { authorizeUrl, type SignInPrompt } from './entraUrls';
 import { newTransaction, pkceChallenge, sealTransaction, transactionKey } from './transaction';
 
 export type BeginResult =
   { kind: 'invalid-id'; reason: string; value: string } | { kind: 'redirect'; location: string; cookie: CookieSpec; marketplace: Marketplace };
 
-export async function beginSignIn(settings: Settings, config: MarketplaceConfig, input: unknown, now = Date.now()): Promise<BeginResult> {
+/**
+ * The start form's optional `prompt` field: absent, or `login` (the "Sign in again" button after
+ * Partner Center refused a token for the missing MFA claim). Anything else is refused, so no other
+ * value ever reaches Entra.
+ */
+export function parseSignInPrompt(input: string | null): { ok: true; prompt?: SignInPrompt } | { ok: false } {
+  if (input === null || input === '') return { ok: true };
+  return input === 'login' ? { ok: true, prompt: 'login' } : { ok: false };
+}
+
+export async function beginSignIn(
+  settings: Settings,
+  config: MarketplaceConfig,
+  input: unknown,
+  now = Date.now(),
+  options: { prompt?: SignInPrompt } = {},
+): Promise<BeginResult> {
   const id = parseMarketplaceId(input);
   if (!id.ok) return { kind: 'invalid-id', reason: id.reason, value: typeof input === 'string' ? input.slice(0, 64) : '' };
   const marketplace = findMarketplace(config, id.id, settings.SERVICE_ENVIRONMENT);
@@ -27,6 +43,7 @@ export async function beginSignIn(settings: Settings, config: MarketplaceConfig,
     state: tx.state,
     nonce: tx.nonce,
     codeChallenge: pkceChallenge(tx.verifier),
+    ...(options.prompt ? { prompt: options.prompt } : {}),
   });
   return { kind: 'redirect', location, cookie: transactionCookie(sealed), marketplace };
 }

@@ -5,10 +5,11 @@
  */
 import { connectParameterOf } from '../connect/parameter';
 import type { ConnectPush, SyncOutcome } from '../connect/push';
-import { AppError } from '../errors';
+import { AppError, type SignedInAs } from '../errors';
 import { events } from '../events';
 import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
+import type { IdTokenClaims } from '../identity/msal';
 import { TokenRequestError } from '../identity/tokenFailure';
 import { expiryAfterUse } from '../identity/lifetime';
 import { logEvent, type Logger } from '../log';
@@ -26,6 +27,7 @@ import type { SharedState } from '../storage/open';
 import { markStateUsed, usedStatesTable } from '../storage/usedStates';
 import type { CookieSpec } from '../web/responses';
 import { readTransactionCookie, transactionCookie } from './cookie';
+import { consentAnswer, readAuthorizeError } from './authorizeError';
 import { adminConsentUrl } from './entraUrls';
 import { callbackBudgetMs, leaseWaitMs } from './pageBudget';
 import { checkIdToken } from './idToken';
@@ -46,8 +48,12 @@ export type CompleteResult =
       /** The Connect push of this token; absent when the push is off or the marketplace has no Connect products. */
       connect?: SyncOutcome;
     }
-  /** The CPV app is not consented in the partner tenant: the page offers the admin-consent link, bound to this browser by `cookie`. */
-  | { kind: 'consent-needed'; marketplace: Marketplace; adminConsentUrl: string; cookie: CookieSpec }
+  /**
+   * The CPV app is not consented in the partner tenant: the page offers the admin-consent link,
+   * bound to this browser by `cookie`. `declined`: Entra said so (the consent prompt was cancelled,
+   * or the person went back from "Need admin approval"); otherwise it asked for consent.
+   */
+  | { kind: 'consent-needed'; marketplace: Marketplace; clientId: string; adminConsentUrl: string; cookie: CookieSpec; declined: boolean }
   | { kind: 'consent-granted'; marketplace: string };
 
 export interface CallbackDeps {
@@ -63,12 +69,10 @@ export interface CallbackDeps {
   connect?: (store: SecretStore) => ConnectPush | undefined;
 }
 
-/** Codes Entra sends when the CPV app has not been consented in the partner tenant. */
-function isConsentError(error: string, description: string | null): boolean {
-  if (error === 'consent_required') return true;
-  // Look for the AADSTS code only; the description itself is never shown or logged. 700016: the
-  // app is not (or no longer) in that tenant, which an administrator's approval also fixes.
-  return /\bAADSTS(65001|90094|90099|700016)\b/.test(description ?? '');
+/** Who signed in, for the refusal pages: the sign-in name (`preferred_username`, else `upn`) and the tenant. */
+function signedInAsOf(idToken: IdTokenClaims | undefined): SignedInAs {
+  const account = idToken?.preferredUsername ?? idToken?.upn;
+  return { ...(account ? { account } : {}), ...(idToken?.tid ? { tenant: idToken.tid.toLowerCase() } : {}) };
 }
 
 const codePattern = /^[\x21-\x7e]{1,4096}$/;
@@ -109,9 +113,9 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
 
   const error = query.get('error');
   if (error !== null) {
-    if (marketplace.model === 'CPV' && isConsentError(error, query.get('error_description'))) return consentNeeded(deps, marketplace, now);
-    const known = /^[a-z_]{1,64}$/.test(error) ? error : 'other';
-    throw new AppError('authorization_denied', `Entra returned error ${known}`, { marketplace: marketplace.id });
+    const answer = readAuthorizeError(error, query.get('error_description'), marketplace);
+    if (answer.kind === 'consent') return consentNeeded(deps, marketplace, now, answer.declined);
+    throw answer.error;
   }
 
   const code = query.get('code');
@@ -156,15 +160,22 @@ async function redeemAndStore(
       throw err instanceof TokenRequestError ? new TokenRequestError(err.failure, { cause: err.cause, marketplace: marketplace.id }) : err;
     },
   );
-  checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
 
-  // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA, no
-  // Partner Center role, a guest) is never stored, shown or pushed.
-  const profile = await verifyAtPartnerCenter({
-    baseUrl: settings.PARTNER_CENTER_API_URL,
-    accessToken: grant.accessToken,
-    marketplace: marketplace.id,
-  });
+  let profile: PartnerProfile;
+  try {
+    checkIdToken(grant.idToken, tx, marketplace, app.clientId, settings.AUTHORITY_HOST);
+    // Proven before it is stored (docs/SECURITY.md 24): a token Partner Center refuses (no MFA
+    // claim, no Partner Center role) is never stored, shown or pushed.
+    profile = await verifyAtPartnerCenter({
+      baseUrl: settings.PARTNER_CENTER_API_URL,
+      accessToken: grant.accessToken,
+      marketplace: marketplace.id,
+    });
+  } catch (err) {
+    // The page names who signed in (never a token), so a wrong pick in the account picker shows.
+    if (err instanceof AppError) err.signedInAs ??= signedInAsOf(grant.idToken);
+    throw err;
+  }
   const signer = signerFromIdToken(grant.idToken);
   const push = deps.connect?.(store);
   // The lease must still be ours before anything is written (a stalled process may have lost it).
@@ -284,23 +295,27 @@ async function storeProvenToken(
 }
 
 /** The CPV app needs an administrator's approval in the partner tenant: a consent transaction binds the return to this browser. */
-async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number): Promise<CompleteResult> {
+async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number, declined: boolean): Promise<CompleteResult> {
   const { settings } = deps;
   logEvent(deps.logger, 'info', events.consentRequired, {
     marketplace: marketplace.id,
     tenant: marketplace.tenantId,
+    declined,
     correlationId: deps.correlationId,
   });
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now, 'consent');
   const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
+  const { clientId } = appIdentityOf(settings, marketplace);
   return {
     kind: 'consent-needed',
     marketplace,
+    clientId,
+    declined,
     cookie: transactionCookie(sealed),
     adminConsentUrl: adminConsentUrl({
       authorityHost: settings.AUTHORITY_HOST,
       tenantId: marketplace.tenantId,
-      clientId: appIdentityOf(settings, marketplace).clientId,
+      clientId,
       redirectUri: settings.CALLBACK_URL,
       state: tx.state,
     }),
@@ -311,8 +326,15 @@ async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: 
 function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace: Marketplace): CompleteResult {
   const where = { marketplace: marketplace.id };
   const error = query.get('error');
-  if (error === 'access_denied') throw new AppError('consent_declined', 'An administrator declined the admin consent', where);
-  if (error !== null || query.get('admin_consent') !== 'True') throw new AppError('authorization_denied', 'Admin consent was not granted', where);
+  // An error wins over `admin_consent=True`: the admin-consent endpoint documents a refusal as
+  // `admin_consent=True&error=consent_required` with AADSTS65004 (docs/STAND-INS.md); some
+  // answers use `access_denied`. Either way, nothing was approved.
+  if (error !== null) {
+    if (consentAnswer(error, query.get('error_description')) !== undefined)
+      throw new AppError('consent_declined', 'An administrator declined the admin consent', where);
+    throw new AppError('authorization_denied', 'Admin consent was not granted', where);
+  }
+  if (query.get('admin_consent') !== 'True') throw new AppError('authorization_denied', 'Admin consent was not granted', where);
   // Entra names the tenant that approved; an approval in another tenant does not help this marketplace.
   const tenant = query.get('tenant');
   if (tenant !== null && tenant.toLowerCase() !== marketplace.tenantId)

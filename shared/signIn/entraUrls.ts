@@ -4,6 +4,14 @@
  */
 import { signInScopes } from '../identity/scopes';
 
+/**
+ * How the sign-in page behaves: `select_account` (the default) makes an admin signed in to several
+ * directories pick the partner account; `login` makes Entra ask for credentials again, so a session
+ * that signed in without MFA is not reused (the retry after Partner Center refused a token for the
+ * missing MFA claim). Entra takes one value: `login` replaces `select_account`.
+ */
+export type SignInPrompt = 'select_account' | 'login';
+
 export interface AuthorizeRequest {
   authorityHost: string;
   tenantId: string;
@@ -12,9 +20,18 @@ export interface AuthorizeRequest {
   state: string;
   nonce: string;
   codeChallenge: string;
+  prompt?: SignInPrompt;
 }
 
-/** Authorization code request with PKCE S256 (RFC 7636) to the partner tenant's endpoint. */
+/**
+ * Authorization code request with PKCE S256 (RFC 7636) to the partner tenant's endpoint.
+ *
+ * MUST carry only parameters the v2 endpoint documents (docs/STAND-INS.md): it refuses v1 ones
+ * such as `amr_values` and `resource` with AADSTS901002, and no v2 parameter asks for MFA. MFA is
+ * required by the partner tenant (Conditional Access or security defaults) and proven where it is
+ * enforced: Partner Center refuses an App+User token without the MFA claim, and the callback asks
+ * Partner Center before it keeps a token (docs/SECURITY.md 24).
+ */
 export function authorizeUrl(r: AuthorizeRequest): string {
   const url = new URL(`/${encodeURIComponent(r.tenantId)}/oauth2/v2.0/authorize`, r.authorityHost);
   url.search = new URLSearchParams({
@@ -27,15 +44,24 @@ export function authorizeUrl(r: AuthorizeRequest): string {
     nonce: r.nonce,
     code_challenge: r.codeChallenge,
     code_challenge_method: 'S256',
-    // The admin may be signed in to several directories; make them pick the partner account.
-    prompt: 'select_account',
-    // Partner Center refuses App+User calls without the MFA claim; ask Entra for MFA up front, as
-    // Microsoft's Partner Center samples do. (A claims request would do the same but is refused
-    // by tenants that have not enabled the claims challenge; amr_values is understood by all.)
-    amr_values: 'mfa',
+    prompt: r.prompt ?? 'select_account',
   }).toString();
   return url.toString();
 }
+
+/** Every parameter authorizeUrl may send: each is documented for the v2 authorize endpoint. */
+export const authorizeParameters = [
+  'client_id',
+  'response_type',
+  'redirect_uri',
+  'response_mode',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'prompt',
+] as const;
 
 /**
  * Admin consent for the CPV app in the partner tenant, for every scope the sign-in will ask for.
@@ -50,5 +76,18 @@ export function adminConsentUrl(r: { authorityHost: string; tenantId: string; cl
     scope: signInScopes.join(' '),
     state: r.state,
   }).toString();
+  return url.toString();
+}
+
+/**
+ * The admin-consent link a person copies for an administrator of their partner tenant (the start
+ * page's **Copy approval link**). It carries no `state`: it travels to another person's browser, so
+ * it cannot be bound to this one, and its return is never reported as an approval (docs/SECURITY.md
+ * 27); the administrator is told to let the person generate the token again. `organizations`: the
+ * administrator approves in the tenant they sign in to, which the link need not know.
+ */
+export function approvalLinkUrl(r: { authorityHost: string; clientId: string; redirectUri: string }): string {
+  const url = new URL('/organizations/v2.0/adminconsent', r.authorityHost);
+  url.search = new URLSearchParams({ client_id: r.clientId, redirect_uri: r.redirectUri, scope: signInScopes.join(' ') }).toString();
   return url.toString();
 }

@@ -37,6 +37,8 @@ export interface StatusReport {
   /** Problems of the marketplace configuration file; `usable: false` is an outage. */
   configuration: { usable: boolean; problems: string[] };
   connectPush: boolean;
+  /** The CPV application every CPV token is bound to (the Connect Microsoft connector's), when CPV is set up. */
+  cpvClientId?: string;
   /** The last run over every token (the timer, a manual rotation of all). */
   lastRun?: RunReport;
   /** The last runs over one marketplace, newest first, kept apart so they never hide the timer's. */
@@ -107,6 +109,7 @@ export async function statusReport(
     generatedAt: now.toISOString(),
     configuration: { usable: !config.fileProblem, problems: config.problems.map(formatProblem) },
     connectPush,
+    ...(settings.CPV_CLIENT_ID ? { cpvClientId: settings.CPV_CLIENT_ID } : {}),
     ...(runs.all ? { lastRun: runReportOf(runs.all) } : {}),
     singleRuns: runs.single.map(runReportOf),
     ...(nextRun ? { nextRunAt: nextRun.toISOString() } : {}),

@@ -6,12 +6,15 @@
 import type { AppError, ErrorCode } from '../errors';
 import { notFoundExplanation } from '../marketplaces/notFound';
 import { html, type Html } from './html';
+import { startPath } from './pages/layout';
 
 export interface DescribedError {
   title: string;
   message: string;
   todo: string;
   extra?: Html;
+  /** false: the page offers its own way on (e.g. "Sign in again") instead of "Start again". */
+  retry?: boolean;
 }
 
 interface CatalogEntry {
@@ -105,6 +108,22 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
   },
   transaction_invalid: { status: 400, describe: () => notThisSignIn },
   state_mismatch: { status: 400, describe: () => notThisSignIn },
+  authorize_request_refused: {
+    status: 502,
+    describe: (err) => ({
+      title: 'Microsoft refused the sign-in request',
+      message: `Microsoft Entra ID refused the sign-in request this service sent${aadstsOf(err)}. This is not something you can fix by signing in again.`,
+      todo: 'The operator of this service has been told. Send the reference below to the operator if you need the token soon.',
+    }),
+  },
+  sign_in_option_invalid: {
+    status: 400,
+    describe: () => ({
+      title: 'Sign-in option not offered',
+      message: 'The form asked for a sign-in option this service does not offer.',
+      todo: 'Open the start page of this service and use its form.',
+    }),
+  },
   authorization_denied: {
     status: 400,
     describe: () => ({
@@ -127,17 +146,28 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       title: 'Wrong Microsoft account',
       message: `The account you signed in with does not belong to the partner tenant configured for marketplace ${err.marketplace ?? ''}. No token was stored.`,
       todo: 'Start again and sign in with an account of the partner tenant configured for this marketplace (use a private window if you are signed in to several).',
+      extra: signedInAs(err),
     }),
   },
   // Entra refused what the request brought (a replayed, forged or expired code): the caller's
   // request, so 400, not a gateway error.
   token_refused: {
     status: 400,
-    describe: (err) => ({
-      title: 'Microsoft did not issue a token',
-      message: `Microsoft refused to issue a refresh token${aadstsOf(err)}.`,
-      todo: 'Start again. If it fails again, send the reference below to the operator of this service.',
-    }),
+    describe: (err) =>
+      err.diagnosis().reason === 'conditional-access'
+        ? {
+            // Signing in again meets the same policy: only the partner's administrator can change it.
+            title: 'Blocked by a Conditional Access policy',
+            message: `Microsoft blocked the sign-in with a Conditional Access policy of the partner tenant${aadstsOf(err)}. No token was stored.`,
+            todo: 'Signing in again does not help. An administrator of the partner tenant must change that Conditional Access policy, or exclude this account or this application from it; then start again.',
+            extra: signedInAs(err),
+          }
+        : {
+            title: 'Microsoft did not issue a token',
+            message: `Microsoft refused to issue a refresh token${aadstsOf(err)}.`,
+            todo: 'Start again. If it fails again, send the reference below to the operator of this service.',
+            extra: signedInAs(err),
+          },
   },
   client_credentials_invalid: {
     status: 502,
@@ -188,34 +218,38 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     describe: () => ({
       title: 'Approval could not be confirmed here',
       message:
-        'This answer from Microsoft does not belong to an approval started in this browser, so the service cannot say whether access was approved.',
-      todo: 'If an administrator approved access, go back to the browser where the sign-in started and generate the token again.',
+        'This answer from Microsoft does not belong to an approval started in this browser (for example, an approval link someone copied for you), so the service cannot say whether access was approved.',
+      todo: 'If you approved access, tell the person who asked you to generate the token again. If you started the approval yourself, go back to the browser where the sign-in started and generate the token again.',
     }),
   },
   mfa_required: {
     status: 403,
-    describe: () => ({
+    describe: (err) => ({
       title: 'Multi-factor authentication is required',
       message:
         'Partner Center accepts only sign-ins that completed multi-factor authentication (MFA), and this one did not. No token was stored or sent to Connect.',
-      todo: 'Set up MFA for the account and sign in again. If the tenant signs in through a federated identity provider, that provider must pass the MFA claim to Microsoft Entra ID.',
+      todo: 'The partner tenant must require MFA for this account: an administrator of the partner tenant turns on a Conditional Access policy that requires MFA, or the security defaults. If the tenant signs in through a federated identity provider, that provider must pass the MFA claim to Microsoft Entra ID. Then sign in again: Microsoft asks for the password and the second factor, not an earlier session.',
+      extra: html`${signedInAs(err) ?? ''}${signInAgain(err)}`,
+      retry: err.marketplace === undefined,
     }),
   },
   partner_center_role_missing: {
     status: 403,
-    describe: () => ({
+    describe: (err) => ({
       title: 'The account has no Partner Center role',
       message:
-        'Partner Center refused this account: it has no Partner Center role (guest accounts have none). No token was stored or sent to Connect.',
-      todo: 'Sign in with an account of the partner tenant that has the Admin Agent role in Partner Center, or ask a Partner Center administrator to give it that role.',
+        'Partner Center refused this account: it holds no Partner Center role in the partner organization. No token was stored or sent to Connect.',
+      todo: 'Sign in with an account that has the Admin Agent role in Partner Center (a guest account of the partner tenant can hold it too), or ask a Partner Center administrator to give this account that role.',
+      extra: signedInAs(err),
     }),
   },
   partner_center_refused: {
     status: 403,
-    describe: () => ({
+    describe: (err) => ({
       title: 'Partner Center refused the token',
       message: 'Microsoft issued a token, but Partner Center did not accept it. No token was stored or sent to Connect.',
       todo: 'Start again with an administrator account of the partner tenant. If it fails again, send the reference below to the operator of this service.',
+      extra: signedInAs(err),
     }),
   },
   partner_center_unavailable: {
@@ -328,6 +362,31 @@ const notThisSignIn: DescribedError = {
   message: 'The answer from Microsoft does not belong to the sign-in started in this browser.',
   todo: 'Start again from the start page, in one browser tab.',
 };
+
+/**
+ * Which account and tenant Microsoft signed in, on every refusal after a sign-in: an admin who
+ * picked the wrong account in Microsoft's account picker sees it at once. Never a token.
+ */
+function signedInAs(err: AppError): Html | undefined {
+  const who = err.signedInAs;
+  if (!who || (who.account === undefined && who.tenant === undefined)) return undefined;
+  return html`<p id="signed-in-as">Signed in as <strong>${who.account ?? 'an account without a sign-in name'}</strong>${
+    who.tenant ? html` (tenant <code>${who.tenant}</code>)` : ''
+  }. If that is not the account you meant, sign in again and pick the right one in Microsoft's account picker.</p>`;
+}
+
+/**
+ * After an MFA refusal: a same-origin POST to the start page with `prompt=login`, so Entra asks for
+ * credentials again instead of reusing the session that signed in without MFA (shared/signIn/begin.ts).
+ */
+function signInAgain(err: AppError): Html | '' {
+  if (err.marketplace === undefined) return '';
+  return html`<form method="post" action="${startPath}" id="sign-in-again">
+<input type="hidden" name="marketplace" value="${err.marketplace}">
+<input type="hidden" name="prompt" value="login">
+<button type="submit">Sign in again</button>
+</form>`;
+}
 
 function aadstsOf(err: AppError): string {
   const aadsts = err.diagnosis().aadsts;

@@ -113,8 +113,11 @@ describe('requests', () => {
     // CSP marketplace: token.
     await generate(page, world, 'MP-00001');
     await shownToken(page);
-    // CPV marketplace: consent needed → admin consent → try again → token.
-    await generate(page, world, 'MP-00002');
+    // CPV marketplace: Microsoft's consent prompt cancelled → approval page → admin consent → try again → token.
+    await page.goto(world.startUrl);
+    await startSignIn(page, world, 'MP-00002');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await Promise.all([page.waitForURL(isCallbackUrl(world), { waitUntil: 'load' }), page.getByRole('button', { name: 'Cancel' }).click()]);
     expect(await heading(page)).toBe('An administrator must approve access first');
     await Promise.all([
       page.waitForURL((u) => u.origin === world.simulator.url),

@@ -5,7 +5,7 @@
  * also at phone width, 390 px). The simulator's tokens are fake, so the screenshots show them as they are.
  */
 import type { Browser, Page } from 'playwright-core';
-import { tenants } from '../fixtures/config';
+import { cpvClientId, tenants } from '../fixtures/config';
 import {
   allowedOrigins,
   desktop,
@@ -116,12 +116,59 @@ describe('journeys in the test environment', () => {
     expectCleanJourney(session, world);
   });
 
-  it('CPV marketplace MP-00002 without consent: administrator approval, Accept, try again, token', async () => {
+  it('start page: says beforehand that a partner administrator may have to approve, and copies the approval link', async () => {
     const { page } = session;
-    await generate(page, world, 'MP-00002');
+    await page.goto(world.startUrl);
+    await expect(page.locator('#approval-note').innerText()).resolves.toMatch(/administrator of the partner tenant may have to approve/);
+    const link = await page.getByLabel('Approval link for an administrator').inputValue();
+    expect(new URL(link).pathname).toBe('/organizations/v2.0/adminconsent');
+    await page.getByRole('button', { name: 'Copy approval link' }).click();
+    await page.getByRole('status').filter({ hasText: 'Approval link copied' }).waitFor();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(link);
+    expectCleanJourney(session, world);
+  });
+
+  it("CPV marketplace MP-00002, tenant not yet consented: the administrator approves on Microsoft's prompt and gets the token", async () => {
+    world.simulator.revokeConsent(cpvClientId, tenants.cpv);
+    const { page } = session;
+    await page.goto(world.startUrl);
+    await startSignIn(page, world, 'MP-00002');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Microsoft's own consent prompt: the service is not involved until the administrator answers.
+    await page.getByRole('heading', { name: 'Permissions requested' }).waitFor();
+    const forOrganization = page.getByLabel('Consent on behalf of your organization');
+    expect(await forOrganization.isChecked()).toBe(false);
+    await forOrganization.check();
+    await shoot(page, 'simulator-consent-prompt');
+    await Promise.all([page.waitForURL(isCallbackUrl(world), { waitUntil: 'load' }), page.getByRole('button', { name: 'Accept' }).click()]);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00002');
+    expect(await shownToken(page)).toBe((await world.store.getToken('MP-00002', 'test'))?.value);
+    expect(world.simulator.hasConsent(cpvClientId, tenants.cpv)).toBe(true);
+    expectCleanJourney(session, world);
+  });
+
+  it('CPV: an admin agent who is not a directory admin stays on Microsoft\'s "Need admin approval"; back on the approval page, an administrator approves; try again, token', async () => {
+    world.simulator.revokeConsent(cpvClientId, tenants.cpv);
+    const before = (await world.store.getToken('MP-00002', 'test'))?.version;
+    const { page } = session;
+    await page.goto(world.startUrl);
+    await startSignIn(page, world, 'MP-00002');
+    await page.getByLabel('Account').selectOption({ label: 'Admin agent, not a directory admin' });
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Need admin approval' }).waitFor();
+    expect(new URL(page.url()).origin).toBe(world.simulator.url);
+    await expect(page.locator('main').innerText()).resolves.toMatch(/AADSTS90094/);
+    // Kept there: nothing reached the service's callback.
+    expect(session.requests.some((r) => isCallbackUrl(world)(new URL(r.url)))).toBe(false);
+    await shoot(page, 'need-admin-approval');
+
+    await Promise.all([
+      page.waitForURL(isCallbackUrl(world), { waitUntil: 'load' }),
+      page.getByRole('button', { name: 'Return to the application without granting consent' }).click(),
+    ]);
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('An administrator must approve access first');
     await expect(page.locator('main').innerText()).resolves.toMatch(/administrator of the partner tenant/);
-    expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
+    expect((await world.store.getToken('MP-00002', 'test'))?.version).toBe(before);
     await shoot(page, 'consent-needed');
 
     const link = page.getByRole('link', { name: 'Approve access as an administrator' });
@@ -143,6 +190,7 @@ describe('journeys in the test environment', () => {
     await expect(page.getByLabel('Marketplace ID').inputValue()).resolves.toBe('MP-00002');
     await Promise.all([page.waitForURL(isAuthorizeUrl(world)), page.getByRole('button', { name: 'Generate Refresh Token' }).click()]);
     expect(new URL(page.url()).pathname).toBe(`/${tenants.cpv}/oauth2/v2.0/authorize`);
+    await page.getByLabel('Account').selectOption({ label: 'Admin agent, not a directory admin' });
     await signInAtSimulator(page, world);
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00002');
     const token = await shownToken(page);
@@ -273,19 +321,45 @@ describe('what Partner Center refuses, as a person sees it', () => {
     await signInAtSimulator(page, world);
   }
 
-  const refusals: [{ account?: string; withoutMfa?: boolean }, string, RegExp][] = [
-    [{ withoutMfa: true }, 'Multi-factor authentication is required', /federated identity provider, that provider must pass the MFA claim/],
-    [{ account: 'User without a Partner Center role' }, 'The account has no Partner Center role', /Admin Agent role/],
-    [{ account: 'Guest user' }, 'The account has no Partner Center role', /guest accounts have none/],
+  const refusals: [{ account?: string; withoutMfa?: boolean }, string, RegExp, string][] = [
+    [
+      { withoutMfa: true },
+      'Multi-factor authentication is required',
+      /a Conditional Access policy that requires MFA, or the security defaults/,
+      'admin@',
+    ],
+    [{ account: 'User without a Partner Center role' }, 'The account has no Partner Center role', /Admin Agent role/, 'user@'],
+    [{ account: 'Guest user' }, 'The account has no Partner Center role', /holds no Partner Center role/, 'someone@contoso.com'],
   ];
-  it.each(refusals)('%j: a page that says what happened and what to do; nothing stored', async (choice, title, todo) => {
+  it.each(refusals)('%j: a page that says what happened, what to do, and who signed in; nothing stored', async (choice, title, todo, who) => {
     const { page } = session;
     await signInAs(page, choice);
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe(title);
     expect(await page.locator('main').innerText()).toMatch(todo);
+    expect(await page.locator('#signed-in-as').innerText()).toMatch(new RegExp(`^Signed in as ${who}.* \\(tenant ${tenants.csp}\\)`));
     expect(await page.getByLabel('Refresh token').count()).toBe(0);
     expect(await world.store.getToken('MP-00001', 'test')).toBeUndefined();
     if (choice.withoutMfa) await shoot(page, 'mfa-required');
+  });
+
+  it('after an MFA refusal, "Sign in again" goes back to Microsoft with prompt=login instead of the account picker; with MFA, the token', async () => {
+    const { page } = session;
+    await signInAs(page, { withoutMfa: true });
+    await Promise.all([page.waitForURL(isAuthorizeUrl(world)), page.getByRole('button', { name: 'Sign in again' }).click()]);
+    const authorize = new URL(page.url());
+    expect(authorize.searchParams.getAll('prompt')).toEqual(['login']);
+    await expect(page.locator('main').innerText()).resolves.toMatch(/login \(credentials asked again/);
+    await signInAtSimulator(page, world);
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Refresh token for MP-00001');
+    expect(await shownToken(page)).toBe((await world.store.getToken('MP-00001', 'test'))?.value);
+    expect(world.simulator.stats.signIns.byPrompt.login).toBe(1);
+  });
+
+  it('a guest admin agent of the partner tenant is accepted: Partner Center decides by role', async () => {
+    const { page } = session;
+    await signInAs(page, { account: 'Guest admin agent' });
+    await expect(page.locator('#verified').innerText()).resolves.toMatch(/Signed in as agent@fabrikam\.com/);
+    expect(await shownToken(page)).toBe((await world.store.getToken('MP-00001', 'test'))?.value);
   });
 
   it('an admin agent with MFA: the token page says it was verified with Partner Center and names the partner', async () => {

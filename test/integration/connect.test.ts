@@ -93,8 +93,9 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     const { page, token } = await generate(world);
     expect(inConnect(P1)).toBe(token);
     expect(inConnect(P2)).toBe(token);
-    expect(page).toContain('<strong>Nothing to do:</strong> Connect was updated');
-    expect(page).toContain(`${P1}, ${P2} now hold this token in the parameter <code id="parameter-name">${parameter}</code>`);
+    expect(page).toContain('<strong>Nothing to do:</strong> the token was written to');
+    expect(page).toContain(`the parameter <code id="parameter-name">${parameter}</code> of marketplace`);
+    expect(page).toContain(`in ${P1}, ${P2} and read back`);
     expect(page).toContain(`<code id="parameter-name">${parameter}</code>`);
 
     const stored = await world.store.getToken(MP, 'test');
@@ -256,7 +257,7 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     const html = await call(`${world.baseUrl}/api/status`);
     expect(html.body).toContain(`Connect refused 1 token(s)`);
     expect(html.body).toContain(`${P1}: refused (AUTH_002)`);
-    expect(html.body).toContain(`${P2}: holds the current token`);
+    expect(html.body).toContain(`${P2}: written to the product parameter and read back`);
     await rotateNow(world);
     expect((await tokenRow(world))?.connect?.map((c) => c.state)).toEqual(['ok', 'ok']);
   });

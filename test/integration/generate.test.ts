@@ -6,13 +6,15 @@
 import type { Registration } from '../../local/functionsCore';
 import { startHost } from '../../local/host';
 import { cpvClientId, tenants } from '../fixtures/config';
+import { authorizeParameters } from '../../shared/signIn/entraUrls';
 import { cookieHeader, postStart, request, signIn, submitForm, tokenFromPage } from '../support/flow';
-import { startWorld, type World } from '../support/world';
+import { startWorld, unboundedSignIns, type World } from '../support/world';
 
 describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store)', (store) => {
   let world: World;
   beforeAll(async () => {
-    world = await startWorld({ store });
+    // More sign-ins from 127.0.0.1 than the production bounds let through in a minute (those are proven in test/security).
+    world = await startWorld({ store, signInBounds: unboundedSignIns });
   });
   afterAll(async () => {
     await world.close();
@@ -45,22 +47,58 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(world.logs.some((l) => l.message.includes('"event":"TokenGenerated"') && l.message.includes('MP-00001'))).toBe(true);
   });
 
-  it('CPV without consent: says an administrator must approve, offers the admin-consent link, then works after Accept', async () => {
-    const first = await signIn(world, 'MP-00002');
-    expect(first.callback.status).toBe(403);
-    expect(first.callback.body).toContain('An administrator must approve access first');
-    const link = /<a class="button" id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&');
-    expect(link).toBeDefined();
+  /** Start → Microsoft's sign-in page → Sign in with these choices: the page or redirect that follows. */
+  async function signInAt(marketplace: string, choices: Record<string, string> = {}) {
+    const start = await postStart(world, marketplace);
+    const authorize = await request(start.location ?? '');
+    const step = await submitForm(start.location ?? '', authorize.body, 'Sign in', choices);
+    return { start, authorizeUrl: start.location ?? '', step, cookie: cookieHeader(start.setCookies) };
+  }
+
+  it("CPV, tenant not yet consented: an administrator sees Microsoft's consent prompt, approves right there, and gets the token", async () => {
+    world.simulator.revokeConsent(cpvClientId, tenants.cpv);
+    const { authorizeUrl, step, cookie } = await signInAt('MP-00002');
+    // Entra's own prompt, on Entra's side: the service hears nothing until the administrator answers.
+    expect(step.status).toBe(200);
+    expect(step.body).toContain('Consent on behalf of your organization');
+    const approved = await submitForm(authorizeUrl, step.body, 'Accept', { forOrganization: 'on' });
+    expect(approved.status).toBe(303);
+    const callback = await request(approved.location ?? '', { headers: { cookie } });
+    expect(callback.status).toBe(200);
+    expect(tokenFromPage(callback.body)).toBe((await world.store.getToken('MP-00002', 'test'))?.value);
+    expect(world.simulator.stats.interactiveConsent).toMatchObject({ grantedForOrganization: 1 });
+  });
+
+  it('CPV: a person who may not approve stays on Microsoft\'s "Need admin approval"; going back leads to the approval page, and after Accept, "Try again" works', async () => {
+    world.simulator.revokeConsent(cpvClientId, tenants.cpv);
+    const callbacksBefore = world.logs.filter((l) => l.functionName === 'callback').length;
+    const { authorizeUrl, step, cookie } = await signInAt('MP-00002', { account: 'adminAgentNotDirectoryAdmin' });
+    expect(step.status).toBe(200);
+    expect(step.body).toContain('<h1>Need admin approval</h1>');
+    expect(step.body).toContain('AADSTS90094');
+    expect(step.location).toBeUndefined();
+    expect(world.logs.filter((l) => l.functionName === 'callback').length).toBe(callbacksBefore);
+
+    // If they go back without consent, Entra says access_denied: the service's approval page.
+    const back = await submitForm(authorizeUrl, step.body);
+    expect(new URL(back.location ?? '').searchParams.get('error')).toBe('access_denied');
+    const first = await request(back.location ?? '', { headers: { cookie } });
+    expect(first.status).toBe(403);
+    expect(first.body).toContain('An administrator must approve access first');
+    expect(first.body).toContain('id="consent-declined"');
+    const link = /<a class="button" id="admin-consent" href="([^"]+)"/.exec(first.body)?.[1]?.replace(/&amp;/g, '&');
     const consentUrl = new URL(link ?? '');
     expect(consentUrl.origin).toBe(world.simulator.url);
     expect(consentUrl.pathname).toBe(`/${tenants.cpv}/v2.0/adminconsent`);
-    expect(await world.store.getToken('MP-00002', 'test')).toBeUndefined();
-
     // The link asks for every scope the sign-in will need, with a state bound to this browser.
     expect(consentUrl.searchParams.get('scope')?.split(' ')).toEqual(
       expect.arrayContaining(['https://api.partnercenter.microsoft.com/user_impersonation', 'offline_access']),
     );
-    const consentCookie = cookieHeader(first.callback.setCookies);
+    // An approval link for another person's browser: no state, the tenant left to the administrator's sign-in.
+    const shareable = new URL(/id="approval-link" value="([^"]+)"/.exec(first.body)?.[1]?.replace(/&amp;/g, '&') ?? '');
+    expect(shareable.pathname).toBe('/organizations/v2.0/adminconsent');
+    expect(shareable.searchParams.has('state')).toBe(false);
+    const consentCookie = cookieHeader(first.setCookies);
     expect(consentCookie).toMatch(/^__Host-ms-auth-tx=.+/);
 
     const consentPage = await request(consentUrl.toString());
@@ -71,36 +109,54 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     const elsewhere = await request(accepted.location ?? '');
     expect(elsewhere.status).toBe(400);
     expect(elsewhere.body).not.toContain('Access approved');
-    const back = await request(accepted.location ?? '', { headers: { cookie: consentCookie } });
-    expect(back.status).toBe(200);
-    expect(back.body).toContain('Now try again');
+    const approved = await request(accepted.location ?? '', { headers: { cookie: consentCookie } });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toContain('Now try again');
     // "Try again" keeps the marketplace ID filled in.
-    const again = /<a class="button" id="try-again" href="([^"]+)"/.exec(back.body)?.[1]?.replace(/&amp;/g, '&');
+    const again = /<a class="button" id="try-again" href="([^"]+)"/.exec(approved.body)?.[1]?.replace(/&amp;/g, '&');
     expect(again).toBe('start?marketplace=MP-00002');
     const prefilled = await request(new URL(again ?? '', world.startUrl).toString());
     expect(prefilled.body).toContain('value="MP-00002"');
     // The approval is single-use: the same return again is not an approval.
     expect((await request(accepted.location ?? '', { headers: { cookie: consentCookie } })).status).toBe(400);
 
-    const second = await signIn(world, 'MP-00002');
+    // The same account, now that the tenant consented, gets its token.
+    const second = await signIn(world, 'MP-00002', { signInChoices: { account: 'adminAgentNotDirectoryAdmin' } });
     expect(second.callback.status).toBe(200);
-    const token = tokenFromPage(second.callback.body);
-    expect((await world.store.getToken('MP-00002', 'test'))?.value).toBe(token);
+    expect((await world.store.getToken('MP-00002', 'test'))?.value).toBe(tokenFromPage(second.callback.body));
   });
 
-  it('CPV: an administrator who declines gets "approval was declined", bound to this browser like an approval', async () => {
-    // Earlier tests may have consented for this world: withdrawn again, as an administrator could.
-    world.simulator.faults.apply({ kind: 'consentRevoked', tenant: tenants.cpv, clientId: cpvClientId });
-    const first = await signIn(world, 'MP-00002');
-    expect(first.callback.status).toBe(403);
-    const link = /id="admin-consent" href="([^"]+)"/.exec(first.callback.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
+  it('CPV: a cancelled prompt and an administrator who declines both get pages bound to this browser, never "approved"', async () => {
+    world.simulator.revokeConsent(cpvClientId, tenants.cpv);
+    const { authorizeUrl, step, cookie } = await signInAt('MP-00002');
+    const cancelled = await submitForm(authorizeUrl, step.body, 'Cancel');
+    const first = await request(cancelled.location ?? '', { headers: { cookie } });
+    expect(first.status).toBe(403);
+    expect(first.body).toContain('id="consent-declined"');
+    const link = /id="admin-consent" href="([^"]+)"/.exec(first.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
     const consentPage = await request(link);
     const declined = await submitForm(link, consentPage.body, 'Cancel');
-    expect(new URL(declined.location ?? '').searchParams.get('error')).toBe('access_denied');
-    const back = await request(declined.location ?? '', { headers: { cookie: cookieHeader(first.callback.setCookies) } });
+    // As the admin-consent documentation shows a refusal: admin_consent=True with an error.
+    expect(Object.fromEntries(new URL(declined.location ?? '').searchParams)).toMatchObject({ admin_consent: 'True', error: 'consent_required' });
+    const back = await request(declined.location ?? '', { headers: { cookie: cookieHeader(first.setCookies) } });
     expect(back.status).toBe(403);
     expect(back.body).toContain('<h1>Approval was declined</h1>');
     expect(back.body).toContain('Ask an administrator of the partner tenant');
+    expect(back.body).not.toContain('Access approved');
+  });
+
+  it("CPV: the copied approval link, completed in an administrator's own browser, is never reported as an approval", async () => {
+    const start = await request(world.startUrl);
+    const link = /id="approval-link" value="([^"]+)"/.exec(start.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
+    expect(new URL(link).searchParams.get('client_id')).toBe(cpvClientId);
+    const page = await request(link);
+    const accepted = await submitForm(link, page.body, 'Accept', { tenant: tenants.cpv });
+    expect(accepted.location).toMatch(/admin_consent=True/);
+    expect(world.simulator.hasConsent(cpvClientId, tenants.cpv)).toBe(true);
+    const back = await request(accepted.location ?? '');
+    expect(back.status).toBe(400);
+    expect(back.body).toContain('Approval could not be confirmed here');
+    expect(back.body).toContain('tell the person who asked you to generate the token again');
   });
 
   it('unknown marketplace: the troubleshooting answer, and nothing is stored', async () => {
@@ -200,11 +256,6 @@ describe('a token counts only once Partner Center accepts it (Key Vault store, C
     world.partnerCenter.clearFaults();
   });
 
-  it('asks Entra for MFA on the authorize request', async () => {
-    const start = await postStart(world, 'MP-00001');
-    expect(new URL(start.location ?? '').searchParams.get('amr_values')).toBe('mfa');
-  });
-
   it.each([
     ['a sign-in without MFA', { withoutMfa: 'on' }, 'mfa_required', 'Multi-factor authentication is required'],
     [
@@ -213,7 +264,7 @@ describe('a token counts only once Partner Center accepts it (Key Vault store, C
       'partner_center_role_missing',
       'The account has no Partner Center role',
     ],
-    ['a guest user', { account: 'guest' }, 'partner_center_role_missing', 'The account has no Partner Center role'],
+    ['a guest user without a role', { account: 'guest' }, 'partner_center_role_missing', 'The account has no Partner Center role'],
   ])('%s: refused with a page that says how to fix it; nothing stored, nothing pushed', async (_who, choices, code, title) => {
     const pushesBefore = world.connect?.stats.writes ?? 0;
     const { callback } = await signIn(world, 'MP-00001', { signInChoices: choices });
@@ -265,5 +316,99 @@ describe('a token counts only once Partner Center accepts it (Key Vault store, C
     // The new version is current, the first one its fallback; nothing older stays enabled.
     const latest = await world.store.getToken('MP-00001', 'test');
     expect(latest?.tags.fallback).toBe(first?.version);
+  });
+});
+
+describe('what the first real sign-in meets: documented parameters, a retry with prompt=login, who signed in', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ store: 'file', signInBounds: unboundedSignIns });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('sends Entra only parameters its v2 authorize endpoint documents: no amr_values, no resource', async () => {
+    const start = await postStart(world, 'MP-00001');
+    const sent = [...new URL(start.location ?? '').searchParams.keys()];
+    expect(sent.sort()).toEqual([...authorizeParameters].sort());
+    expect(new URL(start.location ?? '').searchParams.get('prompt')).toBe('select_account');
+    expect(world.simulator.stats.unsupportedParameters).toEqual({});
+  });
+
+  it('after an MFA refusal, "Sign in again" posts prompt=login to the start page, which sends it to Entra instead of select_account', async () => {
+    const refused = await signIn(world, 'MP-00001', { signInChoices: { withoutMfa: 'on' } });
+    expect(refused.callback.status).toBe(403);
+    expect(refused.callback.body).toContain('a Conditional Access policy that requires MFA, or the security defaults');
+    const form = /<form method="post" action="start" id="sign-in-again">([\s\S]*?)<\/form>/.exec(refused.callback.body)?.[1] ?? '';
+    const fields = Object.fromEntries([...form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]+)">/g)].map((m) => [m[1], m[2]]));
+    expect(fields).toEqual({ marketplace: 'MP-00001', prompt: 'login' });
+
+    const again = await request(world.startUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
+      body: new URLSearchParams(fields).toString(),
+    });
+    expect(again.status).toBe(303);
+    const authorize = new URL(again.location ?? '');
+    expect(authorize.searchParams.getAll('prompt')).toEqual(['login']);
+    const page = await request(authorize.toString());
+    const signedIn = await submitForm(authorize.toString(), page.body, 'Sign in');
+    const callback = await request(signedIn.location ?? '', { headers: { cookie: cookieHeader(again.setCookies) } });
+    expect(callback.status).toBe(200);
+    expect(world.simulator.stats.signIns.byPrompt.login).toBe(1);
+  });
+
+  it('refuses any other prompt on the start form: 400, no cookie, nothing sent to Entra', async () => {
+    const before = world.simulator.stats.signIns.total;
+    for (const prompt of ['none', 'consent', 'select_account login', 'LOGIN']) {
+      const r = await request(world.startUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
+        body: new URLSearchParams({ marketplace: 'MP-00001', prompt }).toString(),
+      });
+      expect(r.status).toBe(400);
+      expect(r.body).toContain('Sign-in option not offered');
+      expect(r.setCookies).toEqual([]);
+      expect(r.location).toBeUndefined();
+    }
+    expect(world.simulator.stats.signIns.total).toBe(before);
+  });
+
+  it('every refusal page names the account and tenant Microsoft signed in, never a token', async () => {
+    const user = world.simulator.accountFor(tenants.csp, 'noPartnerCenterRole');
+    const { callback } = await signIn(world, 'MP-00001', { signInChoices: { account: 'noPartnerCenterRole' } });
+    expect(callback.status).toBe(403);
+    expect(callback.body).toContain(`Signed in as <strong>${user.username}</strong> (tenant <code>${tenants.csp}</code>)`);
+    expect(callback.body).not.toMatch(/1\.A[A-Za-z0-9_-]{20,}/);
+    const mfa = await signIn(world, 'MP-00001', { signInChoices: { withoutMfa: 'on' } });
+    expect(mfa.callback.body).toContain(`Signed in as <strong>${world.simulator.accountFor(tenants.csp).username}</strong>`);
+  });
+
+  it('a guest of the partner tenant who holds the Admin Agent role is accepted: Partner Center decides by role', async () => {
+    const agent = world.simulator.accountFor(tenants.csp, 'guestAdminAgent');
+    const { callback } = await signIn(world, 'MP-00001', { signInChoices: { account: 'guestAdminAgent' } });
+    expect(callback.status).toBe(200);
+    const stored = await world.store.getToken('MP-00001', 'test');
+    expect(stored?.value).toBe(tokenFromPage(callback.body));
+    expect(stored?.tags.signer).toBe(`${agent.oid} ${agent.username}`);
+  });
+
+  it("Entra sending the browser back with invalid_request (AADSTS901002) is the operator's alert, not the person's fault", async () => {
+    const { callback } = await signIn(world, 'MP-00001', {
+      callbackUrl: (u) => {
+        u.searchParams.delete('code');
+        u.searchParams.set('error', 'invalid_request');
+        u.searchParams.set('error_description', "AADSTS901002: The 'amr_values' request parameter is not supported.\r\nTrace ID: x");
+      },
+    });
+    expect(callback.status).toBe(502);
+    expect(callback.body).toContain('<h1>Microsoft refused the sign-in request</h1>');
+    expect(callback.body).toContain('(AADSTS901002)');
+    expect(callback.body).not.toContain('amr_values');
+    const alert = world.logs
+      .map((l) => l.message)
+      .find((m) => m.includes('"event":"ConfigurationInvalid"') && m.includes('authorize_request_refused'));
+    expect(JSON.parse(alert ?? '{}')).toMatchObject({ code: 'authorize_request_refused', aadsts: 901002, error: 'invalid_request' });
   });
 });

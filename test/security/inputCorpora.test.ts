@@ -76,6 +76,7 @@ beforeAll(async () => {
   shapes.learn('start 413', await post(formBody('A'.repeat(3000))));
   shapes.learn('start 403', await post(formBody('MP-00001'), { 'sec-fetch-site': 'cross-site' }));
   shapes.learn('start 415', await post(formBody('MP-00001'), { 'content-type': 'text/plain' }));
+  shapes.learn('start 400', await post(new URLSearchParams({ marketplace: 'MP-00001', prompt: 'none' }).toString()));
   shapes.learn('callback 400', await client.send({ path: callbackPath({ state: 'x' }) }));
   // A harmless code Entra refuses: the same error page, with Entra's ids for Microsoft support.
   const { cookie, tx } = await sealed('MP-00001');
@@ -131,6 +132,21 @@ describe('the marketplace ID (docs/SECURITY.md 5, 8)', () => {
       );
     }
     expect(tally.failuresFor('marketplace (POST /api/start form)')).toEqual([]);
+  });
+
+  run.it('POST /api/start refuses every prompt but login (the "Sign in again" field) with 400 or 413: no cookie, nothing sent to Entra', async () => {
+    for (const p of corpus) {
+      if (p.value === '' || p.value === 'login') continue;
+      const body = new URLSearchParams({ marketplace: 'MP-00001', prompt: p.value }).toString();
+      await probe(
+        'prompt (POST /api/start form)',
+        'start',
+        p,
+        { method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body },
+        { status: startStatus(body) },
+      );
+    }
+    expect(tally.failuresFor('prompt (POST /api/start form)')).toEqual([]);
   });
 
   run.it('POST /api/rotate?marketplace= refuses every hostile ID with a JSON 400 and rotates nothing', async () => {

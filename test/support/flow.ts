@@ -70,14 +70,35 @@ export interface SignInResult {
 export async function signIn(
   world: World,
   marketplace: string,
-  tamper?: { callbackUrl?: (u: URL) => void; cookie?: (c: string) => string; signInChoices?: Record<string, string> },
+  tamper?: {
+    callbackUrl?: (u: URL) => void;
+    cookie?: (c: string) => string;
+    signInChoices?: Record<string, string>;
+    /**
+     * A tenant that has not consented to the CPV app: what the administrator answers on Entra's
+     * consent prompt (default Cancel, which comes back as access_denied); an account that may not
+     * consent goes back from "Need admin approval" the same way.
+     */
+    consent?: 'cancel' | 'accept' | 'accept-for-organization';
+  },
 ): Promise<SignInResult> {
   const start = await postStart(world, marketplace);
   if (start.status !== 303 || !start.location) throw new Error(`start answered ${start.status}`);
   const authorize = await request(start.location);
   if (authorize.status !== 200) throw new Error(`authorize answered ${authorize.status}`);
   // The simulator's sign-in choices, as its page names them: `account` (adminAgent, …), `withoutMfa=on`.
-  const signedIn = await submitForm(start.location, authorize.body, 'Sign in', tamper?.signInChoices);
+  let signedIn = await submitForm(start.location, authorize.body, 'Sign in', tamper?.signInChoices);
+  if (!signedIn.location && signedIn.body.includes('Consent on behalf of your organization')) {
+    const answer = tamper?.consent ?? 'cancel';
+    signedIn = await submitForm(
+      start.location,
+      signedIn.body,
+      answer === 'cancel' ? 'Cancel' : 'Accept',
+      answer === 'accept-for-organization' ? { forOrganization: 'on' } : {},
+    );
+  } else if (!signedIn.location && signedIn.body.includes('Need admin approval')) {
+    signedIn = await submitForm(start.location, signedIn.body);
+  }
   if (!signedIn.location) throw new Error(`sign in answered ${signedIn.status}`);
   const callbackUrl = new URL(signedIn.location);
   tamper?.callbackUrl?.(callbackUrl);

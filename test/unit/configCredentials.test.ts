@@ -57,7 +57,7 @@ describe('config:check: a client secret or a certificate, exactly one per enviro
       'MP-00005 partner_client_certificate_production: must be a Key Vault certificate name (letters, digits and dashes, at most 127)',
     ]);
     expect(problemsOf(cpvEntry('MP-00006', tenants.cpv, { partner_client_certificate_test: 'partner-cert' }))).toEqual([
-      "MP-00006 partner_client_certificate_test: must not be set for a CPV marketplace: CPV uses the service's own application",
+      'MP-00006 partner_client_certificate_test: must not be set for a CPV marketplace: CPV uses the CPV application (CPV_CLIENT_ID)',
     ]);
   });
 

@@ -65,8 +65,8 @@ describe('marketplace configuration', () => {
     });
     const lines = config.problems.map(formatProblem);
     expect(lines).toContain('MP-00003 partner_client_id_production: is required for a CSP marketplace');
-    expect(lines).toContain("MP-00004 partner_client_id_test: must not be set for a CPV marketplace: CPV uses the service's own application");
-    expect(lines).toContain("MP-00004 redirect_uri_test: must not be set for a CPV marketplace: CPV uses the service's own application");
+    expect(lines).toContain('MP-00004 partner_client_id_test: must not be set for a CPV marketplace: CPV uses the CPV application (CPV_CLIENT_ID)');
+    expect(lines).toContain('MP-00004 redirect_uri_test: must not be set for a CPV marketplace: CPV uses the CPV application (CPV_CLIENT_ID)');
     expect(lines).toContain('MP-00005 model: must be "CPV" or "CSP"');
     expect(config.entries.size).toBe(0);
   });

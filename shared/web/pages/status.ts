@@ -6,11 +6,22 @@ import { html, type Html } from '../html';
 import { credentialsSection } from './credentialsSection';
 import { layout } from './layout';
 
+/**
+ * Only what the service knows: it wrote the product parameter and read it back. Whether Connect's
+ * connector reads that parameter is Connect's business (CloudBlue's Microsoft Management Settings
+ * extension migrates credentials out of it; docs/CONNECT.md).
+ */
 const connectStateText: Record<ProductHealth['state'], string> = {
-  ok: 'holds the current token',
+  ok: 'written to the product parameter and read back',
   pending: 'not yet, retrying',
   failed: 'refused',
   unknown: 'not pushed yet',
+};
+
+/** Failures a new sign-in does not cure, in the words of the page (the tag keeps the short form). */
+const lastErrorText: Record<string, string> = {
+  'needs-reauth:conditional-access':
+    "blocked by a Conditional Access policy of the partner tenant (AADSTS53003): signing in again does not help; the partner's administrator must change the policy or exclude this account or application from it",
 };
 
 function connectCell(r: TokenHealth): Html | string {
@@ -79,7 +90,7 @@ function row(r: TokenHealth, showConnect: boolean): Html {
     ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${r.signer.userName}` : ''}`)}
     ${cell('Model', r.model)}
     ${cell('Versions enabled', r.enabledVersions)}
-    ${cell('Last error', r.lastError ?? 'none')}
+    ${cell('Last error', r.lastError ? (lastErrorText[r.lastError] ?? r.lastError) : 'none')}
     ${showConnect ? cell('Connect', connectCell(r)) : ''}
   </tr>`;
 }
@@ -130,6 +141,12 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
       }
       ${runSection(report)}
       <h2>Tokens</h2>
+      <p id="token-binding">
+        A refresh token works only for the application that obtained it. CPV tokens are bound to the CPV application${
+          report.cpvClientId ? html` <code>${report.cpvClientId}</code>` : ''
+        } (<code>CPV_CLIENT_ID</code>: the Connect Microsoft connector's, which Connect redeems them with); CSP tokens to each marketplace's
+        <code>partner_client_id_${report.environment}</code>, the application in its Connect parameters.
+      </p>
       <table class="cards" id="tokens">
         <thead>
           <tr>

@@ -59,7 +59,8 @@ export interface TokenPageInput {
   expiresOn: Date;
   /**
    * Connect push outcome, when the push is on and the marketplace has Connect products:
-   * `updated` hold the token now (read back); `failed` refused it (operator alerted);
+   * `updated`: written to the product parameter and read back (whether the connector reads that
+   * parameter is Connect's business, docs/CONNECT.md); `failed` refused it (operator alerted);
    * `pending` did not answer (the service retries on its next run).
    */
   connect?: { updated: string[]; failed: string[]; pending?: string[] };
@@ -108,7 +109,7 @@ ${
 }
 ${
   allUpdated
-    ? html`<p class="notice" id="next-step"><strong>Nothing to do:</strong> Connect was updated — ${updated.join(', ')} now hold${updated.length === 1 ? 's' : ''} this token in ${where}. The service keeps Connect current after every rotation.</p>
+    ? html`<p class="notice" id="next-step"><strong>Nothing to do:</strong> the token was written to ${where} in ${updated.join(', ')} and read back. The service writes it there again after every rotation.</p>
 <div id="token-block"><details id="token-details"><summary>Show the token</summary>
 ${tokenBlock(p)}
 </details></div>`
