@@ -2,6 +2,7 @@
  * A marketplace as the service uses it: one configuration entry projected onto one environment,
  * and the one lookup every caller (sign-in, rotation, status, Connect) goes through.
  */
+import { createHash } from 'node:crypto';
 import { AppError } from '../errors';
 import type { Environment } from '../settings';
 import type { MarketplaceConfig } from './config';
@@ -82,4 +83,14 @@ export function findMarketplace(config: MarketplaceConfig, id: string, environme
   if (found.kind === 'not-found')
     throw new AppError('marketplace_not_found', `Marketplace ${id} is not in the configuration file`, { marketplace: id });
   return found.marketplace;
+}
+
+/**
+ * What of a marketplace's entry decides how its token is redeemed (the tenant, the application and
+ * its credential), as a short digest. A token parked under one entry is tried again once the
+ * entry says something else: a fixed typo, a new application (docs/ROTATION.md, "Failures").
+ */
+export function redemptionFingerprint(m: Marketplace): string {
+  const facts = [m.model, m.tenantId, m.model === 'CSP' ? [m.clientId, m.clientSecretName ?? '', m.clientCertificateName ?? ''] : []];
+  return createHash('sha256').update(JSON.stringify(facts)).digest('base64url').slice(0, 16);
 }

@@ -19,7 +19,7 @@ import type { TokenGrant } from '../identity/msal';
 import { TokenRequestError, type TokenFailure } from '../identity/tokenFailure';
 import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
-import { lookupMarketplace, type Marketplace } from '../marketplaces/marketplace';
+import { lookupMarketplace, redemptionFingerprint, type Marketplace } from '../marketplaces/marketplace';
 import type { SlidingWindowLimiter } from '../pacing';
 import { PartnerCenterError } from '../partnerCenter/partnerCenterError';
 import type { PartnerProfile } from '../partnerCenter/verify';
@@ -98,7 +98,10 @@ export async function rotateToken(run: RunState, listed: ListedToken): Promise<T
   const { deps } = run;
   const environment = deps.settings.SERVICE_ENVIRONMENT;
   const mp = listed.marketplace;
-  if (listed.tags.status === 'needs-reauth') return { marketplace: mp, outcome: 'skipped', reason: 'needs-reauth' };
+  // Parked for a person, unless its entry in the configuration changed since (a fixed tenant, a
+  // new application): then it is tried again, once, as any token (docs/SECURITY.md 34).
+  if (listed.tags.status === 'needs-reauth' && !entryChangedSinceParked(run, mp))
+    return { marketplace: mp, outcome: 'skipped', reason: 'needs-reauth' };
   // A pending latest version means the last attempt was not finished: due now, whatever its age.
   if (!run.force && listed.tags.status !== 'pending' && run.now() - lastActivity(listed) < run.minAgeMs)
     return { marketplace: mp, outcome: 'skipped', reason: 'recently-rotated' };
@@ -330,9 +333,23 @@ async function credentialsFor(run: RunState, marketplace: Marketplace): Promise<
  * Marks the token as needing a person, so the status page, the alert and the next runs know;
  * the value is untouched. The latest version carries the mark, as it is what the listing shows.
  */
-async function markNeedsReauth(run: RunState, token: StoredToken, reason: string): Promise<void> {
+/**
+ * Whether the entry a parked token was parked under has changed since. A token parked without a
+ * record of its entry (by a version of the service that kept none, or when the record could not
+ * be written) is tried once more, and parked again with the record if still refused: one token
+ * call for each, rather than a token parked for good by an entry since fixed.
+ */
+function entryChangedSinceParked(run: RunState, marketplace: string): boolean {
+  const parkedUnder = run.tokenRecords.get(marketplace)?.parked?.entry;
+  if (!parkedUnder) return true;
+  const found = lookupMarketplace(run.deps.config, marketplace, run.deps.settings.SERVICE_ENVIRONMENT);
+  return found.kind === 'found' && redemptionFingerprint(found.marketplace) !== parkedUnder;
+}
+
+async function markNeedsReauth(run: RunState, token: StoredToken, reason: string, marketplace: Marketplace): Promise<void> {
   const since = new Date(run.now()).toISOString();
-  await changeTokenRecord(run, token.marketplace, (s) => ({ marketplace: s.marketplace, parked: { reason, since } }));
+  const entry = redemptionFingerprint(marketplace);
+  await changeTokenRecord(run, token.marketplace, (s) => ({ marketplace: s.marketplace, parked: { reason, since, entry } }));
   const tags: TokenTags = {
     ...token.tags,
     status: 'needs-reauth',
@@ -404,7 +421,7 @@ async function redeemFailed(run: RunState, state: TokenState, marketplace: Marke
     return { marketplace: mp, outcome: 'misconfigured', ...diagnosis };
   }
   if (effective.class === 'needs-reauth') {
-    await markNeedsReauth(run, state.staged ?? state.current, effective.reason);
+    await markNeedsReauth(run, state.staged ?? state.current, effective.reason, marketplace);
     logEvent(logger, 'error', events.tokenNeedsReauth, { ...fields, todo: todoOf[effective.reason] });
     return { marketplace: mp, outcome: 'needs-reauth', ...diagnosis };
   }
@@ -419,6 +436,9 @@ async function redeemFailed(run: RunState, state: TokenState, marketplace: Marke
   logEvent(logger, 'warn', events.rotationTokenFailed, fields);
   return { marketplace: mp, outcome: 'transient', ...diagnosis };
 }
+
+/** How long after a first ambiguous refusal another one confirms it. */
+const refusalConfirmedAfterMs = 3_600_000;
 
 /**
  * Partner Center did not accept the new version. Transient: it stays pending and the current one
@@ -442,9 +462,31 @@ async function verifyFailed(
     step: 'verify',
     ...e.diagnosis(),
   };
+  if (e.needsPerson && e.reason === 'unauthorized') {
+    // A 401 without Partner Center's MFA code (900421) says only that this token was not
+    // accepted this time; Partner Center documents no other cause a person must fix. One such
+    // answer parks nothing: the new version stays pending, the current one current, and the next
+    // run tries again. A refusal again at least an hour after the first (a later timer run, not
+    // the queue's redelivery minutes later) confirms it and parks the token (docs/SECURITY.md 34).
+    const earlier = run.tokenRecords.get(marketplace.id)?.refusals;
+    const sameKind = earlier?.reason === 'partner-center-unauthorized';
+    const confirmed = sameKind && run.now() - Date.parse(earlier.since) >= refusalConfirmedAfterMs;
+    if (!confirmed) {
+      const count = sameKind ? earlier.count + 1 : 1;
+      const since = sameKind ? earlier.since : new Date(run.now()).toISOString();
+      await changeTokenRecord(run, marketplace.id, (s) => ({ ...s, refusals: { count, reason: 'partner-center-unauthorized', since } }));
+      logEvent(logger, 'warn', events.rotationTokenFailed, { ...fields, class: 'unconfirmed', refusals: count });
+      return { marketplace: marketplace.id, outcome: 'transient', reason: 'partner-center-unauthorized-unconfirmed' };
+    }
+  }
   if (e.needsPerson) {
     const reason = `partner-center-${e.reason}`;
-    await markNeedsReauth(run, notDisabled.length > 0 ? { ...pending, tags: { ...pending.tags, retire: notDisabled.join(' ') } } : pending, reason);
+    await markNeedsReauth(
+      run,
+      notDisabled.length > 0 ? { ...pending, tags: { ...pending.tags, retire: notDisabled.join(' ') } } : pending,
+      reason,
+      marketplace,
+    );
     logEvent(logger, 'error', events.tokenNeedsReauth, { ...fields, class: 'needs-reauth', reason });
     return { marketplace: marketplace.id, outcome: 'needs-reauth', reason };
   }

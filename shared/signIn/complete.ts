@@ -5,7 +5,7 @@
  */
 import { connectParameterOf } from '../connect/parameter';
 import type { ConnectPush, SyncOutcome } from '../connect/push';
-import { AppError, type SignedInAs } from '../errors';
+import { AppError, ensureAppError, type SignedInAs } from '../errors';
 import { events } from '../events';
 import { appCredentialsFor, appIdentityOf } from '../identity/credentials';
 import { redeemCodeLazy } from '../identity/lazy';
@@ -24,6 +24,7 @@ import type { SecretStore, StoredToken, TokenTags } from '../secrets/store';
 import type { Lease } from '../storage/lease';
 import type { Settings } from '../settings';
 import type { SharedState } from '../storage/open';
+import { tokenRecordsTable, updateTokenRecord } from '../storage/tokenRecords';
 import { markStateUsed, usedStatesTable } from '../storage/usedStates';
 import type { CookieSpec } from '../web/responses';
 import { readTransactionCookie, transactionCookie } from './cookie';
@@ -186,6 +187,17 @@ async function redeemAndStore(
     marketplace,
     { value: grant.refreshToken, signer, profile, connectPendingTag: push?.pendingTag(marketplace) },
     now,
+  );
+  // A new proven token: whatever rotation kept about the one it replaces (parked, refusals) is over.
+  await updateTokenRecord(deps.shared.table(tokenRecordsTable), settings.SERVICE_ENVIRONMENT, marketplace.id, (r) => ({
+    marketplace: r.marketplace,
+  })).catch((err: unknown) =>
+    logEvent(deps.logger, 'warn', events.rotationTokenFailed, {
+      marketplace: marketplace.id,
+      class: 'storage',
+      step: 'token-record',
+      code: ensureAppError(err).code,
+    }),
   );
   logEvent(deps.logger, 'info', events.tokenVerified, {
     marketplace: marketplace.id,

@@ -64,8 +64,9 @@ export function healthOf(t: ListedToken, now: number, products: string[], record
   if (t.tags.verifiedAt) h.verifiedAt = t.tags.verifiedAt;
   if (t.tags.partner) h.partner = t.tags.partner;
   if (signer) h.signer = signer;
-  if (record?.parked) h.parked = { reason: record.parked.reason, since: record.parked.since };
-  if (record?.refusals) h.refusals = record.refusals;
+  // What rotation keeps about the token describes its latest version only while that is parked or pending.
+  if (record?.parked && t.tags.status === 'needs-reauth') h.parked = { reason: record.parked.reason, since: record.parked.since };
+  if (record?.refusals && t.tags.status !== 'needs-reauth') h.refusals = record.refusals;
   if (t.expiresOn) {
     h.expiresAt = t.expiresOn.toISOString();
     h.daysLeft = Math.floor((t.expiresOn.getTime() - now) / dayMs);

@@ -10,6 +10,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setPropagationRetry } from '../../shared/identity/federated';
 import { resetMarketplaceConfigCache } from '../../shared/marketplaces/config';
+import { readCurrentToken } from '../../shared/secrets/currentToken';
+import { readTokenRecord, tokenRecordsTable, updateTokenRecord } from '../../shared/storage/tokenRecords';
 import { cpvClientId, tenants } from '../fixtures/config';
 import { request, signIn } from '../support/flow';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
@@ -129,5 +131,74 @@ describe('AADSTS53003: blocked by Conditional Access', () => {
     expect(alert?.todo).toMatch(/signing in again does not help; the partner's administrator must change the policy or exclude/);
     const status = await request(`${world.baseUrl}/api/status`);
     expect(status.body).toContain('blocked by a Conditional Access policy of the partner tenant (AADSTS53003): signing in again does not help');
+  });
+});
+
+describe('one ambiguous refusal by Partner Center parks nothing (docs/SECURITY.md 34)', () => {
+  const records = () => world.storage.shared.table(tokenRecordsTable);
+
+  it('a 401 without the MFA code (900421): the token stays current and is tried again; refused again an hour or more later, it is parked, and the status page says why and since when', async () => {
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(200);
+    const before = await world.store.getToken('MP-00001', 'test');
+    world.partnerCenter.setFault({ kind: 'unauthorized', tenant: tenants.csp, count: 1 });
+    expect(await rotateNow('MP-00001')).toMatchObject({ outcome: 'transient', reason: 'partner-center-unauthorized-unconfirmed' });
+    const current = await readCurrentToken(world.store, 'MP-00001', 'test');
+    expect(current?.current.version).toBe(before?.version);
+    expect(current?.staged?.tags.status).toBe('pending');
+    expect(await readTokenRecord(records(), 'test', 'MP-00001')).toMatchObject({ refusals: { count: 1, reason: 'partner-center-unauthorized' } });
+    expect((await request(`${world.baseUrl}/api/status`)).body).toContain('Partner Center refused it 1 time since');
+
+    // Refused again minutes later (a redelivered near-expiry event): still not confirmed.
+    world.partnerCenter.setFault({ kind: 'unauthorized', tenant: tenants.csp, count: 1 });
+    expect(await rotateNow('MP-00001')).toMatchObject({ outcome: 'transient', reason: 'partner-center-unauthorized-unconfirmed' });
+
+    // As if the first refusal were two hours old: the next refusal confirms it.
+    await updateTokenRecord(records(), 'test', 'MP-00001', (r) => ({
+      ...r,
+      refusals: { ...r.refusals!, since: new Date(Date.now() - 7_200_000).toISOString() },
+    }));
+    world.partnerCenter.setFault({ kind: 'unauthorized', tenant: tenants.csp, count: 1 });
+    expect(await rotateNow('MP-00001')).toMatchObject({ outcome: 'needs-reauth', reason: 'partner-center-unauthorized' });
+    expect((await readTokenRecord(records(), 'test', 'MP-00001')).parked).toMatchObject({ reason: 'partner-center-unauthorized' });
+    expect((await request(`${world.baseUrl}/api/status`)).body).toContain('waiting for a person to generate it again');
+    // The proven version Partner Center accepted before stays current.
+    expect((await readCurrentToken(world.store, 'MP-00001', 'test'))?.current.version).toBe(before?.version);
+  });
+
+  it('a refusal that a later run does not repeat is forgotten: the token rotates, and nothing is left recorded', async () => {
+    expect((await signIn(world, 'MP-00001')).callback.status).toBe(200);
+    world.partnerCenter.setFault({ kind: 'unauthorized', tenant: tenants.csp, count: 1 });
+    expect(await rotateNow('MP-00001')).toMatchObject({ outcome: 'transient' });
+    expect(await rotateNow('MP-00001')).toMatchObject({ outcome: 'rotated' });
+    expect(await readTokenRecord(records(), 'test', 'MP-00001')).toEqual({ marketplace: 'MP-00001' });
+  });
+});
+
+describe('a parked token whose configuration entry changed since is tried again', () => {
+  it('parked under one entry, it is left alone while the entry says the same; once the operator changes it, the token is tried again; a new sign-in clears what was kept', async () => {
+    expect((await signIn(world, 'MP-00002')).callback.status).toBe(200);
+    const token = await world.store.getToken('MP-00002', 'test');
+    world.simulator.faults.apply({ kind: 'refreshTokenRevoked', refreshToken: token?.value ?? '' });
+    expect(await rotateNow('MP-00002')).toMatchObject({ outcome: 'needs-reauth' });
+    const calls = () => world.simulator.stats.tokenCalls.refresh_token;
+    const before = calls();
+    expect(await rotateNow('MP-00002')).toMatchObject({ outcome: 'skipped', reason: 'needs-reauth' });
+    expect(calls()).toBe(before);
+    // The same tenant written in capitals is the same entry; another tenant is not (a CSP entry's
+    // application or credential count as well).
+    try {
+      setTenant('MP-00002', tenants.cpv.toUpperCase());
+      expect(await rotateNow('MP-00002')).toMatchObject({ outcome: 'skipped', reason: 'needs-reauth' });
+      setTenant('MP-00002', tenants.other);
+      // Tried again, refused (the other tenant is not the token's: configuration, never parked).
+      expect((await rotateNow('MP-00002')).outcome).toBe('misconfigured');
+      expect(calls()).toBe(before + 1);
+    } finally {
+      setTenant('MP-00002', tenants.cpv);
+    }
+    world.simulator.faults.clear();
+    expect((await signIn(world, 'MP-00002')).callback.status).toBe(200);
+    expect(await readTokenRecord(world.storage.shared.table(tokenRecordsTable), 'test', 'MP-00002')).toEqual({ marketplace: 'MP-00002' });
+    expect(await rotateNow('MP-00002')).toMatchObject({ outcome: 'rotated' });
   });
 });

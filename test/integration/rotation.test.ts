@@ -366,10 +366,12 @@ const cells: Cell[] = [
   },
   {
     step: 'verify',
-    fault: 'token refused (401)',
+    // A 401 without the MFA code is not final on one answer (docs/SECURITY.md 34): the new version
+    // stays pending and the current one current until a later run is refused again.
+    fault: 'token refused once (401 without 900421)',
     arm: () => pc({ kind: 'unauthorized' }),
-    expected: 'needs-reauth',
-    status: 'needs-reauth',
+    expected: 'transient',
+    status: 'pending',
     added: 1,
   },
   // promote

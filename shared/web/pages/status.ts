@@ -77,6 +77,16 @@ function runSection(report: StatusReport): Html {
     </dl>`;
 }
 
+/** The last error, why and since when the token is parked, and refusals not yet final. */
+function lastErrorCell(r: TokenHealth): Html {
+  const last = r.lastError ? (lastErrorText[r.lastError] ?? r.lastError) : 'none';
+  return html`${last}${r.parked ? html`<br>Not rotated since ${shortTime(r.parked.since)}: waiting for a person to generate it again.` : ''}${
+    r.refusals
+      ? html`<br>Partner Center refused it ${r.refusals.count} time${r.refusals.count === 1 ? '' : 's'} since ${shortTime(r.refusals.since)}; another refusal an hour or more later parks it.`
+      : ''
+  }`;
+}
+
 function row(r: TokenHealth, showConnect: boolean): Html {
   const cell = (label: string, value: Html | string | number, cls?: string) =>
     html`<td data-label="${label}"${cls ? html` class="${cls}"` : ''}>${value}</td>`;
@@ -90,7 +100,7 @@ function row(r: TokenHealth, showConnect: boolean): Html {
     ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${r.signer.userName}` : ''}`)}
     ${cell('Model', r.model)}
     ${cell('Versions enabled', r.enabledVersions)}
-    ${cell('Last error', r.lastError ? (lastErrorText[r.lastError] ?? r.lastError) : 'none')}
+    ${cell('Last error', lastErrorCell(r))}
     ${showConnect ? cell('Connect', connectCell(r)) : ''}
   </tr>`;
 }
