@@ -63,11 +63,24 @@ export const emailServiceLimits: Record<'azure-managed' | 'custom', { send: Limi
 /** What the next sends meet instead of being accepted. */
 export const emailFaultSchema = z.discriminatedUnion('kind', [
   /** 429 TooManyRequests with this Retry-After (seconds), `count` times. */
-  z.object({ kind: z.literal('throttle'), count: z.number().int().positive().default(1), retryAfterSeconds: z.number().int().nonnegative().default(60) }),
+  z.object({
+    kind: z.literal('throttle'),
+    count: z.number().int().positive().default(1),
+    retryAfterSeconds: z.number().int().nonnegative().default(60),
+  }),
   /** An error answer (403 when the identity has no role, 400, 500, 503 …), `count` times (or until cleared: `count` omitted). */
-  z.object({ kind: z.literal('status'), status: z.number().int().min(400).max(599), code: z.string().default('Error'), count: z.number().int().positive().optional() }),
+  z.object({
+    kind: z.literal('status'),
+    status: z.number().int().min(400).max(599),
+    code: z.string().default('Error'),
+    count: z.number().int().positive().optional(),
+  }),
   /** Accepted (202), but the operation ends `Failed` with this code, `count` times. */
-  z.object({ kind: z.literal('operation-failed'), code: z.string().default('EmailDroppedAllRecipientsSuppressed'), count: z.number().int().positive().default(1) }),
+  z.object({
+    kind: z.literal('operation-failed'),
+    code: z.string().default('EmailDroppedAllRecipientsSuppressed'),
+    count: z.number().int().positive().default(1),
+  }),
 ]);
 export type EmailFaultInput = z.input<typeof emailFaultSchema>;
 type EmailFault = z.output<typeof emailFaultSchema>;
@@ -237,18 +250,22 @@ export async function startEmailStandIn(options: EmailStandInOptions): Promise<E
     const { json, tooLarge } = await readJson(req);
     if (tooLarge) return sendError(res, 413, 'RequestEntityTooLarge', 'The email request is larger than 10 MB.');
     const parsed = emailMessage.safeParse(json);
-    if (!parsed.success) return sendError(res, 400, 'BadRequest', 'The email message is not valid: senderAddress, content.subject and recipients.to are required.');
+    if (!parsed.success)
+      return sendError(res, 400, 'BadRequest', 'The email message is not valid: senderAddress, content.subject and recipients.to are required.');
     const m = parsed.data;
     const recipients = m.recipients.to.length + (m.recipients.cc?.length ?? 0) + (m.recipients.bcc?.length ?? 0);
     if (recipients === 0 || recipients > maxRecipients) return sendError(res, 400, 'BadRequest', `An email has 1 to ${maxRecipients} recipients.`);
-    if (m.content.plainText === undefined && m.content.html === undefined) return sendError(res, 400, 'BadRequest', 'The content needs plainText or html.');
+    if (m.content.plainText === undefined && m.content.html === undefined)
+      return sendError(res, 400, 'BadRequest', 'The content needs plainText or html.');
     const kind = /\.azurecomm\.net$/i.test(m.senderAddress) ? 'azure-managed' : 'custom';
     const wait = admit(`send:${kind}`, limits[kind].send);
     const throttle = wait > 0 ? undefined : takeFault(['throttle', 'status']);
     if (wait > 0 || throttle?.kind === 'throttle') {
       stats.throttled += 1;
       const seconds = wait > 0 ? wait : throttle?.kind === 'throttle' ? throttle.retryAfterSeconds : 0;
-      return sendError(res, 429, 'TooManyRequests', 'Too many requests: try again after the time Retry-After gives.', { 'retry-after': String(seconds) });
+      return sendError(res, 429, 'TooManyRequests', 'Too many requests: try again after the time Retry-After gives.', {
+        'retry-after': String(seconds),
+      });
     }
     if (throttle?.kind === 'status') return sendError(res, throttle.status, throttle.code, `Fault: ${throttle.code}.`);
     stats.sends += 1;
@@ -281,7 +298,8 @@ export async function startEmailStandIn(options: EmailStandInOptions): Promise<E
       stats.unauthorized += 1;
       return sendError(res, 401, 'Unauthorized', 'The request has no valid Microsoft Entra token for Communication Services.');
     }
-    if (!url.searchParams.get('api-version')) return sendError(res, 400, 'MissingApiVersionParameter', 'The api-version query parameter is required.');
+    if (!url.searchParams.get('api-version'))
+      return sendError(res, 400, 'MissingApiVersionParameter', 'The api-version query parameter is required.');
     const operation = operations.get(id);
     if (!operation) return sendError(res, 404, 'NotFound', 'No send operation has this id.');
     // Status calls count against their own limits; the sender's domain is the operation's message's.
@@ -290,11 +308,14 @@ export async function startEmailStandIn(options: EmailStandInOptions): Promise<E
     const wait = admit(`status:${kind}`, limits[kind].status);
     if (wait > 0) {
       stats.throttled += 1;
-      return sendError(res, 429, 'TooManyRequests', 'Too many requests: try again after the time Retry-After gives.', { 'retry-after': String(wait) });
+      return sendError(res, 429, 'TooManyRequests', 'Too many requests: try again after the time Retry-After gives.', {
+        'retry-after': String(wait),
+      });
     }
     stats.statusCalls += 1;
     operation.polls += 1;
-    if (operation.failedCode) return sendJson(res, 200, { id, status: 'Failed', error: { code: operation.failedCode, message: 'The message was not delivered.' } });
+    if (operation.failedCode)
+      return sendJson(res, 200, { id, status: 'Failed', error: { code: operation.failedCode, message: 'The message was not delivered.' } });
     // Running on the first look (with the wait before the next one, as the specification's example), then done.
     if (operation.polls === 1) return sendJson(res, 200, { id, status: 'Running' }, { 'retry-after': '5' });
     sendJson(res, 200, { id, status: 'Succeeded' });
@@ -309,7 +330,12 @@ export async function startEmailStandIn(options: EmailStandInOptions): Promise<E
       if (route === 'POST /emails:send') return send(req, res, url, origin);
       if (req.method === 'GET' && operation?.[1]) return status(req, res, url, decodeURIComponent(operation[1]));
       req.resume();
-      if (route === 'GET /_local/outbox') return sendJson(res, 200, outbox.map(({ operationId: _id, ...m }) => m));
+      if (route === 'GET /_local/outbox')
+        return sendJson(
+          res,
+          200,
+          outbox.map(({ operationId: _id, ...m }) => m),
+        );
       if (route === 'DELETE /_local/outbox') {
         outbox = [];
         return sendJson(res, 200, { cleared: true });

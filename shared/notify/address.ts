@@ -9,13 +9,15 @@ import * as z from '../zod';
  * 254 characters (RFC 5321). Strict on purpose: an address the mail service refuses would fail
  * every message to that marketplace, and the operator learns it only from an alert.
  */
-export const emailAddressSchema = z.string().check(
-  z.maxLength(254, 'must be an e-mail address of at most 254 characters'),
-  z.regex(
-    /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/,
-    'must be an e-mail address like admin@contoso.com (no name, spaces or angle brackets)',
-  ),
-);
+export const emailAddressSchema = z
+  .string()
+  .check(
+    z.maxLength(254, 'must be an e-mail address of at most 254 characters'),
+    z.regex(
+      /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/,
+      'must be an e-mail address like admin@contoso.com (no name, spaces or angle brackets)',
+    ),
+  );
 
 /**
  * How an address appears in a log line: its first character and its domain (`a…@contoso.com`).

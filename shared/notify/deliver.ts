@@ -200,7 +200,8 @@ async function deliver(ctx: DeliveryContext, marketplace: Marketplace, input: Du
         maxWaitMs: maxWaitInRunMs,
         timeLeft: ctx.timeLeft,
         sleep,
-        onRetry: (attempt, waitMs) => logEvent(ctx.logger, 'warn', events.notificationDeferred, { ...fields, why: 'retry', attempt, waitMs: Math.round(waitMs) }),
+        onRetry: (attempt, waitMs) =>
+          logEvent(ctx.logger, 'warn', events.notificationDeferred, { ...fields, why: 'retry', attempt, waitMs: Math.round(waitMs) }),
       },
     );
     await record(ctx, marketplace.id, d.slot, claimed, (c) => ({ ...c, state: 'sent', updatedAt: new Date(ctx.now()).toISOString(), operationId }));
@@ -232,8 +233,14 @@ async function deliver(ctx: DeliveryContext, marketplace: Marketplace, input: Du
 
 /** Records what became of a claimed message; a record that cannot be written leaves it `sending`, claimable again after a day. */
 async function record(ctx: DeliveryContext, marketplace: string, slot: Due['slot'], claimed: Told, change: (c: Told) => Told): Promise<void> {
-  await rewrite(ctx, marketplace, slot, claimed, (current) => (current.state === 'sending' && current.updatedAt === claimed.updatedAt ? change(current) : undefined)).catch(
-    (err: unknown) =>
-      logEvent(ctx.logger, 'warn', events.notificationDeferred, { runId: ctx.runId, marketplace, why: 'record-unavailable', code: ensureAppError(err).code }),
+  await rewrite(ctx, marketplace, slot, claimed, (current) =>
+    current.state === 'sending' && current.updatedAt === claimed.updatedAt ? change(current) : undefined,
+  ).catch((err: unknown) =>
+    logEvent(ctx.logger, 'warn', events.notificationDeferred, {
+      runId: ctx.runId,
+      marketplace,
+      why: 'record-unavailable',
+      code: ensureAppError(err).code,
+    }),
   );
 }

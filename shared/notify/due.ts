@@ -86,7 +86,8 @@ export function personDue(input: DueInput): Due | undefined {
   const { token, outcome, record, contacts, now } = input;
   if (token.tags.status !== 'needs-reauth' && outcome !== 'needs-reauth') return undefined;
   const last = record.told?.person;
-  if (last && (last.state === 'queued' || last.state === 'sending')) return sendable(last, now) ? { slot: 'person', told: last, fresh: false } : undefined;
+  if (last && (last.state === 'queued' || last.state === 'sending'))
+    return sendable(last, now) ? { slot: 'person', told: last, fresh: false } : undefined;
   const parkedSince = Date.parse(record.parked?.since ?? token.tags.lastErrorAt ?? '');
   if (last && (Number.isNaN(parkedSince) || Date.parse(last.at) >= parkedSince || now - Date.parse(last.at) < oncePerMs)) return undefined;
   const at = new Date(now).toISOString();

@@ -64,7 +64,8 @@ export function sendErrorOf(err: unknown): SendError {
   const status = e?.name === 'RestError' ? e.statusCode : undefined;
   const headers = e?.response?.headers;
   const code = headers?.get('x-ms-error-code') ?? (e?.name === 'RestError' ? e.code : undefined);
-  if (status === 429) return new SendError('throttled', status, code, headers ? retryAfterFromHeaders((n) => headers.get(n)) : undefined, { cause: err });
+  if (status === 429)
+    return new SendError('throttled', status, code, headers ? retryAfterFromHeaders((n) => headers.get(n)) : undefined, { cause: err });
   if (status === undefined || isTransientStatus(status)) return new SendError('unavailable', status, code, undefined, { cause: err });
   return new SendError('refused', status, code, undefined, { cause: err });
 }

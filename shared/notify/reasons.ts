@@ -103,6 +103,9 @@ export function personCause(cause: string, model: Marketplace['model']): PersonC
   const found = causes[key] ?? unknownCause;
   // A CSP marketplace uses the distributor's own app: its approval is the distributor's own business.
   if (key === 'consent' && model === 'CSP')
-    return { what: "Your tenant's approval of your own Entra application was withdrawn.", todo: 'Approve your application again in Microsoft Entra, then generate a new token with the link below.' };
+    return {
+      what: "Your tenant's approval of your own Entra application was withdrawn.",
+      todo: 'Approve your application again in Microsoft Entra, then generate a new token with the link below.',
+    };
   return found;
 }

@@ -62,9 +62,7 @@ export function notificationsHealth(settings: Settings, config: MarketplaceConfi
     row.told = told.map((t) => viewOf(t, row.model)).sort((a, b) => b.at.localeCompare(a.at));
     rows.set(key, row);
   }
-  const marketplaces = [...rows.values()]
-    .map(({ model: _model, ...row }) => row)
-    .sort((a, b) => a.marketplace.localeCompare(b.marketplace));
+  const marketplaces = [...rows.values()].map(({ model: _model, ...row }) => row).sort((a, b) => a.marketplace.localeCompare(b.marketplace));
   const sender = settings.NOTIFICATION_SENDER_ADDRESS;
   return { on: Boolean(settings.COMMUNICATION_SERVICES_ENDPOINT && sender), ...(sender ? { sender } : {}), marketplaces };
 }
