@@ -78,9 +78,7 @@ export function messageFor(m: MessageInput): Message {
     text: [
       'Hello,',
       `The Microsoft refresh token that CloudBlue Connect uses for ${who} ${where} has not been renewed${m.lastRenewed ? ` since ${day(m.lastRenewed)}` : ''}. Microsoft stops accepting it on ${day(m.about)}, within ${threshold} day${threshold === 1 ? '' : 's'}; after that Connect cannot call Partner Center for this marketplace.`,
-      parked
-        ? `Why it is not renewed: ${parked.what}`
-        : 'The service renews the token by itself, but its recent attempts did not succeed; its operator has been alerted.',
+      parked ? `Why it is not renewed: ${parked.what}` : 'The service renews the token by itself, but its recent attempts did not succeed.',
       `What to do: ${parked ? parked.todo : 'Generate a new token now: open the link below and sign in with an administrator account of your partner tenant that uses multi-factor authentication.'} ${after}`,
       m.startLink,
       ...footer,
