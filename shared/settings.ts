@@ -140,7 +140,8 @@ export const settingsSchema = z.object(settingsShape).check(
       ctx.addIssue({
         code: 'custom',
         path: ['COMMUNICATION_SERVICES_ENDPOINT'],
-        message: 'COMMUNICATION_SERVICES_ENDPOINT and NOTIFICATION_SENDER_ADDRESS go together (both unset turns messages to marketplace contacts off)',
+        message:
+          'COMMUNICATION_SERVICES_ENDPOINT and NOTIFICATION_SENDER_ADDRESS go together (both unset turns messages to marketplace contacts off)',
       });
     }
     // The managed identity's bearer token goes to this endpoint: only over TLS (the SDK refuses http too).

@@ -61,9 +61,15 @@ export const maxContacts = 10;
  * The message never quotes an address (docs/SECURITY.md 12 keeps addresses out of logs too).
  */
 const contacts = z.array(emailAddressSchema).check(
-  z.minLength(1, 'must list at least one e-mail address (or leave the key out)'),
-  z.maxLength(maxContacts, `must list at most ${maxContacts} e-mail addresses`),
-  z.refine((list: string[]) => new Set(list.map((a) => a.toLowerCase())).size === list.length, 'lists an address twice'),
+  // One refinement, after the type: zod runs an array's checks on a value of another type too,
+  // which would add "at most 10" to "must be an array" for a single address given as a string.
+  z.superRefine((list: unknown, ctx) => {
+    if (!Array.isArray(list)) return;
+    if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one e-mail address (or leave the key out)' });
+    else if (list.length > maxContacts) ctx.addIssue({ code: 'custom', message: `must list at most ${maxContacts} e-mail addresses` });
+    else if (new Set(list.map((a) => String(a).toLowerCase())).size !== list.length)
+      ctx.addIssue({ code: 'custom', message: 'lists an address twice' });
+  }),
 );
 
 const common = {

@@ -60,7 +60,16 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
   if (notifications) {
     deps.tellContacts = (pass, run) =>
       deliverMessages(
-        { settings, config, shared, logger, ...run, mailer: () => openMailer(settings), sender: notifications.sender, pace: paceFor(notifications.sender) },
+        {
+          settings,
+          config,
+          shared,
+          logger,
+          ...run,
+          mailer: () => openMailer(settings),
+          sender: notifications.sender,
+          pace: paceFor(notifications.sender),
+        },
         pass,
       );
   }

@@ -42,7 +42,13 @@ const top = (file: string) => file.split('/')[0];
 describe('imports follow the map', () => {
   const shared = filesUnder('shared');
   const functions = filesUnder('functions');
-  const standIns = ['local/identitySimulator', 'local/keyVaultFake', 'local/partnerCenterStandIn', 'local/connectStandIn', 'local/emailStandIn'].flatMap(filesUnder);
+  const standIns = [
+    'local/identitySimulator',
+    'local/keyVaultFake',
+    'local/partnerCenterStandIn',
+    'local/connectStandIn',
+    'local/emailStandIn',
+  ].flatMap(filesUnder);
 
   it('shared/ imports only shared/ and never @azure/functions: the domain knows no Functions types', () => {
     const wrong = shared.flatMap((f) => {

@@ -313,7 +313,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     AzureWebJobsStorage: azurite.connectionString,
   });
   if (connect) Object.assign(process.env, { CONNECT_API_URL: connect.url, CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName });
-  const email = options.email ? await startEmailStandIn({ tls: certs, ...(options.email.limits ? { limits: options.email.limits } : {}) }) : undefined;
+  const email = options.email
+    ? await startEmailStandIn({ tls: certs, ...(options.email.limits ? { limits: options.email.limits } : {}) })
+    : undefined;
   if (email)
     Object.assign(process.env, {
       COMMUNICATION_SERVICES_ENDPOINT: email.url,
