@@ -11,7 +11,8 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { EmailClient } from '@azure/communication-email';
 import { startEmailStandIn, type EmailStandIn, type OutboxMessage } from '../local/emailStandIn';
 import { startKeyVaultFake, type KeyVaultFake } from '../local/keyVaultFake';
-import { communicationServicesMailer, SendError, type Outgoing } from '../shared/notify/emailClient';
+import { communicationServicesMailer, type Outgoing } from '../shared/notify/emailClient';
+import { SendError } from '../shared/notify/sendError';
 import { tlsFromEnv } from './localStandIns';
 import { useIdentityEnv } from './support/identityEnv';
 

@@ -23,7 +23,8 @@ import type { SharedState } from '../storage/open';
 import { tokenRecordsTable, updateTokenRecordIf, type Told, type TokenRecord } from '../storage/tokenRecords';
 import { maskAddress } from './address';
 import { dueFor, expiryDue, expiryOf, personDue, type Due, type DueInput } from './due';
-import { SendError, sendErrorOf, type Mailer } from './emailClient';
+import type { Mailer } from './emailClient';
+import { SendError, sendErrorOf } from './sendError';
 import { messageFor, startLinkFor } from './message';
 import type { SendPace } from './pace';
 
