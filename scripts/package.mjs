@@ -40,7 +40,14 @@ export const layouts = ['split', 'single', 'per-function', 'esm-split'];
  * one file: they share @azure/core-* between them.
  */
 export const sidecars = {
-  'sdk.js': ['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', '@azure/storage-blob', '@azure/data-tables', '@azure/communication-email'],
+  'sdk.js': [
+    '@azure/msal-node',
+    '@azure/identity',
+    '@azure/keyvault-secrets',
+    '@azure/storage-blob',
+    '@azure/data-tables',
+    '@azure/communication-email',
+  ],
   'jose.js': ['jose'],
   'croner.js': ['croner'],
 };
