@@ -79,6 +79,15 @@ param grantDeployerSecretsAccess bool = false
 @maxValue(730)
 param logRetentionInDays int = 30
 
+@description('Optional. Where Communication Services keeps the data of the messages to marketplace contacts (e.g. Europe, United States, UK).')
+param communicationDataLocation string = 'Europe'
+
+@description('Optional. The operator\'s own sender domain for the messages to marketplace contacts (e.g. notify.contoso.com; docs/DEPLOY.md). Empty: Microsoft\'s Azure-managed domain in test, no messages in production.')
+param emailCustomDomain string = ''
+
+@description('Optional. True once emailCustomDomain\'s DNS records are verified (docs/DEPLOY.md): only then does the app send from it.')
+param emailCustomDomainVerified bool = false
+
 @description('Optional. Region name as Azure Service Health writes it (e.g. West Europe). Defaults to the display name of location from regions.json; empty there means every region.')
 param serviceHealthRegionName string = ''
 
@@ -106,6 +115,8 @@ var names = {
   availabilityTest: '${abbrs.insightsWebTests}start-${resourceToken}'
   availabilityAlert: '${abbrs.insightsMetricAlerts}start-page-${serviceEnvironment}'
   serviceHealthAlert: '${abbrs.insightsActivityLogAlerts}service-health-${serviceEnvironment}-${resourceToken}'
+  communicationService: '${abbrs.communicationCommunicationServices}msauth-${resourceToken}'
+  emailService: '${abbrs.communicationEmailServices}msauth-${resourceToken}'
   workbook: guid(resourceGroup().id, environmentName, 'workbook')
 }
 var deploymentContainerName = 'deployment-package'
@@ -122,6 +133,16 @@ var sharedStateTableNames = [
 // Refresh-token secrets are named refresh-token-<environment>-<marketplace>
 // (tokenSecretName in shared/secrets/store.ts).
 var tokenSecretPrefix = 'refresh-token-'
+
+// Messages to marketplace contacts (infra/core/communication.bicep): the sender domains that exist,
+// and the one the app sends from. Test may use Microsoft's Azure-managed domain (ready at once, 5
+// messages a minute and 10 an hour per subscription); production sends only from the operator's
+// own domain, once its DNS records are verified. Empty: the app sends nothing, and says so.
+var managedEmailDomain = 'AzureManagedDomain'
+var emailDomainNames = !empty(emailCustomDomain) ? [emailCustomDomain] : serviceEnvironment == 'test' ? [managedEmailDomain] : []
+var emailSenderDomain = !empty(emailCustomDomain)
+  ? (emailCustomDomainVerified ? emailCustomDomain : '')
+  : (serviceEnvironment == 'test' ? managedEmailDomain : '')
 
 // ARM hands authority URLs out with a trailing slash; the app appends /<tenant> itself.
 var authority = endsWith(authorityHost, '/') ? take(authorityHost, max(0, length(authorityHost) - 1)) : authorityHost
@@ -197,6 +218,18 @@ module keyVaultEvents 'core/key-vault-events.bicep' = {
   }
 }
 
+module communication 'core/communication.bicep' = {
+  name: 'communication'
+  params: {
+    communicationServiceName: names.communicationService
+    emailServiceName: names.emailService
+    dataLocation: communicationDataLocation
+    domainNames: emailDomainNames
+    linkedDomainName: emailSenderDomain
+    tags: tags
+  }
+}
+
 module roles 'app/roles.bicep' = {
   name: 'roles'
   dependsOn: [
@@ -205,6 +238,7 @@ module roles 'app/roles.bicep' = {
     monitoring
     keyVault
     keyVaultEvents
+    communication
   ]
   params: {
     identityName: names.identity
@@ -213,6 +247,7 @@ module roles 'app/roles.bicep' = {
     sharedStateTableNames: sharedStateTableNames
     applicationInsightsName: names.applicationInsights
     keyVaultEventsTopicName: names.keyVaultEvents
+    communicationServiceName: names.communicationService
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
     grantDeployerSecretsAccess: grantDeployerSecretsAccess
@@ -241,6 +276,9 @@ module api 'app/api.bicep' = {
     cpvCredential: cpvCredential
     cpvClientSecretName: cpvClientSecretName
     connectApiKeySecretName: connectApiKeySecretName
+    communicationServiceName: names.communicationService
+    emailServiceName: names.emailService
+    emailSenderDomain: emailSenderDomain
     location: location
     tags: tags
   }
@@ -355,3 +393,9 @@ output AZURE_TENANT_ID string = tenant().tenantId
 
 @description('Principal (object) ID of the app\'s managed identity: the subject of the CPV app\'s federated credential.')
 output APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+
+@description('The address the messages to marketplace contacts come from; empty while no sender domain is linked (production before its custom domain is verified).')
+output NOTIFICATION_SENDER_ADDRESS string = communication.outputs.senderAddress
+
+@description('The Email Communication Services resource: a custom sender domain\'s DNS records are shown and verified there (docs/DEPLOY.md).')
+output EMAIL_SERVICE_NAME string = names.emailService

@@ -18,6 +18,11 @@ param rotationSchedule = readEnvironmentVariable('ROTATION_SCHEDULE', '0 0 3 * *
 param alertEmailAddresses = filter(map(split(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''), ','), address => trim(address)), address => !empty(address))
 param actionGroupResourceId = readEnvironmentVariable('ALERT_ACTION_GROUP_ID', '')
 
+// Messages to marketplace contacts: the operator's own sender domain (production), once verified.
+param communicationDataLocation = readEnvironmentVariable('COMMUNICATION_DATA_LOCATION', 'Europe')
+param emailCustomDomain = readEnvironmentVariable('EMAIL_CUSTOM_DOMAIN', '')
+param emailCustomDomainVerified = bool(readEnvironmentVariable('EMAIL_CUSTOM_DOMAIN_VERIFIED', 'false'))
+
 param principalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
 param principalType = readEnvironmentVariable('AZURE_PRINCIPAL_TYPE', 'User')
 param grantDeployerSecretsAccess = bool(readEnvironmentVariable('GRANT_DEPLOYER_SECRETS_ACCESS', 'false'))

@@ -12,12 +12,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { startAzurite, type Azurite } from './azurite';
 import { startConnectStandIn } from './connectStandIn';
+import { startEmailStandIn } from './emailStandIn';
 import { listRegistrations } from './functionsCore';
 import { installFunctionsCore, startHost } from './host';
 import { startIdentitySimulator } from './identitySimulator';
-import { startKeyVaultFake } from './keyVaultFake';
+import { startKeyVaultFake, type KeyVaultFake } from './keyVaultFake';
 import { startPartnerCenterStandIn } from './partnerCenterStandIn';
-import { localApps, localConnect, localIdentity, sampleMarketplaces } from './sample';
+import { localApps, localConnect, localIdentity, localSender, sampleMarketplaces } from './sample';
 import { provideLocalSecretStore } from '../shared/secrets/open';
 import { FileSecretStore } from './fileSecretStore';
 import { nearExpiryScanner } from './nearExpiryScanner';
@@ -37,6 +38,22 @@ async function main(): Promise<void> {
   env.ROTATION_SCHEDULE ??= '0 */10 * * * *';
 
   const localSecrets = new Map<string, string>();
+  // The Function App's managed-identity endpoint: the Key Vault fake's, started once for whoever
+  // needs it (the CPV app's federated credential, the Communication Services stand-in).
+  let identity: KeyVaultFake | undefined;
+  let mintTokenExchangeToken: Parameters<typeof startKeyVaultFake>[0]['mintTokenExchangeToken'];
+  const identityEndpoint = async (tls: { cert: string; key: string }): Promise<KeyVaultFake> => {
+    identity ??= await startKeyVaultFake({
+      tls,
+      mintTokenExchangeToken: (r) => {
+        if (!mintTokenExchangeToken) throw new Error('no federated credential in this local mode (CPV_CREDENTIAL=secret)');
+        return mintTokenExchangeToken(r);
+      },
+    });
+    Object.assign(env, identity.identityEnv);
+    env.AZURE_CLIENT_ID ??= localIdentity.clientId;
+    return identity;
+  };
   let simulatorUrl: string | undefined;
   let cpvFederated = false;
   let partnerCenterUrl: string | undefined;
@@ -72,17 +89,13 @@ async function main(): Promise<void> {
       // The simplest stand-in for the Function App's managed-identity endpoint is the Key Vault
       // fake's: only that endpoint is used (secrets stay in the file store), and it hands tokens
       // for api://AzureADTokenExchange to the simulator, as Entra issues them in Azure.
-      const identity = await startKeyVaultFake({
-        tls,
-        mintTokenExchangeToken: (r) =>
-          simulator.mintManagedIdentityToken({
-            tenant: localIdentity.homeTenant,
-            principalId: localIdentity.principalId,
-            clientId: r.clientId ?? localIdentity.clientId,
-          }),
-      });
-      Object.assign(env, identity.identityEnv);
-      env.AZURE_CLIENT_ID ??= localIdentity.clientId;
+      mintTokenExchangeToken = (r) =>
+        simulator.mintManagedIdentityToken({
+          tenant: localIdentity.homeTenant,
+          principalId: localIdentity.principalId,
+          clientId: r.clientId ?? localIdentity.clientId,
+        });
+      await identityEndpoint(tls);
       env.CPV_CREDENTIAL = 'federated';
     }
     env.AUTHORITY_HOST = simulator.url;
@@ -114,6 +127,18 @@ async function main(): Promise<void> {
       env.CONNECT_API_KEY_SECRET_NAME ??= localConnect.apiKeySecretName;
       localSecrets.set(localConnect.apiKeySecretName, key);
     }
+  }
+  // Messages to marketplace contacts: the Communication Services Email stand-in, reached by the
+  // real SDK with the managed identity's token, unless a real resource is named. Its outbox is
+  // the page a person reads to see what the distributor's admin would get.
+  let outboxUrl: string | undefined;
+  if (!env.COMMUNICATION_SERVICES_ENDPOINT && env.LOCAL_TLS_CERT && env.LOCAL_TLS_KEY) {
+    const tls = { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') };
+    await identityEndpoint(tls);
+    const email = await startEmailStandIn({ tls, port: Number(env.EMAIL_PORT ?? port + 8) });
+    env.COMMUNICATION_SERVICES_ENDPOINT = email.url;
+    env.NOTIFICATION_SENDER_ADDRESS ??= localSender;
+    outboxUrl = `${email.url}/_local/outbox.html`;
   }
   if (!env.KEY_VAULT_URL) {
     env.LOCAL_SECRET_STORE_DIR ??= join(dataDir, 'secrets');
@@ -180,6 +205,7 @@ async function main(): Promise<void> {
   console.log(`  Marketplaces: MP-00001 (CSP), MP-00002 (CPV, consent not yet granted) — config ${env.MARKETPLACE_CONFIG_PATH}`);
   if (cpvFederated) console.log('  CPV app: signs in with the managed identity (federated credential; there is no client secret)');
   if (partnerCenterUrl) console.log(`  Partner Center stand-in: ${partnerCenterUrl} (checks MFA and the Partner Center role of every new token)`);
+  if (outboxUrl) console.log(`  Messages to marketplace contacts (Communication Services Email stand-in): ${outboxUrl} (JSON: /_local/outbox)`);
   if (connectUrl)
     console.log(
       `  Connect API stand-in: ${connectUrl} (MP-00001's token goes to ${localConnect.product}; faults via ${new URL(connectUrl).origin}/_connect/faults)`,

@@ -37,6 +37,14 @@ export const localConnect = {
   apiKeySecretName: 'connect-api-key',
 };
 
+/**
+ * Who hears about each sample marketplace's token (`contacts_{env}`), and the sender local mode
+ * sends from: an Azure-managed domain's shape, as the test environment has, with its limits. The
+ * addresses are on reserved names (RFC 2606); nothing is delivered anywhere but the stand-in's outbox.
+ */
+export const localContacts = { csp: 'admin@mp-00001.example.com', cpv: 'admin@mp-00002.example.com' };
+export const localSender = 'DoNotReply@local-mode.azurecomm.net';
+
 export function sampleMarketplaces(callbackUrl: string): unknown {
   return {
     marketplaces: [
@@ -55,6 +63,8 @@ export function sampleMarketplaces(callbackUrl: string): unknown {
         // Pushed to the Connect stand-in after generation and every rotation.
         connect_products_test: [localConnect.product],
         connect_products_production: [localConnect.product],
+        contacts_test: [localContacts.csp],
+        contacts_production: [localContacts.csp],
       },
       {
         id: 'MP-00002',
@@ -62,6 +72,8 @@ export function sampleMarketplaces(callbackUrl: string): unknown {
         model: 'CPV',
         partner_tenant_id_test: localTenants.cpv,
         partner_tenant_id_production: localTenants.cpv,
+        contacts_test: [localContacts.cpv],
+        contacts_production: [localContacts.cpv],
       },
     ],
   };

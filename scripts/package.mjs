@@ -6,8 +6,8 @@
 //   deploy/dist/index.js             entry point: maps stack traces lazily (shared/stackTraces.ts), loads app.js
 //   deploy/dist/app.js  (+ .map)     every function, shared/, @azure/functions, zod
 //   deploy/dist/sdk.js  (+ .map)     msal-node, @azure/identity, @azure/keyvault-secrets,
-//                                    @azure/storage-blob, @azure/data-tables:
-//                                    loaded on first use only (callback, status, rotation)
+//                                    @azure/storage-blob, @azure/data-tables, @azure/communication-email:
+//                                    loaded on first use only (callback, status, rotation, a message to send)
 //   deploy/dist/jose.js, croner.js   jose (sealing the sign-in cookie, reading tokens) and croner
 //                        (+ .map)    (the status page's next run): loaded on first use only
 //   deploy/config/marketplaces.json  the operator's file, copied from config/
@@ -36,11 +36,18 @@ export const layouts = ['split', 'single', 'per-function', 'esm-split'];
 
 /**
  * Packages the code requires on first use only (shared/identity/lazy.ts, shared/secrets/open.ts,
- * shared/storage/open.ts, shared/jose.ts, shared/status/nextRun.ts), by the file of the split layout they live in. The Azure SDKs share
+ * shared/storage/open.ts, shared/notify/open.ts, shared/jose.ts, shared/status/nextRun.ts), by the file of the split layout they live in. The Azure SDKs share
  * one file: they share @azure/core-* between them.
  */
 export const sidecars = {
-  'sdk.js': ['@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', '@azure/storage-blob', '@azure/data-tables'],
+  'sdk.js': [
+    '@azure/msal-node',
+    '@azure/identity',
+    '@azure/keyvault-secrets',
+    '@azure/storage-blob',
+    '@azure/data-tables',
+    '@azure/communication-email',
+  ],
   'jose.js': ['jose'],
   'croner.js': ['croner'],
 };

@@ -34,5 +34,15 @@ export const events = {
   tokenVerified: 'TokenVerified',
   /** The credential expiry check of a rotation run could not read the store; the run went on. */
   credentialCheckFailed: 'CredentialCheckFailed',
+  /** A message to a marketplace's contacts was decided (shared/notify): recorded before it is sent. */
+  notificationQueued: 'NotificationQueued',
+  /** Communication Services accepted a message to a marketplace's contacts (its operation id; never the addresses in full). */
+  notificationSent: 'NotificationSent',
+  /** A message was throttled (429) or met a temporary failure: it stays queued for a later run, never failed for that. */
+  notificationDeferred: 'NotificationDeferred',
+  /** A message to a marketplace's contacts could not be sent (refused, or temporary failures that did not stop): the operator must look. */
+  notificationFailed: 'NotificationFailed',
+  /** A queued message no longer needed (someone signed in meanwhile, a new token life began): not sent. */
+  notificationDropped: 'NotificationDropped',
 } as const;
 export type EventName = (typeof events)[keyof typeof events];

@@ -14,6 +14,13 @@ export class SlidingWindowLimiter {
     private readonly sleep: Sleep = realSleep,
   ) {}
 
+  /** How long acquire() would wait now: 0 when a slot is free. */
+  waitMs(): number {
+    const t = this.now();
+    const live = this.stamps.filter((s) => t - s < this.windowMs);
+    return live.length < this.limit ? 0 : Math.max(1, this.windowMs - (t - (live[0] ?? t)));
+  }
+
   async acquire(): Promise<void> {
     for (;;) {
       const t = this.now();

@@ -1,6 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import * as z from './zod';
 import { AppError } from './errors';
+import { emailAddressSchema } from './notify/address';
 import { estimatedBits, looksLikeSecret } from './randomness';
 
 /** The two deployments of the service. Each has its own Function App, Key Vault and start URL. */
@@ -105,6 +106,15 @@ export const settingsShape = {
   CONNECT_API_URL: z._default(httpUrl, 'https://api.connect.cloudblue.com/public/v1'),
   /** Key Vault secret name holding the Connect API key; unset turns the Connect push off. */
   CONNECT_API_KEY_SECRET_NAME: z.optional(secretNameSchema),
+  /*
+   * Messages to a marketplace's contacts (shared/notify), through Azure Communication Services
+   * Email with the managed identity (AZURE_CLIENT_ID): no connection string, no key. Both unset
+   * turns the messages off.
+   */
+  /** The Communication Services resource (https://<name>.<geography>.communication.azure.com). */
+  COMMUNICATION_SERVICES_ENDPOINT: z.optional(httpUrl),
+  /** The sender, an address of a domain linked to that resource (DoNotReply@<domain>; Bicep's output NOTIFICATION_SENDER_ADDRESS). */
+  NOTIFICATION_SENDER_ADDRESS: z.optional(emailAddressSchema),
 };
 
 export const settingsSchema = z.object(settingsShape).check(
@@ -130,6 +140,18 @@ export const settingsSchema = z.object(settingsShape).check(
         path: ['AzureWebJobsStorage'],
         message: 'set AzureWebJobsStorage__accountName (Azure, with the managed identity) or AzureWebJobsStorage (a connection string, local mode)',
       });
+    }
+    if (!s.COMMUNICATION_SERVICES_ENDPOINT !== !s.NOTIFICATION_SENDER_ADDRESS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COMMUNICATION_SERVICES_ENDPOINT'],
+        message:
+          'COMMUNICATION_SERVICES_ENDPOINT and NOTIFICATION_SENDER_ADDRESS go together (both unset turns messages to marketplace contacts off)',
+      });
+    }
+    // The managed identity's bearer token goes to this endpoint: only over TLS (the SDK refuses http too).
+    if (s.COMMUNICATION_SERVICES_ENDPOINT && new URL(s.COMMUNICATION_SERVICES_ENDPOINT).protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', path: ['COMMUNICATION_SERVICES_ENDPOINT'], message: 'must be an https:// URL' });
     }
     if (s.CPV_CREDENTIAL === 'secret' && !s.CPV_CLIENT_ID !== !s.CPV_CLIENT_SECRET_NAME) {
       ctx.addIssue({

@@ -176,9 +176,10 @@ describe('the deployment package', () => {
   test('keeps the Azure SDKs, jose and croner out of the bundle the start page loads', () => {
     const sourcesOf = (map: string) => (JSON.parse(readFileSync(join(out, 'dist', map), 'utf8')) as { sources: string[] }).sources;
     // msal-node's own maps name its sources `@azure/src/…`; msal-common is what it is built on.
-    const sdkPackages = /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|storage-blob|data-tables|core-rest-pipeline)\//;
+    const sdkPackages =
+      /node_modules\/@azure\/(src|msal-node|msal-common|identity|keyvault-secrets|storage-blob|data-tables|communication-email|communication-common|core-rest-pipeline)\//;
     expect(sourcesOf('app.js.map').filter((s) => sdkPackages.test(s))).toEqual([]);
-    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets', 'storage-blob', 'data-tables'])
+    for (const pkg of ['msal-common', 'identity', 'keyvault-secrets', 'storage-blob', 'data-tables', 'communication-email'])
       expect(sourcesOf('sdk.js.map').some((s) => s.includes(`node_modules/@azure/${pkg}/`))).toBe(true);
     expect(readFileSync(join(out, 'dist', 'app.js'), 'utf8')).toContain('require("./sdk.js")');
     // jose and croner, required on first use too, each in a file of its own.

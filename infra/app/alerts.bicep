@@ -238,6 +238,23 @@ traces
 | extend marketplace = tostring(entry.marketplace)
 '''
   })
+  // A message to a marketplace's contacts that could not be sent (shared/notify): the people who
+  // could fix a token were not told, so the operator must tell them, and fix what refused it.
+  union(onEvent, {
+    name: 'notification-failed'
+    source: 'app'
+    displayName: 'A message to a marketplace\'s contacts could not be sent'
+    description: 'Azure Communication Services refused a message to the distributor admins named for a marketplace (its identity lacks the role, the sender domain is not linked, a recipient was refused), or kept failing for three runs. Throttling alone never raises this. The trace names the marketplace, the reason (needs-person or expires-in-N), the HTTP status and the service\'s error code; the status page lists who should have been told. Tell them yourself, then fix the cause.'
+    severity: 2
+    dimensions: splitByMarketplace
+    query: '''
+traces
+| where message has "NotificationFailed"
+| extend entry = parse_json(message)
+| where tostring(entry.event) == "NotificationFailed"
+| extend marketplace = tostring(entry.marketplace)
+'''
+  })
   // A message the app dropped as no SecretNearExpiry of a token of this environment. Event Grid
   // sends only SecretNearExpiry of token secrets here, so a drop is either a message someone else
   // wrote or an event the parser could not read, which would silently lose the second trigger.

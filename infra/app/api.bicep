@@ -56,6 +56,15 @@ param cpvClientSecretName string = 'cpv-client-secret'
 @description('Optional. Key Vault secret name of the Connect API key (CONNECT_API_KEY_SECRET_NAME); empty turns the Connect push off.')
 param connectApiKeySecretName string = ''
 
+@description('Required. Name of the Communication Services resource the app sends the messages to marketplace contacts through.')
+param communicationServiceName string
+
+@description('Required. Name of the Email Communication Services resource that holds the sender domain.')
+param emailServiceName string
+
+@description('Optional. The sender domain linked to that resource (AzureManagedDomain or the operator\'s own); empty turns the messages off (COMMUNICATION_SERVICES_ENDPOINT and NOTIFICATION_SENDER_ADDRESS unset).')
+param emailSenderDomain string = ''
+
 @description('Optional. Partner Center API base URL (PARTNER_CENTER_API_URL).')
 param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 
@@ -97,6 +106,14 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 
 resource keyVault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: keyVaultName
+}
+
+resource communicationService 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
+  name: communicationServiceName
+}
+
+resource emailSender 'Microsoft.Communication/emailServices/domains@2025-05-01' existing = if (!empty(emailSenderDomain)) {
+  name: '${emailServiceName}/${empty(emailSenderDomain) ? 'none' : emailSenderDomain}'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
@@ -212,6 +229,10 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     // A secret name only where a secret is used: a federated CPV app has no secret to name.
     CPV_CLIENT_SECRET_NAME: !empty(cpvClientId) && cpvCredential == 'secret' ? cpvClientSecretName : ''
     CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName
+    // Messages to marketplace contacts, sent with the managed identity (AZURE_CLIENT_ID): empty
+    // turns them off. A domain's default MailFrom address is DoNotReply.
+    COMMUNICATION_SERVICES_ENDPOINT: empty(emailSenderDomain) ? '' : 'https://${communicationService.properties.hostName}'
+    NOTIFICATION_SENDER_ADDRESS: empty(emailSenderDomain) ? '' : 'DoNotReply@${emailSender!.properties.mailFromSenderDomain}'
   }
 }
 

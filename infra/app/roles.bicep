@@ -1,5 +1,6 @@
 // Every role assignment of the deployment, in one place. Each is scoped to one resource,
-// never to the resource group or the subscription, and names its built-in role's GUID.
+// never to the resource group or the subscription, and names its built-in role's GUID (or, for
+// the one custom role, the actions it allows).
 // Assignment names are guid(scope, principal, role) with the principal's resource ID where it
 // has one: computable before anything is deployed, so `what-if` lists every assignment.
 
@@ -20,6 +21,9 @@ param applicationInsightsName string
 
 @description('Required. Name of the vault\'s Event Grid system topic, whose identity delivers near-expiry events to the queue.')
 param keyVaultEventsTopicName string
+
+@description('Required. Name of the Communication Services resource the app sends the messages to marketplace contacts through.')
+param communicationServiceName string
 
 @description('Optional. Object ID of the person or pipeline that deploys; only used when grantDeployerSecretsAccess is true.')
 param deployerPrincipalId string = ''
@@ -67,6 +71,44 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 
 resource keyVaultEvents 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: keyVaultEventsTopicName
+}
+
+resource communicationService 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
+  name: communicationServiceName
+}
+
+// Sending e-mail through Communication Services with a Microsoft Entra token (shared/notify).
+// No built-in role is limited to that: Communication and Email Service Owner allows every
+// operation on Communication and Email resources, their keys included. Learn ("Send email with
+// SMTP", the custom role for the Entra application that sends) names what sending needs: read
+// the Communication Services resource, write it, and write Email Services. This role allows
+// those three actions and nothing else (no keys, no delete, no role management), is assignable
+// in this resource group only, and is assigned below on the one Communication Services resource.
+var emailSenderActions = [
+  'Microsoft.Communication/CommunicationServices/Read'
+  'Microsoft.Communication/CommunicationServices/Write'
+  'Microsoft.Communication/EmailServices/write'
+]
+
+resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  // One per resource group: both environments of a group share it; role names are unique per tenant.
+  name: guid(resourceGroup().id, 'connect-ms-auth-email-sender')
+  properties: {
+    roleName: 'connect-ms-auth Email Sender (${resourceGroup().name})'
+    description: 'Sends e-mail through Azure Communication Services with Microsoft Entra ID, as Learn documents it (the custom role for sending). Nothing else.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: emailSenderActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
 }
 
 // The app writes a new secret version on every sign-in and rotation and updates tags;
@@ -145,6 +187,18 @@ resource eventsQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataMessageSender)
     principalId: keyVaultEvents.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The messages to marketplace contacts: the app sends through its Communication Services
+// resource with its managed identity (local authentication is off there), under the custom role above.
+resource appEmailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communicationService.id, identity.id, emailSenderRole.name)
+  scope: communicationService
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', emailSenderRole.name)
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }

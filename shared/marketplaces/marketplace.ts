@@ -10,7 +10,7 @@ import type { MarketplaceEntry } from './schema';
 
 /** What the service needs of a marketplace in one environment. */
 export type Marketplace =
-  | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[] }
+  | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[]; contacts: string[] }
   | ({
       id: string;
       name?: string;
@@ -20,13 +20,23 @@ export type Marketplace =
       clientId: string;
       redirectUri: string;
       connectProducts: string[];
+      /** The distributor's admins to tell when the token needs a person (`contacts_{env}`); empty when none are named. */
+      contacts: string[];
     } & ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
 
 /** Projects a configuration entry onto one environment. */
 export function forEnvironment(entry: MarketplaceEntry, environment: Environment): Marketplace {
   const tenantId = environment === 'test' ? entry.partner_tenant_id_test : entry.partner_tenant_id_production;
   const connectProducts = (environment === 'test' ? entry.connect_products_test : entry.connect_products_production) ?? [];
-  const base = { id: entry.id, ...(entry.name ? { name: entry.name } : {}), environment, tenantId: tenantId.toLowerCase(), connectProducts };
+  const contacts = (environment === 'test' ? entry.contacts_test : entry.contacts_production) ?? [];
+  const base = {
+    id: entry.id,
+    ...(entry.name ? { name: entry.name } : {}),
+    environment,
+    tenantId: tenantId.toLowerCase(),
+    connectProducts,
+    contacts,
+  };
   if (entry.model === 'CPV') return { ...base, model: 'CPV' };
   const csp = {
     ...base,

@@ -1,5 +1,6 @@
 import * as z from '../zod';
 import { looksLikeSecret } from '../randomness';
+import { emailAddressSchema } from '../notify/address';
 import { secretNameSchema } from '../settings';
 
 /**
@@ -51,6 +52,26 @@ const connectProducts = z
   .array(z.string().check(z.regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/, 'must be a Connect product ID like PRD-123-456-789')))
   .check(z.maxLength(20));
 
+/** At most this many contacts per environment: one message goes to all of them (Communication Services takes 50 recipients). */
+export const maxContacts = 10;
+
+/**
+ * The distributor's admins to tell when the marketplace's token needs a person or is about to
+ * die (shared/notify). Addresses are compared without case: a duplicate would get two copies.
+ * The message never quotes an address (docs/SECURITY.md 12 keeps addresses out of logs too).
+ */
+const contacts = z.array(emailAddressSchema).check(
+  // One refinement, after the type: zod runs an array's checks on a value of another type too,
+  // which would add "at most 10" to "must be an array" for a single address given as a string.
+  z.superRefine((list: unknown, ctx) => {
+    if (!Array.isArray(list)) return;
+    if (list.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one e-mail address (or leave the key out)' });
+    else if (list.length > maxContacts) ctx.addIssue({ code: 'custom', message: `must list at most ${maxContacts} e-mail addresses` });
+    else if (new Set(list.map((a) => String(a).toLowerCase())).size !== list.length)
+      ctx.addIssue({ code: 'custom', message: 'lists an address twice' });
+  }),
+);
+
 const common = {
   id: z.string(),
   name: z.optional(z.string().check(z.maxLength(200))),
@@ -58,6 +79,8 @@ const common = {
   partner_tenant_id_production: guid,
   connect_products_test: z.optional(connectProducts),
   connect_products_production: z.optional(connectProducts),
+  contacts_test: z.optional(contacts),
+  contacts_production: z.optional(contacts),
 };
 
 export const cspOnly = ['partner_client_id', 'partner_client_secret', 'partner_client_certificate', 'redirect_uri'] as const;

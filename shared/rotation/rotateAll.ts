@@ -13,6 +13,7 @@ import { forEachBounded, keyVaultWrites } from '../pacing';
 import type { ListedToken, TokenListing } from '../secrets/store';
 import { recordRun as writeRunRecord, runRecordsTable } from '../storage/runRecords';
 import { readTokenRecords, tokenRecordsTable, type TokenRecord } from '../storage/tokenRecords';
+import type { RunPass } from '../notify/deliver';
 import { countOutcomes, failedOutcomes, type ConnectRunCounts, type RotationSummary, type RotationTrigger, type TokenResult } from './outcomes';
 import { lastActivity, rotateToken, type RotationDeps, type RunContext, type RunState } from './rotateToken';
 
@@ -33,6 +34,8 @@ export interface RotationOptions {
 export interface RunDeps extends RotationDeps {
   /** After the rotation pass: retries pending Connect pushes of tokens the pass did not rotate. */
   retryPendingSync?: (tokens: ListedToken[], run: RunContext) => Promise<RetryCounts>;
+  /** Last: tells the marketplaces' contacts what needs a person (shared/notify/deliver.ts). Never fails the run. */
+  tellContacts?: (pass: RunPass, run: RunContext & { now: () => number }) => Promise<unknown>;
 }
 
 export async function rotateAll(deps: RunDeps, options: RotationOptions): Promise<RotationSummary> {
@@ -124,6 +127,15 @@ export async function rotateAll(deps: RunDeps, options: RotationOptions): Promis
     } catch (err) {
       logEvent(logger, 'error', events.connectSyncFailed, { runId, step: 'retry', code: ensureAppError(err).code });
     }
+  }
+
+  // The marketplaces' contacts: tokens that need a person, tokens near the end of their life.
+  // Within the same budget, from what the run already has (no further Key Vault call).
+  if (deps.tellContacts && timeLeft() > 0) {
+    const pass: RunPass = { tokens: candidates, outcomes: new Map(results.map((r) => [r.marketplace, r.outcome])), records: tokenRecords };
+    await deps.tellContacts(pass, { runId, timeLeft, concurrency: run.concurrency, now }).catch((err: unknown) => {
+      logEvent(logger, 'error', events.notificationFailed, { runId, step: 'deliver', code: ensureAppError(err).code });
+    });
   }
 
   const counts = countOutcomes(results);

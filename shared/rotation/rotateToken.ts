@@ -19,6 +19,7 @@ import type { TokenGrant } from '../identity/msal';
 import { TokenRequestError, type TokenFailure } from '../identity/tokenFailure';
 import { logEvent, type Logger } from '../log';
 import type { MarketplaceConfig } from '../marketplaces/config';
+import { queueNeedsPerson } from '../notify/needsPerson';
 import { lookupMarketplace, redemptionFingerprint, type Marketplace } from '../marketplaces/marketplace';
 import type { SlidingWindowLimiter } from '../pacing';
 import { PartnerCenterError } from '../partnerCenter/partnerCenterError';
@@ -350,6 +351,8 @@ async function markNeedsReauth(run: RunState, token: StoredToken, reason: string
   const since = new Date(run.now()).toISOString();
   const entry = redemptionFingerprint(marketplace);
   await changeTokenRecord(run, token.marketplace, (s) => ({ marketplace: s.marketplace, parked: { reason, since, entry } }));
+  // The marketplace's contacts are told, once, with the cause in plain words (shared/notify).
+  await queueNeedsPerson(run, token.marketplace, reason);
   const tags: TokenTags = {
     ...token.tags,
     status: 'needs-reauth',

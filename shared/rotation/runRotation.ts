@@ -12,6 +12,9 @@ import { redeemRefreshTokenLazy } from '../identity/lazy';
 import { events } from '../events';
 import { logEvent, type Logger } from '../log';
 import { marketplaceConfigFor } from '../marketplaces/forSettings';
+import { deliverMessages } from '../notify/deliver';
+import { notificationsOf, openMailer } from '../notify/open';
+import { paceFor } from '../notify/pace';
 import { ensureUsable } from '../marketplaces/marketplace';
 import { verifyAtPartnerCenter } from '../partnerCenter/verify';
 import { openSecretStore } from '../secrets/open';
@@ -52,6 +55,23 @@ export async function runRotation(settings: Settings, logger: Logger, options: R
     };
     deps.retryPendingSync = (tokens, run) =>
       retryPendingPushes(connect, { config, store, locks: shared.locks, environment: settings.SERVICE_ENVIRONMENT, logger }, tokens, run);
+  }
+  const notifications = notificationsOf(settings);
+  if (notifications) {
+    deps.tellContacts = (pass, run) =>
+      deliverMessages(
+        {
+          settings,
+          config,
+          shared,
+          logger,
+          ...run,
+          mailer: () => openMailer(settings),
+          sender: notifications.sender,
+          pace: paceFor(notifications.sender),
+        },
+        pass,
+      );
   }
   const summary = await rotateAll(deps, options);
   await warnExpiringCredentials({ store, settings, config, logger, runId: summary.runId });

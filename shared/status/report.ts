@@ -12,6 +12,7 @@ import type { Settings } from '../settings';
 import type { SharedState } from '../storage/open';
 import { latestRuns, runRecordsTable, type RunRecord } from '../storage/runRecords';
 import { readTokenRecords, tokenRecordsTable } from '../storage/tokenRecords';
+import { notificationsHealth, type NotificationsHealth } from './contacts';
 import { nextRunOf } from './nextRun';
 import { healthOf, sortByUrgency, type TokenHealth } from './tokenHealth';
 
@@ -49,6 +50,8 @@ export interface StatusReport {
   tokens: TokenHealth[];
   /** Every credential the service uses, with its expiry (docs/SECURITY.md 32). */
   credentials: CredentialHealth[];
+  /** Messages to marketplace contacts: on or off, each marketplace's contacts, who was told what and when (docs/SECURITY.md 35). */
+  notifications?: NotificationsHealth;
 }
 
 function runReportOf(record: RunRecord): RunReport {
@@ -116,5 +119,6 @@ export async function statusReport(
     schedule: settings.ROTATION_SCHEDULE,
     tokens: sortByUrgency(rows),
     credentials,
+    notifications: notificationsHealth(settings, config, records),
   };
 }

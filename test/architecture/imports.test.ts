@@ -42,7 +42,13 @@ const top = (file: string) => file.split('/')[0];
 describe('imports follow the map', () => {
   const shared = filesUnder('shared');
   const functions = filesUnder('functions');
-  const standIns = ['local/identitySimulator', 'local/keyVaultFake', 'local/partnerCenterStandIn', 'local/connectStandIn'].flatMap(filesUnder);
+  const standIns = [
+    'local/identitySimulator',
+    'local/keyVaultFake',
+    'local/partnerCenterStandIn',
+    'local/connectStandIn',
+    'local/emailStandIn',
+  ].flatMap(filesUnder);
 
   it('shared/ imports only shared/ and never @azure/functions: the domain knows no Functions types', () => {
     const wrong = shared.flatMap((f) => {
@@ -88,6 +94,7 @@ describe('imports follow the map', () => {
     const importers = (pkg: string) => shared.filter((f) => importsOf(f).packages.includes(pkg));
     expect(importers('@azure/msal-node')).toEqual(['shared/identity/msal.ts']);
     expect(importers('@azure/keyvault-secrets')).toEqual(['shared/secrets/keyVaultStore.ts']);
+    expect(importers('@azure/communication-email')).toEqual(['shared/notify/emailClient.ts']);
   });
 
   it('shared/ has no import cycle', () => {

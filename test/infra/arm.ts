@@ -266,6 +266,11 @@ function callFunction(name: string, argNodes: Node[], scope: Scope): Value {
       if (typeof a === 'string') return a.toLowerCase().includes(String(b).toLowerCase());
       if (Array.isArray(a)) return a.some((x) => equalValues(x, b!));
       return isObject(a) ? Object.keys(a).some((k) => k.toLowerCase() === String(b).toLowerCase()) : false;
+    case 'indexof':
+      // ARM: the first position of an item in an array (or of a substring, case-insensitive), -1 when absent.
+      if (isOpaque(a)) return new Opaque(`indexOf(${a.expression})`);
+      if (Array.isArray(a)) return a.findIndex((x) => equalValues(x, b!));
+      return String(a).toLowerCase().indexOf(String(b).toLowerCase());
     case 'concat':
       if (args.every(Array.isArray)) return (args as Value[][]).flat();
       return args.map(text).join('');

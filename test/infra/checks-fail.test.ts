@@ -9,6 +9,7 @@ import { type Deployment, layOut } from './arm';
 import { loadTemplates } from './bicep';
 import {
   alertProblems,
+  emailProblems,
   poisonQueueProblems,
   appSettingProblems,
   availabilityProblems,
@@ -332,6 +333,52 @@ const cases: Case[] = [
     from: 'var storageQueueDataMessageSender = ',
     to: 'var storageQueueDataMessageSenderUnused = ',
     reports: { diagnostic: /BCP057|storageQueueDataMessageSender/ },
+  },
+  // Messages to marketplace contacts
+  {
+    what: 'Communication Services with its access keys usable',
+    file: 'core/communication.bicep',
+    from: 'disableLocalAuth: true',
+    to: 'disableLocalAuth: false',
+    reports: { check: on((d) => emailProblems(d, 'CustomerManaged')), message: /disableLocalAuth must be true/ },
+  },
+  {
+    what: 'a sender domain that tracks opens and clicks',
+    file: 'core/communication.bicep',
+    from: "userEngagementTracking: 'Disabled'",
+    to: "userEngagementTracking: 'Enabled'",
+    reports: { check: on((d) => emailProblems(d, 'CustomerManaged')), message: /userEngagementTracking must be 'Disabled'/ },
+  },
+  {
+    what: 'the app settings without the sender',
+    file: 'app/api.bicep',
+    from: /NOTIFICATION_SENDER_ADDRESS: .*\n/,
+    to: "NOTIFICATION_SENDER_ADDRESS: ''\n",
+    reports: { check: on((d) => emailProblems(d, 'CustomerManaged')), message: /NOTIFICATION_SENDER_ADDRESS must be DoNotReply@/ },
+  },
+  {
+    what: 'the email sender role allowed to read the access keys too',
+    file: 'app/roles.bicep',
+    from: "  'Microsoft.Communication/EmailServices/write'\n",
+    to: "  'Microsoft.Communication/EmailServices/write'\n  'Microsoft.Communication/CommunicationServices/ListKeys/action'\n",
+    reports: {
+      check: on(roleAssignmentProblems),
+      message: /custom role allows \["Microsoft.Communication\/CommunicationServices\/ListKeys\/action"\], beyond what it needs/,
+    },
+  },
+  {
+    what: 'the built-in Communication and Email Service Owner instead of the email sender role',
+    file: 'app/roles.bicep',
+    from: "roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', emailSenderRole.name)",
+    to: "roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '09976791-48a7-449e-bb21-39d1a415f350')",
+    reports: { check: on(roleAssignmentProblems), message: /grants Communication and Email Service Owner, which is broader than this service needs/ },
+  },
+  {
+    what: 'no alert when a message to contacts fails',
+    file: 'app/alerts.bicep',
+    from: /NotificationFailed/g,
+    to: 'NotificationFailure',
+    reports: { check: alertCheck, message: /no alert rule fires on one 'NotificationFailed' line/ },
   },
   // Portal pack
   {

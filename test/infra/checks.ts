@@ -190,8 +190,28 @@ export const leastPrivilegeRoles: Record<string, string> = {
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
 };
 
+/**
+ * The custom roles this service may define, by name (without the resource group the deployment
+ * appends), with exactly the actions each allows and why no built-in role would do.
+ */
+export const leastPrivilegeCustomRoles: Record<string, { actions: string[]; why: string }> = {
+  'connect-ms-auth Email Sender': {
+    actions: [
+      'Microsoft.Communication/CommunicationServices/Read',
+      'Microsoft.Communication/CommunicationServices/Write',
+      'Microsoft.Communication/EmailServices/write',
+    ],
+    why:
+      'Sending e-mail through Communication Services with a Microsoft Entra token. The only built-in role that allows it, ' +
+      'Communication and Email Service Owner, allows every operation on Communication and Email resources, their access keys ' +
+      'included; Learn ("Send email with SMTP", the custom role for the Entra application that sends) names these three ' +
+      'actions as what sending needs. Assigned on the one Communication Services resource.',
+  },
+};
+
 /** Roles that can change resources or hand out access: never for this service. */
 export const broadRoles: Record<string, string> = {
+  '09976791-48a7-449e-bb21-39d1a415f350': 'Communication and Email Service Owner',
   '8e3af657-a8ff-443c-a75c-2fe8c4bcb635': 'Owner',
   'b24988ac-6180-42a0-ab88-20f7382dd24c': 'Contributor',
   '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9': 'User Access Administrator',
@@ -203,8 +223,11 @@ export const broadRoles: Record<string, string> = {
 
 export interface Grant {
   resource: ArmResource;
+  /** The built-in role's GUID, or the name of the custom role definition this deployment defines. */
   role: string;
   roleName: string | undefined;
+  /** The custom role definition of this deployment the assignment grants, if it is one. */
+  customRole?: ArmResource;
   /** The resource the role is granted on (its ID), or undefined for the resource group or wider. */
   scope: string | undefined;
   principal: Value;
@@ -212,13 +235,29 @@ export interface Grant {
 
 const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A custom role's name as leastPrivilegeCustomRoles lists it: without the ` (<resource group>)` the deployment appends. */
+export function customRoleNameOf(definition: ArmResource): string {
+  return String(at(definition.body, 'properties.roleName') ?? '').replace(/ \([^)]*\)$/, '');
+}
+
 /** Each role assignment: the role, the resource it is scoped to, the principal. */
 export function grants(d: Deployment): Grant[] {
+  const definitions = ofType(d, 'Microsoft.Authorization/roleDefinitions');
   return ofType(d, 'Microsoft.Authorization/roleAssignments').map((r) => {
-    const role =
-      String(at(r.body, 'properties.roleDefinitionId') ?? '')
-        .match(guidPattern)?.[0]
-        ?.toLowerCase() ?? '';
+    const definitionId = String(at(r.body, 'properties.roleDefinitionId') ?? '');
+    const customRole = definitions.find((def) => definitionId.endsWith(`/roleDefinitions/${String(def.name)}`));
+    if (customRole) {
+      const rawScope = r.body.scope;
+      return {
+        resource: r,
+        role: String(customRole.name),
+        roleName: customRoleNameOf(customRole),
+        customRole,
+        scope: typeof rawScope === 'string' && rawScope.includes('/') ? rawScope : undefined,
+        principal: at(r.body, 'properties.principalId') ?? null,
+      };
+    }
+    const role = definitionId.match(guidPattern)?.[0]?.toLowerCase() ?? '';
     // An extension resource's scope: `<type>/<name>` (or a full ID) of the resource it is on.
     const rawScope = r.body.scope;
     const scope = typeof rawScope === 'string' && rawScope.includes('/') ? rawScope : undefined;
@@ -248,12 +287,55 @@ function scopedResource(d: Deployment, scope: string): ArmResource | undefined {
   return d.resources.find((r) => !r.existing && (scope.endsWith(`${r.type}/${String(r.name)}`) || scope.endsWith(`/${idSuffixOf(r)}`)));
 }
 
+/** The arguments of `guid(a, b, guid(c, d))`, split at the commas of this call only. */
+function guidArguments(name: string): string[] {
+  const inner = /^guid\((.*)\)$/.exec(name)?.[1];
+  if (inner === undefined) return [];
+  const args: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i]!;
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (c === ',' && depth === 0 && inner[i + 1] === ' ') {
+      args.push(current);
+      current = '';
+      i++;
+      continue;
+    }
+    current += c;
+  }
+  args.push(current);
+  return args;
+}
+
+/** A custom role of this deployment: on the list, exactly its actions, no data actions, assignable in this resource group only. */
+function customRoleProblems(g: Grant, at_: string): string[] {
+  const def = g.customRole!;
+  const listed = leastPrivilegeCustomRoles[g.roleName ?? ''];
+  if (!listed) return [`${at_}: grants custom role '${g.roleName ?? ''}', which is not on the least-privilege list`];
+  const permissions = (at(def.body, 'properties.permissions') as Value[] | undefined) ?? [];
+  const problems: string[] = [];
+  const all = (key: string) => permissions.flatMap((p) => (at(p, key) as Value[] | undefined) ?? []).map(String);
+  const extra = all('actions').filter((a) => !listed.actions.includes(a));
+  if (extra.length > 0) problems.push(`${at_}: custom role allows ${JSON.stringify(extra)}, beyond what it needs`);
+  const missing = listed.actions.filter((a) => !all('actions').includes(a));
+  if (missing.length > 0) problems.push(`${at_}: custom role lacks ${JSON.stringify(missing)}`);
+  if (all('dataActions').length > 0) problems.push(`${at_}: custom role allows data actions ${JSON.stringify(all('dataActions'))}`);
+  const scopes = (at(def.body, 'properties.assignableScopes') as Value[] | undefined) ?? [];
+  if (scopes.length !== 1 || !/\/resourceGroups\/[^/]+$/.test(String(scopes[0])))
+    problems.push(`${at_}: custom role must be assignable in this resource group only (found ${show(scopes)})`);
+  return problems;
+}
+
 export function roleAssignmentProblems(d: Deployment): string[] {
   const problems: string[] = [];
   for (const g of grants(d)) {
     const at_ = `${g.resource.module}: role assignment (${g.roleName ?? (g.role || '?')} to ${String(g.principal)})`;
     if (!at(g.resource.body, 'properties.principalType')) problems.push(`${at_}: has no principalType`);
-    if (!g.role) problems.push(`${at_}: grants a role whose ID cannot be read`);
+    if (g.customRole) problems.push(...customRoleProblems(g, at_));
+    else if (!g.role) problems.push(`${at_}: grants a role whose ID cannot be read`);
     else if (broadRoles[g.role]) problems.push(`${at_}: grants ${broadRoles[g.role]}, which is broader than this service needs`);
     else if (!leastPrivilegeRoles[g.role]) problems.push(`${at_}: grants role ${g.role}, which is not on the least-privilege list`);
     const target = g.scope ? scopedResource(d, g.scope) : undefined;
@@ -261,7 +343,7 @@ export function roleAssignmentProblems(d: Deployment): string[] {
     // guid(<scope id>, <principal>, <role>): stable across deployments, unique per grant,
     // and computable before deployment (what-if lists it).
     const name = String(g.resource.name);
-    const args = /^guid\((.*)\)$/.exec(name)?.[1]?.split(', ') ?? [];
+    const args = guidArguments(name);
     if (args.length !== 3 || !target || !args[0]!.endsWith(`/${idSuffixOf(target)}`) || args[2] !== g.role) {
       problems.push(`${at_}: name must be guid(<scope>.id, <principal>, <role>) (found ${name})`);
     } else if (args.some((a) => a.startsWith('<'))) {
@@ -475,6 +557,66 @@ export function nearExpiryProblems(d: Deployment, queueName: string, tokenSecret
   if (!sender || !String(sender.principal).includes(`systemTopics/${String(topic.name)}`)) {
     problems.push("the system topic's identity has no Storage Queue Data Message Sender on the storage account");
   }
+  return problems;
+}
+
+// ---------------------------------------------------------------- messages to marketplace contacts
+
+/**
+ * Communication Services Email (infra/core/communication.bicep): local (key) authentication off,
+ * no engagement tracking on any sender domain, the linked domain of the kind expected (or none),
+ * the app settings naming that resource and domain (or empty, which turns the messages off), and
+ * the app's identity holding the email sender role on that resource and nothing wider.
+ */
+export function emailProblems(d: Deployment, linked: 'AzureManaged' | 'CustomerManaged' | 'none'): string[] {
+  const services = ofType(d, 'Microsoft.Communication/communicationServices').filter((r) => !r.existing);
+  const emailServices = ofType(d, 'Microsoft.Communication/emailServices').filter((r) => !r.existing);
+  if (services.length !== 1 || emailServices.length !== 1)
+    return ['one Communication Services and one Email Communication Services resource must be deployed'];
+  const service = services[0]!;
+  const domains = ofType(d, 'Microsoft.Communication/emailServices/domains').filter((r) => !r.existing);
+  const problems = [
+    ...expect(service, 'properties.disableLocalAuth', is(true), 'true (the managed identity only: no key can send)'),
+    ...domains.flatMap((r) =>
+      expect(r, 'properties.userEngagementTracking', is('Disabled'), "'Disabled' (no tracking in a message that asks to sign in)"),
+    ),
+  ];
+  const linkedIds = ((at(service.body, 'properties.linkedDomains') as Value[] | undefined) ?? []).map(String);
+  const linkedDomains = domains.filter((r) => linkedIds.some((id) => id.endsWith(`/domains/${String(r.name).split('/').pop()}`)));
+  const settings = appSettings(d) ?? {};
+  const endpoint = settings.COMMUNICATION_SERVICES_ENDPOINT;
+  const sender = settings.NOTIFICATION_SENDER_ADDRESS;
+  if (linked === 'none') {
+    if (linkedIds.length > 0) problems.push(`${where(service)}: links ${JSON.stringify(linkedIds)}, expected no sender domain`);
+    if (endpoint !== '' || sender !== '')
+      problems.push(`the app settings turn messages on (${show(endpoint)}, ${show(sender)}) without a linked sender domain`);
+  } else {
+    const domain = linkedDomains[0];
+    if (linkedIds.length !== 1 || !domain)
+      problems.push(`${where(service)}: must link exactly one sender domain of this deployment (found ${JSON.stringify(linkedIds)})`);
+    else {
+      problems.push(...expect(domain, 'properties.domainManagement', is(linked), `'${linked}'`));
+      if (
+        !String(endpoint).startsWith(`https://<reference(`) ||
+        !String(endpoint).includes(`/communicationServices/${String(service.name)}).hostName>`)
+      )
+        problems.push(`COMMUNICATION_SERVICES_ENDPOINT must be https:// and the host name of ${String(service.name)} (found ${show(endpoint)})`);
+      if (
+        !String(sender).startsWith('DoNotReply@') ||
+        !String(sender).includes(`/domains/${String(domain.name).split('/').pop()}).mailFromSenderDomain>`)
+      )
+        problems.push(`NOTIFICATION_SENDER_ADDRESS must be DoNotReply@ the linked domain's MailFrom domain (found ${show(sender)})`);
+    }
+  }
+  const senders = grants(d).filter((g) => g.scope?.endsWith(`/communicationServices/${String(service.name)}`));
+  if (
+    senders.length !== 1 ||
+    senders[0]!.roleName !== 'connect-ms-auth Email Sender' ||
+    !String(senders[0]!.principal).includes('userAssignedIdentities')
+  )
+    problems.push(
+      `the app's identity must hold exactly the email sender role on ${String(service.name)} (found ${JSON.stringify(senders.map((g) => g.roleName))})`,
+    );
   return problems;
 }
 

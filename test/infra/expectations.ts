@@ -20,6 +20,7 @@ export const alertedEvents = [
   events.tokenNotConfigured,
   events.secretNearExpiryReceived,
   events.secretNearExpiryDropped,
+  events.notificationFailed,
 ];
 
 /** Alerted events split into one alert per value of a field (what the operator must know to act). */
@@ -31,6 +32,7 @@ export const alertSplits: Partial<Record<string, string>> = {
   [events.credentialExpiring]: 'credential',
   [events.secretNearExpiryReceived]: 'marketplace',
   [events.secretNearExpiryDropped]: 'reason',
+  [events.notificationFailed]: 'marketplace',
 };
 
 /**
@@ -72,10 +74,12 @@ export const testParameters: Record<string, Value> = {
   principalId: 'b0b00000-0000-4000-8000-000000000001',
 };
 
-/** Production with its CPV app and an e-mail receiver. */
+/** Production with its CPV app, an e-mail receiver, and its own sender domain verified (docs/DEPLOY.md). */
 export const productionParameters: Record<string, Value> = {
   environmentName: 'connect-ms-auth-production',
   serviceEnvironment: 'production',
   cpvClientId: 'c0c00000-0000-4000-8000-0000000000c1',
   alertEmailAddresses: ['ops@example.com'],
+  emailCustomDomain: 'notify.contoso.example.com',
+  emailCustomDomainVerified: true,
 };

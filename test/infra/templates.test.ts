@@ -23,7 +23,9 @@ import {
   appSettings,
   availabilityProblems,
   descriptionProblems,
+  emailProblems,
   functionAppProblems,
+  leastPrivilegeCustomRoles,
   grants,
   keyVaultAuditProblems,
   keyVaultProblems,
@@ -295,6 +297,7 @@ describeCompiled('role assignments', () => {
       'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
       'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
       'app: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
+      'app: connect-ms-auth Email Sender on Microsoft.Communication/communicationServices',
       'events: Storage Queue Data Message Sender on Microsoft.Storage/storageAccounts',
     ]);
     // Each table role is on one of the service's own tables, not the account.
@@ -311,6 +314,35 @@ describeCompiled('role assignments', () => {
     const deployer = grants(granted).filter((g) => g.principal === testParameters.principalId);
     expect(deployer.map((g) => g.roleName)).toEqual(['Key Vault Secrets Officer']);
     expect(grants(testEnv).filter((g) => g.principal === testParameters.principalId)).toEqual([]);
+  });
+});
+
+describeCompiled('messages to marketplace contacts (Communication Services Email)', () => {
+  test("test: Microsoft's Azure-managed domain, linked and named by the app settings; no key can send; no engagement tracking", () => {
+    expect(emailProblems(testEnv, 'AzureManaged')).toEqual([]);
+  });
+
+  test('production: its own domain only, linked once verified; before that, and without one, the app sends nothing', () => {
+    expect(emailProblems(production, 'CustomerManaged')).toEqual([]);
+    const domainOf = (d: Deployment) => ofType(d, 'Microsoft.Communication/emailServices/domains').map((r) => String(r.name).split('/').pop());
+    expect(domainOf(production)).toEqual(['notify.contoso.example.com']);
+    const unverified = layOut(template, { ...productionParameters, emailCustomDomainVerified: false });
+    expect(emailProblems(unverified, 'none')).toEqual([]);
+    // The domain exists, so its DNS records can be read and verified in the portal.
+    expect(domainOf(unverified)).toEqual(['notify.contoso.example.com']);
+    const without = layOut(template, { ...productionParameters, emailCustomDomain: '', emailCustomDomainVerified: false });
+    expect(emailProblems(without, 'none')).toEqual([]);
+    expect(domainOf(without)).toEqual([]);
+  });
+
+  test('the one custom role: exactly the actions Learn documents for sending, no data actions, assignable in the resource group only', () => {
+    const [definition] = ofType(testEnv, 'Microsoft.Authorization/roleDefinitions');
+    expect(at(definition!.body, 'properties.permissions.0.actions')).toEqual(leastPrivilegeCustomRoles['connect-ms-auth Email Sender']!.actions);
+    expect(at(definition!.body, 'properties.assignableScopes')).toEqual([
+      `/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg-connect-ms-auth-test`,
+    ]);
+    // Its name is a GUID of the resource group: one definition per group, whatever the environment.
+    expect(String(definition!.name)).toMatch(/^guid\(\/subscriptions\/[^,]+\/resourceGroups\/rg-connect-ms-auth-test, /);
   });
 });
 
@@ -393,15 +425,18 @@ describeCompiled('the portal pack', () => {
 });
 
 describeCompiled('outputs', () => {
-  test('are what the operator and azd need: start and callback URL, vault, app, and what the federated credential needs', () => {
+  test('are what the operator and azd need: start and callback URL, vault, app, what the federated credential needs, and the sender of the messages to contacts', () => {
     expect(Object.keys(testEnv.outputs).sort()).toEqual([
       'APP_IDENTITY_PRINCIPAL_ID',
       'AZURE_FUNCTION_APP_NAME',
       'AZURE_KEY_VAULT_NAME',
       'AZURE_TENANT_ID',
       'CALLBACK_URL',
+      'EMAIL_SERVICE_NAME',
+      'NOTIFICATION_SENDER_ADDRESS',
       'START_URL',
     ]);
+    expect(String(testEnv.outputs.NOTIFICATION_SENDER_ADDRESS)).toMatch(/deployments\/communication\)\.outputs\.senderAddress/);
     expect(String(testEnv.outputs.START_URL)).toMatch(/deployments\/api\)\.outputs\.startUrl/);
     const api = ofType(testEnv, 'Microsoft.Web/sites')[0]!;
     expect(testEnv.outputs.AZURE_FUNCTION_APP_NAME).toBe(api.name);

@@ -4,8 +4,9 @@
  * and every refresh token, authorization code, PKCE verifier, transaction cookie and
  * managed-identity assertion the run produces), then every log line, console line, response
  * header and body (except the one token page showing its own token, and the Set-Cookie carrying
- * its own cookie), redirect URL, exception message and Key Vault tag is searched for each of
- * them. Zero hits.
+ * its own cookie), redirect URL, exception message, Key Vault tag and message to a marketplace's
+ * contacts (the Communication Services Email stand-in's outbox, docs/SECURITY.md 35) is searched
+ * for each of them. Zero hits; and no message carries a correlation, trace or operation id.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import selfsigned from 'selfsigned';
@@ -140,6 +141,14 @@ beforeAll(async () => {
     store: 'keyvault',
     signInBounds: unboundedSignIns,
     connect: { products: { 'MP-00001': ['PRD-111-111-111'], 'MP-00002': ['PRD-222-222-222'] } },
+    // Messages to contacts on: the revoked token below is told to MP-00001's admin.
+    email: {
+      contacts: {
+        'MP-00001': ['admin@canary-csp.example.com'],
+        'MP-00002': ['admin@canary-cpv.example.com'],
+        [certMarketplace]: ['admin@canary-cert.example.com'],
+      },
+    },
     marketplaces: (callbackUrl) => {
       const {
         partner_client_secret_test: _t,
@@ -447,6 +456,28 @@ describe('the search', () => {
     expect(world.simulator.stats.clientAuthentications.certificate).toBeGreaterThanOrEqual(2);
     // The push really used the key.
     expect(world.connect?.stats.writes).toBeGreaterThanOrEqual(2);
+    // A token needed a person, and its marketplace's admin was told.
+    expect(world.email?.outbox().length).toBeGreaterThanOrEqual(1);
+  });
+
+  run.it('no message to a contact carries a correlation, trace, request, run or operation id the run produced (docs/SECURITY.md 35)', () => {
+    const ids = new Set<string>();
+    for (const l of world.logs) {
+      try {
+        for (const [key, value] of Object.entries(JSON.parse(l.message) as Record<string, unknown>))
+          if (/correlation|trace|request|invocation|runId|operationId/i.test(key) && typeof value === 'string' && value.length >= 8) ids.add(value);
+      } catch {
+        // not a structured line
+      }
+    }
+    expect(ids.size).toBeGreaterThan(5);
+    const messages = world.email?.outbox() ?? [];
+    expect(messages.length).toBeGreaterThanOrEqual(1);
+    for (const m of messages) {
+      expect([...ids].filter((id) => `${m.subject}\n${m.text}`.includes(id))).toEqual([]);
+      // The one link carries the marketplace ID only.
+      expect((m.text.match(/https?:\/\/\S+/g) ?? []).map((u) => [...new URL(u).searchParams.keys()])).toEqual([['marketplace']]);
+    }
   });
 
   run.it('zero hits in logs, console, responses, redirect URLs, exception messages and Key Vault tags', () => {
@@ -455,6 +486,11 @@ describe('the search', () => {
       ...world.logs.map((l, i) => ({ where: `log ${i} (${l.functionName} ${l.level})`, text: l.message, allowed: new Set<string>() })),
       ...consoleLines.map((text, i) => ({ where: `console ${i}`, text, allowed: new Set<string>() })),
       ...exceptions.map((text, i) => ({ where: `exception ${i}`, text, allowed: new Set<string>() })),
+      ...(world.email?.outbox() ?? []).map((m, i) => ({
+        where: `message ${i} to ${m.to.join(', ')}`,
+        text: [m.from, ...m.to, m.subject, m.text].join('\n'),
+        allowed: new Set<string>(),
+      })),
       ...(world.vault?.secretNames() ?? []).flatMap((name) =>
         (world.vault?.versions(name) ?? []).map((v) => ({
           where: `tags of ${name}/${v.version}`,

@@ -16,6 +16,7 @@ import { startHost, type LocalHost } from '../../local/host';
 import { startIdentitySimulator, type IdentitySimulator } from '../../local/identitySimulator';
 import { startKeyVaultFake, type KeyVaultFake, type ManagedIdentityTokenRequest, type MintedToken } from '../../local/keyVaultFake';
 import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../../local/partnerCenterStandIn';
+import { startEmailStandIn, type EmailStandIn, type EmailStandInOptions } from '../../local/emailStandIn';
 import { FileSecretStore } from '../../local/fileSecretStore';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import type { ClientCredential } from '../../shared/identity/credentials';
@@ -72,6 +73,8 @@ export interface WorldOptions {
   cpvConsented?: boolean;
   /** Turns the Connect push on, against a Connect stand-in. */
   connect?: WorldConnectOptions;
+  /** Turns messages to marketplace contacts on, against the Communication Services Email stand-in. */
+  email?: WorldEmailOptions;
   /** How long a failed queue message stays invisible (host.json says 5 minutes; a test that waits for a retry sets less). */
   queueVisibilityTimeoutMs?: number;
   /**
@@ -90,6 +93,14 @@ export interface WorldConnectOptions {
   storeWithScheme?: boolean;
   /** Set CONNECT_API_KEY_SECRET_NAME but do not store the secret (an operator's mistake). */
   secretMissing?: boolean;
+}
+
+export interface WorldEmailOptions {
+  /** Contacts per marketplace ID, written as `contacts_<environment>`. */
+  contacts: Record<string, string[]>;
+  /** NOTIFICATION_SENDER_ADDRESS; a custom domain's by default (its limits are Learn's higher ones). */
+  sender?: string;
+  limits?: EmailStandInOptions['limits'];
 }
 
 /**
@@ -121,6 +132,8 @@ export interface World {
   identityEndpoint: KeyVaultFake;
   /** The Connect stand-in and its accepted key, when `connect` was given. */
   connect?: ConnectStandIn;
+  /** The Communication Services Email stand-in, when `email` was given. */
+  email?: EmailStandIn;
   connectApiKey?: string;
   store: SecretStore;
   /** The app's own storage account (Azurite): its connection string, and the service's view of it. */
@@ -253,10 +266,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const partnerCenter = await startPartnerCenterStandIn({ tls: certs, jwksUrl: simulator.jwksUrl });
 
   const connectProducts = options.connect?.products ?? {};
+  const contacts = options.email?.contacts ?? {};
   const withConnect = (entry: unknown): unknown => {
     const id = (entry as { id?: unknown }).id;
     const products = typeof id === 'string' ? connectProducts[id] : undefined;
-    return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
+    const named = typeof id === 'string' ? contacts[id] : undefined;
+    return {
+      ...(entry as object),
+      ...(products ? { [`connect_products_${environment}`]: products } : {}),
+      ...(named ? { [`contacts_${environment}`]: named } : {}),
+    };
   };
   const extraMarketplaces = typeof options.marketplaces === 'function' ? options.marketplaces(callbackUrl) : (options.marketplaces ?? []);
   const configPath = join(dir, 'marketplaces.json');
@@ -294,6 +313,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     AzureWebJobsStorage: azurite.connectionString,
   });
   if (connect) Object.assign(process.env, { CONNECT_API_URL: connect.url, CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName });
+  const email = options.email
+    ? await startEmailStandIn({ tls: certs, ...(options.email.limits ? { limits: options.email.limits } : {}) })
+    : undefined;
+  if (email)
+    Object.assign(process.env, {
+      COMMUNICATION_SERVICES_ENDPOINT: email.url,
+      NOTIFICATION_SENDER_ADDRESS: options.email?.sender ?? 'DoNotReply@notify.world.example.com',
+    });
   const storedConnectKey =
     options.connect && !options.connect.secretMissing && connectApiKey
       ? `${options.connect.storeWithScheme ? 'ApiKey ' : ''}${connectApiKey}`
@@ -352,6 +379,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ...(vault ? { vault } : {}),
     identityEndpoint: identity,
     ...(connect && connectApiKey ? { connect, connectApiKey } : {}),
+    ...(email ? { email } : {}),
     store,
     storage: { connectionString: azurite.connectionString, shared: openSharedState(getSettings()) },
     cpvCredential,
@@ -367,6 +395,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await partnerCenter.close();
       await vault?.close();
       await connect?.close();
+      await email?.close();
       resetSecretStoreCache();
       resetSharedState();
       provideLocalSecretStore(undefined);

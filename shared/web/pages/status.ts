@@ -3,6 +3,7 @@ import type { ProductHealth } from '../../connect/tag';
 import type { StatusReport } from '../../status/report';
 import type { TokenHealth } from '../../status/tokenHealth';
 import { html, type Html } from '../html';
+import { contactsSection } from './contactsSection';
 import { credentialsSection } from './credentialsSection';
 import { layout } from './layout';
 
@@ -177,6 +178,7 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
           ${rows.map((r) => row(r, showConnect))}
         </tbody>
       </table>
-      ${credentialsSection(report.credentials)}`,
+      ${credentialsSection(report.credentials)}
+      ${contactsSection(report.notifications)}`,
   });
 }
