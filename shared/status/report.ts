@@ -16,21 +16,8 @@ import { notificationsHealth, type NotificationsHealth } from './contacts';
 import { nextRunOf } from './nextRun';
 import { healthOf, sortByUrgency, type TokenHealth } from './tokenHealth';
 
-export interface RunReport {
-  startedAt: string;
-  trigger: string;
-  /** A run over one marketplace (Key Vault's SecretNearExpiry, a manual rotation of one). */
-  marketplace?: string;
-  durationMs: number;
-  total: number;
-  rotated: number;
-  failed: number;
-  needsReauth: number;
-  needsAttention: number;
-  notReached: number;
-  /** Why tokens were skipped, e.g. `{ "recently-rotated": 3 }` (the 12-hour rule of the timer). */
-  skipped: Record<string, number>;
-}
+/** A run as the status page shows it: its record, without what only the logs need. */
+export type RunReport = Omit<RunRecord, 'runId' | 'transient' | 'invalidClient' | 'storeFailed'>;
 
 export interface StatusReport {
   environment: Settings['SERVICE_ENVIRONMENT'];

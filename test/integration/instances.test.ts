@@ -18,6 +18,7 @@ import { leaseContainerName } from '../../shared/storage/blobLeases';
 import { tokenLeaseName } from '../../shared/storage/lease';
 import { cspClientId, tenants } from '../fixtures/config';
 import { request, tokenFromPage, type Step } from '../support/flow';
+import { eventsIn } from '../support/events';
 import { startInstance, type Instance } from '../support/instances';
 import { signInUntilCallback } from '../security/support/probe';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
@@ -69,16 +70,7 @@ async function rotateOn(instance: Instance): Promise<{ outcome?: string; reason?
 /** Every `TokenGenerated` of every instance, in no particular order. */
 const generated = () => [world, b, c].flatMap((i) => eventsOf(i, 'TokenGenerated'));
 function eventsOf(i: World | Instance, name: string): Record<string, unknown>[] {
-  return i.logs
-    .filter((l) => l.functionName !== 'host')
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l.message) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    })
-    .filter((e) => e.event === name);
+  return eventsIn(i.logs, name);
 }
 
 /** What must hold after any interleaving; `shown` is the token the last person to finish was shown, if a sign-in won. */

@@ -17,6 +17,7 @@ import { tokenContentType, tokenSecretName, type TokenTags } from '../../shared/
 import { tokenTagsToRecord } from '../../shared/secrets/tags';
 import type { Environment } from '../../shared/settings';
 import { cpvClientId, cpvEntry, tenants } from '../fixtures/config';
+import { eventsIn } from '../support/events';
 import { startWorld, type World } from '../support/world';
 
 jest.setTimeout(60_000);
@@ -37,16 +38,7 @@ const asText = (message: unknown) => (typeof message === 'string' ? message : JS
 
 /** Every structured event a function logged, parsed. */
 function logged(world: World, event: string): Record<string, unknown>[] {
-  return world.logs
-    .filter((l) => l.functionName !== 'host')
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l.message) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    })
-    .filter((e) => e.event === event);
+  return eventsIn(world.logs, event);
 }
 
 describe('SecretNearExpiry from Key Vault (the fake) through the queue', () => {

@@ -22,6 +22,7 @@ import { getSettings } from '../../shared/settings';
 import { readTokenRecord, readTokenRecords, tokenRecordsTable } from '../../shared/storage/tokenRecords';
 import { cpvClientId, cpvEntry, cspEntry } from '../fixtures/config';
 import { startInstance, type Instance } from '../support/instances';
+import { eventsIn } from '../support/events';
 import { startWorld, type World } from '../support/world';
 
 jest.setTimeout(120_000);
@@ -33,16 +34,7 @@ const contactsOf = (n: number): string[] => (n === 11 ? [`admin@mp${n}.example.c
 
 /** Every structured event the functions logged, parsed (this world's host only). */
 function logged(world: World, event: string): Record<string, unknown>[] {
-  return world.logs
-    .filter((l) => l.functionName !== 'host')
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l.message) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    })
-    .filter((e) => e.event === event);
+  return eventsIn(world.logs, event);
 }
 
 /**

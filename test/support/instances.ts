@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as esbuild from 'esbuild';
+import { eventsIn } from './events';
 import type { LogLine } from './world';
 
 const repo = join(__dirname, '..', '..');
@@ -86,17 +87,7 @@ export async function startInstance(env: NodeJS.ProcessEnv = process.env): Promi
     url,
     process: child,
     logs,
-    events: (name) =>
-      logs
-        .filter((l) => l.functionName !== 'host')
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l.message) as Record<string, unknown>];
-          } catch {
-            return [];
-          }
-        })
-        .filter((e) => e.event === name),
+    events: (name) => eventsIn(logs, name),
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
