@@ -8,9 +8,16 @@ import type { Environment } from '../settings';
 import type { MarketplaceConfig } from './config';
 import type { MarketplaceEntry } from './schema';
 
+/** The Connect products of a marketplace in one environment, and the names the operator gave some of them (for pages). */
+interface ConnectProducts {
+  connectProducts: string[];
+  /** `PRD-…` → the name a person reads; only products of `connectProducts`. */
+  connectProductNames: Record<string, string>;
+}
+
 /** What the service needs of a marketplace in one environment. */
 export type Marketplace =
-  | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[] }
+  | ({ id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string } & ConnectProducts)
   | ({
       id: string;
       name?: string;
@@ -19,14 +26,25 @@ export type Marketplace =
       tenantId: string;
       clientId: string;
       redirectUri: string;
-      connectProducts: string[];
-    } & ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
+    } & ConnectProducts &
+      ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
 
 /** Projects a configuration entry onto one environment. */
 export function forEnvironment(entry: MarketplaceEntry, environment: Environment): Marketplace {
   const tenantId = environment === 'test' ? entry.partner_tenant_id_test : entry.partner_tenant_id_production;
   const connectProducts = (environment === 'test' ? entry.connect_products_test : entry.connect_products_production) ?? [];
-  const base = { id: entry.id, ...(entry.name ? { name: entry.name } : {}), environment, tenantId: tenantId.toLowerCase(), connectProducts };
+  // The schema let only strings through as names (schema.ts).
+  const named = entry.connect_product_names ?? {};
+  const connectProductNames: Record<string, string> = {};
+  for (const p of connectProducts) if (typeof named[p] === 'string') connectProductNames[p] = named[p];
+  const base = {
+    id: entry.id,
+    ...(entry.name ? { name: entry.name } : {}),
+    environment,
+    tenantId: tenantId.toLowerCase(),
+    connectProducts,
+    connectProductNames,
+  };
   if (entry.model === 'CPV') return { ...base, model: 'CPV' };
   const csp = {
     ...base,

@@ -12,7 +12,7 @@ import selfsigned from 'selfsigned';
 import { join } from 'node:path';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
-import { transactionCookieName } from '../../shared/signIn/cookie';
+import { transactionCookiePrefix } from '../../shared/signIn/cookie';
 import { openTransaction } from '../../shared/signIn/transaction';
 import type { AppCredentials } from '../../shared/identity/credentials';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
@@ -87,7 +87,8 @@ async function recordingFetch(input: string | URL | Request, init?: RequestInit)
   const setCookies = response.headers.getSetCookie();
   const allowed = new Set<string>();
   for (const sc of setCookies) {
-    const value = (sc.split(';')[0] ?? '').slice(`${transactionCookieName}=`.length);
+    const pair = sc.split(';')[0] ?? '';
+    const value = pair.startsWith(transactionCookiePrefix) ? pair.slice(pair.indexOf('=') + 1) : '';
     if (value) {
       canaries.cookie.add(value);
       allowed.add(value);
