@@ -208,14 +208,21 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const certs = tls();
 
   const federated = (options.cpvCredential ?? 'federated') === 'federated';
-  const cpvApp = { clientId: cpvClientId, redirectUris: [callbackUrl], multiTenant: true };
+  // Named as local mode names them (local/main.ts): the simulator's pages show an app's name, never its client ID.
+  const cpvApp = { clientId: cpvClientId, displayName: 'CloudBlue Connect (CPV, stand-in)', redirectUris: [callbackUrl], multiTenant: true };
   const simulator = await startIdentitySimulator({
     port: 0,
     tls: certs,
     clients: [
       // Federated: the CPV app has no secret, so a secret sent anyway is refused (AADSTS7000215).
       federated ? cpvApp : { ...cpvApp, clientSecret: secrets.cpv },
-      { clientId: cspClientId, clientSecret: secrets.csp, redirectUris: [callbackUrl], multiTenant: false },
+      {
+        clientId: cspClientId,
+        displayName: "Distributor's Partner Center app",
+        clientSecret: secrets.csp,
+        redirectUris: [callbackUrl],
+        multiTenant: false,
+      },
     ],
     consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
   });
