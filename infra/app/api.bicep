@@ -56,6 +56,9 @@ param cpvClientSecretName string = 'cpv-client-secret'
 @description('Optional. Key Vault secret name of the Connect API key (CONNECT_API_KEY_SECRET_NAME); empty turns the Connect push off.')
 param connectApiKeySecretName string = ''
 
+@description('Optional. Where a distributor\'s admin reaches the operator (SUPPORT_CONTACT): an https:// address or an e-mail address; empty for none.')
+param supportContact string = ''
+
 @description('Optional. Partner Center API base URL (PARTNER_CENTER_API_URL).')
 param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 
@@ -212,6 +215,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     // A secret name only where a secret is used: a federated CPV app has no secret to name.
     CPV_CLIENT_SECRET_NAME: !empty(cpvClientId) && cpvCredential == 'secret' ? cpvClientSecretName : ''
     CONNECT_API_KEY_SECRET_NAME: connectApiKeySecretName
+    SUPPORT_CONTACT: supportContact
   }
 }
 

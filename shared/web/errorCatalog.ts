@@ -61,7 +61,8 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
         title: 'Marketplace not found',
         message: `${notFoundExplanation.what} (${id})`,
         todo: notFoundExplanation.todo,
-        body: html`<blockquote id="cloudblue-note">
+        body: html`<p>CloudBlue's troubleshooting answer:</p>
+<blockquote id="cloudblue-note">
 <p>${notFoundExplanation.what} (${nowrap(id)})</p>
 <p>${notFoundExplanation.why}</p>
 <p>${notFoundExplanation.todo}</p>

@@ -84,6 +84,8 @@ export interface WorldOptions {
 export interface WorldConnectOptions {
   /** Connect products per marketplace ID, written as `connect_products_<environment>` (the stand-in knows them all). */
   products: Record<string, string[]>;
+  /** Names the operator gives products, written as `connect_product_names` of each marketplace listing them. */
+  names?: Record<string, string>;
   /** The key as Connect issues it; a fresh `SU-…:…` key by default. */
   apiKey?: string;
   /** Store the key in the vault with its `ApiKey ` prefix (as copied from Connect's UI) instead of bare. */
@@ -263,7 +265,13 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const withConnect = (entry: unknown): unknown => {
     const id = (entry as { id?: unknown }).id;
     const products = typeof id === 'string' ? connectProducts[id] : undefined;
-    return products ? { ...(entry as object), [`connect_products_${environment}`]: products } : entry;
+    const names = Object.fromEntries(Object.entries(options.connect?.names ?? {}).filter(([p]) => products?.includes(p)));
+    if (!products) return entry;
+    return {
+      ...(entry as object),
+      [`connect_products_${environment}`]: products,
+      ...(Object.keys(names).length > 0 ? { connect_product_names: names } : {}),
+    };
   };
   const extraMarketplaces = typeof options.marketplaces === 'function' ? options.marketplaces(callbackUrl) : (options.marketplaces ?? []);
   const configPath = join(dir, 'marketplaces.json');

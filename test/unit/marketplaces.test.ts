@@ -405,6 +405,22 @@ describe('settings', () => {
     AzureWebJobsStorage__accountName: 'stfuncapp0001',
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
+  it.each(['support@distributor.example', 'https://help.distributor.example/tokens'])('takes SUPPORT_CONTACT %s', (contact) => {
+    expect(loadSettings({ ...base, SUPPORT_CONTACT: contact }).SUPPORT_CONTACT).toBe(contact);
+  });
+  it.each(['javascript:alert(1)', 'http://help.distributor.example', 'https://user:pass@help.example', 'not a contact', 'a@b', '<x>@y.example'])(
+    'refuses SUPPORT_CONTACT %j: only an https:// address or an e-mail address, never quoted',
+    (contact) => {
+      expect(() => loadSettings({ ...base, SUPPORT_CONTACT: contact })).toThrow(
+        /SUPPORT_CONTACT: must be an https:\/\/ address or an e-mail address/,
+      );
+      try {
+        loadSettings({ ...base, SUPPORT_CONTACT: contact });
+      } catch (err) {
+        expect(String(err)).not.toContain(contact);
+      }
+    },
+  );
   it('refuses a cookie key without enough randomness, and never quotes it', () => {
     for (const key of [
       'x'.repeat(40),

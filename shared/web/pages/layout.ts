@@ -28,6 +28,7 @@ blockquote { margin: .5rem 0; padding: .25rem 1rem; border-left: 4px solid #9ca3
 .error { color: #a4161a; font-weight: 600; }
 .notice { border-left: 4px solid #0b5cad; padding: .5rem 1rem; background: #eef4fb; }
 .warn { border-left: 4px solid #a4161a; padding: .5rem 1rem; background: #fdf0f0; }
+form + .notice { margin-top: 1.5rem; }
 code { background: #eef0f3; padding: .1rem .3rem; border-radius: 3px; }
 .banner code { background: rgba(0,0,0,.25); color: inherit; }
 .nowrap { white-space: nowrap; }

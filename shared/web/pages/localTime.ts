@@ -12,7 +12,7 @@ export function utcText(iso: string): string {
 
 /** A time in UTC, marked up so that localTimeScript can add the viewer's local time beside it. */
 export function utcTime(iso: string): Html {
-  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? html`<time class="utc nowrap" datetime="${iso}">${utcText(iso)}</time>` : html`${iso}`;
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? html`<time class="utc" datetime="${iso}">${utcText(iso)}</time>` : html`${iso}`;
 }
 
 /** Adds `(Nov 27, 2026, 8:50 PM your time)` after each UTC time, unless the viewer's clock is on UTC. */
@@ -24,7 +24,7 @@ export const localTimeScript = literal`(function () {
     var d = new Date(t.getAttribute('datetime'));
     if (isNaN(d.getTime()) || d.getTimezoneOffset() === 0) continue;
     var local = document.createElement('span');
-    local.className = 'local-time nowrap';
+    local.className = 'local-time';
     local.textContent = ' (' + d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) + ' your time)';
     t.insertAdjacentElement('afterend', local);
   }
