@@ -61,9 +61,7 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(again.status).toBe(200);
     expect(again.headers.get('cache-control')).toBe('no-store');
     expect(again.body).toContain('<h1>This sign-in already finished</h1>');
-    expect(again.body).toMatch(
-      /The token for marketplace <span class="nowrap">MP-00001<\/span> was stored at <time class="utc" datetime="\d{4}-/,
-    );
+    expect(again.body).toMatch(/The token for marketplace <span class="nowrap">MP-00001<\/span> was stored at <time class="utc" datetime="\d{4}-/);
     expect(again.body).not.toContain(token);
     expect(again.setCookies).toEqual([]);
     expect(world.simulator.stats.tokenCalls.total).toBe(calls);
