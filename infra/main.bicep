@@ -48,6 +48,9 @@ param connectApiKeySecretName string = ''
 @description('Optional. NCRONTAB schedule of the rotation timer (six fields, seconds first, UTC).')
 param rotationSchedule string = '0 0 3 * * *'
 
+@description('Optional. Where a distributor\'s admin reaches the operator (an https:// address or an e-mail address), shown on the pages that ask them to. Empty: the pages say to contact the operator of this service or their CloudBlue contact.')
+param supportContact string = ''
+
 @description('Optional. Microsoft Entra authority host. Defaults to the login endpoint of the cloud the deployment runs in.')
 param authorityHost string = environment().authentication.loginEndpoint
 
@@ -279,6 +282,7 @@ module api 'app/api.bicep' = {
     communicationServiceName: names.communicationService
     emailServiceName: names.emailService
     emailSenderDomain: emailSenderDomain
+    supportContact: supportContact
     location: location
     tags: tags
   }

@@ -13,6 +13,7 @@ param cpvCredential = readEnvironmentVariable('CPV_CREDENTIAL', 'federated')
 param cpvClientSecretName = readEnvironmentVariable('CPV_CLIENT_SECRET_NAME', 'cpv-client-secret')
 param connectApiKeySecretName = readEnvironmentVariable('CONNECT_API_KEY_SECRET_NAME', '')
 param rotationSchedule = readEnvironmentVariable('ROTATION_SCHEDULE', '0 0 3 * * *')
+param supportContact = readEnvironmentVariable('SUPPORT_CONTACT', '')
 
 // Comma-separated, e.g. ops@example.com,oncall@example.com.
 param alertEmailAddresses = filter(map(split(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''), ','), address => trim(address)), address => !empty(address))

@@ -67,13 +67,25 @@ async function main(): Promise<void> {
     if (cpvSecret) localSecrets.set(localApps.cpv.secretName, cpvSecret);
     localSecrets.set(localApps.csp.secretName, cspSecret);
     const tls = { cert: readFileSync(env.LOCAL_TLS_CERT, 'utf8'), key: readFileSync(env.LOCAL_TLS_KEY, 'utf8') };
-    const cpvApp = { clientId: localApps.cpv.clientId, redirectUris: [env.CALLBACK_URL], multiTenant: true };
+    // Named, as app registrations are: the simulator's consent pages show the name, never the client ID.
+    const cpvApp = {
+      clientId: localApps.cpv.clientId,
+      displayName: 'CloudBlue Connect (CPV, stand-in)',
+      redirectUris: [env.CALLBACK_URL],
+      multiTenant: true,
+    };
     const simulator = await startIdentitySimulator({
       port: simulatorPort,
       tls,
       clients: [
         cpvSecret ? { ...cpvApp, clientSecret: cpvSecret } : cpvApp,
-        { clientId: localApps.csp.clientId, clientSecret: cspSecret, redirectUris: [env.CALLBACK_URL], multiTenant: false },
+        {
+          clientId: localApps.csp.clientId,
+          displayName: "Sample distributor's Partner Center app",
+          clientSecret: cspSecret,
+          redirectUris: [env.CALLBACK_URL],
+          multiTenant: false,
+        },
       ],
       stateFile: join(dataDir, 'identity-simulator.json'),
     });

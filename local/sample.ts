@@ -63,6 +63,8 @@ export function sampleMarketplaces(callbackUrl: string): unknown {
         // Pushed to the Connect stand-in after generation and every rotation.
         connect_products_test: [localConnect.product],
         connect_products_production: [localConnect.product],
+        // What a person calls the product; the pages show it with its ID.
+        connect_product_names: { [localConnect.product]: 'Microsoft 365 (sample product)' },
         contacts_test: [localContacts.csp],
         contacts_production: [localContacts.csp],
       },

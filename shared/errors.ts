@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'transaction_missing'
   | 'transaction_invalid'
   | 'transaction_expired'
+  /** The browser started more sign-ins than it may hold at once, and this one, the oldest, was set aside (shared/signIn/inFlight.ts). */
+  | 'transaction_evicted'
   | 'state_mismatch'
   | 'authorization_denied'
   /** Entra sent the browser back with `invalid_request` (or another protocol error): it refused the request this service built. */

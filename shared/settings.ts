@@ -30,6 +30,17 @@ export function isLoopbackUrl(url: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
+/** An https:// address, or an e-mail address: what a person can follow from a page, and nothing a page could run. */
+export function isSupportContact(value: string): boolean {
+  if (/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value)) return true;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
+
 /** What the cookie key must show: the 256-bit sealing key is derived from it. */
 const minimumKeyBits = 128;
 
@@ -115,6 +126,12 @@ export const settingsShape = {
   COMMUNICATION_SERVICES_ENDPOINT: z.optional(httpUrl),
   /** The sender, an address of a domain linked to that resource (DoNotReply@<domain>; Bicep's output NOTIFICATION_SENDER_ADDRESS). */
   NOTIFICATION_SENDER_ADDRESS: z.optional(emailAddressSchema),
+  /**
+   * Where a distributor's admin reaches the people who run this service (an https:// address or
+   * an e-mail address), shown on the pages that ask them to (a marketplace not set up yet). Unset,
+   * those pages say to contact the operator of this service or their CloudBlue contact.
+   */
+  SUPPORT_CONTACT: z.optional(z.string().check(z.maxLength(254), z.refine(isSupportContact, 'must be an https:// address or an e-mail address'))),
 };
 
 export const settingsSchema = z.object(settingsShape).check(

@@ -33,6 +33,7 @@ const csp = {
 /** The service's multi-tenant app (CPV model); TENANT has consented, OTHER_TENANT has not. */
 const cpv = {
   clientId: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+  displayName: 'Contoso Connector',
   clientSecret: 'cpv-secret~value',
   redirectUris: [REDIRECT],
   multiTenant: true,
@@ -176,7 +177,7 @@ describe('sign-in and code redemption with the real msal-node', () => {
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'.*form-action 'self' http:\/\/localhost:7071/);
     expect(html).toContain('Local Microsoft identity simulator');
     expect(html).toContain(TENANT);
-    for (const a of sim.accountsOf(TENANT)) expect(html).toContain(a.upn);
+    for (const a of sim.accountsOf(TENANT)) expect(html).toContain(a.username);
     expect(html).not.toContain('<script>');
   });
 
@@ -326,10 +327,10 @@ describe('interactive consent (CPV): what Entra does when the tenant has not con
       expect(step.status).toBe(200);
       expect(step.location).toBeUndefined();
       expect(step.html).toContain('<h1>Need admin approval</h1>');
-      expect(step.html).toContain(
-        `AADSTS90094: ${cpv.clientId} needs permission to access resources in your organization that only an admin can grant.`,
-      );
-      expect(step.html).toContain(sim.accountFor(OTHER_TENANT, account).upn);
+      // Named as Entra names the app in AADSTS90094's message: by its display name, never its client ID.
+      expect(step.html).toContain(`${cpv.displayName} needs permission to access resources in your organization that only an admin can grant.`);
+      expect(step.html).toContain('AADSTS90094');
+      expect(step.html).toContain(sim.accountFor(OTHER_TENANT, account).username);
       expect(sim.stats.interactiveConsent).toMatchObject({ needAdminApproval: 1, prompted: 0 });
       expect(sim.stats.codesIssued).toBe(0);
       expect(sim.hasConsent(cpv.clientId, OTHER_TENANT)).toBe(false);
@@ -362,6 +363,49 @@ describe('interactive consent (CPV): what Entra does when the tenant has not con
     const { result, refreshToken } = await redeemCode(sim, cpv, OTHER_TENANT, { account: 'adminAgentNotDirectoryAdmin' });
     expect(result.tenantId).toBe(OTHER_TENANT);
     await refresh(sim, refreshToken, cpv, OTHER_TENANT);
+  });
+
+  it("names the app, its publisher and each permission as Entra's prompt does: no client ID or scope URI outside the simulator's own request details", async () => {
+    const step = await drive.signInStep(sim, authorizeUrl(sim, { client: cpv, tenant: OTHER_TENANT }));
+    const shown = step.html.replace(/<details class="tech">[\s\S]*?<\/details>/, '').replace(/<style>[\s\S]*?<\/style>/, '');
+    expect(shown).toContain('<span class="app-name">Contoso Connector</span><span class="publisher">unverified</span>');
+    expect(shown).toContain('This application is not published by Microsoft.');
+    const permissions = [...shown.matchAll(/<summary>([^<]+)<\/summary>/g)].map((m) => m[1]);
+    expect(permissions).toEqual(
+      expect.arrayContaining(['Access Partner Center PPE', 'Maintain access to data you have given it access to', 'Sign you in']),
+    );
+    // What a person reads (text, not the form's action address).
+    const text = shown.replace(/<[^>]+>/g, ' ');
+    expect(text).not.toContain(cpv.clientId);
+    expect(text).not.toMatch(/https:\/\/api\.partnercenter\.microsoft\.com|offline_access|user_impersonation/);
+    // The identifiers are still there for whoever rehearses, folded away.
+    expect(step.html).toMatch(
+      /<details class="tech"><summary>Request details \(shown by this simulator only\)<\/summary>[\s\S]*66666666-7777-4888-9999-aaaaaaaaaaaa/,
+    );
+  });
+
+  it('shows a verified publisher by name, and the admin-consent page says "Accept for your organization" with the admin-consent names', async () => {
+    const verified = {
+      ...cpv,
+      clientId: 'aaaaaaaa-7777-4888-9999-aaaaaaaaaaaa',
+      displayName: 'Fabrikam Connector',
+      verifiedPublisher: 'Fabrikam, Inc.',
+    };
+    sim.registerClient(verified);
+    const url = new URL(`${sim.url}/${OTHER_TENANT}/v2.0/adminconsent`);
+    url.search = new URLSearchParams({
+      client_id: verified.clientId,
+      redirect_uri: REDIRECT,
+      scope: `${PARTNER_CENTER_SCOPE} offline_access openid profile`,
+    }).toString();
+    const html = await (await fetch(url)).text();
+    expect(html).toContain('<h1>Permissions requested<br><span class="lead">Accept for your organization</span></h1>');
+    expect(html).toContain(
+      '<span class="app-name">Fabrikam Connector</span><span class="publisher">Fabrikam, Inc. <span aria-label="verified publisher">(verified)</span></span>',
+    );
+    expect([...html.matchAll(/<summary>([^<]+)<\/summary>/g)].map((m) => m[1])).toEqual(
+      expect.arrayContaining(['Access Partner Center PPE', 'Sign users in', 'View users&#39; basic profile']),
+    );
   });
 
   it('without that box the consent covers the administrator alone: their refresh tokens work, other accounts still need approval', async () => {

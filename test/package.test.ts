@@ -22,6 +22,7 @@ import { startPartnerCenterStandIn, type PartnerCenterStandIn } from '../local/p
 import type { Registration } from '../local/functionsCore';
 import { tokenContentType, tokenSecretName } from '../shared/secrets/store';
 import { tokenTagsToRecord } from '../shared/secrets/tags';
+import { cleanCopyFiles, filesOnDisk } from './support/cleanCopy';
 import { sharedAzurite } from './support/storage';
 
 const repo = resolve(__dirname, '..');
@@ -420,12 +421,16 @@ describe('azd packaging on a clean copy of the repository', () => {
   let prepackage: ReturnType<typeof sh>;
   let build: ReturnType<typeof sh>;
 
+  let copied: ReturnType<typeof cleanCopyFiles>;
+  let listedInCopy: ReturnType<typeof cleanCopyFiles>;
+
   beforeAll(() => {
-    // The files a fresh clone has: tracked ones, plus new ones not ignored (this working tree's).
-    const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' })
-      .stdout.split('\0')
-      .filter((f) => f && existsSync(join(repo, f)));
-    for (const file of files) cpSync(join(repo, file), join(clean, file), { recursive: false });
+    // The files a fresh clone has (tracked ones, plus new ones not ignored), or, in a copy without
+    // `.git` (a "Download ZIP"), the files on disk minus what .gitignore ignores.
+    copied = cleanCopyFiles(repo);
+    for (const file of copied.files) cpSync(join(repo, file), join(clean, file), { recursive: false });
+    // The copy has no `.git`: what a newcomer with an archive runs this very test from.
+    listedInCopy = cleanCopyFiles(clean);
     // What an earlier `npm run package` by hand leaves behind, which azd must not upload.
     mkdirSync(join(clean, dist), { recursive: true });
     writeFileSync(join(clean, dist, 'STALE'), 'from an earlier run\n');
@@ -438,6 +443,14 @@ describe('azd packaging on a clean copy of the repository', () => {
   }, 600_000);
 
   afterAll(() => rmSync(clean, { recursive: true, force: true }));
+
+  test('a copy without .git lists the same files as git does for this tree (a "Download ZIP" runs this test too)', () => {
+    expect(listedInCopy.from).toBe('disk');
+    expect(listedInCopy.files).toEqual(copied.files);
+    if (copied.from === 'git') expect(filesOnDisk(repo)).toEqual(copied.files);
+    else expect(copied.files).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'test/package.test.ts']));
+    expect(copied.files.filter((f) => /^(node_modules|dist|\.local|deploy|build|\.tools)\//.test(f) || f.endsWith('.log'))).toEqual([]);
+  });
 
   test('azure.yaml deploys the `api` service as a TypeScript Function App from deploy/, with a prepackage hook that runs `npm run package`', () => {
     expect(azureYaml).toMatch(/^services:\n {2}api:\n/m);

@@ -68,14 +68,17 @@ export async function start(request: HttpRequest, context: InvocationContext): P
     const prompt = parseSignInPrompt(form.get('prompt'));
     if (!prompt.ok) return fail(new AppError('sign_in_option_invalid', 'Unsupported prompt value on the start form'));
     const config = marketplaceConfigFor(settings);
-    const result = await beginSignIn(settings, config, form.get('marketplace'), Date.now(), prompt.prompt ? { prompt: prompt.prompt } : {});
+    const result = await beginSignIn(settings, config, form.get('marketplace'), Date.now(), {
+      ...(prompt.prompt ? { prompt: prompt.prompt } : {}),
+      // The sign-ins this browser already has in flight: each keeps its own cookie, up to a bound (shared/signIn/inFlight.ts).
+      cookieHeader: request.headers.get('cookie'),
+    });
     if (result.kind === 'invalid-id') {
-      // Logged so the correlation id leads somewhere (docs/SECURITY.md 11); the typed value never is (docs/SECURITY.md 5).
+      // A typing mistake, answered on the form: the page shows no reference (docs/SECURITY.md 11), the
+      // log still records the refusal with the response's correlation id; the typed value never (docs/SECURITY.md 5).
       logEvent(context, 'warn', events.requestRefused, { code: 'marketplace_id_invalid', status: 400, correlationId });
-      return htmlResponse(400, site, (nonce) =>
-        startPage({ environment, nonce, ...approval, value: result.value, error: result.reason, correlationId }),
-      );
+      return htmlResponse(400, site, (nonce) => startPage({ environment, nonce, ...approval, value: result.value, error: result.reason }));
     }
-    return redirectResponse(result.location, site, [result.cookie]);
+    return redirectResponse(result.location, site, result.cookies);
   });
 }

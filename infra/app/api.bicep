@@ -65,6 +65,9 @@ param emailServiceName string
 @description('Optional. The sender domain linked to that resource (AzureManagedDomain or the operator\'s own); empty turns the messages off (COMMUNICATION_SERVICES_ENDPOINT and NOTIFICATION_SENDER_ADDRESS unset).')
 param emailSenderDomain string = ''
 
+@description('Optional. Where a distributor\'s admin reaches the operator (SUPPORT_CONTACT): an https:// address or an e-mail address; empty for none.')
+param supportContact string = ''
+
 @description('Optional. Partner Center API base URL (PARTNER_CENTER_API_URL).')
 param partnerCenterApiUrl string = 'https://api.partnercenter.microsoft.com'
 
@@ -233,6 +236,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     // turns them off. A domain's default MailFrom address is DoNotReply.
     COMMUNICATION_SERVICES_ENDPOINT: empty(emailSenderDomain) ? '' : 'https://${communicationService.properties.hostName}'
     NOTIFICATION_SENDER_ADDRESS: empty(emailSenderDomain) ? '' : 'DoNotReply@${emailSender!.properties.mailFromSenderDomain}'
+    SUPPORT_CONTACT: supportContact
   }
 }
 

@@ -12,7 +12,7 @@ import { consentCoversRequest, findClient, type SimulatorContext } from './conte
 import { authorizeErrors, entraErrors, errorDescription, errorUri, requestIds, type EntraError, type RequestIds } from './entraErrors';
 import { redirect, readForm, sendHtml } from './http';
 import { clientInfo, guidFrom, isGuid } from './ids';
-import { consentPage, consentPromptPage, errorPage, needAdminApprovalPage, pageCsp, signInPage } from './pages';
+import { appName, consentPage, consentPromptPage, errorPage, needAdminApprovalPage, pageCsp, signInPage } from './pages';
 import type { AccountKind, SimulatedClient } from './types';
 
 type ResponseMode = 'query' | 'fragment';
@@ -76,7 +76,7 @@ export async function handleAuthorize(
   if (req.method === 'GET') {
     const html = signInPage({
       action,
-      clientId: ar.client.clientId,
+      client: ar.client,
       scope: ar.scope,
       tenant: fixedTenant,
       suggestedTenant: suggestedTenant(ctx, ar.client),
@@ -108,7 +108,7 @@ export async function handleAuthorize(
     if (!account.directoryAdmin) {
       // Entra keeps a person who may not consent on its own page: the app hears nothing.
       ctx.stats.interactiveConsent('needAdminApproval');
-      const err = entraErrors.needAdminApproval(ar.client.clientId);
+      const err = entraErrors.needAdminApproval(appName(ar.client));
       return sendHtml(
         res,
         200,
@@ -118,7 +118,7 @@ export async function handleAuthorize(
     }
     if (form.get('step') !== 'consent') {
       ctx.stats.interactiveConsent('prompted');
-      return sendHtml(res, 200, consentPromptPage({ action, clientId: ar.client.clientId, scope: ar.scope, tenant, choice }), csp);
+      return sendHtml(res, 200, consentPromptPage({ action, client: ar.client, scope: ar.scope, tenant, choice }), csp);
     }
     if (form.get('decision') !== 'accept') {
       ctx.stats.interactiveConsent('declined');
@@ -191,7 +191,7 @@ export async function handleAdminConsent(
       action: url.pathname + url.search,
       tenant: fixedTenant,
       suggestedTenant: suggestedTenant(ctx, client),
-      clientId: client.clientId,
+      client,
       scope,
     });
     return sendHtml(res, 200, html, csp);
@@ -214,7 +214,7 @@ export async function handleAdminConsent(
   const account = accountFor(tenant, isAccountKind(chosen) ? chosen : 'adminAgent');
   if (!account.directoryAdmin) {
     ctx.stats.interactiveConsent('needAdminApproval');
-    const err = entraErrors.needAdminApproval(client.clientId);
+    const err = entraErrors.needAdminApproval(appName(client));
     return sendHtml(
       res,
       200,

@@ -187,11 +187,12 @@ export const entraErrors = {
     message: `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
   }),
   /** Shown on Entra's own "Need admin approval" page: the person is not sent back to the app. */
-  needAdminApproval: (clientId: string): EntraError => ({
+  /** `appName`: the client app's display name, as Entra writes it into the message. */
+  needAdminApproval: (appName: string): EntraError => ({
     status: 200,
     error: 'access_denied',
     aadsts: 90094,
-    message: `${clientId} needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it.`,
+    message: `${appName} needs permission to access resources in your organization that only an admin can grant. Please ask an admin to grant permission to this app before you can use it.`,
   }),
   unknownInstance: (): EntraError => ({
     status: 400,

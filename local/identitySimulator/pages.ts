@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ACCOUNT_CHOICES, accountLabel } from './accounts';
-import type { SimulatedAccount } from './types';
+import { permissionsOf } from './permissions';
+import type { SimulatedAccount, SimulatedClient } from './types';
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -23,6 +24,18 @@ button{font:inherit;padding:.45rem 1.6rem;border:1px solid #8a8886;background:#f
 button.primary{background:#0067b8;border-color:#0067b8;color:#fff}
 button:focus-visible{outline:2px solid #000;outline-offset:2px}
 .error{color:#a4262c}
+.user{font-size:.9rem;margin:0 0 .5rem}
+.lead{margin-top:-.5rem}
+.app{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:baseline;margin:.75rem 0}
+.app-name{font-size:1.1rem;font-weight:600}
+.publisher{color:#3b3b3b;font-size:.9rem}
+.permissions{list-style:none;padding:0;margin:.5rem 0}
+.permissions li{border-top:1px solid #e1dfdd;padding:.35rem 0}
+.permissions summary{cursor:pointer}
+.permissions p{margin:.25rem 0 0 1rem;color:#3b3b3b;font-size:.9rem}
+.fine{font-size:.8rem;color:#3b3b3b}
+details.tech{margin-top:1.25rem;font-size:.85rem}
+summary:focus-visible,a:focus-visible,select:focus-visible,input:focus-visible{outline:2px solid #000;outline-offset:2px}
 `;
 const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
 
@@ -60,7 +73,7 @@ function facts(rows: [string, string][]): string {
 export interface SignInPageInput {
   /** The exact URL (path and query) the form posts back to. */
   action: string;
-  clientId: string;
+  client: SimulatedClient;
   scope: string;
   /** The tenant of the authorize path, or undefined for common/organizations (then the user types it). */
   tenant: string | undefined;
@@ -85,29 +98,49 @@ function accountSelect(): string {
 <select id="account" name="account">${options}</select>`;
 }
 
+/** The application as Entra's pages name it: its registered name, or (unnamed in this simulator) its client ID. */
+export function appName(client: SimulatedClient): string {
+  return client.displayName ?? client.clientId;
+}
+
+/** Publisher verification as the consent prompt shows it: the verified publisher's name, or "unverified". */
+function publisherLine(client: SimulatedClient): string {
+  return client.verifiedPublisher
+    ? `<span class="publisher">${escapeHtml(client.verifiedPublisher)} <span aria-label="verified publisher">(verified)</span></span>`
+    : '<span class="publisher">unverified</span>';
+}
+
+/** What only this simulator shows: the request's identifiers and raw scopes, folded away as Microsoft shows none of them. */
+function technicalDetails(rows: [string, string][]): string {
+  return `<details class="tech"><summary>Request details (shown by this simulator only)</summary>${facts(rows)}</details>`;
+}
+
 /**
  * The sign-in page. Its controls are part of local mode's contract: a select **Account** (Admin agent by default,
  * then the other accounts of accounts.ts), a checkbox **Sign in without MFA** (unchecked) and **Sign in**.
+ * The application is named as Entra names it ("to continue to …"); client ID, tenant and scopes are folded away.
  */
 export function signInPage(p: SignInPageInput): string {
-  const rows: [string, string][] = [
-    ...(p.tenant ? ([['Tenant', p.tenant]] as [string, string][]) : []),
-    ['Application (client) ID', p.clientId],
-    ['Permissions', p.scope],
-    ['Prompt', p.prompt === 'login' ? 'login (credentials asked again, no single sign-on)' : (p.prompt ?? 'none sent')],
-    ...(p.accounts ?? []).map((a): [string, string] => [`${accountLabel(a.kind)} user name`, a.upn]),
-  ];
-  const who = p.tenant ? facts(rows) : `${facts(rows)}<p>The accounts signed in belong to the tenant you enter.</p>`;
+  const accounts = (p.accounts ?? []).map((a): [string, string] => [`${accountLabel(a.kind)} user name`, a.username]);
+  const prompt = p.prompt === 'login' ? 'login (credentials asked again, no single sign-on)' : (p.prompt ?? 'none sent');
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
-${who}
+<p class="lead">to continue to <strong>${escapeHtml(appName(p.client))}</strong></p>
+<p>Prompt: ${escapeHtml(prompt)}</p>
+${p.tenant ? '' : '<p>The accounts signed in belong to the tenant you enter.</p>'}
 <form method="post" action="${escapeHtml(p.action)}">
 ${tenantInput(p.tenant, p.suggestedTenant)}
 ${accountSelect()}
+${accounts.length > 0 ? facts(accounts) : ''}
 <div class="check"><input type="checkbox" id="withoutMfa" name="withoutMfa" value="on"><label for="withoutMfa">Sign in without MFA</label></div>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
-</form>`,
+</form>
+${technicalDetails([
+  ...(p.tenant ? ([['Tenant', p.tenant]] as [string, string][]) : []),
+  ['Application (client) ID', p.client.clientId],
+  ['Scopes', p.scope],
+])}`,
   );
 }
 
@@ -129,35 +162,53 @@ function choiceFields(c: SignInChoice): string {
 
 export interface ConsentPromptInput {
   action: string;
-  clientId: string;
+  client: SimulatedClient;
   scope: string;
   tenant: string;
   choice: SignInChoice;
 }
 
+/** The permission list of a consent page: each by its published name, its description behind a chevron. */
+function permissionList(scope: string, flow: 'user' | 'admin'): string {
+  const items = permissionsOf(scope, flow)
+    .map((p) => `<li><details><summary>${escapeHtml(p.name)}</summary><p>${escapeHtml(p.description)} (${escapeHtml(p.api)})</p></details></li>`)
+    .join('');
+  return `<p>This app would like to:</p><ul class="permissions" id="permissions">${items}</ul>`;
+}
+
+/** Who the application is: its name, its publisher (verified or not), and that Microsoft did not publish it. */
+function appBlock(client: SimulatedClient): string {
+  return `<div class="app" id="app"><span class="app-name">${escapeHtml(appName(client))}</span>${publisherLine(client)}</div>
+<p class="fine">This application is not published by Microsoft.</p>`;
+}
+
 /**
  * The consent prompt Entra shows a directory administrator during sign-in to an app the tenant has not consented
- * to: the permissions, a checkbox **Consent on behalf of your organization** (unchecked, as Entra shows it), and
+ * to, built from its documented blocks: who signs in, "Permissions requested", the app's name and publisher, the
+ * permissions by name, a checkbox **Consent on behalf of your organization** (unchecked, as Entra shows it), and
  * **Cancel** / **Accept**.
  */
 export function consentPromptPage(p: ConsentPromptInput): string {
   return layout(
     'Permissions requested',
-    `<h1>Permissions requested</h1>
-${facts([
-  ['Signed in as', p.choice.account.upn],
-  ['Tenant', p.tenant],
-  ['Application (client) ID', p.clientId],
-  ['Permissions', p.scope],
-])}
+    `<p class="user" id="signed-in-as">${escapeHtml(p.choice.account.username)}</p>
+<h1>Permissions requested</h1>
+${appBlock(p.client)}
+${permissionList(p.scope, 'user')}
 <form method="post" action="${escapeHtml(p.action)}">
 ${hidden('step', 'consent')}${choiceFields(p.choice)}
 <div class="check"><input type="checkbox" id="forOrganization" name="forOrganization" value="on"><label for="forOrganization">Consent on behalf of your organization</label></div>
+<p class="fine">Accepting these permissions means that you allow this app to use your data as its publisher says. You can change these permissions at https://myapps.microsoft.com.</p>
 <div class="actions">
 <button type="submit" name="decision" value="cancel">Cancel</button>
 <button type="submit" name="decision" value="accept" class="primary">Accept</button>
 </div>
-</form>`,
+</form>
+${technicalDetails([
+  ['Tenant', p.tenant],
+  ['Application (client) ID', p.client.clientId],
+  ['Scopes', p.scope],
+])}`,
   );
 }
 
@@ -186,15 +237,16 @@ ${hidden('step', 'return')}${choiceFields(p.back.choice)}
     : '';
   return layout(
     'Need admin approval',
-    `<h1>Need admin approval</h1>
-<p class="error" role="alert">AADSTS${p.aadsts}: ${escapeHtml(p.message)}</p>
-${facts([
-  ['Signed in as', p.account.upn],
+    `<p class="user" id="signed-in-as">${escapeHtml(p.account.username)}</p>
+<h1>Need admin approval</h1>
+<p class="error" role="alert">${escapeHtml(p.message)}</p>
+<p class="fine">Error code: AADSTS${p.aadsts}</p>
+<p><a href="${escapeHtml(p.signInAgain)}">Have an admin account? Sign in with that account</a></p>
+${back}
+${technicalDetails([
   ['Trace ID', p.traceId],
   ['Correlation ID', p.correlationId],
-])}
-<p><a href="${escapeHtml(p.signInAgain)}">Have an admin account? Sign in with that account</a></p>
-${back}`,
+])}`,
   );
 }
 
@@ -202,21 +254,22 @@ export interface ConsentPageInput {
   action: string;
   tenant: string | undefined;
   suggestedTenant: string;
-  clientId: string;
+  client: SimulatedClient;
   scope: string;
 }
 
-/** The admin-consent endpoint's page: who signs in (**Account**), then **Cancel** / **Accept** for the organization. */
+/**
+ * The admin-consent endpoint's page: "Permissions requested" with the second line "Accept for your organization",
+ * the app's name and publisher, the permissions by their admin-consent names; who signs in (**Account**), then
+ * **Cancel** / **Accept**.
+ */
 export function consentPage(p: ConsentPageInput): string {
   return layout(
     'Permissions requested',
-    `<h1>Permissions requested</h1>
-<p>Accept for your organization: an administrator grants this application access for the whole organization.</p>
-${facts([
-  ['Tenant', p.tenant ?? '(entered below)'],
-  ['Application (client) ID', p.clientId],
-  ['Permissions', p.scope || 'the permissions configured on the application'],
-])}
+    `<h1>Permissions requested<br><span class="lead">Accept for your organization</span></h1>
+${appBlock(p.client)}
+${p.scope ? permissionList(p.scope, 'admin') : '<p>This app would like the permissions configured on the application.</p>'}
+<p>If you accept, this app gets access to the specified resources for all users in your organization. No one else will be prompted to review these permissions.</p>
 <form method="post" action="${escapeHtml(p.action)}">
 ${tenantInput(p.tenant, p.suggestedTenant)}
 ${accountSelect()}
@@ -224,7 +277,12 @@ ${accountSelect()}
 <button type="submit" name="decision" value="cancel">Cancel</button>
 <button type="submit" name="decision" value="accept" class="primary">Accept</button>
 </div>
-</form>`,
+</form>
+${technicalDetails([
+  ['Tenant', p.tenant ?? '(entered above)'],
+  ['Application (client) ID', p.client.clientId],
+  ['Scopes', p.scope || '(the permissions configured on the application)'],
+])}`,
   );
 }
 

@@ -3,6 +3,10 @@
 /** An app registration in the simulated Entra ID directory. */
 export interface SimulatedClient {
   clientId: string;
+  /** The app's name as its owner registered it: what Entra's consent prompt and "Need admin approval" show. Absent, the pages show the client ID. */
+  displayName?: string;
+  /** Publisher verification: a verified publisher's name is shown with "verified"; absent, Entra shows "unverified". */
+  verifiedPublisher?: string;
   /** Absent: the app has no secret and must prove itself with a client assertion (certificate or federated credential). */
   clientSecret?: string;
   redirectUris: string[];

@@ -144,10 +144,22 @@ export function parseMarketplaceConfig(json: unknown, context: ConfigContext = {
   return result;
 }
 
+/** A product named in `connect_product_names` that neither product list holds: a typo, or a product removed from the lists and not from the names. */
+function unlistedProductNames(entry: MarketplaceEntry): ConfigProblem[] {
+  const listed = new Set([...(entry.connect_products_test ?? []), ...(entry.connect_products_production ?? [])]);
+  return Object.keys(entry.connect_product_names ?? {})
+    .filter((product) => !listed.has(product))
+    .map((product) => ({
+      marketplace: entry.id,
+      field: 'connect_product_names',
+      message: `names ${product}, which neither connect_products_test nor connect_products_production lists`,
+    }));
+}
+
 /** Checks of an entry against this deployment: its callback URL, and the secret names the service keeps for itself. */
 function entryProblems(entry: MarketplaceEntry, context: ConfigContext): ConfigProblem[] {
-  if (entry.model !== 'CSP') return [];
-  const problems: ConfigProblem[] = [];
+  if (entry.model !== 'CSP') return unlistedProductNames(entry);
+  const problems: ConfigProblem[] = unlistedProductNames(entry);
   for (const environment of environments) {
     const callbackUrl = context.callbackUrls?.[environment];
     const redirect = environment === 'test' ? entry.redirect_uri_test : entry.redirect_uri_production;

@@ -7,20 +7,26 @@ export const marketplaceIdMaxLength = 11;
 
 export type MarketplaceIdResult = { ok: true; id: string } | { ok: false; reason: string };
 
-/** Validates what a person typed. Returns a result; it never throws. */
+/**
+ * Validates what a person typed, and returns it in the one form everything downstream uses
+ * (`MP-` in capitals). Forgiven: spaces and tabs around it (copy and paste), and the case of the
+ * letters `MP` (`mp-00001` is what a person types; no two marketplaces differ by it, and Key Vault
+ * names are case-insensitive anyway). Anything else must match exactly: a Cyrillic `М`, a
+ * full-width digit, a line break or an invisible character is refused. Never throws.
+ */
 export function parseMarketplaceId(input: unknown): MarketplaceIdResult {
   if (typeof input !== 'string' || input.length === 0) {
     return { ok: false, reason: 'Enter a marketplace ID, for example MP-12345.' };
   }
-  // Only surrounding spaces and tabs from copy-and-paste are forgiven; anything else must match exactly.
   const trimmed = input.length <= 64 ? input.replace(/^[ \t]+|[ \t]+$/g, '') : input;
-  if (trimmed.length > marketplaceIdMaxLength || !pattern.test(trimmed)) {
+  const id = /^mp-/i.test(trimmed) ? `MP-${trimmed.slice(3)}` : trimmed;
+  if (id.length > marketplaceIdMaxLength || !pattern.test(id)) {
     return {
       ok: false,
-      reason: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345. Copy it from the Marketplaces page in Connect.',
+      reason: 'A marketplace ID is MP- followed by 5 to 8 digits, for example MP-12345. Copy it from the Marketplaces page in Connect.',
     };
   }
-  return { ok: true, id: trimmed };
+  return { ok: true, id };
 }
 
 export function isMarketplaceId(value: string): boolean {

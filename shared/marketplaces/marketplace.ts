@@ -8,9 +8,16 @@ import type { Environment } from '../settings';
 import type { MarketplaceConfig } from './config';
 import type { MarketplaceEntry } from './schema';
 
+/** The Connect products of a marketplace in one environment, and the names the operator gave some of them (for pages). */
+interface ConnectProducts {
+  connectProducts: string[];
+  /** `PRD-…` → the name a person reads; only products of `connectProducts`. */
+  connectProductNames: Record<string, string>;
+}
+
 /** What the service needs of a marketplace in one environment. */
 export type Marketplace =
-  | { id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; connectProducts: string[]; contacts: string[] }
+  | ({ id: string; name?: string; model: 'CPV'; environment: Environment; tenantId: string; contacts: string[] } & ConnectProducts)
   | ({
       id: string;
       name?: string;
@@ -19,16 +26,20 @@ export type Marketplace =
       tenantId: string;
       clientId: string;
       redirectUri: string;
-      connectProducts: string[];
       /** The distributor's admins to tell when the token needs a person (`contacts_{env}`); empty when none are named. */
       contacts: string[];
-    } & ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
+    } & ConnectProducts &
+      ({ clientSecretName: string; clientCertificateName?: undefined } | { clientCertificateName: string; clientSecretName?: undefined }));
 
 /** Projects a configuration entry onto one environment. */
 export function forEnvironment(entry: MarketplaceEntry, environment: Environment): Marketplace {
   const tenantId = environment === 'test' ? entry.partner_tenant_id_test : entry.partner_tenant_id_production;
   const connectProducts = (environment === 'test' ? entry.connect_products_test : entry.connect_products_production) ?? [];
   const contacts = (environment === 'test' ? entry.contacts_test : entry.contacts_production) ?? [];
+  // The schema let only strings through as names (schema.ts).
+  const named = entry.connect_product_names ?? {};
+  const connectProductNames: Record<string, string> = {};
+  for (const p of connectProducts) if (typeof named[p] === 'string') connectProductNames[p] = named[p];
   const base = {
     id: entry.id,
     ...(entry.name ? { name: entry.name } : {}),
@@ -36,6 +47,7 @@ export function forEnvironment(entry: MarketplaceEntry, environment: Environment
     tenantId: tenantId.toLowerCase(),
     connectProducts,
     contacts,
+    connectProductNames,
   };
   if (entry.model === 'CPV') return { ...base, model: 'CPV' };
   const csp = {

@@ -48,9 +48,33 @@ const clientCertificateRef = z.string().check(
   }),
 );
 
-const connectProducts = z
-  .array(z.string().check(z.regex(/^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/, 'must be a Connect product ID like PRD-123-456-789')))
-  .check(z.maxLength(20));
+const productIdPattern = /^PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}$/;
+const productId = z.string().check(z.regex(productIdPattern, 'must be a Connect product ID like PRD-123-456-789'));
+const connectProducts = z.array(productId).check(z.maxLength(20));
+
+/**
+ * Optional names a person reads for the Connect products of an entry (`{ "PRD-…": "Microsoft 365 NCE" }`),
+ * shown on the pages beside each ID: from the file, so no page waits for a call to Connect. Plain
+ * text of one line; every product named must be one the entry lists (config.ts). A problem names
+ * the product only once it is a valid product ID, never another key.
+ */
+const connectProductNames = z.record(z.string(), z.unknown()).check(
+  z.superRefine((names: Record<string, unknown>, ctx) => {
+    const entries = Object.entries(names);
+    if (entries.length > 40) ctx.addIssue({ code: 'custom', message: 'names at most 40 products' });
+    for (const [product, name] of entries) {
+      if (!productIdPattern.test(product)) {
+        ctx.addIssue({ code: 'custom', message: 'has a key that is not a Connect product ID like PRD-123-456-789' });
+      } else if (typeof name !== 'string' || name.length === 0 || name.length > 100 || /[\p{Cc}\p{Cf}]/u.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [product],
+          message: 'must be plain text on one line, 1 to 100 characters (no control or invisible characters)',
+        });
+      }
+    }
+  }),
+);
 
 /** At most this many contacts per environment: one message goes to all of them (Communication Services takes 50 recipients). */
 export const maxContacts = 10;
@@ -81,6 +105,7 @@ const common = {
   connect_products_production: z.optional(connectProducts),
   contacts_test: z.optional(contacts),
   contacts_production: z.optional(contacts),
+  connect_product_names: z.optional(connectProductNames),
 };
 
 export const cspOnly = ['partner_client_id', 'partner_client_secret', 'partner_client_certificate', 'redirect_uri'] as const;

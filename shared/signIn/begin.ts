@@ -5,12 +5,15 @@ import { parseMarketplaceId } from '../marketplaces/id';
 import { findMarketplace, type Marketplace } from '../marketplaces/marketplace';
 import type { Settings } from '../settings';
 import type { CookieSpec } from '../web/responses';
-import { transactionCookie } from './cookie';
+import { readSignInCookies, transactionCookie } from './cookie';
 import { authorizeUrl, type SignInPrompt } from './entraUrls';
-import { newTransaction, pkceChallenge, sealTransaction, transactionKey } from './transaction';
+import { makeRoomFor } from './inFlight';
+import { newTransaction, pkceChallenge, sealTransaction, stateKey, transactionKey } from './transaction';
 
 export type BeginResult =
-  { kind: 'invalid-id'; reason: string; value: string } | { kind: 'redirect'; location: string; cookie: CookieSpec; marketplace: Marketplace };
+  | { kind: 'invalid-id'; reason: string; value: string }
+  /** `cookies`: the new transaction's, and those that make room for it in this browser (inFlight.ts). */
+  | { kind: 'redirect'; location: string; cookies: CookieSpec[]; marketplace: Marketplace };
 
 /**
  * The start form's optional `prompt` field: absent, or `login` (the "Sign in again" button after
@@ -27,14 +30,17 @@ export async function beginSignIn(
   config: MarketplaceConfig,
   input: unknown,
   now = Date.now(),
-  options: { prompt?: SignInPrompt } = {},
+  options: { prompt?: SignInPrompt; cookieHeader?: string | null } = {},
 ): Promise<BeginResult> {
   const id = parseMarketplaceId(input);
   if (!id.ok) return { kind: 'invalid-id', reason: id.reason, value: typeof input === 'string' ? input.slice(0, 64) : '' };
   const marketplace = findMarketplace(config, id.id, settings.SERVICE_ENVIRONMENT);
   const { clientId } = appIdentityOf(settings, marketplace);
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now);
-  const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
+  const sealingKey = transactionKey(settings.TRANSACTION_COOKIE_KEY);
+  const sealed = await sealTransaction(tx, sealingKey);
+  const key = stateKey(tx.state);
+  const room = await makeRoomFor(readSignInCookies(options.cookieHeader), sealingKey, { adding: key, now });
   const location = authorizeUrl({
     authorityHost: settings.AUTHORITY_HOST,
     tenantId: marketplace.tenantId,
@@ -45,5 +51,5 @@ export async function beginSignIn(
     codeChallenge: pkceChallenge(tx.verifier),
     ...(options.prompt ? { prompt: options.prompt } : {}),
   });
-  return { kind: 'redirect', location, cookie: transactionCookie(sealed), marketplace };
+  return { kind: 'redirect', location, cookies: [transactionCookie(key, sealed), ...room], marketplace };
 }

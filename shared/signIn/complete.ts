@@ -27,13 +27,24 @@ import type { SharedState } from '../storage/open';
 import { tokenRecordsTable, updateTokenRecord } from '../storage/tokenRecords';
 import { markStateUsed, usedStatesTable } from '../storage/usedStates';
 import type { CookieSpec } from '../web/responses';
-import { readTransactionCookie, transactionCookie } from './cookie';
+import { clearedCookie, finishedCookie, readSignInCookies, transactionCookie, transactionCookieName, type SignInCookies } from './cookie';
 import { consentAnswer, readAuthorizeError } from './authorizeError';
 import { adminConsentUrl } from './entraUrls';
 import { callbackBudgetMs, leaseWaitMs } from './pageBudget';
 import { checkIdToken } from './idToken';
 import { signerFromIdToken, signerFromTag, signerTag, type Signer } from './signer';
-import { newTransaction, openTransaction, sealTransaction, stateMatches, transactionKey, type Transaction } from './transaction';
+import { keepFinished, makeRoomFor } from './inFlight';
+import {
+  newTransaction,
+  openRecord,
+  sealFinished,
+  sealTransaction,
+  stateKey,
+  stateMatches,
+  transactionKey,
+  type FinishedSignIn,
+  type Transaction,
+} from './transaction';
 
 export type CompleteResult =
   | {
@@ -48,14 +59,22 @@ export type CompleteResult =
       replacedSigner?: Signer;
       /** The Connect push of this token; absent when the push is off or the marketplace has no Connect products. */
       connect?: SyncOutcome;
+      /** The finished record that replaces this sign-in's transaction (Reload and Back say it finished), and room for it. */
+      cookies: CookieSpec[];
     }
   /**
    * The CPV app is not consented in the partner tenant: the page offers the admin-consent link,
-   * bound to this browser by `cookie`. `declined`: Entra said so (the consent prompt was cancelled,
-   * or the person went back from "Need admin approval"); otherwise it asked for consent.
+   * bound to this browser by a consent transaction of its own (`cookies`, which also spend the
+   * sign-in's). `declined`: Entra said so (the consent prompt was cancelled, or the person went
+   * back from "Need admin approval"); otherwise it asked for consent.
    */
-  | { kind: 'consent-needed'; marketplace: Marketplace; clientId: string; adminConsentUrl: string; cookie: CookieSpec; declined: boolean }
-  | { kind: 'consent-granted'; marketplace: string };
+  | { kind: 'consent-needed'; marketplace: Marketplace; clientId: string; adminConsentUrl: string; cookies: CookieSpec[]; declined: boolean }
+  | { kind: 'consent-granted'; marketplace: string; cookies: CookieSpec[] }
+  /**
+   * The same browser came back to a sign-in that already finished (Reload, Back): what it stored
+   * and when, nothing secret (docs/SECURITY.md 2). No token call, nothing changes.
+   */
+  | { kind: 'finished'; marketplace: string; finishedAt: Date };
 
 export interface CallbackDeps {
   settings: Settings;
@@ -78,19 +97,43 @@ function signedInAsOf(idToken: IdTokenClaims | undefined): SignedInAs {
 
 const codePattern = /^[\x21-\x7e]{1,4096}$/;
 
-async function openAndCheck(deps: CallbackDeps, query: URLSearchParams, cookieHeader: string | null, now: number): Promise<Transaction> {
-  const cookie = readTransactionCookie(cookieHeader);
-  if (cookie.duplicated) throw new AppError('transaction_invalid', 'More than one transaction cookie');
-  const opened = await openTransaction(cookie.value, transactionKey(deps.settings.TRANSACTION_COOKIE_KEY), now);
+/** What the callback's state found in this browser: its transaction (now used), or the record that it already finished. */
+type Matched = { kind: 'transaction'; tx: Transaction; key: string; cookies: SignInCookies } | { kind: 'finished'; finished: FinishedSignIn };
+
+/**
+ * Finds this browser's cookie for the state Microsoft sent back, by that state's key. None: this
+ * browser has no sign-in with that state, and none of its cookies is touched (docs/SECURITY.md 36);
+ * a state the bound set aside says so. Then the sealed record is opened and checked, and a
+ * transaction's state is marked used, once, on every instance (docs/SECURITY.md 2).
+ */
+async function matchReturn(deps: CallbackDeps, query: URLSearchParams, cookieHeader: string | null, now: number): Promise<Matched> {
+  const environment = deps.settings.SERVICE_ENVIRONMENT;
+  const cookies = readSignInCookies(cookieHeader);
+  const state = query.get('state');
+  const key = state ? stateKey(state) : undefined;
+  const values = key ? (cookies.records.get(key) ?? []) : [];
+  if (values.length === 0) {
+    if (key && cookies.evicted.includes(key)) throw new AppError('transaction_evicted', 'The transaction of this state was set aside by newer ones');
+    if (cookies.records.size === 0) throw new AppError('transaction_missing', 'No sign-in cookie in this browser');
+    throw new AppError('state_mismatch', 'No sign-in of this browser has the returned state');
+  }
+  if (values.length > 1) throw new AppError('transaction_invalid', 'More than one cookie for this state');
+  const opened = await openRecord(values[0], transactionKey(deps.settings.TRANSACTION_COOKIE_KEY), now);
   if (!opened.ok) throw new AppError(`transaction_${opened.reason}`, `Transaction cookie ${opened.reason}`);
+  if (opened.kind === 'finished') {
+    const finished = opened.finished;
+    if (finished.key !== key || finished.environment !== environment) throw new AppError('transaction_invalid', 'Finished record of another sign-in');
+    return { kind: 'finished', finished };
+  }
   const tx = opened.transaction;
-  if (tx.environment !== deps.settings.SERVICE_ENVIRONMENT) throw new AppError('transaction_invalid', 'Transaction of another environment');
-  if (!stateMatches(tx, query.get('state')))
-    throw new AppError('state_mismatch', 'state does not match the transaction', { marketplace: tx.marketplace });
+  if (tx.environment !== environment) throw new AppError('transaction_invalid', 'Transaction of another environment');
+  // MUST: the cookie is found by the state's key, and the state itself still matches exactly (constant time).
+  if (!stateMatches(tx, state))
+    throw new AppError('transaction_invalid', 'The cookie of this state holds another sign-in', { marketplace: tx.marketplace });
   // Single use on every instance (docs/SECURITY.md 2): the record lives in the app's storage account.
   if (!(await markStateUsed(deps.shared.table(usedStatesTable), tx.environment, tx.state, tx.marketplace, now)))
     throw new AppError('transaction_invalid', 'state already used', { marketplace: tx.marketplace });
-  return tx;
+  return { kind: 'transaction', tx, key: key ?? '', cookies };
 }
 
 export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams, cookieHeader: string | null): Promise<CompleteResult> {
@@ -98,9 +141,9 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
   const now = deps.now ?? Date.now();
   const consentReturn = query.has('admin_consent');
 
-  let tx: Transaction;
+  let matched: Matched;
   try {
-    tx = await openAndCheck(deps, query, cookieHeader, now);
+    matched = await matchReturn(deps, query, cookieHeader, now);
   } catch (err) {
     // MUST (docs/SECURITY.md 27): an admin-consent return that is not this browser's own (no
     // cookie, another browser's, replayed, forged) never says that access was approved.
@@ -108,14 +151,20 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
       throw new AppError('consent_unconfirmed', `Admin-consent return not bound to this browser (${err.code})`, { cause: err });
     throw err;
   }
+  if (matched.kind === 'finished') {
+    if (consentReturn) throw new AppError('consent_unconfirmed', 'Admin-consent return for a finished sign-in');
+    return finishedAlready(matched.finished);
+  }
+  const { tx, key, cookies } = matched;
+  const spent = clearedCookie(transactionCookieName(key));
   const marketplace = findMarketplace(deps.config, tx.marketplace, settings.SERVICE_ENVIRONMENT);
-  if (tx.purpose === 'consent') return consentReturned(deps, query, marketplace);
+  if (tx.purpose === 'consent') return consentReturned(deps, query, marketplace, [spent]);
   if (consentReturn) throw new AppError('consent_unconfirmed', 'Admin-consent return for a sign-in transaction', { marketplace: marketplace.id });
 
   const error = query.get('error');
   if (error !== null) {
     const answer = readAuthorizeError(error, query.get('error_description'), marketplace);
-    if (answer.kind === 'consent') return consentNeeded(deps, marketplace, now, answer.declined);
+    if (answer.kind === 'consent') return consentNeeded(deps, marketplace, now, answer.declined, { cookies, leaving: key, spent });
     throw answer.error;
   }
 
@@ -135,11 +184,25 @@ export async function completeSignIn(deps: CallbackDeps, query: URLSearchParams,
       retry: { transient: true, retryAfterMs: 60_000 },
     });
   }
+  let stored: Omit<Extract<CompleteResult, { kind: 'token' }>, 'cookies'>;
   try {
-    return await redeemAndStore(deps, tx, marketplace, code, lease, started, now);
+    stored = await redeemAndStore(deps, tx, marketplace, code, lease, started, now);
   } finally {
     await lease.release();
   }
+  // The transaction's cookie now holds only what a Reload or Back needs to say it finished: no secret.
+  const finishedAt = Date.now();
+  const sealingKey = transactionKey(settings.TRANSACTION_COOKIE_KEY);
+  const record = await sealFinished(
+    { purpose: 'finished', key, marketplace: marketplace.id, environment: settings.SERVICE_ENVIRONMENT, finishedAt },
+    sealingKey,
+  );
+  return { ...stored, cookies: [finishedCookie(key, record), ...(await keepFinished(cookies, sealingKey, { adding: key, now: finishedAt }))] };
+}
+
+/** Reload or Back after success, in the browser that signed in: what was stored, when; nothing is redeemed or written. */
+function finishedAlready(finished: FinishedSignIn): CompleteResult {
+  return { kind: 'finished', marketplace: finished.marketplace, finishedAt: new Date(finished.finishedAt) };
 }
 
 /** Under the token's lease: redeem, check, prove, store as current, push; all inside the page budget. */
@@ -151,7 +214,7 @@ async function redeemAndStore(
   lease: Lease,
   started: number,
   now: number,
-): Promise<CompleteResult> {
+): Promise<Omit<Extract<CompleteResult, { kind: 'token' }>, 'cookies'>> {
   const { settings } = deps;
   const store = await deps.openStore();
   const app = await appCredentialsFor(settings, marketplace, (name) => store.getSecret(name));
@@ -233,7 +296,7 @@ async function redeemAndStore(
       })
     : undefined;
   return {
-    kind: 'token',
+    kind: 'token' as const,
     marketplace,
     token: stored.token,
     parameterName: connectParameterOf(settings.SERVICE_ENVIRONMENT),
@@ -306,8 +369,17 @@ async function storeProvenToken(
   }
 }
 
-/** The CPV app needs an administrator's approval in the partner tenant: a consent transaction binds the return to this browser. */
-async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: number, declined: boolean): Promise<CompleteResult> {
+/**
+ * The CPV app needs an administrator's approval in the partner tenant: a consent transaction of
+ * its own binds the return to this browser; the sign-in's transaction is spent (`spent`).
+ */
+async function consentNeeded(
+  deps: CallbackDeps,
+  marketplace: Marketplace,
+  now: number,
+  declined: boolean,
+  browser: { cookies: SignInCookies; leaving: string; spent: CookieSpec },
+): Promise<CompleteResult> {
   const { settings } = deps;
   logEvent(deps.logger, 'info', events.consentRequired, {
     marketplace: marketplace.id,
@@ -316,14 +388,17 @@ async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: 
     correlationId: deps.correlationId,
   });
   const tx = newTransaction(marketplace.id, settings.SERVICE_ENVIRONMENT, now, 'consent');
-  const sealed = await sealTransaction(tx, transactionKey(settings.TRANSACTION_COOKIE_KEY));
+  const sealingKey = transactionKey(settings.TRANSACTION_COOKIE_KEY);
+  const sealed = await sealTransaction(tx, sealingKey);
+  const key = stateKey(tx.state);
+  const room = await makeRoomFor(browser.cookies, sealingKey, { adding: key, leaving: browser.leaving, now });
   const { clientId } = appIdentityOf(settings, marketplace);
   return {
     kind: 'consent-needed',
     marketplace,
     clientId,
     declined,
-    cookie: transactionCookie(sealed),
+    cookies: [browser.spent, transactionCookie(key, sealed), ...room],
     adminConsentUrl: adminConsentUrl({
       authorityHost: settings.AUTHORITY_HOST,
       tenantId: marketplace.tenantId,
@@ -335,7 +410,7 @@ async function consentNeeded(deps: CallbackDeps, marketplace: Marketplace, now: 
 }
 
 /** The admin-consent endpoint's return, already tied to this browser's consent transaction. */
-function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace: Marketplace): CompleteResult {
+function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace: Marketplace, cookies: CookieSpec[]): CompleteResult {
   const where = { marketplace: marketplace.id };
   const error = query.get('error');
   // An error wins over `admin_consent=True`: the admin-consent endpoint documents a refusal as
@@ -356,5 +431,5 @@ function consentReturned(deps: CallbackDeps, query: URLSearchParams, marketplace
     tenant: marketplace.tenantId,
     correlationId: deps.correlationId,
   });
-  return { kind: 'consent-granted', marketplace: marketplace.id };
+  return { kind: 'consent-granted', marketplace: marketplace.id, cookies };
 }

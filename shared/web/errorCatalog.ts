@@ -5,21 +5,32 @@
  */
 import type { AppError, ErrorCode } from '../errors';
 import { notFoundExplanation } from '../marketplaces/notFound';
+import { maxSignInsInFlight } from '../signIn/inFlight';
 import { html, type Html } from './html';
+import { supportContact } from './pages/contact';
 import { startPath } from './pages/layout';
+import { nowrap } from './pages/unbreakable';
 
 export interface DescribedError {
   title: string;
+  /** What happened, in a sentence: the page's first paragraph, and the `message` of a JSON error. */
   message: string;
   todo: string;
   extra?: Html;
+  /** The whole page body under the heading, when a page needs more than message, todo and extra. */
+  body?: Html;
   /** false: the page offers its own way on (e.g. "Sign in again") instead of "Start again". */
   retry?: boolean;
 }
 
+/** What a page may say beyond the error itself: the contact the operator configured (SUPPORT_CONTACT). */
+export interface PageContext {
+  support?: string;
+}
+
 interface CatalogEntry {
   status: number;
-  describe: (err: AppError) => DescribedError;
+  describe: (err: AppError, context: PageContext) => DescribedError;
 }
 
 const retryLater = 'Try again in a minute. If it keeps failing, send the reference below to the operator of this service.';
@@ -37,18 +48,31 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 400,
     describe: () => ({
       title: 'Invalid marketplace ID',
-      message: 'A marketplace ID is MP- followed by 5 to 8 digits, in capitals, for example MP-12345.',
+      message: 'A marketplace ID is MP- followed by 5 to 8 digits, for example MP-12345.',
       todo: 'Copy the ID from the Marketplaces page in Connect.',
     }),
   },
   marketplace_not_found: {
     status: 404,
-    describe: (err) => ({
-      title: 'Marketplace not found',
-      message: `${notFoundExplanation.what} (${err.marketplace ?? 'unknown'})`,
-      todo: notFoundExplanation.todo,
-      extra: html`<p>${notFoundExplanation.why}</p>`,
-    }),
+    // CloudBlue's own troubleshooting text, word for word (shared/marketplaces/notFound.ts), then what it means in plain words, then whom to ask.
+    describe: (err, context) => {
+      const id = err.marketplace ?? 'unknown';
+      return {
+        title: 'Marketplace not found',
+        message: `${notFoundExplanation.what} (${id})`,
+        todo: notFoundExplanation.todo,
+        body: html`<p>CloudBlue's troubleshooting answer:</p>
+<blockquote id="cloudblue-note">
+<p>${notFoundExplanation.what} (${nowrap(id)})</p>
+<p>${notFoundExplanation.why}</p>
+<p>${notFoundExplanation.todo}</p>
+</blockquote>
+<h2>What this means</h2>
+<p id="plain-words">This service does not know marketplace ${nowrap(id)} yet, so it cannot tell which Microsoft account to sign you in with. Nothing is wrong with your Microsoft account, and nothing was sent to Microsoft.</p>
+<p><strong>What to do:</strong> check the ID on the Marketplaces page in Connect. If it is right, the people who run this service must add the marketplace before you can get a token: ask them, quoting the marketplace ID. CloudBlue's product manager for Microsoft products (the PdM) or your CloudBlue customer success manager (the CSAM) can ask them for you.</p>
+${supportContact(context.support)}`,
+      };
+    },
   },
   marketplace_misconfigured: {
     status: 503,
@@ -94,8 +118,9 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
     status: 400,
     describe: () => ({
       title: 'Sign-in session not found',
-      message: 'This browser has no sign-in in progress: the page was opened directly, the sign-in was already completed, or cookies are blocked.',
-      todo: 'Start again from the start page in the same browser, and allow cookies for this site.',
+      message:
+        'This browser has no sign-in that matches this answer from Microsoft: the address was opened directly or in another browser, the sign-in is more than 10 minutes old, or cookies are blocked for this site.',
+      todo: 'Start again from the start page in this browser, and allow cookies for this site.',
     }),
   },
   transaction_expired: {
@@ -104,6 +129,14 @@ const catalog: Record<ErrorCode, CatalogEntry> = {
       title: 'Sign-in took too long',
       message: 'The sign-in must be completed within 10 minutes.',
       todo: 'Start again from the start page.',
+    }),
+  },
+  transaction_evicted: {
+    status: 400,
+    describe: () => ({
+      title: 'This sign-in was set aside',
+      message: `A browser can keep ${maxSignInsInFlight} sign-ins going at once. More were started in this one after this sign-in, so this one, the oldest, was set aside. Nothing was stored, and the other sign-ins are not affected.`,
+      todo: 'Start this sign-in again from the start page. Finish some of the others first if you have many tabs open.',
     }),
   },
   transaction_invalid: { status: 400, describe: () => notThisSignIn },
@@ -359,8 +392,8 @@ function waitOf(err: AppError, otherwise = 'a few seconds'): string {
 
 const notThisSignIn: DescribedError = {
   title: 'Sign-in could not be verified',
-  message: 'The answer from Microsoft does not belong to the sign-in started in this browser.',
-  todo: 'Start again from the start page, in one browser tab.',
+  message: 'This answer from Microsoft does not belong to a sign-in started in this browser, or it was already used.',
+  todo: 'Start again from the start page. Sign-ins in several tabs are fine; each must finish in the browser that started it.',
 };
 
 /**
@@ -370,7 +403,7 @@ const notThisSignIn: DescribedError = {
 function signedInAs(err: AppError): Html | undefined {
   const who = err.signedInAs;
   if (!who || (who.account === undefined && who.tenant === undefined)) return undefined;
-  return html`<p id="signed-in-as">Signed in as <strong>${who.account ?? 'an account without a sign-in name'}</strong>${
+  return html`<p id="signed-in-as">Signed in as <strong>${who.account ? nowrap(who.account) : 'an account without a sign-in name'}</strong>${
     who.tenant ? html` (tenant <code>${who.tenant}</code>)` : ''
   }. If that is not the account you meant, sign in again and pick the right one in Microsoft's account picker.</p>`;
 }
@@ -399,6 +432,6 @@ export function httpStatusOf(code: ErrorCode): number {
 }
 
 /** What a person reads for an error. */
-export function describeError(err: AppError): DescribedError {
-  return catalog[err.code].describe(err);
+export function describeError(err: AppError, context: PageContext = {}): DescribedError {
+  return catalog[err.code].describe(err, context);
 }

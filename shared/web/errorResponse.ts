@@ -37,7 +37,7 @@ export function errorResponse(err: unknown, o: ErrorResponseOptions): WebRespons
   else logEvent(o.logger, 'warn', events.requestRefused, fields);
 
   const site = siteOf(o.settings);
-  const described = describeError(e);
+  const described = describeError(e, { ...(o.settings?.SUPPORT_CONTACT ? { support: o.settings.SUPPORT_CONTACT } : {}) });
   const microsoftIds = microsoftIdsOf(fields);
   const headers = { 'X-Correlation-Id': o.correlationId, ...retryAfterHeader(e, status), ...o.headers };
   if (o.json) return jsonResponse(status, site, { error: e.code, message: described.message, correlationId: o.correlationId }, { headers });

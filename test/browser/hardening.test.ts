@@ -31,7 +31,8 @@ import {
 } from '../support/browser';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
 
-const cookieName = '__Host-ms-auth-tx';
+/** Each sign-in's cookie: this prefix and the key of its state (shared/signIn/cookie.ts). */
+const cookiePrefix = '__Host-ms-auth-tx-';
 
 let browser: Browser;
 let world: World;
@@ -244,31 +245,36 @@ describe('form posts to /api/start', () => {
 });
 
 describe('the transaction cookie', () => {
-  it(`is ${cookieName}, HttpOnly, Secure, SameSite=Lax, Path=/, host-only, 10 minutes; the callback removes it`, async () => {
+  it(`is ${cookiePrefix}<key of its state>, HttpOnly, Secure, SameSite=Lax, Path=/, host-only, 10 minutes; the callback replaces it with the record that it finished`, async () => {
     const { page, context } = session;
     await page.goto(world.startUrl);
     expect(await context.cookies(world.baseUrl)).toEqual([]);
     const before = Date.now() / 1000;
     await startSignIn(page, world, 'MP-00001');
     const cookies = await context.cookies(world.baseUrl);
-    expect(cookies.map((c) => c.name)).toEqual([cookieName]);
+    expect(cookies.map((c) => c.name)).toEqual([expect.stringMatching(/^__Host-ms-auth-tx-[A-Za-z0-9_-]{16}$/)]);
     const [cookie] = cookies;
-    expect(cookie).toMatchObject({ name: cookieName, domain: 'localhost', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' });
+    expect(cookie).toMatchObject({ domain: 'localhost', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' });
     expect(cookie?.expires).toBeGreaterThan(before + 590);
     expect(cookie?.expires).toBeLessThan(before + 620);
 
     await signInAtSimulator(page, world);
     await shownToken(page);
-    // Gone; what remains is the token page's meaningless mark (docs/SECURITY.md 30), which script cannot read either.
+    // Under the same name, now the small sealed record that the sign-in finished (an hour), and the
+    // token page's meaningless mark (docs/SECURITY.md 30); script can read neither.
     const left = await context.cookies(world.baseUrl);
-    expect(left.map((c) => c.name)).toEqual(['__Host-ms-auth-shown']);
-    expect(left[0]).toMatchObject({ path: '/', httpOnly: true, secure: true, sameSite: 'Strict' });
+    expect(left.map((c) => c.name).sort()).toEqual(['__Host-ms-auth-shown', cookie?.name].sort());
+    const finished = left.find((c) => c.name === cookie?.name);
+    expect(finished).toMatchObject({ path: '/', httpOnly: true, secure: true, sameSite: 'Lax' });
+    expect(finished?.value).not.toBe(cookie?.value);
+    expect(finished?.expires).toBeGreaterThan(before + 3590);
+    expect(left.find((c) => c.name === '__Host-ms-auth-shown')).toMatchObject({ path: '/', httpOnly: true, secure: true, sameSite: 'Strict' });
     expect(await page.evaluate<string>('document.cookie')).toBe('');
   });
 });
 
 describe('after the token page', () => {
-  it('Back then Forward, and reload, never show the token again: it leaves the page with the person (back/forward cache on)', async () => {
+  it('Back then Forward, and reload, never show the token again: the same browser is told the sign-in finished (back/forward cache on)', async () => {
     const { page } = session;
     const callbacks: Response[] = [];
     page.on('response', (r) => {
@@ -290,17 +296,18 @@ describe('after the token page', () => {
     expect(page.url()).toBe(callbackUrl);
     // Not restored from the back/forward cache (its mark changed a cookie while it was shown:
     // Chromium stores no-store pages, but restores none after that), so the server was asked again
-    // and refused the spent sign-in. The pagehide script would have taken the token off the page anyway.
-    expect(callbacks.map((r) => r.status())).toEqual([200, 400]);
-    expect(await heading(page)).toBe('Sign-in session not found');
+    // and said the sign-in already finished, without the token. The pagehide script would have
+    // taken the token off the page anyway.
+    expect(callbacks.map((r) => r.status())).toEqual([200, 200]);
+    expect(await heading(page)).toBe('This sign-in already finished');
     expect(await page.content()).not.toContain(token);
 
     await page.reload({ waitUntil: 'load' });
-    expect(callbacks.at(-1)?.status()).toBe(400);
-    expect(await heading(page)).toBe('Sign-in session not found');
+    expect(callbacks.at(-1)?.status()).toBe(200);
+    expect(await heading(page)).toBe('This sign-in already finished');
     expect(await page.content()).not.toContain(token);
 
-    // The store still holds the token from the one real sign-in; the replays changed nothing.
+    // The store still holds the token from the one real sign-in; coming back changed nothing.
     expect((await world.store.getToken('MP-00001', 'test'))?.value).toBe(token);
     expect(foreignRequests(session, allowedOrigins(world))).toEqual([]);
   });
@@ -352,9 +359,9 @@ describe('after the token page, with JavaScript off (docs/SECURITY.md 30)', () =
       await page.goto(`${away.crossSiteUrl}/away.html`);
       await page.goBack({ waitUntil: 'commit' });
       await page.waitForLoadState('load');
-      // Not restored from the cache: the callback was asked again, and refused the spent sign-in.
-      expect(callbacks.map((r) => r.status())).toEqual([200, 400]);
-      expect(await heading(page)).toBe('Sign-in session not found');
+      // Not restored from the cache: the callback was asked again, and said the sign-in already finished (no token).
+      expect(callbacks.map((r) => r.status())).toEqual([200, 200]);
+      expect(await heading(page)).toBe('This sign-in already finished');
       expect(await page.content()).not.toContain(token);
     });
   });

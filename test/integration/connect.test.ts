@@ -10,6 +10,11 @@ import { decodeConnectTag, encodeConnectTag } from '../../shared/connect/tag';
 import { callbackBudgetMs } from '../../shared/signIn/pageBudget';
 import { tokenSecretName } from '../../shared/secrets/store';
 import { request, signIn, tokenFromPage, type Step } from '../support/flow';
+
+/** What a person reads on a page: its text, without the markup (IDs sit in spans that keep them on one line). */
+function textOf(html: string): string {
+  return html.replace(/<[^>]+>/g, '');
+}
 import { startWorld, type World } from '../support/world';
 
 const P1 = 'PRD-100-000-001';
@@ -95,7 +100,7 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     expect(inConnect(P2)).toBe(token);
     expect(page).toContain('<strong>Nothing to do:</strong> the token was written to');
     expect(page).toContain(`the parameter <code id="parameter-name">${parameter}</code> of marketplace`);
-    expect(page).toContain(`in ${P1}, ${P2} and read back`);
+    expect(textOf(page)).toContain(`in product ${P1} and product ${P2} in Connect, and read back`);
     expect(page).toContain(`<code id="parameter-name">${parameter}</code>`);
 
     const stored = await world.store.getToken(MP, 'test');
@@ -237,12 +242,12 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     world.connect?.faults.unavailable(3, { product: P2, retryAfterSeconds: 0 });
     const { page, token } = await generate(world);
     expect(await latest()).toBe(token);
-    expect(page).toContain(`Connect was not updated for ${P1}, ${P2}.`);
-    expect(page).toContain(
-      `then ${P1}, ${P2}, then <strong>Configuration</strong>, and paste the token into the parameter <code id="parameter-name">${parameter}</code> of marketplace <strong class="nowrap">${MP}</strong>`,
+    expect(textOf(page)).toContain(`Connect was not updated for product ${P1} and product ${P2}.`);
+    expect(textOf(page)).toContain(
+      `then product ${P1} and product ${P2}, then Configuration, and paste the token into the parameter ${parameter} of marketplace ${MP}.`,
     );
-    expect(page).toContain(`${P1}: Connect refused the update`);
-    expect(page).toContain(`${P2}: Connect did not answer in time`);
+    expect(textOf(page)).toContain(`product ${P1}: Connect refused the update`);
+    expect(textOf(page)).toContain(`product ${P2}: Connect did not answer in time`);
     expect(page).toContain(`<code id="parameter-name">${parameter}</code>`);
     const stored = await world.store.getToken(MP, 'test');
     expect(stored?.tags).toMatchObject({ status: 'connect-sync-failed', connect: 'fail=AUTH_002:100-000-001;retry:100-000-002' });
@@ -256,8 +261,8 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
 
     const html = await call(`${world.baseUrl}/api/status`);
     expect(html.body).toContain(`Connect refused 1 token(s)`);
-    expect(html.body).toContain(`${P1}: refused (AUTH_002)`);
-    expect(html.body).toContain(`${P2}: written to the product parameter and read back`);
+    expect(textOf(html.body)).toContain(`${P1}: refused (AUTH_002)`);
+    expect(textOf(html.body)).toContain(`${P2}: written to the product parameter and read back`);
     await rotateNow(world);
     expect((await tokenRow(world))?.connect?.map((c) => c.state)).toEqual(['ok', 'ok']);
   });
@@ -273,7 +278,7 @@ describe('Connect push (Key Vault store, two products on MP-00001)', () => {
     // simulator's sign-in before the callback as the only margin.
     expect(waited).toBeLessThan(callbackBudgetMs + 2_500);
     expect(await latest()).toBe(token);
-    expect(page).toContain(`${P1}: Connect did not answer in time`);
+    expect(textOf(page)).toContain(`product ${P1}: Connect did not answer in time`);
     const stored = await world.store.getToken(MP, 'test');
     expect(decodeConnectTag(stored?.tags.connect).get(P1)?.state).toBe('pending');
     await timerRun(world);
@@ -344,7 +349,7 @@ describe('Connect push misconfigured: CONNECT_API_KEY_SECRET_NAME names a secret
   it('the token is still stored and shown; the status says connect-sync-failed (API_KEY_MISSING) and the operator is alerted', async () => {
     const { page, token } = await generate(world);
     expect((await world.store.getToken(MP, 'test'))?.value).toBe(token);
-    expect(page).toContain(`${P1}: Connect refused the update`);
+    expect(textOf(page)).toContain(`product ${P1}: Connect refused the update`);
     expect(world.connect?.stats.requests).toBe(0);
     expect((await tokenRow(world))?.connect).toEqual([{ product: P1, state: 'failed', code: 'API_KEY_MISSING' }]);
     expect(latestLog(world, 'ConnectSyncFailed')).toMatchObject({ errorCode: 'API_KEY_MISSING', marketplace: MP });

@@ -314,14 +314,14 @@ describe('every credential warns before it expires', () => {
         expect(page).toContain('<h2>Credentials (4)</h2>');
         expect(page).toContain('1 credential(s) expire within 30 days or have expired:');
         expect(page).toContain(
-          '<td data-label="Credential">CSP app: client secret</td><td data-label="Key Vault name"><span class="nowrap">partner-secret-MP-00001</span></td><td data-label="Used by">MP-00001</td>',
+          '<td data-label="Credential">CSP app: client secret</td><td data-label="Key Vault name"><span class="nowrap">partner-secret-MP-00001</span></td><td data-label="Used by"><span class="nowrap">MP-00001</span></td>',
         );
         expect(page).toContain('<span class="error">10</span>');
         expect(page).toContain(
           '<td data-label="Credential">Connect API key</td><td data-label="Key Vault name"><span class="nowrap">connect-api-key</span></td><td data-label="Used by">Connect push</td><td data-label="Expires">—</td><td data-label="Days left">expiry unknown</td>',
         );
         expect(page).toContain(
-          '<td data-label="Credential">CPV app: managed identity (federated credential)</td><td data-label="Key Vault name">—</td><td data-label="Used by">MP-00002</td><td data-label="Expires">—</td><td data-label="Days left">nothing expires</td>',
+          '<td data-label="Credential">CPV app: managed identity (federated credential)</td><td data-label="Key Vault name">—</td><td data-label="Used by"><span class="nowrap">MP-00002</span></td><td data-label="Expires">—</td><td data-label="Days left">nothing expires</td>',
         );
       },
     ));

@@ -7,7 +7,8 @@ import type { Registration } from '../../local/functionsCore';
 import { startHost } from '../../local/host';
 import { cpvClientId, tenants } from '../fixtures/config';
 import { authorizeParameters } from '../../shared/signIn/entraUrls';
-import { cookieHeader, postStart, request, signIn, submitForm, tokenFromPage } from '../support/flow';
+import { stateKey } from '../../shared/signIn/transaction';
+import { CookieJar, cookieHeader, postStart, request, signIn, submitForm, tokenFromPage } from '../support/flow';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
 
 describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store)', (store) => {
@@ -21,10 +22,11 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
   });
 
   it('CSP: shows the token once, with the parameter to paste it into, and stores the same token', async () => {
-    const { start, authorizeUrl, callback } = await signIn(world, 'MP-00001');
-    // The transaction cookie: __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, 10 minutes.
+    const { start, authorizeUrl, callback, callbackUrl } = await signIn(world, 'MP-00001');
+    // The transaction cookie, named after its state: __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, 10 minutes.
+    const name = `__Host-ms-auth-tx-${stateKey(new URL(callbackUrl).searchParams.get('state') ?? '')}`;
     expect(start.setCookies).toHaveLength(1);
-    expect(start.setCookies[0]).toMatch(/^__Host-ms-auth-tx=[A-Za-z0-9_.-]+; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/);
+    expect(start.setCookies[0]).toMatch(new RegExp(`^${name}=[A-Za-z0-9_.-]+; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$`));
     const authorize = new URL(authorizeUrl);
     expect(authorize.pathname).toBe(`/${tenants.csp}/oauth2/v2.0/authorize`);
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
@@ -35,8 +37,10 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(callback.body).toContain('<code id="parameter-name">refresh_token_test</code>');
     const token = tokenFromPage(callback.body);
     expect(token).toMatch(/^1\.A/);
-    // The cookie is spent.
-    expect(callback.setCookies.join()).toMatch(/__Host-ms-auth-tx=; Path=\/; Max-Age=0/);
+    // The transaction is spent: its cookie now holds the small sealed record that it finished, for an hour.
+    expect(callback.setCookies).toEqual([
+      expect.stringMatching(new RegExp(`^${name}=[A-Za-z0-9_.-]+; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Lax$`)),
+    ]);
 
     const stored = await world.store.getToken('MP-00001', 'test');
     expect(stored?.value).toBe(token);
@@ -45,6 +49,55 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     expect(days).toBeGreaterThan(89.9);
     expect(days).toBeLessThanOrEqual(90);
     expect(world.logs.some((l) => l.message.includes('"event":"TokenGenerated"') && l.message.includes('MP-00001'))).toBe(true);
+  });
+
+  it('Reload after success: the same browser is told the sign-in finished and when (200, no token, no token call); another browser is refused', async () => {
+    const { callback, callbackUrl } = await signIn(world, 'MP-00001');
+    const token = tokenFromPage(callback.body) ?? '';
+    expect(token.length).toBeGreaterThan(20);
+    const calls = world.simulator.stats.tokenCalls.total;
+    const stored = (await world.store.getToken('MP-00001', 'test'))?.version;
+    const again = await request(callbackUrl, { headers: { cookie: cookieHeader(callback.setCookies) } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('cache-control')).toBe('no-store');
+    expect(again.body).toContain('<h1>This sign-in already finished</h1>');
+    expect(again.body).toMatch(/The token for marketplace <span class="nowrap">MP-00001<\/span> was stored at <time class="utc" datetime="\d{4}-/);
+    expect(again.body).not.toContain(token);
+    expect(again.setCookies).toEqual([]);
+    expect(world.simulator.stats.tokenCalls.total).toBe(calls);
+    expect((await world.store.getToken('MP-00001', 'test'))?.version).toBe(stored);
+    // The finished record holds nothing secret: not the state, not the token.
+    const record = /=([^;]+)/.exec(callback.setCookies[0] ?? '')?.[1] ?? '';
+    expect(record.length).toBeLessThan(400);
+    const elsewhere = await request(callbackUrl);
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body).toContain('<h1>Sign-in session not found</h1>');
+  });
+
+  it.each([
+    ['in the order they started', [0, 1]],
+    ['in the other order', [1, 0]],
+  ])('two sign-ins in one browser (two tabs) both finish, %s', async (_order, order) => {
+    const jar = new CookieJar();
+    const tabs: { callbackUrl: string; marketplace: string }[] = [];
+    for (const marketplace of ['MP-00001', 'MP-00001']) {
+      const start = await postStart(world, marketplace, { cookie: jar.header() });
+      jar.take(start.setCookies);
+      const authorize = await request(start.location ?? '');
+      const signedIn = await submitForm(start.location ?? '', authorize.body, 'Sign in');
+      tabs.push({ callbackUrl: signedIn.location ?? '', marketplace });
+    }
+    expect(jar.names()).toHaveLength(2);
+    for (const i of order) {
+      const tab = tabs[i]!;
+      const r = await request(tab.callbackUrl, { headers: { cookie: jar.header() } });
+      jar.take(r.setCookies);
+      expect({ status: r.status, heading: /<h1>(.*?)<\/h1>/.exec(r.body)?.[1]?.replace(/<[^>]+>/g, '') }).toEqual({
+        status: 200,
+        heading: `Refresh token for ${tab.marketplace}`,
+      });
+      expect(tokenFromPage(r.body)).toBe((await world.store.getToken(tab.marketplace, 'test'))?.value);
+    }
   });
 
   /** Start → Microsoft's sign-in page → Sign in with these choices: the page or redirect that follows. */
@@ -98,8 +151,12 @@ describe.each(['keyvault', 'file'] as const)('generate a refresh token (%s store
     const shareable = new URL(/id="approval-link" value="([^"]+)"/.exec(first.body)?.[1]?.replace(/&amp;/g, '&') ?? '');
     expect(shareable.pathname).toBe('/organizations/v2.0/adminconsent');
     expect(shareable.searchParams.has('state')).toBe(false);
+    // The sign-in's transaction is spent; the approval has a transaction of its own, named after its own state.
     const consentCookie = cookieHeader(first.setCookies);
-    expect(consentCookie).toMatch(/^__Host-ms-auth-tx=.+/);
+    expect(consentCookie).toBe(
+      `__Host-ms-auth-tx-${stateKey(consentUrl.searchParams.get('state') ?? '')}=${/=([^;]+)/.exec(first.setCookies[1] ?? '')?.[1]}`,
+    );
+    expect(first.setCookies[0]).toMatch(/^__Host-ms-auth-tx-[A-Za-z0-9_-]{16}=; Path=\/; Max-Age=0;/);
 
     const consentPage = await request(consentUrl.toString());
     const accepted = await submitForm(consentUrl.toString(), consentPage.body, 'Accept');
@@ -379,10 +436,14 @@ describe('what the first real sign-in meets: documented parameters, a retry with
     const user = world.simulator.accountFor(tenants.csp, 'noPartnerCenterRole');
     const { callback } = await signIn(world, 'MP-00001', { signInChoices: { account: 'noPartnerCenterRole' } });
     expect(callback.status).toBe(403);
-    expect(callback.body).toContain(`Signed in as <strong>${user.username}</strong> (tenant <code>${tenants.csp}</code>)`);
+    expect(callback.body).toContain(
+      `Signed in as <strong><span class="nowrap">${user.username}</span></strong> (tenant <code>${tenants.csp}</code>)`,
+    );
     expect(callback.body).not.toMatch(/1\.A[A-Za-z0-9_-]{20,}/);
     const mfa = await signIn(world, 'MP-00001', { signInChoices: { withoutMfa: 'on' } });
-    expect(mfa.callback.body).toContain(`Signed in as <strong>${world.simulator.accountFor(tenants.csp).username}</strong>`);
+    expect(mfa.callback.body).toContain(
+      `Signed in as <strong><span class="nowrap">${world.simulator.accountFor(tenants.csp).username}</span></strong>`,
+    );
   });
 
   it('a guest of the partner tenant who holds the Admin Agent role is accepted: Partner Center decides by role', async () => {

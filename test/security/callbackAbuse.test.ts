@@ -11,9 +11,10 @@ import { startHost } from '../../local/host';
 import { startIdentitySimulator } from '../../local/identitySimulator';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
-import { openTransaction, pkceChallenge, sealTransaction, transactionKey } from '../../shared/signIn/transaction';
+import { maxSignInsInFlight } from '../../shared/signIn/inFlight';
+import { openTransaction, pkceChallenge, sealFinished, sealTransaction, stateKey, transactionKey } from '../../shared/signIn/transaction';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
-import { request, type Step } from '../support/flow';
+import { CookieJar, request, submitForm, type Step } from '../support/flow';
 import { secrets, startWorld, tls, unboundedSignIns, type World } from '../support/world';
 import { trackRun, writeFigures } from './support/figures';
 import { authorizeFor, headingOf, sealed, signInUntilCallback, storeSnapshot, testKey, tokenCalls } from './support/probe';
@@ -34,20 +35,23 @@ function abuse(category: 'state' | 'cookie' | 'code' | 'issuer' | 'tenant', name
 
 const refusals = {
   missing: 'Sign-in session not found',
+  setAside: 'This sign-in was set aside',
   expired: 'Sign-in took too long',
   unverified: 'Sign-in could not be verified',
   noToken: 'Microsoft did not issue a token',
   wrongAccount: 'Wrong Microsoft account',
 };
 
+type Attempt = Step & { calls: number; stored: boolean; state: string | null };
+
 /** Runs a callback request and returns the answer with the token calls it caused and whether the store changed. */
-async function attempt(url: URL | string, cookie?: string | string[]): Promise<Step & { calls: number; stored: boolean }> {
+async function attempt(url: URL | string, cookie?: string | string[]): Promise<Attempt> {
   const before = storeSnapshot(world);
   const callsBefore = tokenCalls(world);
   const headers: Record<string, string> = {};
   if (cookie !== undefined) headers.cookie = Array.isArray(cookie) ? cookie.join('; ') : cookie;
   const r = await request(url.toString(), { headers });
-  return { ...r, calls: tokenCalls(world) - callsBefore, stored: storeSnapshot(world) !== before };
+  return { ...r, calls: tokenCalls(world) - callsBefore, stored: storeSnapshot(world) !== before, state: new URL(url).searchParams.get('state') };
 }
 
 /**
@@ -55,10 +59,7 @@ async function attempt(url: URL | string, cookie?: string | string[]): Promise<S
  * allowed; and the browser's transaction spent, or (a callback that is not this browser's
  * sign-in: no cookie, another state) left alone (docs/SECURITY.md 36).
  */
-function expectRefused(
-  r: Step & { calls: number; stored: boolean },
-  o: { status?: 400 | 403; heading: string; calls: number; transaction?: 'spent' | 'left alone' },
-): void {
+function expectRefused(r: Attempt, o: { status?: 400 | 403; heading: string; calls: number; transaction?: 'spent' | 'left alone' }): void {
   expect({ status: r.status, heading: headingOf(r.body), calls: r.calls, stored: r.stored }).toEqual({
     status: o.status ?? 400,
     heading: o.heading,
@@ -67,7 +68,8 @@ function expectRefused(
   });
   expect(r.location).toBeUndefined();
   if (o.transaction === 'left alone') expect(r.setCookies).toEqual([]);
-  else expect(r.setCookies).toEqual([`${transactionCookieName}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`]);
+  // Spent: only the cookie of the sign-in this callback answered, the one named after its state.
+  else expect(r.setCookies).toEqual([`${transactionCookieName(stateKey(r.state ?? ''))}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`]);
 }
 
 function withParams(url: URL, change: (p: URLSearchParams) => void): URL {
@@ -229,7 +231,7 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i] ?? '';
       const flipped = parts.map((q, j) => (j === i ? (p.length === 0 ? 'A' : `${p[0] === 'A' ? 'B' : 'A'}${p.slice(1)}`) : q)).join('.');
-      expectRefused(await attempt(s.callback, `${transactionCookieName}=${flipped}`), { heading: refusals.unverified, calls: 0 });
+      expectRefused(await attempt(s.callback, `${s.cookieName}=${flipped}`), { heading: refusals.unverified, calls: 0 });
     }
   });
 
@@ -245,14 +247,14 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
       v.slice(0, -10),
       ...parts.map((_, i) => parts.filter((__, j) => j !== i).join('.')),
     ];
-    for (const t of variants) expectRefused(await attempt(s.callback, `${transactionCookieName}=${t}`), { heading: refusals.unverified, calls: 0 });
+    for (const t of variants) expectRefused(await attempt(s.callback, `${s.cookieName}=${t}`), { heading: refusals.unverified, calls: 0 });
   });
 
   abuse('cookie', 'oversized: a genuinely sealed transaction over the size limit, and a valid one padded', async () => {
-    const { tx, value } = await sealed('MP-00001', { marketplace: `MP-00001${' '.repeat(900)}` });
+    const { tx, value, cookie } = await sealed('MP-00001', { marketplace: `MP-00001${' '.repeat(900)}` });
     expect(value.length).toBeGreaterThan(1024);
     const callback = await authorizeFor(world, tx, { tenant: tenants.csp, clientId: cspClientId });
-    expectRefused(await attempt(callback, `${transactionCookieName}=${value}`), { heading: refusals.unverified, calls: 0 });
+    expectRefused(await attempt(callback, cookie), { heading: refusals.unverified, calls: 0 });
     const s = await signInUntilCallback(world, 'MP-00001');
     expectRefused(await attempt(s.callback, `${s.cookie}${'A'.repeat(4096)}`), { heading: refusals.unverified, calls: 0 });
   });
@@ -267,7 +269,7 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     const opened = await openTransaction(s.cookieValue, testKey());
     if (!opened.ok) throw new Error('the test could not open its own cookie');
     const forged = await sealTransaction(opened.transaction, transactionKey('an-attacker-chosen-key-'.padEnd(48, 'x')));
-    expectRefused(await attempt(s.callback, `${transactionCookieName}=${forged}`), { heading: refusals.unverified, calls: 0 });
+    expectRefused(await attempt(s.callback, `${s.cookieName}=${forged}`), { heading: refusals.unverified, calls: 0 });
   });
 
   abuse('cookie', 'sealed for the other environment (a production transaction at the test deployment)', async () => {
@@ -283,9 +285,88 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
     const plaintext = new TextEncoder().encode(JSON.stringify(opened.transaction));
     const weaker = await new CompactEncrypt(plaintext).setProtectedHeader({ alg: 'dir', enc: 'A128GCM' }).encrypt(testKey().slice(0, 16));
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(plaintext).toString('base64url')}.`;
-    for (const v of [weaker, none])
-      expectRefused(await attempt(s.callback, `${transactionCookieName}=${v}`), { heading: refusals.unverified, calls: 0 });
+    for (const v of [weaker, none]) expectRefused(await attempt(s.callback, `${s.cookieName}=${v}`), { heading: refusals.unverified, calls: 0 });
   });
+
+  /** POST /api/start from the browser whose cookies are `cookie`, then Sign in at the simulator: the callback URL and the start's answer. */
+  async function startAndSignIn(cookie: string): Promise<{ start: Step; callback: URL }> {
+    const start = await request(world.startUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', cookie },
+      body: 'marketplace=MP-00001',
+    });
+    if (start.status !== 303 || !start.location) throw new Error(`start answered ${start.status}`);
+    const page = await request(start.location);
+    const signedIn = await submitForm(start.location, page.body, 'Sign in');
+    return { start, callback: new URL(signedIn.location ?? '') };
+  }
+
+  abuse(
+    'cookie',
+    `too many sign-ins in one browser: the ${maxSignInsInFlight + 1}th sets the oldest aside, whose return says exactly that and touches nothing; the others still finish`,
+    async () => {
+      const jar = new CookieJar();
+      const tabs: URL[] = [];
+      for (let i = 0; i <= maxSignInsInFlight; i++) {
+        const { start, callback } = await startAndSignIn(jar.header());
+        jar.take(start.setCookies);
+        tabs.push(callback);
+      }
+      expect(jar.names().filter((n) => n.startsWith('__Host-ms-auth-tx-'))).toHaveLength(maxSignInsInFlight);
+      expect(jar.names()).toContain('__Host-ms-auth-evicted');
+      expectRefused(await attempt(tabs[0]!, jar.header()), { heading: refusals.setAside, calls: 0, transaction: 'left alone' });
+      // The others finish, in any order: newest first here.
+      for (const tab of tabs.slice(1).reverse()) {
+        const r = await attempt(tab, jar.header());
+        expect({ status: r.status, calls: r.calls }).toEqual({ status: 200, calls: 1 });
+        jar.take(r.setCookies);
+      }
+    },
+  );
+
+  abuse(
+    'cookie',
+    'too many cookies: 60 crafted sign-in cookies beside the real one; the start opens at most 20, and the callback still finds its own',
+    async () => {
+      const junk = Array.from({ length: 60 }, (_, i) => `${transactionCookieName(stateKey(`junk-${i}`))}=${'A'.repeat(40)}`).join('; ');
+      const { start, callback } = await startAndSignIn(junk);
+      // Its own cookie, and the unreadable ones it opened cleared: never all sixty.
+      expect(start.setCookies.length).toBeLessThanOrEqual(21);
+      expect(start.setCookies.filter((c) => !/Max-Age=0/.test(c))).toHaveLength(1);
+      const own = start.setCookies.find((c) => !/Max-Age=0/.test(c))?.split(';')[0] ?? '';
+      const r = await attempt(callback, `${junk}; ${own}`);
+      expect({ status: r.status, calls: r.calls }).toEqual({ status: 200, calls: 1 });
+    },
+  );
+
+  abuse(
+    'cookie',
+    "a finished sign-in's record: genuine, it says the sign-in finished (200, no token, nothing spent); tampered, moved under another sign-in's name or of the other environment, it is refused",
+    async () => {
+      const a = await signInUntilCallback(world, 'MP-00001');
+      const done = await attempt(a.callback, a.cookie);
+      expect(done.status).toBe(200);
+      const record = /=([^;]*)/.exec(done.setCookies[0] ?? '')?.[1] ?? '';
+      const again = await attempt(a.callback, `${a.cookieName}=${record}`);
+      expect({ status: again.status, heading: headingOf(again.body), calls: again.calls, setCookies: again.setCookies }).toEqual({
+        status: 200,
+        heading: 'This sign-in already finished',
+        calls: 0,
+        setCookies: [],
+      });
+      const parts = record.split('.');
+      const tampered = parts.map((p, i) => (i === 3 ? `${p[0] === 'A' ? 'B' : 'A'}${p.slice(1)}` : p)).join('.');
+      expectRefused(await attempt(a.callback, `${a.cookieName}=${tampered}`), { heading: refusals.unverified, calls: 0 });
+      const b = await signInUntilCallback(world, 'MP-00001');
+      expectRefused(await attempt(b.callback, `${b.cookieName}=${record}`), { heading: refusals.unverified, calls: 0 });
+      const key = stateKey(a.callback.searchParams.get('state') ?? '');
+      const production = await sealFinished(
+        { purpose: 'finished', key, marketplace: 'MP-00001', environment: 'production', finishedAt: Date.now() },
+        testKey(),
+      );
+      expectRefused(await attempt(a.callback, `${a.cookieName}=${production}`), { heading: refusals.unverified, calls: 0 });
+    },
+  );
 
   abuse('cookie', 'the cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, 10 minutes, and the verifier is not readable in it', async () => {
     const r = await request(world.startUrl, {
@@ -294,7 +375,11 @@ describe('the transaction cookie (docs/SECURITY.md 2, 3)', () => {
       body: 'marketplace=MP-00001',
     });
     expect(r.setCookies).toHaveLength(1);
-    expect(r.setCookies[0]).toMatch(/^__Host-ms-auth-tx=[A-Za-z0-9_.-]+; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/);
+    const state = new URL(r.location ?? '').searchParams.get('state') ?? '';
+    // Named after its state: another sign-in in another tab has a cookie of its own.
+    expect(r.setCookies[0]).toMatch(
+      new RegExp(`^__Host-ms-auth-tx-${stateKey(state)}=[A-Za-z0-9_.-]+; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$`),
+    );
     expect(r.setCookies[0]).not.toMatch(/Domain=/i);
     const value = (r.setCookies[0] ?? '').split(';')[0]?.split('=')[1] ?? '';
     const opened = await openTransaction(value, testKey());

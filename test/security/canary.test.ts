@@ -13,8 +13,8 @@ import selfsigned from 'selfsigned';
 import { join } from 'node:path';
 import { resetSignInBounds } from '../../shared/guards/signInBounds';
 import { resetSettingsCache } from '../../shared/settings';
-import { transactionCookieName } from '../../shared/signIn/cookie';
-import { openTransaction } from '../../shared/signIn/transaction';
+import { transactionCookiePrefix } from '../../shared/signIn/cookie';
+import { openRecord } from '../../shared/signIn/transaction';
 import type { AppCredentials } from '../../shared/identity/credentials';
 import { redeemCode, redeemRefreshToken } from '../../shared/identity/msal';
 import { AppError } from '../../shared/errors';
@@ -67,6 +67,8 @@ const canaries = {
   code: new Set<string>(),
   verifier: new Set<string>(),
   cookie: new Set<string>(),
+  /** The sealed records that replace a sign-in's transaction once its token is stored (nothing secret inside, but sealed). */
+  finishedRecord: new Set<string>(),
   /** The managed-identity tokens the CPV app presented as its client assertion. */
   assertion: new Set<string>(),
   /** The certificate's secret, in its two parts: the private key and the certificate. */
@@ -88,12 +90,16 @@ async function recordingFetch(input: string | URL | Request, init?: RequestInit)
   const setCookies = response.headers.getSetCookie();
   const allowed = new Set<string>();
   for (const sc of setCookies) {
-    const value = (sc.split(';')[0] ?? '').slice(`${transactionCookieName}=`.length);
+    const pair = sc.split(';')[0] ?? '';
+    const value = pair.startsWith(transactionCookiePrefix) ? pair.slice(pair.indexOf('=') + 1) : '';
     if (value) {
-      canaries.cookie.add(value);
       allowed.add(value);
-      const opened = await openTransaction(value, testKey());
-      if (opened.ok) canaries.verifier.add(opened.transaction.verifier);
+      // A transaction (its verifier a canary too), or the sealed record that a sign-in finished: both searched for everywhere.
+      const opened = await openRecord(value, testKey());
+      if (opened.ok && opened.kind === 'transaction') {
+        canaries.cookie.add(value);
+        canaries.verifier.add(opened.transaction.verifier);
+      } else canaries.finishedRecord.add(value);
     }
   }
   const shownToken = tokenFromPage(body);
@@ -447,6 +453,7 @@ describe('the search', () => {
     expect(counts.verifier).toBeGreaterThanOrEqual(8);
     expect(counts.cookie).toBeGreaterThanOrEqual(8);
     expect(counts.verifier).toBe(counts.cookie);
+    expect(counts.finishedRecord).toBeGreaterThanOrEqual(1);
     expect(counts.apiKey).toBe(1);
     expect(counts.assertion).toBeGreaterThanOrEqual(1);
     expect(counts.privateKey).toBe(1);

@@ -7,12 +7,15 @@
  * is unchanged; and the token endpoint is not called unless the input could be valid. The counts
  * go to docs/security-figures.json.
  */
+import { transactionCookieName } from '../../shared/signIn/cookie';
+import { openTransaction, stateKey } from '../../shared/signIn/transaction';
 import { acceptedMethods } from '../../shared/web/requestGuards';
+import { tenants } from '../fixtures/config';
 import { startWorld, unboundedSignIns, type World } from '../support/world';
 import { asHeaderValue, corpus, countByFamily, malformedPayloads, sample, xssPayloads } from './support/corpus';
 import { trackRun, writeFigures } from './support/figures';
 import { RawClient, type RawRequest } from './support/rawHttp';
-import { judge, originsOf, parserRefusals, sealed, Shapes, storeSnapshot, Tally, tokenCalls, type Expectation } from './support/probe';
+import { judge, originsOf, parserRefusals, sealed, Shapes, storeSnapshot, Tally, testKey, tokenCalls, type Expectation } from './support/probe';
 import { header } from './support/checks';
 
 const form = 'application/x-www-form-urlencoded';
@@ -157,6 +160,18 @@ describe('the marketplace ID (docs/SECURITY.md 5, 8)', () => {
     expect(tally.failuresFor('marketplace (POST /api/rotate query)')).toEqual([]);
   });
 
+  run.it('an ID as a person types it (lower case, spaces around it) begins the same sign-in as MP-00001, and nothing else', async () => {
+    for (const typed of ['mp-00001', 'Mp-00001', 'mP-00001', '  MP-00001 ', '\tmp-00001  ']) {
+      const r = await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: formBody(typed) });
+      expect(r.status).toBe(303);
+      const authorize = new URL(r.headers.location ?? '');
+      expect(authorize.pathname).toBe(`/${tenants.csp}/oauth2/v2.0/authorize`);
+      const value = /^[^=]+=([^;]+)/.exec(r.headers['set-cookie']?.[0] ?? '')?.[1];
+      const opened = await openTransaction(value, testKey());
+      expect(opened.ok && opened.transaction.marketplace).toBe('MP-00001');
+    }
+  });
+
   run.it('the controls are accepted: the same requests with a real ID do begin a sign-in', async () => {
     for (const id of ['MP-00001', ' MP-00001', 'MP-00001\t']) {
       const r = await client.send({ method: 'POST', path: '/api/start', headers: { 'content-type': form, ...sameOrigin }, body: formBody(id) });
@@ -234,15 +249,18 @@ describe('the callback parameters (docs/SECURITY.md 2, 8)', () => {
     expect(tally.failuresFor('tenant (admin_consent=True)')).toEqual([]);
   });
 
-  run.it('the transaction cookie: a hostile value is missing or invalid (400, no token call)', async () => {
+  run.it('the transaction cookie: a hostile value under the name of the returned state is missing or invalid (400, no token call)', async () => {
+    const state = 'x'.repeat(43);
+    // The name the callback looks for: so every hostile value is really opened, never just passed over.
+    const name = transactionCookieName(stateKey(state));
     for (const p of corpus) {
       const value = asHeaderValue(p.value);
-      const path = callbackPath({ code: '1.AXcode', state: 'x'.repeat(43) });
+      const path = callbackPath({ code: '1.AXcode', state });
       await probe(
         'transaction cookie',
         'callback',
         p,
-        { path, headers: { cookie: `__Host-ms-auth-tx=${value}` } },
+        { path, headers: { cookie: `${name}=${value}` } },
         { status: value.length > 15_000 ? parserRefusals : [400] },
       );
     }
@@ -455,20 +473,33 @@ describe('headers the service reads (docs/SECURITY.md 4, 6, 11)', () => {
     const other = await sealed('MP-00001');
     const variants: [string, string][] = [
       ['duplicated (same value)', `${good.cookie}; ${good.cookie}`],
-      ['duplicated (two transactions)', `${other.cookie}; ${good.cookie}`],
+
       ['lower-case prefix', good.cookie.replace('__Host-', '__host-')],
       ['without __Host- prefix', good.cookie.replace('__Host-', '')],
       ['__Secure- prefix', good.cookie.replace('__Host-', '__Secure-')],
-      ['quoted value', `__Host-ms-auth-tx="${good.value}"`],
-      ['space in value', `__Host-ms-auth-tx=${good.value.slice(0, 20)} ${good.value.slice(20)}`],
+      ['quoted value', `${good.name}="${good.value}"`],
+      ['space in value', `${good.name}=${good.value.slice(0, 20)} ${good.value.slice(20)}`],
       ['value with trailing junk', `${good.cookie}x`],
-      ['value with a leading dot', `__Host-ms-auth-tx=.${good.value}`],
-      ['empty value', '__Host-ms-auth-tx='],
-      ['only the name', '__Host-ms-auth-tx'],
+      ['value with a leading dot', `${good.name}=.${good.value}`],
+      ['empty value', `${good.name}=`],
+      ['only the name', good.name],
+      ['the value under the name of another state', `${other.name}=${good.value}`],
+      ['the name without its state key (the single cookie of earlier versions)', `__Host-ms-auth-tx=${good.value}`],
+      ['the state key one character off', `${good.name.slice(0, 18)}${good.name[18] === 'A' ? 'B' : 'A'}${good.name.slice(19)}=${good.value}`],
+      ['a forged record of set-aside states naming this one', `__Host-ms-auth-evicted=${stateKey(good.tx.state)}`],
       ['another cookie carries the value', `other=${good.value}`],
       ['padded to 8 KB', `${good.cookie}${'A'.repeat(8192)}`],
       ['two Cookie lines', `${good.cookie}\n${other.cookie}`],
     ];
+    // Two sign-ins of one browser (two tabs) are each their own cookie: the answer for one of them is read, and only Entra can refuse its code.
+    distinctHeaderInputs.add('cookie:two transactions');
+    await probe(
+      'Cookie',
+      'callback',
+      { family: 'header', value: 'two transactions (two tabs): the code of the one answered goes to Entra, which refuses it' },
+      { path: callbackPath({ code: '1.AXcode', state: good.tx.state }), headers: { cookie: `${other.cookie}; ${good.cookie}` } },
+      { status: [400], tokenCalls: 1 },
+    );
     for (const [name, cookie] of variants) {
       distinctHeaderInputs.add(`cookie:${name}`);
       const headers: Record<string, string | string[]> = { cookie: cookie.includes('\n') ? cookie.split('\n') : cookie };

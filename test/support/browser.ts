@@ -90,7 +90,7 @@ export function isCspViolation(text: string): boolean {
 
 export async function openSession(
   browser: Browser,
-  options: { viewport?: { width: number; height: number }; clipboardOrigin?: string } = {},
+  options: { viewport?: { width: number; height: number }; clipboardOrigin?: string; timezoneId?: string; javaScriptEnabled?: boolean } = {},
 ): Promise<Session> {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
@@ -99,6 +99,9 @@ export async function openSession(
     locale: 'en-US',
     colorScheme: 'light',
     reducedMotion: 'reduce',
+    // The clock of a person somewhere: UTC unless a test says otherwise, so pages that add local time add none.
+    timezoneId: options.timezoneId ?? 'UTC',
+    ...(options.javaScriptEnabled === false ? { javaScriptEnabled: false } : {}),
   });
   if (options.clipboardOrigin) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: options.clipboardOrigin });
   await context.addInitScript({ content: violationReporter });
@@ -246,16 +249,20 @@ export async function overflowsHorizontally(page: Page): Promise<boolean> {
 }
 
 /**
- * Words inside `selector` that the layout broke across lines ("Marketplac" / "e"): a table squeezed
- * into a phone's width fits without scrolling, yet nobody can read it. A word is a run of
- * non-space characters; it is broken when its text range has client rectangles on two lines.
+ * Words inside `selector` that the layout broke across lines ("Marketplac" / "e", "MP-" / "99999"): a
+ * table squeezed into a phone's width fits without scrolling, yet nobody can read it. A word is a
+ * run of non-space characters, or (with `idsAndAddresses`) each marketplace ID, product ID and
+ * e-mail address, wherever it stands in the text; it is broken when its text range has client
+ * rectangles on two lines. Text inside form controls is not laid out as text and is not looked at.
  */
-const brokenWordsProbe = `((selector) => {
+const brokenWordsProbe = `((selector, pattern) => {
   const broken = [];
+  const words = new RegExp(pattern, 'g');
   for (const root of document.querySelectorAll(selector)) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const m of node.textContent.matchAll(/\\S+/g)) {
+      if (!node.parentElement || node.parentElement.closest('textarea, script, style')) continue;
+      for (const m of node.textContent.matchAll(words)) {
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);
@@ -267,8 +274,11 @@ const brokenWordsProbe = `((selector) => {
   return broken;
 })`;
 
-export async function brokenWords(page: Page, selector: string): Promise<string[]> {
-  return page.evaluate<string[]>(`${brokenWordsProbe}(${JSON.stringify(selector)})`);
+/** Marketplace and product IDs and e-mail addresses: what a person reads and copies, so what must never wrap inside. */
+export const idsAndAddresses = String.raw`MP-[0-9]{5,8}|PRD-[0-9]{3}-[0-9]{3}-[0-9]{3}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`;
+
+export async function brokenWords(page: Page, selector: string, pattern = String.raw`\S+`): Promise<string[]> {
+  return page.evaluate<string[]>(`${brokenWordsProbe}(${JSON.stringify(selector)}, ${JSON.stringify(pattern)})`);
 }
 
 /**

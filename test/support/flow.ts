@@ -18,8 +18,33 @@ export async function request(url: string, init: RequestInit = {}): Promise<Step
   return { status: r.status, ...(location ? { location } : {}), body: await r.text(), setCookies: r.headers.getSetCookie(), headers: r.headers };
 }
 
+/** The Cookie header a browser sends after these Set-Cookie lines: the cookies set, not the ones deleted (`Max-Age=0`). */
 export function cookieHeader(setCookies: string[]): string {
-  return setCookies.map((c) => c.split(';')[0]).join('; ');
+  return setCookies
+    .filter((c) => !/;\s*Max-Age=0(;|$)/i.test(c))
+    .map((c) => c.split(';')[0])
+    .join('; ');
+}
+
+/** One browser's cookies for the app, as Set-Cookie lines leave them: set, replaced, deleted (`Max-Age=0`). */
+export class CookieJar {
+  private readonly cookies = new Map<string, string>();
+  take(setCookies: string[]): this {
+    for (const c of setCookies) {
+      const pair = c.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      if (/;\s*Max-Age=0(;|$)/i.test(c)) this.cookies.delete(name);
+      else this.cookies.set(name, pair.slice(eq + 1));
+    }
+    return this;
+  }
+  names(): string[] {
+    return [...this.cookies.keys()];
+  }
+  header(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
 }
 
 export async function postStart(world: World, marketplace: string, headers: Record<string, string> = {}): Promise<Step> {

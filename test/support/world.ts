@@ -87,6 +87,8 @@ export interface WorldOptions {
 export interface WorldConnectOptions {
   /** Connect products per marketplace ID, written as `connect_products_<environment>` (the stand-in knows them all). */
   products: Record<string, string[]>;
+  /** Names the operator gives products, written as `connect_product_names` of each marketplace listing them. */
+  names?: Record<string, string>;
   /** The key as Connect issues it; a fresh `SU-…:…` key by default. */
   apiKey?: string;
   /** Store the key in the vault with its `ApiKey ` prefix (as copied from Connect's UI) instead of bare. */
@@ -221,14 +223,21 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const certs = tls();
 
   const federated = (options.cpvCredential ?? 'federated') === 'federated';
-  const cpvApp = { clientId: cpvClientId, redirectUris: [callbackUrl], multiTenant: true };
+  // Named as local mode names them (local/main.ts): the simulator's pages show an app's name, never its client ID.
+  const cpvApp = { clientId: cpvClientId, displayName: 'CloudBlue Connect (CPV, stand-in)', redirectUris: [callbackUrl], multiTenant: true };
   const simulator = await startIdentitySimulator({
     port: 0,
     tls: certs,
     clients: [
       // Federated: the CPV app has no secret, so a secret sent anyway is refused (AADSTS7000215).
       federated ? cpvApp : { ...cpvApp, clientSecret: secrets.cpv },
-      { clientId: cspClientId, clientSecret: secrets.csp, redirectUris: [callbackUrl], multiTenant: false },
+      {
+        clientId: cspClientId,
+        displayName: "Distributor's Partner Center app",
+        clientSecret: secrets.csp,
+        redirectUris: [callbackUrl],
+        multiTenant: false,
+      },
     ],
     consentedTenants: options.cpvConsented ? [{ clientId: cpvClientId, tenant: tenants.cpv }] : [],
   });
@@ -271,9 +280,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     const id = (entry as { id?: unknown }).id;
     const products = typeof id === 'string' ? connectProducts[id] : undefined;
     const named = typeof id === 'string' ? contacts[id] : undefined;
+    const names = Object.fromEntries(Object.entries(options.connect?.names ?? {}).filter(([p]) => products?.includes(p)));
     return {
       ...(entry as object),
       ...(products ? { [`connect_products_${environment}`]: products } : {}),
+      ...(products && Object.keys(names).length > 0 ? { connect_product_names: names } : {}),
       ...(named ? { [`contacts_${environment}`]: named } : {}),
     };
   };

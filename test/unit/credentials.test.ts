@@ -347,10 +347,10 @@ describe('the status page section', () => {
     ];
     const page = html`${credentialsSection(rows)}`.toString().replace(/>\s+</g, '><');
     expect(page).toContain(
-      '<td data-label="Credential">CSP app: certificate</td><td data-label="Key Vault name"><span class="nowrap">partner-cert</span></td><td data-label="Used by">MP-00001, MP-00002, MP-00003 and 1 more</td><td data-label="Expires">2027-01-19</td><td data-label="Days left"><span class="error">9</span></td>',
+      '<td data-label="Credential">CSP app: certificate</td><td data-label="Key Vault name"><span class="nowrap">partner-cert</span></td><td data-label="Used by"><span class="nowrap">MP-00001</span>, <span class="nowrap">MP-00002</span>, <span class="nowrap">MP-00003</span> and 1 more</td><td data-label="Expires">2027-01-19</td><td data-label="Days left"><span class="error">9</span></td>',
     );
     expect(page).toContain(
-      '<td data-label="Key Vault name"><span class="nowrap">&lt;b&gt;x&lt;/b&gt;</span></td><td data-label="Used by">MP-00005</td><td data-label="Expires">—</td><td data-label="Days left"><span class="error">not in Key Vault</span></td>',
+      '<td data-label="Key Vault name"><span class="nowrap">&lt;b&gt;x&lt;/b&gt;</span></td><td data-label="Used by"><span class="nowrap">MP-00005</span></td><td data-label="Expires">—</td><td data-label="Days left"><span class="error">not in Key Vault</span></td>',
     );
     expect(page).toContain('<td data-label="Days left">expiry unknown</td>');
     expect(page).toContain('<td data-label="Used by">nothing yet</td><td data-label="Expires">—</td><td data-label="Days left">nothing expires</td>');

@@ -16,11 +16,15 @@ describe('marketplace ID', () => {
   it.each(['MP-12345', 'MP-00001', 'MP-12345678', '  MP-12345 ', '\tMP-12345'])('accepts %j', (input) => {
     expect(parseMarketplaceId(input)).toEqual({ ok: true, id: input.trim() });
   });
+  it.each(['mp-12345', 'Mp-12345', 'mP-12345', ' mp-12345\t'])('accepts %j as typed by a person, as MP-12345', (input) => {
+    expect(parseMarketplaceId(input)).toEqual({ ok: true, id: 'MP-12345' });
+  });
   it.each([
     '',
     'MP-1234',
     'MP-123456789',
-    'mp-12345',
+    'mp_12345',
+    'mp-1234',
     'MP_12345',
     'MP-12345\n',
     'MP-12345/../x',
@@ -130,6 +134,42 @@ describe('marketplace configuration', () => {
       'MP-00012 partner_client_secret_test',
     ]);
     expect(config.problems[0]?.message).toMatch(/one of the service's own secrets/);
+  });
+
+  it('takes optional names for Connect products, per product, for the pages; the entries without them are unchanged', () => {
+    const config = parseMarketplaceConfig({
+      marketplaces: [
+        cpvEntry('MP-00020', tenants.cpv, {
+          connect_products_test: ['PRD-000-000-001'],
+          connect_products_production: ['PRD-000-000-002', 'PRD-000-000-003'],
+          connect_product_names: { 'PRD-000-000-001': 'Microsoft 365 NCE (test)', 'PRD-000-000-002': 'Microsoft 365 NCE' },
+        }),
+        cpvEntry('MP-00021', tenants.cpv, { connect_products_test: ['PRD-000-000-001'] }),
+      ],
+    });
+    expect(config.problems).toEqual([]);
+    expect(findMarketplace(config, 'MP-00020', 'test').connectProductNames).toEqual({ 'PRD-000-000-001': 'Microsoft 365 NCE (test)' });
+    expect(findMarketplace(config, 'MP-00020', 'production').connectProductNames).toEqual({ 'PRD-000-000-002': 'Microsoft 365 NCE' });
+    expect(findMarketplace(config, 'MP-00021', 'test')).toMatchObject({ connectProducts: ['PRD-000-000-001'], connectProductNames: {} });
+  });
+
+  it.each([
+    [{ 'PRD-000-000-009': 'Not listed' }, 'names PRD-000-000-009, which neither connect_products_test nor connect_products_production lists'],
+    [{ '<script>PRD-1': 'x' }, 'MP-00022 connect_product_names: has a key that is not a Connect product ID like PRD-123-456-789'],
+    [{ 'PRD-000-000-001': '' }, 'MP-00022 connect_product_names.PRD-000-000-001: must be plain text on one line, 1 to 100 characters'],
+    [{ 'PRD-000-000-001': 'two\nlines' }, 'must be plain text on one line'],
+    [{ 'PRD-000-000-001': 'in\u200bvisible' }, 'must be plain text on one line'],
+    [{ 'PRD-000-000-001': 42 }, 'must be plain text on one line'],
+    [{ 'PRD-000-000-001': 'x'.repeat(101) }, 'must be plain text on one line'],
+    [['PRD-000-000-001'], 'MP-00022 connect_product_names: must be a record'],
+  ])('refuses connect_product_names %j, naming the problem', (names, message) => {
+    const config = parseMarketplaceConfig({
+      marketplaces: [cpvEntry('MP-00022', tenants.cpv, { connect_products_test: ['PRD-000-000-001'], connect_product_names: names })],
+    });
+    expect(config.problems.map(formatProblem).join('\n')).toContain(message);
+    expect(config.entries.has('MP-00022')).toBe(false);
+    // A key that is not a product ID is never quoted back.
+    expect(JSON.stringify(config.problems)).not.toContain('<script>');
   });
 
   it('says "must be a string" for a value of the wrong type, not "is required"', () => {
@@ -365,6 +405,22 @@ describe('settings', () => {
     AzureWebJobsStorage__accountName: 'stfuncapp0001',
     TRANSACTION_COOKIE_KEY: randomBytes(32).toString('base64url'),
   };
+  it.each(['support@distributor.example', 'https://help.distributor.example/tokens'])('takes SUPPORT_CONTACT %s', (contact) => {
+    expect(loadSettings({ ...base, SUPPORT_CONTACT: contact }).SUPPORT_CONTACT).toBe(contact);
+  });
+  it.each(['javascript:alert(1)', 'http://help.distributor.example', 'https://user:pass@help.example', 'not a contact', 'a@b', '<x>@y.example'])(
+    'refuses SUPPORT_CONTACT %j: only an https:// address or an e-mail address, never quoted',
+    (contact) => {
+      expect(() => loadSettings({ ...base, SUPPORT_CONTACT: contact })).toThrow(
+        /SUPPORT_CONTACT: must be an https:\/\/ address or an e-mail address/,
+      );
+      try {
+        loadSettings({ ...base, SUPPORT_CONTACT: contact });
+      } catch (err) {
+        expect(String(err)).not.toContain(contact);
+      }
+    },
+  );
   it('refuses a cookie key without enough randomness, and never quotes it', () => {
     for (const key of [
       'x'.repeat(40),

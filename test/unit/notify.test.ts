@@ -226,7 +226,16 @@ describe('which message is due', () => {
 describe('the message', () => {
   const marketplace = (model: 'CPV' | 'CSP' = 'CPV'): Marketplace =>
     model === 'CPV'
-      ? { id: 'MP-12345', name: 'Contoso', model: 'CPV', environment: 'production', tenantId: tenants.cpv, connectProducts: [], contacts }
+      ? {
+          id: 'MP-12345',
+          name: 'Contoso',
+          model: 'CPV',
+          environment: 'production',
+          tenantId: tenants.cpv,
+          connectProducts: [],
+          connectProductNames: {},
+          contacts,
+        }
       : {
           id: 'MP-12345',
           model: 'CSP',
@@ -236,6 +245,7 @@ describe('the message', () => {
           redirectUri: 'r',
           clientSecretName: 's',
           connectProducts: ['PRD-111-111-111'],
+          connectProductNames: {},
           contacts,
         };
   const link = startLinkFor({ CALLBACK_URL: 'https://func-msauth-production.azurewebsites.net/api/callback' }, 'MP-12345');

@@ -26,6 +26,19 @@ describe('pages escape by default', () => {
     expect(page).toContain('aria-invalid="true"');
     expect(page).toMatch(/<label for="marketplace">Marketplace ID<\/label>/);
     expect(page).toMatch(/<button type="submit">Generate Refresh Token<\/button>/);
+    // A typing mistake is answered on the form, without a support reference (docs/SECURITY.md 11).
+    expect(page).not.toMatch(/Reference:|correlation-id/);
+  });
+  it('the start page says what a sign-in needs before the button: the tenant account, MFA, Admin Agent, and approval for CPV', () => {
+    const page = startPage({ environment: 'test', nonce: 'n', approvalLink: 'https://login.example/organizations/v2.0/adminconsent' }).text;
+    const before = page.slice(0, page.indexOf('Generate Refresh Token</button>'));
+    for (const need of [
+      /account of your company's Microsoft partner tenant/,
+      /multi-factor authentication \(MFA\)/,
+      /<strong>Admin Agent<\/strong>/,
+      /approval by an administrator/,
+    ])
+      expect(before).toMatch(need);
   });
   it('the token page shows the token read-only, the parameter, and a nonce-bound copy script', () => {
     const page = tokenPage({
@@ -61,20 +74,29 @@ describe('the token page says exactly what to do', () => {
     expiresOn: new Date('2027-03-01T10:00:00Z'),
   };
   it('Connect updated: nothing to do, the token behind "Show the token"', () => {
-    const page = tokenPage({ ...base, connect: { updated: ['PRD-000-000-001'], failed: [] } }).text;
+    const page = tokenPage({ ...base, connect: { updated: [{ id: 'PRD-000-000-001' }], failed: [] } }).text;
     expect(page).toContain('<strong>Nothing to do:</strong>');
     expect(page).toMatch(/<details id="token-details"><summary>Show the token<\/summary>/);
     expect(page).not.toContain('Next step');
   });
-  it('Connect not updated: where to paste it, which product, how long the copy lives', () => {
-    const page = tokenPage({ ...base, connect: { updated: [], failed: ['PRD-000-000-001'], pending: [] } }).text;
+  it('Connect not updated: where to paste it, which product (by the name the operator gave it), how long the copy lives', () => {
+    const page = tokenPage({ ...base, connect: { updated: [], failed: [{ id: 'PRD-000-000-001', name: 'Microsoft <365> NCE' }], pending: [] } }).text;
     expect(page).toContain('<h2>Next step</h2>');
     expect(page).toMatch(
-      /then PRD-000-000-001, then <strong>Configuration<\/strong>, and paste the token into the parameter <code id="parameter-name">refresh_token_test<\/code> of marketplace <strong class="nowrap">MP-00001<\/strong>/,
+      /then <strong>Microsoft &lt;365&gt; NCE<\/strong> \(<span class="nowrap">PRD-000-000-001<\/span>\), then <strong>Configuration<\/strong>, and paste the token into the parameter <code id="parameter-name">refresh_token_test<\/code> of marketplace <span class="nowrap">MP-00001<\/span>/,
     );
     expect(page).toContain('Connect refused the update');
     expect(page).toContain('1 March 2027');
+    expect(page).toMatch(/works until it goes 90 days without being used/);
     expect(page).not.toContain('<details');
+  });
+  it('speaks of the service, never of Key Vault, and ends with Done and a link to Connect', () => {
+    for (const connect of [undefined, { updated: [{ id: 'PRD-000-000-001' }], failed: [] }]) {
+      const page = tokenPage({ ...base, ...(connect ? { connect } : {}) }).text;
+      expect(page).not.toMatch(/Key Vault/i);
+      expect(page).toMatch(/<a class="button" id="done" href="start">Done<\/a>/);
+      expect(page).toMatch(/<a id="open-connect" href="https:\/\/connect\.cloudblue\.com\/" rel="noreferrer">Open CloudBlue Connect<\/a>/);
+    }
   });
   it('shows the whole token: rows enough for its length at phone width', () => {
     const rows = Number(/<textarea id="token" rows="(\d+)"/.exec(tokenPage(base).text)?.[1]);
@@ -112,6 +134,24 @@ describe('errors', () => {
     expect(page).toContain('CloudBlue PdM for Microsoft products');
     expect(page).toContain('CSAM');
     expect(page).toContain('MP-99999');
+    // CloudBlue's words first, word for word, then what they mean, then whom to ask.
+    expect(page.indexOf('id="cloudblue-note"')).toBeLessThan(page.indexOf('id="plain-words"'));
+    expect(page.indexOf('id="plain-words"')).toBeLessThan(page.indexOf('id="support-contact"'));
+    expect(page).toMatch(/Who to contact:<\/strong> the operator of this service \(whoever sent you its address\), or your CloudBlue contact/);
+  });
+  it.each([
+    ['support@distributor.example', '<a href="mailto:support@distributor.example"><span class="nowrap">support@distributor.example</span></a>'],
+    [
+      'https://help.distributor.example/ms-token',
+      '<a href="https://help.distributor.example/ms-token">https://help.distributor.example/ms-token</a>',
+    ],
+  ])('the not-found page names the contact the operator configured (%s)', (support, link) => {
+    const d = describeError(new AppError('marketplace_not_found', 'x', { marketplace: 'MP-99999' }), { support });
+    expect(errorPage({ nonce: 'n', ...d, correlationId: 'c' }).text).toContain(`<strong>Who to contact:</strong> ${link}`);
+  });
+  it('an ID in a message never wraps at its hyphen', () => {
+    const d = describeError(new AppError('tenant_mismatch', 'x', { marketplace: 'MP-00001' }));
+    expect(errorPage({ nonce: 'n', ...d, correlationId: 'c' }).text).toContain('marketplace <span class="nowrap">MP-00001</span>');
   });
 });
 

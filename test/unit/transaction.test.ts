@@ -1,6 +1,17 @@
 import { CompactEncrypt } from 'jose';
-import { readTransactionCookie, transactionCookieName } from '../../shared/signIn/cookie';
-import { newTransaction, openTransaction, pkceChallenge, sealTransaction, stateMatches, transactionKey } from '../../shared/signIn/transaction';
+import { readSignInCookies, transactionCookieName } from '../../shared/signIn/cookie';
+import { keepFinished, makeRoomFor, maxFinishedKept, maxSignInsInFlight } from '../../shared/signIn/inFlight';
+import {
+  newTransaction,
+  openRecord,
+  openTransaction,
+  pkceChallenge,
+  sealFinished,
+  sealTransaction,
+  stateKey,
+  stateMatches,
+  transactionKey,
+} from '../../shared/signIn/transaction';
 
 const key = transactionKey('k'.repeat(48));
 const otherKey = transactionKey('o'.repeat(48));
@@ -66,9 +77,101 @@ describe('sign-in transaction cookie', () => {
     expect(stateMatches(tx, null)).toBe(false);
   });
 
-  it('reads exactly one copy of the cookie', () => {
-    expect(readTransactionCookie(`a=1; ${transactionCookieName}=abc; b=2`)).toEqual({ value: 'abc', duplicated: false });
-    expect(readTransactionCookie(`${transactionCookieName}=abc; ${transactionCookieName}=def`)).toEqual({ duplicated: true });
-    expect(readTransactionCookie(null)).toEqual({ duplicated: false });
+  it('reads every sign-in cookie by its state key, and the keys set aside', () => {
+    const a = stateKey('state-a');
+    const b = stateKey('state-b');
+    expect(a).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    const read = readSignInCookies(
+      `x=1; ${transactionCookieName(a)}=abc; __Host-ms-auth-tx-short=zzz; ${transactionCookieName(b)}=def; ${transactionCookieName(b)}=ghi; __Host-ms-auth-evicted=${a}.not-a-key.${b}`,
+    );
+    expect(read.records).toEqual(
+      new Map([
+        [a, ['abc']],
+        [b, ['def', 'ghi']],
+      ]),
+    );
+    expect(read.evicted).toEqual([a, b]);
+    expect(readSignInCookies(null)).toEqual({ records: new Map(), evicted: [] });
+  });
+
+  it('opens at most 20 records of one request (a browser holds fewer; more was crafted): junk beyond is neither opened nor cleared', async () => {
+    const junk = Array.from({ length: 100 }, (_, i) => `${transactionCookieName(stateKey(`s${i}`))}=junk`).join('; ');
+    const cookies = await makeRoomFor(readSignInCookies(junk), key, { adding: stateKey('new'), now: Date.now() });
+    expect(cookies).toHaveLength(20);
+    expect(cookies.every((c) => c.maxAge === 0)).toBe(true);
+  });
+});
+
+describe('finished sign-ins', () => {
+  it('seal what a Reload needs and nothing secret: no state, verifier, nonce or token', async () => {
+    const tx = newTransaction('MP-00001', 'test');
+    const finished = {
+      purpose: 'finished' as const,
+      key: stateKey(tx.state),
+      marketplace: 'MP-00001',
+      environment: 'test' as const,
+      finishedAt: Date.now(),
+    };
+    const sealed = await sealFinished(finished, key);
+    expect(await openRecord(sealed, key)).toEqual({ ok: true, kind: 'finished', finished });
+    expect(JSON.stringify(finished)).not.toContain(tx.state);
+    // A finished record is never taken for a transaction.
+    expect(await openTransaction(sealed, key)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await openRecord(sealed, key, finished.finishedAt + 3601_000)).toEqual({ ok: false, reason: 'expired' });
+  });
+});
+
+describe('the sign-ins one browser holds', () => {
+  async function browserWith(createdAts: number[]): Promise<{ header: string; keys: string[] }> {
+    const keys: string[] = [];
+    const parts: string[] = [];
+    for (const createdAt of createdAts) {
+      const tx = newTransaction('MP-00001', 'test', createdAt);
+      keys.push(stateKey(tx.state));
+      parts.push(`${transactionCookieName(stateKey(tx.state))}=${await sealTransaction(tx, key)}`);
+    }
+    return { header: parts.join('; '), keys };
+  }
+
+  it(`keeps ${maxSignInsInFlight} in flight: the oldest is set aside for a new one, and remembered`, async () => {
+    const now = Date.now();
+    // Listed newest first: the order of the header does not decide, the time each started does.
+    const { header, keys } = await browserWith([now - 1_000, now - 2_000, now - 3_000, now - 4_000, now - 5_000]);
+    const cookies = await makeRoomFor(readSignInCookies(header), key, { adding: stateKey('new'), now });
+    expect(cookies.map((c) => [c.name, c.maxAge])).toEqual([
+      [transactionCookieName(keys[4] ?? ''), 0],
+      ['__Host-ms-auth-evicted', 600],
+    ]);
+    expect(cookies[1]?.value).toBe(keys[4]);
+    // Fewer than the bound: nothing is set aside.
+    const four = await browserWith([now - 1_000, now - 2_000, now - 3_000, now - 4_000]);
+    expect(await makeRoomFor(readSignInCookies(four.header), key, { adding: stateKey('new'), now })).toEqual([]);
+  });
+
+  it('clears cookies of ours that do not open, and does not count a transaction this response spends', async () => {
+    const now = Date.now();
+    const { header, keys } = await browserWith([now - 1_000, now - 2_000, now - 3_000, now - 4_000, now - 5_000]);
+    const junk = stateKey('junk');
+    const cookies = await makeRoomFor(readSignInCookies(`${header}; ${transactionCookieName(junk)}=not-sealed`), key, {
+      adding: stateKey('consent'),
+      leaving: keys[0] ?? '',
+      now,
+    });
+    expect(cookies).toEqual([expect.objectContaining({ name: transactionCookieName(junk), maxAge: 0 })]);
+  });
+
+  it(`remembers ${maxFinishedKept} finished sign-ins, dropping the oldest`, async () => {
+    const now = Date.now();
+    const parts: string[] = [];
+    const keys: string[] = [];
+    for (let i = 0; i < maxFinishedKept; i++) {
+      const k = stateKey(`finished-${i}`);
+      keys.push(k);
+      parts.push(
+        `${transactionCookieName(k)}=${await sealFinished({ purpose: 'finished', key: k, marketplace: 'MP-00001', environment: 'test', finishedAt: now - i * 1000 }, key)}`,
+      );
+    }
+    const cookies = await keepFinished(readSignInCookies(parts.join('; ')), key, { adding: stateKey('newest'), now });
+    expect(cookies.map((c) => [c.name, c.maxAge])).toEqual([[transactionCookieName(keys[maxFinishedKept - 1] ?? ''), 0]]);
   });
 });

@@ -3,6 +3,7 @@ import type { Environment } from '../../settings';
 import { html, type Html } from '../html';
 import { approvalLinkBlock, approvalLinkScript } from './approvalLink';
 import { layout, reference, startPath } from './layout';
+import { nowrap } from './unbreakable';
 
 export function consentPage(p: {
   environment: Environment;
@@ -24,13 +25,18 @@ export function consentPage(p: {
     body: html`<h1>An administrator must approve access first</h1>
 ${
   p.declined
-    ? html`<p id="consent-declined">Microsoft answered that access to the partner tenant was not approved: the consent prompt was cancelled, or the account that signed in may not approve it.</p>`
+    ? html`<p id="consent-declined">Microsoft answered that access was not approved: the approval was cancelled, or the account that signed in may not approve it.</p>`
     : ''
 }
-<p>Marketplace <strong>${p.marketplace}</strong> uses the CloudBlue application (CPV). The first time, an administrator of the partner tenant (Global Administrator or Privileged Role Administrator) must approve access to the Partner Center API for it. No token was stored.</p>
+<p>Marketplace ${nowrap(p.marketplace)} signs in through CloudBlue's application (the CPV model). Before it can be used for the first time, an administrator of the partner tenant, your company's Microsoft tenant (a Global Administrator or a Privileged Role Administrator), must approve that application once. No token was stored.</p>
 <p><a class="button" id="admin-consent" href="${p.adminConsentUrl}">Approve access as an administrator</a></p>
-<p class="hint">An administrator can also approve during sign-in: generate the token again signed in as that administrator, and accept Microsoft's prompt (with "Consent on behalf of your organization"). If you are not an administrator of that tenant, send one the approval link below; after they approved, generate the token again.</p>
-${p.approvalLink ? approvalLinkBlock(p.approvalLink) : ''}
+<p class="hint">If you are that administrator: sign in there and accept. Or generate the token again signed in as the administrator, and on Microsoft's prompt tick "Consent on behalf of your organization" before you accept.</p>
+${
+  p.approvalLink
+    ? html`<p>Not an administrator? Copy the approval link below and send it to one. Once they have approved, generate the token again.</p>
+${approvalLinkBlock(p.approvalLink)}`
+    : html`<p>Not an administrator? Ask one to approve, then generate the token again.</p>`
+}
 ${p.correlationId ? reference(p.correlationId) : ''}`,
   });
 }
@@ -41,7 +47,7 @@ export function consentGrantedPage(p: { environment: Environment; nonce: string;
     environment: p.environment,
     nonce: p.nonce,
     body: html`<h1>Access approved</h1>
-<p>The administrator approved access for the partner tenant of marketplace <strong>${p.marketplace}</strong>. Now try again: generate the refresh token.</p>
+<p>The administrator approved access for the partner tenant of marketplace ${nowrap(p.marketplace)}. Now try again: generate the refresh token.</p>
 <p><a class="button" id="try-again" href="${startPath}?marketplace=${encodeURIComponent(p.marketplace)}">Try again</a></p>`,
   });
 }

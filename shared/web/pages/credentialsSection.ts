@@ -2,6 +2,7 @@
 import type { CredentialHealth } from '../../credentials/expiry';
 import type { CredentialKind } from '../../credentials/inUse';
 import { html, type Html } from '../html';
+import { unbreakable } from './unbreakable';
 
 const kindText: Record<CredentialKind, string> = {
   'cpv-federated': 'CPV app: managed identity (federated credential)',
@@ -69,7 +70,7 @@ export function credentialsSection(rows: CredentialHealth[]): Html {
             html`<tr>
               <td data-label="Credential">${kindText[c.kind]}</td>
               <td data-label="Key Vault name">${c.name ? html`<span class="nowrap">${c.name}</span>` : '—'}</td>
-              <td data-label="Used by">${usedByText(c.usedBy)}</td>
+              <td data-label="Used by">${unbreakable(usedByText(c.usedBy))}</td>
               <td data-label="Expires">${c.expiresAt ? c.expiresAt.slice(0, 10) : '—'}</td>
               <td data-label="Days left">${daysLeftCell(c)}</td>
             </tr> `,

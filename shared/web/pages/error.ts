@@ -2,6 +2,7 @@
 import type { Environment } from '../../settings';
 import { html, type Html } from '../html';
 import { layout, reference, startPath } from './layout';
+import { unbreakable } from './unbreakable';
 
 export interface ErrorPageInput {
   environment?: Environment;
@@ -11,6 +12,8 @@ export interface ErrorPageInput {
   todo: string;
   correlationId: string;
   extra?: Html;
+  /** Replaces message, todo and extra, for a page that needs more (shared/web/errorCatalog.ts). */
+  body?: Html;
   retry?: boolean;
   /** Microsoft's own identifiers of the failed call (Entra's trace and correlation ids, Partner Center's MS-CorrelationId): what Microsoft support asks for. */
   microsoftIds?: { label: string; value: string }[];
@@ -22,9 +25,12 @@ export function errorPage(p: ErrorPageInput): Html {
     ...(p.environment ? { environment: p.environment } : {}),
     nonce: p.nonce,
     body: html`<h1>${p.title}</h1>
-<p>${p.message}</p>
-<p><strong>What to do:</strong> ${p.todo}</p>
-${p.extra ?? ''}
+${
+  p.body ??
+  html`<p>${unbreakable(p.message)}</p>
+<p><strong>What to do:</strong> ${unbreakable(p.todo)}</p>
+${p.extra ?? ''}`
+}
 ${p.retry === false ? '' : html`<p><a class="button" href="${startPath}">Start again</a></p>`}
 ${reference(p.correlationId)}
 ${

@@ -6,6 +6,8 @@ import { html, type Html } from '../html';
 import { contactsSection } from './contactsSection';
 import { credentialsSection } from './credentialsSection';
 import { layout } from './layout';
+import { localTimeScript, utcTime } from './localTime';
+import { nowrap } from './unbreakable';
 
 /**
  * Only what the service knows: it wrote the product parameter and read it back. Whether Connect's
@@ -29,14 +31,12 @@ function connectCell(r: TokenHealth): Html | string {
   if (!r.connect) return '';
   return html`${r.connect.map(
     (c) =>
-      html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}">${c.product}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span><br>`,
+      html`<span class="${c.state === 'ok' ? 'connect-ok' : `connect-${c.state} error`}">${nowrap(c.product)}: ${connectStateText[c.state]}${c.code && c.state === 'failed' ? ` (${c.code})` : ''}</span><br>`,
   )}`;
 }
 
-/** `2026-11-27 11:50 UTC`: a person reads the minute, the JSON keeps the full ISO time. */
-function shortTime(iso: string): string {
-  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
-}
+/** A time as the page shows it: UTC, with the viewer's local time beside it where script runs (localTime.ts). */
+const shortTime = utcTime;
 
 const statusText: Record<string, string> = {
   active: 'active',
@@ -98,7 +98,7 @@ function row(r: TokenHealth, showConnect: boolean): Html {
     ${cell('Expires', r.expiresAt ? shortTime(r.expiresAt) : '—')}
     ${cell('Verified', r.verifiedAt ? shortTime(r.verifiedAt) : r.status === 'pending' ? 'pending' : 'never')}
     ${cell('Rotated', r.rotatedAt ? shortTime(r.rotatedAt) : 'never')}
-    ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${r.signer.userName}` : ''}`)}
+    ${cell('Generated', html`${r.issuedAt ? shortTime(r.issuedAt) : '—'}${r.signer ? html` by ${nowrap(r.signer.userName)}` : ''}`)}
     ${cell('Model', r.model)}
     ${cell('Versions enabled', r.enabledVersions)}
     ${cell('Last error', lastErrorCell(r))}
@@ -119,6 +119,7 @@ export function statusPage(p: { nonce: string; report: StatusReport }): Html {
     environment: report.environment,
     nonce: p.nonce,
     wide: true,
+    script: localTimeScript,
     body: html`<h1>Refresh tokens (${rows.length})</h1>
       ${
         report.configuration.usable

@@ -3,13 +3,17 @@ import type { Environment } from '../../settings';
 import type { Signer } from '../../signIn/signer';
 import { html, literal, type Html } from '../html';
 import { shownMarkQuery } from '../responses';
+import { connectPortalUrl, doneActions } from './done';
 import { layout, startPath } from './layout';
+import { nowrap } from './unbreakable';
 
 /**
  * Copy, and keep the token off the page once the person leaves it: Chromium keeps pages in its
  * back/forward cache even with `Cache-Control: no-store`, so Back would show the token again.
- * On `pagehide` the token is removed from the DOM before the page can be cached (docs/SECURITY.md 30).
- * Without script, the stylesheet the page links first keeps it out of that cache (shownMarkResponse).
+ * On `pagehide` everything under the heading is replaced by one notice before the page can be
+ * cached: the token, and the words around it that only made sense while it was shown
+ * (docs/SECURITY.md 30). Without script, the stylesheet the page links first keeps it out of that
+ * cache (shownMarkResponse), and the server then says the sign-in already finished.
  */
 const tokenScript = literal`(function () {
   var button = document.getElementById('copy');
@@ -23,13 +27,13 @@ const tokenScript = literal`(function () {
     });
   }
   window.addEventListener('pagehide', function () {
-    var block = document.getElementById('token-block');
-    if (!block) return;
+    var shown = document.getElementById('token-shown');
+    if (!shown) return;
     var gone = document.createElement('p');
     gone.id = 'token-gone';
     gone.className = 'notice';
-    gone.textContent = 'The token is no longer shown: this page was left. It is stored in this service; if you still need to paste it, generate a new one.';
-    block.replaceWith(gone);
+    gone.textContent = 'The token is no longer shown: you left this page. This service keeps it; if you still need to paste it, generate a new one.';
+    shown.replaceWith(gone);
   });
 })();`;
 
@@ -41,6 +45,20 @@ function rowsFor(token: string): number {
 /** `1 March 2027`: the day a pasted copy dies if nothing uses it. */
 function dayOf(date: Date): string {
   return date.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+/** A Connect product as a person reads it: the name the operator gave it, with its ID; or the ID alone. */
+export interface ProductRef {
+  id: string;
+  name?: string;
+}
+
+function product(p: ProductRef): Html {
+  return p.name ? html`<strong>${p.name}</strong> (${nowrap(p.id)})` : html`product ${nowrap(p.id)}`;
+}
+
+function products(list: ProductRef[]): Html {
+  return html`${list.map((p, i) => html`${i === 0 ? '' : i === list.length - 1 ? ' and ' : ', '}${product(p)}`)}`;
 }
 
 export interface TokenPageInput {
@@ -63,7 +81,7 @@ export interface TokenPageInput {
    * parameter is Connect's business, docs/CONNECT.md); `failed` refused it (operator alerted);
    * `pending` did not answer (the service retries on its next run).
    */
-  connect?: { updated: string[]; failed: string[]; pending?: string[] };
+  connect?: { updated: ProductRef[]; failed: ProductRef[]; pending?: ProductRef[] };
 }
 
 function connectFailures(p: TokenPageInput): Html | '' {
@@ -72,12 +90,12 @@ function connectFailures(p: TokenPageInput): Html | '' {
   const pending = connect.pending ?? [];
   if (connect.failed.length === 0 && pending.length === 0) return '';
   return html`<div class="warn" id="connect-status" role="alert">
-<p><strong>Connect was not updated for ${[...connect.failed, ...pending].join(', ')}.</strong></p>
+<p><strong>Connect was not updated for ${products([...connect.failed, ...pending])}.</strong></p>
 <ul>
-${connect.failed.map((id) => html`<li>${id}: Connect refused the update. The operator of this service has been alerted.</li>\n`)}
-${pending.map((id) => html`<li>${id}: Connect did not answer in time. The service tries again on its next run; pasting it yourself does no harm.</li>\n`)}
+${connect.failed.map((ref) => html`<li>${product(ref)}: Connect refused the update. The operator of this service has been told.</li>\n`)}
+${pending.map((ref) => html`<li>${product(ref)}: Connect did not answer in time. The service tries again on its next run; pasting the token yourself does no harm.</li>\n`)}
 </ul>
-${connect.updated.length > 0 ? html`<p>Updated: ${connect.updated.join(', ')}.</p>` : ''}
+${connect.updated.length > 0 ? html`<p>Updated: ${products(connect.updated)}.</p>` : ''}
 </div>`;
 }
 
@@ -87,12 +105,16 @@ function tokenBlock(p: TokenPageInput): Html {
 <button type="button" id="copy">Copy</button> <span id="copy-status" role="status" aria-live="polite"></span>`;
 }
 
+/** One sentence on how long a pasted copy lives, and who keeps the service's own copy alive. */
+function lifetime(p: TokenPageInput): Html {
+  return html`<p id="copy-lifetime">A token you paste works until it goes 90 days without being used (if nothing uses it, until ${nowrap(dayOf(p.expiresOn))}); this service renews its own copy by itself.</p>`;
+}
+
 export function tokenPage(p: TokenPageInput): Html {
   const updated = p.connect?.updated ?? [];
   const notUpdated = [...(p.connect?.failed ?? []), ...(p.connect?.pending ?? [])];
   const allUpdated = p.connect !== undefined && updated.length > 0 && notUpdated.length === 0;
-  const where = html`the parameter <code id="parameter-name">${p.parameterName}</code> of marketplace <strong class="nowrap">${p.marketplace}</strong>`;
-  const products = notUpdated.length > 0 ? notUpdated.join(', ') : 'the Microsoft product';
+  const where = html`the parameter <code id="parameter-name">${p.parameterName}</code> of marketplace ${nowrap(p.marketplace)}`;
   return layout({
     title: 'Your refresh token',
     environment: p.environment,
@@ -100,27 +122,29 @@ export function tokenPage(p: TokenPageInput): Html {
     script: tokenScript,
     // First in the body, so nothing after it is painted before the mark is set (docs/SECURITY.md 30).
     body: html`<link rel="stylesheet" href="${startPath}?${shownMarkQuery}=1" nonce="${p.nonce}">
-<h1>Refresh token for <span class="nowrap">${p.marketplace}</span></h1>
-<p class="notice" id="verified">Verified with Partner Center: it works for <strong>${p.partner}</strong>. Signed in as <span class="nowrap">${p.signer.userName}</span>.</p>
+<h1>Refresh token for ${nowrap(p.marketplace)}</h1>
+<div id="token-shown">
+<p class="notice" id="verified">Verified with Partner Center: it works for <strong>${p.partner}</strong>. Signed in as ${nowrap(p.signer.userName)}.</p>
 ${
   p.replacedSigner
-    ? html`<p class="warn" id="replaced-signer" role="alert">This token replaces one generated by another account (<span class="nowrap">${p.replacedSigner.userName}</span>). If that is not what you meant, tell the operator of this service.</p>`
+    ? html`<p class="warn" id="replaced-signer" role="alert">This token replaces one generated by another account (${nowrap(p.replacedSigner.userName)}). If that is not what you meant, tell the operator of this service.</p>`
     : ''
 }
 ${
   allUpdated
-    ? html`<p class="notice" id="next-step"><strong>Nothing to do:</strong> the token was written to ${where} in ${updated.join(', ')} and read back. The service writes it there again after every rotation.</p>
-<div id="token-block"><details id="token-details"><summary>Show the token</summary>
+    ? html`<p id="next-step"><strong>Nothing to do:</strong> the token was written to ${where} in ${products(updated)} in Connect, and read back. After every renewal this service writes the new token there again.</p>
+<details id="token-details"><summary>Show the token</summary>
 ${tokenBlock(p)}
-</details></div>`
+${lifetime(p)}
+</details>`
     : html`<h2>Next step</h2>
-<p id="next-step">In Connect, open <strong>Products</strong>, then ${products}, then <strong>Configuration</strong>, and paste the token into ${where}.</p>
+<p id="next-step">In Connect, open <strong>Products</strong>, then ${notUpdated.length > 0 ? products(notUpdated) : html`the Microsoft product`}, then <strong>Configuration</strong>, and paste the token into ${where}.</p>
 ${connectFailures(p)}
-<div id="token-block">
 ${tokenBlock(p)}
-<p id="copy-lifetime">The copy you paste stays valid until <strong class="nowrap">${dayOf(p.expiresOn)}</strong> (90 days after it was issued), unless Connect uses it and refreshes it first. This service also renews the token it keeps; generate a new one here if Connect's copy has expired.</p>
-</div>`
+${lifetime(p)}`
 }
-<p class="notice">The token is stored in this service's Key Vault and renewed automatically before Microsoft's 90-day inactivity limit. This page is shown once: when you leave it, the token is gone from it.</p>`,
+<p class="hint" id="shown-once">This service keeps the token and renews it before Microsoft's 90-day limit. It is shown only here: once you leave this page, it is gone from it.</p>
+</div>
+${doneActions(connectPortalUrl)}`,
   });
 }

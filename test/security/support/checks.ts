@@ -3,6 +3,7 @@
  * the list of problems found: a test prints them all at once instead of stopping at the first.
  */
 import { attr, scanHtml, shapeOf, type ScannedPage } from './htmlScan';
+import { connectPortalUrl } from '../../../shared/web/pages/done';
 
 /** Reads a header whatever the response type (fetch Headers or node's IncomingHttpHeaders). */
 export type HeaderSource = { get(name: string): string | null } | Record<string, string | string[] | undefined>;
@@ -125,6 +126,9 @@ const allowedTags = new Set([
   'script',
   // The token page's mark (docs/SECURITY.md 30): one stylesheet of the app's own, checked below.
   'link',
+  // A time in UTC, which the page's own script may follow with the viewer's local time (shared/web/pages/localTime.ts).
+  'time',
+  'blockquote',
 ]);
 const allowedAttrs = new Set([
   'lang',
@@ -155,6 +159,7 @@ const allowedAttrs = new Set([
   // Labels of the status table's cells on narrow screens (CSS reads them with attr()).
   'data-label',
   'rel',
+  'datetime',
 ]);
 
 export interface PageCheck {
@@ -185,7 +190,11 @@ export function htmlProblems(body: string, c: PageCheck): { problems: string[]; 
         } catch {
           problems.push(`<${e.name} ${a}> is not a URL: ${v.slice(0, 80)}`);
         }
-        if (url && (!/^https?:$/.test(url.protocol) || (url.origin !== c.origins.app && url.origin !== c.origins.authority))) {
+        // Besides the site and the authority, a page links only to CloudBlue Connect's portal (shared/web/pages/done.ts).
+        if (
+          url &&
+          (!/^https?:$/.test(url.protocol) || ![c.origins.app, c.origins.authority, new URL(connectPortalUrl).origin].includes(url.origin))
+        ) {
           problems.push(`<${e.name} ${a}> points outside the site and the authority: ${v.slice(0, 80)}`);
         }
       }

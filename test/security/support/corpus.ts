@@ -187,11 +187,11 @@ const malformedIds = [
   'P-00001',
   'XMP-00001',
   'MP-00001X',
-  // case twins and separators
-  'mp-00001',
-  'Mp-00001',
-  'mP-00001',
-  'mp-00002',
+  // case twins with other separators (`mp-00001` itself is what a person types: accepted as MP-00001, inputCorpora.test.ts)
+  'mp_00001',
+  'Mp 00001',
+  'mP00001',
+  'mp--00002',
   'MP_00001',
   'MP00001',
   'MP--00001',

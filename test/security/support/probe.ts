@@ -5,7 +5,7 @@
  */
 import { authorizeUrl } from '../../../shared/signIn/entraUrls';
 import { transactionCookieName } from '../../../shared/signIn/cookie';
-import { newTransaction, pkceChallenge, sealTransaction, transactionKey, type Transaction } from '../../../shared/signIn/transaction';
+import { newTransaction, pkceChallenge, sealTransaction, stateKey, transactionKey, type Transaction } from '../../../shared/signIn/transaction';
 import type { Environment } from '../../../shared/settings';
 import { request, submitForm } from '../../support/flow';
 import type { World } from '../../support/world';
@@ -48,10 +48,11 @@ export async function sealed(
   marketplace = 'MP-00001',
   overrides: Partial<Transaction> = {},
   environment: Environment = 'test',
-): Promise<{ tx: Transaction; cookie: string; value: string }> {
+): Promise<{ tx: Transaction; cookie: string; value: string; name: string }> {
   const tx = { ...newTransaction(marketplace, environment), ...overrides };
   const value = await sealTransaction(tx, testKey());
-  return { tx, value, cookie: `${transactionCookieName}=${value}` };
+  const name = transactionCookieName(stateKey(tx.state));
+  return { tx, value, name, cookie: `${name}=${value}` };
 }
 
 /**
@@ -156,7 +157,8 @@ export function judge(
   }
   const setCookies = r.headers['set-cookie'] ?? [];
   for (const sc of setCookies) {
-    if (!/^__Host-ms-auth-tx=; /.test(sc)) {
+    // Only ever the spent transaction's cookie, cleared.
+    if (!/^__Host-ms-auth-tx-[A-Za-z0-9_-]{16}=; Path=\/; Max-Age=0;/.test(sc)) {
       problems.push(`sets a cookie: ${sc.slice(0, 60)}`);
       accepted = true;
     }
@@ -212,7 +214,7 @@ export class Tally {
 export async function signInUntilCallback(
   world: World,
   marketplace: string,
-): Promise<{ callback: URL; cookie: string; cookieValue: string; authorize: URL }> {
+): Promise<{ callback: URL; cookie: string; cookieName: string; cookieValue: string; authorize: URL }> {
   const start = await request(world.startUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
@@ -223,10 +225,16 @@ export async function signInUntilCallback(
   const signedIn = await submitForm(start.location, page.body, 'Sign in');
   if (!signedIn.location) throw new Error(`sign in answered ${signedIn.status}`);
   const cookie = start.setCookies.map((c) => c.split(';')[0]).join('; ');
-  return { callback: new URL(signedIn.location), cookie, cookieValue: cookie.slice(cookie.indexOf('=') + 1), authorize: new URL(start.location) };
+  return {
+    callback: new URL(signedIn.location),
+    cookie,
+    cookieName: cookie.slice(0, cookie.indexOf('=')),
+    cookieValue: cookie.slice(cookie.indexOf('=') + 1),
+    authorize: new URL(start.location),
+  };
 }
 
 /** The text of the page's first heading: which refusal this is. */
 export function headingOf(body: string): string | undefined {
-  return /<h1>([^<]*)<\/h1>/.exec(body)?.[1];
+  return /<h1>(.*?)<\/h1>/s.exec(body)?.[1]?.replace(/<[^>]+>/g, '');
 }
