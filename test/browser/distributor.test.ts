@@ -50,7 +50,10 @@ beforeAll(async () => {
       }),
     ],
     // As local mode's sample: MP-00001's token goes to a Connect product (local/sample.ts).
-    connect: { products: { 'MP-00001': ['PRD-000-000-001'], 'MP-00003': ['PRD-000-000-003'] }, names: { 'PRD-000-000-003': 'Microsoft 365 NCE' } },
+    connect: {
+      products: { 'MP-00001': ['PRD-000-000-001'], 'MP-00003': ['PRD-000-000-003'] },
+      names: { 'PRD-000-000-001': 'Microsoft 365 (sample product)' },
+    },
   });
 });
 afterAll(async () => {
@@ -110,10 +113,13 @@ describe('several sign-ins in several tabs of one browser', () => {
 
   it('the Connect product is named as the operator named it, beside its ID; an unnamed one by its ID', async () => {
     const { page } = session;
-    await generate(page, world, 'MP-00003');
-    expect(await page.locator('#next-step').innerText()).toMatch(/^Nothing to do: .* in Microsoft 365 NCE \(PRD-000-000-003\) in Connect/);
+    // As local mode's sample names it (local/sample.ts).
     await generate(page, world, 'MP-00001');
-    expect(await page.locator('#next-step').innerText()).toMatch(/ in product PRD-000-000-001 in Connect/);
+    expect(await page.locator('#next-step').innerText()).toMatch(
+      /^Nothing to do: .* in Microsoft 365 \(sample product\) \(PRD-000-000-001\) in Connect/,
+    );
+    await generate(page, world, 'MP-00003');
+    expect(await page.locator('#next-step').innerText()).toMatch(/ in product PRD-000-000-003 in Connect/);
   });
 });
 
