@@ -8,6 +8,7 @@
 import { AppError } from '../errors';
 import type { Marketplace } from '../marketplaces/marketplace';
 import type { Settings } from '../settings';
+import { AppCredentialError } from './credentialError';
 import { readCertificateSecret, type ClientCertificate } from './certificate';
 import { federatedAssertion } from './federated';
 
@@ -37,18 +38,6 @@ export interface AppIdentity {
   secretName?: string;
   /** The configuration field or app setting an operator fixes when the credential is missing or refused. */
   field: string;
-}
-
-/** The credential of a marketplace's app is missing from the store or cannot be used: an operator error. */
-export class AppCredentialError extends AppError {
-  override readonly name = 'AppCredentialError';
-  constructor(
-    readonly problem: 'secret-missing' | 'certificate-unreadable',
-    message: string,
-    options: { marketplace: string; field: string },
-  ) {
-    super('marketplace_misconfigured', message, options);
-  }
 }
 
 /** The application of a marketplace; throws marketplace_misconfigured when CPV is not set up. */

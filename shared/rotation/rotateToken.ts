@@ -13,7 +13,8 @@
 import type { ProductSyncState } from '../connect/tag';
 import { AppError, ensureAppError } from '../errors';
 import { events } from '../events';
-import { AppCredentialError, appCredentialsFor, appIdentityOf, type AppCredentials } from '../identity/credentials';
+import { AppCredentialError } from '../identity/credentialError';
+import { appCredentialsFor, appIdentityOf, type AppCredentials } from '../identity/credentials';
 import { expiryAfterUse } from '../identity/lifetime';
 import type { TokenGrant } from '../identity/msal';
 import { TokenRequestError, type TokenFailure } from '../identity/tokenFailure';

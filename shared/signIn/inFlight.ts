@@ -9,14 +9,9 @@
  */
 import type { CookieSpec } from '../web/responses';
 import { clearedCookie, evictedCookie, transactionCookieName, type SignInCookies } from './cookie';
+import { evictedKeysKept, maxFinishedKept, maxSignInsInFlight } from './browserBounds';
 import { openRecord } from './transaction';
 
-/** Sign-ins (and administrator approvals) one browser may have in flight at once. */
-export const maxSignInsInFlight = 5;
-/** Finished sign-ins one browser remembers (for Reload and Back after success). */
-export const maxFinishedKept = 5;
-/** Keys of set-aside transactions remembered: enough for every transaction that could have been set aside in ten minutes by a person. */
-export const evictedKeysKept = 8;
 /** Records opened per request: twice what a browser holds. More can only be a crafted request; the rest are neither counted nor cleared. */
 const maxRecordsOpened = 2 * (maxSignInsInFlight + maxFinishedKept);
 

@@ -5,7 +5,7 @@
  */
 import type { AppError, ErrorCode } from '../errors';
 import { notFoundExplanation } from '../marketplaces/notFound';
-import { maxSignInsInFlight } from '../signIn/inFlight';
+import { maxSignInsInFlight } from '../signIn/browserBounds';
 import { html, type Html } from './html';
 import { supportContact } from './pages/contact';
 import { startPath } from './pages/layout';

@@ -4,12 +4,21 @@
  */
 import { AppError, ensureAppError, isOperatorMistake } from '../errors';
 import { events, type EventName } from '../events';
-import { AppCredentialError } from '../identity/credentials';
+import { AppCredentialError } from '../identity/credentialError';
 import { logEvent, type Logger } from '../log';
 import { getSettings, type Settings } from '../settings';
-import { describeError, httpStatusOf } from './errorCatalog';
+import type * as ErrorCatalog from './errorCatalog';
 import { errorPage } from './pages/error';
 import { htmlResponse, jsonResponse, siteOf, type CookieSpec, type WebResponse } from './responses';
+
+/**
+ * Every page of every error code, loaded by the first error only: a request that succeeds (the
+ * start page's GET, the cold start a person waits on) never compiles it.
+ */
+function errorCatalog(): typeof ErrorCatalog {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose: cold start of the start page
+  return require('./errorCatalog') as typeof ErrorCatalog;
+}
 
 export interface ErrorResponseOptions {
   settings: Settings | undefined;
@@ -23,6 +32,7 @@ export interface ErrorResponseOptions {
 /** Maps any failure to a response, and logs it once. */
 export function errorResponse(err: unknown, o: ErrorResponseOptions): WebResponse {
   const e = ensureAppError(err);
+  const { describeError, httpStatusOf } = errorCatalog();
   const status = httpStatusOf(e.code);
   const fields = {
     ...e.diagnosis(),

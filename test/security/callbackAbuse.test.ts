@@ -11,7 +11,7 @@ import { startHost } from '../../local/host';
 import { startIdentitySimulator } from '../../local/identitySimulator';
 import { resetSettingsCache } from '../../shared/settings';
 import { transactionCookieName } from '../../shared/signIn/cookie';
-import { maxSignInsInFlight } from '../../shared/signIn/inFlight';
+import { maxSignInsInFlight } from '../../shared/signIn/browserBounds';
 import { openTransaction, pkceChallenge, sealFinished, sealTransaction, stateKey, transactionKey } from '../../shared/signIn/transaction';
 import { cpvClientId, cspClientId, tenants } from '../fixtures/config';
 import { CookieJar, request, submitForm, type Step } from '../support/flow';

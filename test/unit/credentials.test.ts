@@ -9,7 +9,8 @@ import { calendarDaysLeft, healthOf, type CredentialHealth } from '../../shared/
 import { credentialsInUse } from '../../shared/credentials/inUse';
 import { ExpiryWarnings, warningThresholdOf } from '../../shared/credentials/warnings';
 import { pemBlocks, readCertificateSecret } from '../../shared/identity/certificate';
-import { AppCredentialError, appCredentialsFor, appIdentityOf } from '../../shared/identity/credentials';
+import { AppCredentialError } from '../../shared/identity/credentialError';
+import { appCredentialsFor, appIdentityOf } from '../../shared/identity/credentials';
 import { cachedAssertion, renewBeforeExpiryMs, type ExpiringToken } from '../../shared/identity/federated';
 import { classifyTokenFailure } from '../../shared/identity/tokenFailure';
 import { parseMarketplaceConfig } from '../../shared/marketplaces/config';

@@ -1,6 +1,7 @@
 import { CompactEncrypt } from 'jose';
 import { readSignInCookies, transactionCookieName } from '../../shared/signIn/cookie';
-import { keepFinished, makeRoomFor, maxFinishedKept, maxSignInsInFlight } from '../../shared/signIn/inFlight';
+import { maxFinishedKept, maxSignInsInFlight } from '../../shared/signIn/browserBounds';
+import { keepFinished, makeRoomFor } from '../../shared/signIn/inFlight';
 import {
   newTransaction,
   openRecord,
